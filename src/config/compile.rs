@@ -1,0 +1,327 @@
+//! Phase two of configuration: checks every field of a [`RawConfig`] and builds the
+//! [`Config`] the engine runs on. Every refusal names the field and the reason.
+
+use super::fields;
+use super::raw::{RawConfig, RawProvider, RawRule};
+use super::{Check, Config, Provider};
+use crate::error::ConfigError;
+use crate::providers::api_key::{ApiKeyProvider, KeySource};
+use crate::providers::basic::BasicProvider;
+use crate::reply::Challenge;
+use crate::rules::{PathMatch, Requirement, Rule};
+use serde_json::Value;
+
+const DEFAULT_REALM: &str = "authgate";
+
+/// Parses and validates the plugin configuration JSON.
+pub fn compile(json: &[u8]) -> Result<Config, ConfigError> {
+    if json.iter().all(u8::is_ascii_whitespace) {
+        return Err(ConfigError::new(
+            "",
+            "the plugin configuration is empty; authgate needs at least `providers`",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(json);
+    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ConfigError::new(path, e.inner().to_string())
+    })?;
+    compile_raw(&raw)
+}
+
+fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
+    let realm = raw.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into());
+    if realm.is_empty() || realm.len() > 128 || !fields::is_plain_value(&realm) {
+        return Err(ConfigError::new(
+            "realm",
+            "must be 1 to 128 visible ASCII characters without quotes or backslashes",
+        ));
+    }
+    if raw.providers.is_empty() {
+        return Err(ConfigError::new(
+            "providers",
+            "must name at least one provider",
+        ));
+    }
+    let mut providers = Vec::with_capacity(raw.providers.len());
+    for (name, p) in &raw.providers {
+        if name == "none" || !fields::is_token(name) {
+            return Err(ConfigError::new(
+                format!("providers.{name}"),
+                "a provider name must be a token (letters, digits, -_.) and not `none`",
+            ));
+        }
+        let check = match p {
+            RawProvider::Basic(b) => Check::Basic(BasicProvider::compile(name, b)?),
+            RawProvider::ApiKey(k) => Check::ApiKey(ApiKeyProvider::compile(name, k)?),
+            RawProvider::Jwt(_) => {
+                return Err(ConfigError::new(
+                    format!("providers.{name}.type"),
+                    "the `jwt` provider is not available in this build of authgate yet",
+                ))
+            }
+        };
+        providers.push(Provider {
+            name: name.clone(),
+            check,
+        });
+    }
+    let identity_headers = identity_headers(&providers)?;
+
+    let mut rules = Vec::new();
+    match &raw.rules {
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new(
+                "rules",
+                "must not be empty (omit it to require any provider everywhere)",
+            ))
+        }
+        Some(list) => {
+            for (i, r) in list.iter().enumerate() {
+                rules.push(compile_rule(&format!("rules[{i}]"), r, &providers, &realm)?);
+            }
+        }
+        None => {}
+    }
+    let everyone: Vec<usize> = (0..providers.len()).collect();
+    rules.push(Rule {
+        label: "default".into(),
+        path: PathMatch::Prefix(String::new()),
+        methods: vec![],
+        challenges: challenges(&everyone, &providers, &realm),
+        requires: Requirement::Any(everyone),
+        allow_missing: false,
+        scopes: vec![],
+    });
+
+    Ok(Config {
+        realm,
+        providers,
+        rules,
+        allow_cors_preflight: raw.allow_cors_preflight.unwrap_or(true),
+        identity_headers,
+    })
+}
+
+/// Headers set for upstream; each must not be a header a credential is read from, or the
+/// filter would strip the credential before reading it.
+fn identity_headers(providers: &[Provider]) -> Result<Vec<String>, ConfigError> {
+    let mut read: Vec<&str> = vec!["authorization"];
+    let mut set: Vec<(String, String)> = Vec::new();
+    for p in providers {
+        match &p.check {
+            Check::Basic(b) => {
+                if let Some(h) = &b.forward_username_header {
+                    set.push((
+                        format!("providers.{}.forward_username_header", p.name),
+                        h.clone(),
+                    ));
+                }
+            }
+            Check::ApiKey(k) => {
+                for s in &k.sources {
+                    if let KeySource::Header(h) = s {
+                        read.push(h);
+                    }
+                }
+                if let Some(h) = &k.forward_client_header {
+                    set.push((
+                        format!("providers.{}.forward_client_header", p.name),
+                        h.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (field, h) in set {
+        if read.contains(&h.as_str()) {
+            return Err(ConfigError::new(
+                field,
+                format!("`{h}` is read as a credential and cannot also be set for upstream"),
+            ));
+        }
+        if !out.contains(&h) {
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
+fn compile_rule(
+    field: &str,
+    raw: &RawRule,
+    providers: &[Provider],
+    realm: &str,
+) -> Result<Rule, ConfigError> {
+    let m = &raw.matcher;
+    let path = match (&m.prefix, &m.path) {
+        (Some(p), None) => PathMatch::Prefix(p.clone()),
+        (None, Some(p)) => PathMatch::Exact(p.clone()),
+        _ => {
+            return Err(ConfigError::new(
+                format!("{field}.match"),
+                "needs exactly one of `prefix` and `path`",
+            ))
+        }
+    };
+    let (PathMatch::Prefix(p) | PathMatch::Exact(p)) = &path;
+    if !p.starts_with('/') {
+        return Err(ConfigError::new(
+            format!("{field}.match"),
+            "`prefix` and `path` must start with `/`",
+        ));
+    }
+    let methods = match &m.methods {
+        None => vec![],
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new(
+                format!("{field}.match.methods"),
+                "must not be empty (omit it to match every method)",
+            ))
+        }
+        Some(list) => {
+            for (j, method) in list.iter().enumerate() {
+                if !fields::is_token(method) || method.bytes().any(|b| b.is_ascii_lowercase()) {
+                    return Err(ConfigError::new(
+                        format!("{field}.match.methods[{j}]"),
+                        "must be an upper-case method token such as GET (methods are case-sensitive)",
+                    ));
+                }
+            }
+            list.clone()
+        }
+    };
+    let (requires, allow_missing) =
+        compile_requires(&format!("{field}.requires"), &raw.requires, providers)?;
+    let scopes = match &raw.scopes {
+        None => vec![],
+        Some(_) if requires == Requirement::None => {
+            return Err(ConfigError::new(
+                format!("{field}.scopes"),
+                "a rule that requires `none` cannot require scopes",
+            ))
+        }
+        Some(_) => {
+            return Err(ConfigError::new(
+                format!("{field}.scopes"),
+                "scopes are checked on JWTs, and no `jwt` provider is in `requires`",
+            ))
+        }
+    };
+    let challenges = match &requires {
+        Requirement::None => vec![],
+        Requirement::Any(list) | Requirement::All(list) => challenges(list, providers, realm),
+    };
+    Ok(Rule {
+        label: field.to_string(),
+        path,
+        methods,
+        requires,
+        allow_missing,
+        scopes,
+        challenges,
+    })
+}
+
+fn compile_requires(
+    field: &str,
+    value: &Value,
+    providers: &[Provider],
+) -> Result<(Requirement, bool), ConfigError> {
+    let lookup = |f: &str, name: &Value| -> Result<usize, ConfigError> {
+        let name = name
+            .as_str()
+            .ok_or_else(|| ConfigError::new(f, "must be a provider name"))?;
+        providers
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| ConfigError::new(f, format!("no provider is named `{name}`")))
+    };
+    match value {
+        Value::String(s) if s == "none" => Ok((Requirement::None, false)),
+        Value::String(_) => Ok((Requirement::Any(vec![lookup(field, value)?]), false)),
+        Value::Object(map) => {
+            let mut kind = None;
+            let mut allow_missing = false;
+            for (k, v) in map {
+                match k.as_str() {
+                    "any" | "all" => {
+                        if kind.is_some() {
+                            return Err(ConfigError::new(
+                                field,
+                                "needs exactly one of `any` and `all`",
+                            ));
+                        }
+                        kind = Some((k.as_str(), v));
+                    }
+                    "allow_missing" => {
+                        allow_missing = v.as_bool().ok_or_else(|| {
+                            ConfigError::new(
+                                format!("{field}.allow_missing"),
+                                "must be true or false",
+                            )
+                        })?
+                    }
+                    other => {
+                        return Err(ConfigError::new(
+                            field,
+                            format!(
+                                "unknown field `{other}`, expected `any`, `all` or `allow_missing`"
+                            ),
+                        ))
+                    }
+                }
+            }
+            let Some((kind, list)) = kind else {
+                return Err(ConfigError::new(
+                    field,
+                    "needs exactly one of `any` and `all`",
+                ));
+            };
+            let f = format!("{field}.{kind}");
+            let list = list.as_array().filter(|l| !l.is_empty()).ok_or_else(|| {
+                ConfigError::new(&f, "must be a non-empty list of provider names")
+            })?;
+            let mut idx = Vec::with_capacity(list.len());
+            for (j, name) in list.iter().enumerate() {
+                let i = lookup(&format!("{f}[{j}]"), name)?;
+                if idx.contains(&i) {
+                    return Err(ConfigError::new(
+                        format!("{f}[{j}]"),
+                        "names a provider twice",
+                    ));
+                }
+                idx.push(i);
+            }
+            Ok((
+                if kind == "any" {
+                    Requirement::Any(idx)
+                } else {
+                    Requirement::All(idx)
+                },
+                allow_missing,
+            ))
+        }
+        _ => Err(ConfigError::new(
+            field,
+            "must be a provider name, \"none\", {\"any\": [...]} or {\"all\": [...]}",
+        )),
+    }
+}
+
+fn challenges(list: &[usize], providers: &[Provider], realm: &str) -> Vec<Challenge> {
+    list.iter()
+        .filter_map(|&i| providers.get(i))
+        .map(|p| match &p.check {
+            Check::Basic(_) => Challenge::basic(realm),
+            Check::ApiKey(k) => match k.sources.first() {
+                Some(KeySource::Query(n)) => Challenge::api_key(realm, "query", n),
+                Some(KeySource::Cookie(n)) => Challenge::api_key(realm, "cookie", n),
+                Some(KeySource::Header(n)) => Challenge::api_key(realm, "header", n),
+                None => Challenge::api_key(realm, "header", "x-api-key"),
+            },
+        })
+        .collect()
+}

@@ -1,0 +1,47 @@
+//! Configuration in two phases: [`raw`] is the JSON as written, [`compile`] validates it into
+//! a [`Config`] that is ready to use on the hot path (hashes decoded, names resolved,
+//! challenges prebuilt).
+
+mod compile;
+pub mod fields;
+pub mod raw;
+
+pub use compile::compile;
+
+use crate::providers::api_key::ApiKeyProvider;
+use crate::providers::basic::BasicProvider;
+use crate::rules::Rule;
+
+/// A validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// `realm` of every challenge.
+    pub realm: String,
+    /// Providers; rules refer to them by index.
+    pub providers: Vec<Provider>,
+    /// Rules in order, followed by the implicit rule that requires any provider.
+    pub rules: Vec<Rule>,
+    /// Let CORS preflight requests through.
+    pub allow_cors_preflight: bool,
+    /// Headers the filter sets upstream, removed from every incoming request.
+    pub identity_headers: Vec<String>,
+}
+
+/// A named provider.
+#[derive(Debug)]
+pub struct Provider {
+    /// Its name in the configuration.
+    pub name: String,
+    /// Its checker.
+    pub check: Check,
+}
+
+/// The checker behind a provider.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Check {
+    /// `type: basic`.
+    Basic(BasicProvider),
+    /// `type: api_key`.
+    ApiKey(ApiKeyProvider),
+}

@@ -1,0 +1,307 @@
+//! The whole reply policy in one place: for each [`Denial`], the status, the
+//! `WWW-Authenticate` challenges (RFC 9110 §11.6.1, RFC 6750 §3, RFC 7617 §2) and the
+//! `application/problem+json` body (RFC 9457). Nothing in a reply is taken from the credential.
+
+use crate::error::Denial;
+use crate::json;
+
+/// The authentication schemes a rule can advertise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// RFC 6750 bearer tokens (the `jwt` provider).
+    Bearer,
+    /// RFC 7617 Basic.
+    Basic,
+    /// API keys (no registered scheme; `ApiKey` names where the key goes).
+    ApiKey,
+}
+
+/// One challenge, precomputed at configure time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    /// Which scheme it is.
+    pub scheme: Scheme,
+    /// The challenge without error attributes, e.g. `Basic realm="api", charset="UTF-8"`.
+    pub base: String,
+    /// How a person sends this credential, for the body's `accepted` list.
+    pub how: String,
+}
+
+impl Challenge {
+    /// `Basic realm="<realm>", charset="UTF-8"` (RFC 7617 §2.1).
+    pub fn basic(realm: &str) -> Self {
+        Challenge {
+            scheme: Scheme::Basic,
+            base: format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
+            how: "Authorization: Basic <base64 of user:password>".into(),
+        }
+    }
+
+    /// `Bearer realm="<realm>"` (RFC 6750 §3).
+    pub fn bearer(realm: &str) -> Self {
+        Challenge {
+            scheme: Scheme::Bearer,
+            base: format!("Bearer realm=\"{realm}\""),
+            how: "Authorization: Bearer <token>".into(),
+        }
+    }
+
+    /// `ApiKey realm="<realm>", in="<header|query|cookie>", name="<name>"`.
+    pub fn api_key(realm: &str, place: &str, name: &str) -> Self {
+        let how = match place {
+            "query" => format!("?{name}=<key>"),
+            "cookie" => format!("Cookie: {name}=<key>"),
+            _ => format!("{name}: <key>"),
+        };
+        Challenge {
+            scheme: Scheme::ApiKey,
+            base: format!("ApiKey realm=\"{realm}\", in=\"{place}\", name=\"{name}\""),
+            how,
+        }
+    }
+}
+
+/// A local reply: status, headers and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers, `www-authenticate` once per challenge.
+    pub headers: Vec<(String, String)>,
+    /// The problem+json body.
+    pub body: String,
+}
+
+/// Longest `x-request-id` echoed into a body; longer ids are cut.
+const MAX_REQUEST_ID: usize = 128;
+
+/// Status, title and plain-words detail for a denial.
+fn describe(denial: &Denial) -> (u16, &'static str, String) {
+    match denial {
+        Denial::MissingCredentials => (
+            401,
+            "Unauthorized",
+            "This resource requires authentication, and no credentials were sent. Send one of the accepted credentials.".into(),
+        ),
+        Denial::InvalidCredentials(why) => (
+            401,
+            "Unauthorized",
+            format!("The credentials sent were not accepted ({why}). Check them, or obtain new ones."),
+        ),
+        Denial::TokenExpired => (
+            401,
+            "Unauthorized",
+            "The token has expired. Obtain a new token and try again.".into(),
+        ),
+        Denial::UnsupportedScheme => (
+            401,
+            "Unauthorized",
+            "The Authorization scheme sent is not accepted for this resource. Use one of the accepted credentials.".into(),
+        ),
+        Denial::InsufficientScope(scopes) => (
+            403,
+            "Forbidden",
+            format!("The credentials are valid but lack the scope this resource requires: {scopes}."),
+        ),
+        Denial::InvalidRequest(why) => (
+            400,
+            "Bad Request",
+            format!("The request is malformed: {why}. Send exactly one credential, in one place."),
+        ),
+    }
+}
+
+/// The attributes a challenge of `scheme` gets for `denial`, after its realm.
+fn attributes(scheme: Scheme, denial: &Denial) -> Option<String> {
+    if scheme != Scheme::Bearer {
+        return None;
+    }
+    match denial {
+        Denial::InvalidCredentials(why) => Some(format!(
+            "error=\"invalid_token\", error_description=\"{}\"",
+            quotable(why)
+        )),
+        Denial::TokenExpired => {
+            Some("error=\"invalid_token\", error_description=\"the token has expired\"".into())
+        }
+        Denial::InsufficientScope(scopes) => Some(format!(
+            "error=\"insufficient_scope\", scope=\"{}\"",
+            quotable(scopes)
+        )),
+        Denial::InvalidRequest(why) => Some(format!(
+            "error=\"invalid_request\", error_description=\"{}\"",
+            quotable(why)
+        )),
+        _ => None,
+    }
+}
+
+/// RFC 6750 §3: `error_description` and `scope` hold only %x20-21 / %x23-5B / %x5D-7E.
+fn quotable(s: &str) -> String {
+    s.chars()
+        .filter(|&c| matches!(c, ' '..='~') && c != '"' && c != '\\')
+        .collect()
+}
+
+/// Renders the reply for `denial` on a rule that accepts `challenges`.
+pub fn render(denial: &Denial, challenges: &[Challenge], request_id: Option<&str>) -> Reply {
+    let (status, title, detail) = describe(denial);
+    let mut headers = Vec::with_capacity(challenges.len() + 2);
+    headers.push((
+        "content-type".to_string(),
+        "application/problem+json".to_string(),
+    ));
+    headers.push(("cache-control".to_string(), "no-store".to_string()));
+    let mut seen: Vec<&str> = Vec::with_capacity(challenges.len());
+    for c in challenges {
+        // 403 is about scope, which only Bearer can express (RFC 6750 §3.1).
+        if status == 403 && c.scheme != Scheme::Bearer || seen.contains(&c.base.as_str()) {
+            continue;
+        }
+        seen.push(&c.base);
+        let value = match attributes(c.scheme, denial) {
+            Some(attrs) => format!("{}, {attrs}", c.base),
+            None => c.base.clone(),
+        };
+        headers.push(("www-authenticate".to_string(), value));
+    }
+
+    let mut body = String::with_capacity(512);
+    body.push_str("{\"type\":\"about:blank\",\"title\":");
+    json::push_str(&mut body, title);
+    body.push_str(",\"status\":");
+    body.push_str(&status.to_string());
+    body.push_str(",\"detail\":");
+    json::push_str(&mut body, &detail);
+    body.push_str(",\"error\":");
+    json::push_str(&mut body, denial.code());
+    if let Denial::InsufficientScope(scopes) = denial {
+        body.push_str(",\"required_scopes\":");
+        json::push_str(&mut body, scopes);
+    }
+    if let Some(id) = request_id {
+        let cut = id
+            .char_indices()
+            .nth(MAX_REQUEST_ID)
+            .map_or(id, |(i, _)| &id[..i]);
+        body.push_str(",\"request_id\":");
+        json::push_str(&mut body, cut);
+    }
+    body.push_str(",\"accepted\":[");
+    let mut first = true;
+    for c in challenges {
+        if !first {
+            body.push(',');
+        }
+        first = false;
+        body.push_str("{\"scheme\":");
+        json::push_str(
+            &mut body,
+            match c.scheme {
+                Scheme::Bearer => "Bearer",
+                Scheme::Basic => "Basic",
+                Scheme::ApiKey => "ApiKey",
+            },
+        );
+        body.push_str(",\"how\":");
+        json::push_str(&mut body, &c.how);
+        body.push('}');
+    }
+    body.push_str("]}");
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn www(r: &Reply) -> Vec<&str> {
+        r.headers
+            .iter()
+            .filter(|(k, _)| k == "www-authenticate")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn contract_table() {
+        let all = [
+            Challenge::bearer("api"),
+            Challenge::basic("api"),
+            Challenge::api_key("api", "header", "x-api-key"),
+        ];
+        let basic = "Basic realm=\"api\", charset=\"UTF-8\"";
+        let key = "ApiKey realm=\"api\", in=\"header\", name=\"x-api-key\"";
+        let cases: &[(&str, Denial, u16, &[&str])] = &[
+            ("missing", Denial::MissingCredentials, 401, &["Bearer realm=\"api\"", basic, key]),
+            (
+                "invalid",
+                Denial::InvalidCredentials("bad signature"),
+                401,
+                &["Bearer realm=\"api\", error=\"invalid_token\", error_description=\"bad signature\"", basic, key],
+            ),
+            (
+                "expired",
+                Denial::TokenExpired,
+                401,
+                &["Bearer realm=\"api\", error=\"invalid_token\", error_description=\"the token has expired\"", basic, key],
+            ),
+            ("unsupported", Denial::UnsupportedScheme, 401, &["Bearer realm=\"api\"", basic, key]),
+            (
+                "scope",
+                Denial::InsufficientScope("a b".into()),
+                403,
+                &["Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"a b\""],
+            ),
+            (
+                "invalid request",
+                Denial::InvalidRequest("two Authorization headers"),
+                400,
+                &["Bearer realm=\"api\", error=\"invalid_request\", error_description=\"two Authorization headers\"", basic, key],
+            ),
+        ];
+        for (name, denial, status, challenges) in cases {
+            let r = render(denial, &all, Some("rid-1"));
+            assert_eq!(r.status, *status, "{name}");
+            assert_eq!(www(&r), *challenges, "{name}");
+            let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(body["error"], denial.code(), "{name}");
+            assert_eq!(body["status"], *status, "{name}");
+            assert_eq!(body["request_id"], "rid-1", "{name}");
+            assert_eq!(body["accepted"].as_array().unwrap().len(), 3, "{name}");
+        }
+    }
+
+    #[test]
+    fn duplicate_challenges_are_sent_once() {
+        let c = [Challenge::basic("r"), Challenge::basic("r")];
+        assert_eq!(www(&render(&Denial::MissingCredentials, &c, None)).len(), 1);
+    }
+
+    #[test]
+    fn request_id_is_escaped_and_cut() {
+        let id = format!("\"\\\n{}", "x".repeat(500));
+        let r = render(
+            &Denial::MissingCredentials,
+            &[Challenge::basic("r")],
+            Some(&id),
+        );
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(
+            body["request_id"].as_str().unwrap().chars().count(),
+            MAX_REQUEST_ID
+        );
+        let r = render(&Denial::MissingCredentials, &[Challenge::basic("r")], None);
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert!(body.get("request_id").is_none());
+    }
+
+    #[test]
+    fn descriptions_never_carry_quotes() {
+        assert_eq!(quotable("a\"b\\c\u{e9}\n"), "abc");
+    }
+}

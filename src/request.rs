@@ -1,0 +1,229 @@
+//! The request as the core sees it: a source of header values, read lazily and at most once
+//! each, so that the host adapter makes one host call per header the decision really needs.
+
+use std::cell::RefCell;
+
+/// Where request headers come from: the proxy in production, a plain list in tests.
+/// Names are lower-case; `:method` and `:path` are pseudo-headers, as in HTTP/2 and Envoy.
+pub trait RequestView {
+    /// The value of header `name`, or `None` when absent. Envoy hands repeated headers joined
+    /// with commas.
+    fn header(&self, name: &str) -> Option<String>;
+
+    /// Every value of header `name`, one per header line. Envoy hands a filter only the first
+    /// line of most headers, so a credential header must be read this way to see a second copy.
+    fn header_values(&self, name: &str) -> Vec<String> {
+        self.header(name).into_iter().collect()
+    }
+}
+
+/// A fixed list of headers, for tests and tools.
+#[derive(Debug, Clone, Default)]
+pub struct HeaderList(pub Vec<(String, String)>);
+
+impl HeaderList {
+    /// A request with `method` and `path` and the given headers (names are lower-cased).
+    pub fn new(method: &str, path: &str, headers: &[(&str, &str)]) -> Self {
+        let mut all = vec![
+            (":method".to_string(), method.to_string()),
+            (":path".to_string(), path.to_string()),
+        ];
+        all.extend(
+            headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string())),
+        );
+        HeaderList(all)
+    }
+}
+
+impl RequestView for HeaderList {
+    /// Repeated headers are joined with `,` as Envoy does for the ones the core reads.
+    fn header(&self, name: &str) -> Option<String> {
+        let mut found: Option<String> = None;
+        for (k, v) in &self.0 {
+            if k == name {
+                match &mut found {
+                    Some(joined) => {
+                        joined.push(',');
+                        joined.push_str(v);
+                    }
+                    None => found = Some(v.clone()),
+                }
+            }
+        }
+        found
+    }
+
+    fn header_values(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// Memoising wrapper: each header is fetched from the view at most once per request.
+pub struct Request<'a> {
+    view: &'a dyn RequestView,
+    memo: RefCell<Vec<(String, Option<String>)>>,
+}
+
+impl<'a> Request<'a> {
+    /// Wraps a view for one decision.
+    pub fn new(view: &'a dyn RequestView) -> Self {
+        Request {
+            view,
+            memo: RefCell::new(Vec::with_capacity(6)),
+        }
+    }
+
+    /// Header `name` (lower-case), fetched once.
+    pub fn header(&self, name: &str) -> Option<String> {
+        if let Some((_, v)) = self.memo.borrow().iter().find(|(k, _)| k == name) {
+            return v.clone();
+        }
+        let v = self.view.header(name);
+        self.memo.borrow_mut().push((name.to_string(), v.clone()));
+        v
+    }
+
+    /// Every line of header `name` (not memoised: read once per credential source).
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.view.header_values(name)
+    }
+
+    /// `:method`, empty when the proxy gave none.
+    pub fn method(&self) -> String {
+        self.header(":method").unwrap_or_default()
+    }
+
+    /// `:path`, query included.
+    pub fn path_and_query(&self) -> String {
+        self.header(":path").unwrap_or_default()
+    }
+}
+
+/// The path without its query string or fragment.
+pub fn path_only(path_and_query: &str) -> &str {
+    let end = path_and_query
+        .find(['?', '#'])
+        .unwrap_or(path_and_query.len());
+    &path_and_query[..end]
+}
+
+/// The query string (after `?`, before `#`), if any.
+pub fn query_of(path_and_query: &str) -> Option<&str> {
+    let before_fragment =
+        &path_and_query[..path_and_query.find('#').unwrap_or(path_and_query.len())];
+    let start = before_fragment.find('?')? + 1;
+    Some(&before_fragment[start..])
+}
+
+/// Percent-decodes a query component (`+` is a space, as in form encoding). Invalid escapes
+/// are kept as they are; the result is `None` when it is not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                b.get(i + 1).and_then(|c| hex_val(*c)),
+                b.get(i + 2).and_then(|c| hex_val(*c)),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The `name=value` pairs of a `Cookie` header (RFC 6265 §4.2.1), values unquoted.
+pub fn cookies(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    header.split([';', ',']).filter_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|x| x.strip_suffix('"'))
+            .unwrap_or(v);
+        Some((k.trim(), v))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_and_query_split() {
+        let cases = [
+            ("/a/b?x=1#f", "/a/b", Some("x=1")),
+            ("/a", "/a", None),
+            ("/a#f?x", "/a", None),
+            ("/?", "/", Some("")),
+        ];
+        for (input, path, query) in cases {
+            assert_eq!(path_only(input), path, "{input}");
+            assert_eq!(query_of(input), query, "{input}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding() {
+        let cases = [
+            ("a%20b", Some("a b")),
+            ("a+b", Some("a b")),
+            ("%zz", Some("%zz")),
+            ("%4", Some("%4")),
+            ("%", Some("%")),
+            ("%C3%A9", Some("é")),
+            ("%FF", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(percent_decode(input).as_deref(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn cookie_pairs() {
+        let got: Vec<_> = cookies("a=1; b=\"2\";c=3,  d = 4").collect();
+        assert_eq!(got, vec![("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]);
+    }
+
+    #[test]
+    fn memo_fetches_once() {
+        struct Counting(RefCell<usize>);
+        impl RequestView for Counting {
+            fn header(&self, _: &str) -> Option<String> {
+                *self.0.borrow_mut() += 1;
+                Some("v".into())
+            }
+        }
+        let view = Counting(RefCell::new(0));
+        let req = Request::new(&view);
+        req.header("x");
+        req.header("x");
+        req.header("y");
+        assert_eq!(*view.0.borrow(), 2);
+    }
+}
