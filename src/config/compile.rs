@@ -24,7 +24,11 @@ pub fn compile(json: &[u8]) -> Result<Config, ConfigError> {
     let de = &mut serde_json::Deserializer::from_slice(json);
     let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
+        let path = if path == "." || path == "?" {
+            String::new()
+        } else {
+            path
+        };
         ConfigError::new(path, e.inner().to_string())
     })?;
     compile_raw(&raw)
@@ -324,4 +328,76 @@ fn challenges(list: &[usize], providers: &[Provider], realm: &str) -> Vec<Challe
             },
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = r#""k": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}"#;
+
+    #[test]
+    fn refusals_name_the_field() {
+        let cases: &[(&str, String, &str)] = &[
+            ("empty document", String::new(), ""),
+            ("not json", "{".into(), ""),
+            ("unknown top-level field", format!(r#"{{"providers": {{{KEY}}}, "realms": "x"}}"#), "realms"),
+            ("unknown provider field", r#"{"providers": {"k": {"type": "api_key", "credentials": [], "keys": 1}}}"#.into(), "providers.k"),
+            ("unknown type", r#"{"providers": {"k": {"type": "digest"}}}"#.into(), "providers.k.type"),
+            ("no providers", r#"{"providers": {}}"#.into(), "providers"),
+            ("provider named none", r#"{"providers": {"none": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}}}"#.into(), "providers.none"),
+            ("plain-text password", r#"{"providers": {"b": {"type": "basic", "htpasswd": "u:pw"}}}"#.into(), "providers.b.htpasswd"),
+            ("jwt not yet", r#"{"providers": {"j": {"type": "jwt", "issuer": "x"}}}"#.into(), "providers.j.type"),
+            ("bad realm", format!(r#"{{"realm": "a\"b", "providers": {{{KEY}}}}}"#), "realm"),
+            ("empty rules", format!(r#"{{"providers": {{{KEY}}}, "rules": []}}"#), "rules"),
+            ("unknown provider in rule", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": "x"}}]}}"#), "rules[0].requires"),
+            ("empty any", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": {{"any": []}}}}]}}"#), "rules[0].requires.any"),
+            ("any and all", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": {{"any": ["k"], "all": ["k"]}}}}]}}"#), "rules[0].requires"),
+            ("requires typo", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": {{"one": ["k"]}}}}]}}"#), "rules[0].requires"),
+            ("requires number", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": 1}}]}}"#), "rules[0].requires"),
+            ("prefix and path", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/", "path": "/a"}}, "requires": "k"}}]}}"#), "rules[0].match"),
+            ("relative prefix", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "a"}}, "requires": "k"}}]}}"#), "rules[0].match"),
+            ("lower-case method", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/", "methods": ["get"]}}, "requires": "k"}}]}}"#), "rules[0].match.methods[0]"),
+            ("scopes without jwt", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": "k", "scopes": ["a"]}}]}}"#), "rules[0].scopes"),
+            ("forward header is a credential header", r#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}], "forward_client_header": "x-api-key"}}}"#.into(), "providers.k.forward_client_header"),
+        ];
+        for (name, json, field) in cases {
+            let err = compile(json.as_bytes()).map(|_| ()).unwrap_err();
+            assert_eq!(err.field, *field, "{name}: {err}");
+            assert!(
+                !err.to_string().contains('\n'),
+                "{name}: one line please: {err}"
+            );
+            assert!(
+                !err.to_string().contains("pw"),
+                "{name}: echoes a secret: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn contract_example_without_jwt_compiles() {
+        let json = r#"{
+          "realm": "api",
+          "providers": {
+            "staff": { "type": "basic", "htpasswd": "bob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=",
+                       "forward_username_header": "x-auth-user" },
+            "partners": { "type": "api_key",
+                          "credentials": [ { "client": "acme", "key": "k-1" },
+                                           { "client": "globex", "key_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" } ],
+                          "key_sources": [ { "header": "x-api-key" }, { "query": "api_key" }, { "cookie": "api_key" } ],
+                          "forward_client_header": "x-auth-client" }
+          },
+          "rules": [
+            { "match": { "prefix": "/healthz" }, "requires": "none" },
+            { "match": { "prefix": "/admin", "methods": ["POST", "DELETE"] }, "requires": { "all": ["staff", "partners"] } },
+            { "match": { "path": "/public/feed" }, "requires": { "any": ["partners"], "allow_missing": true } },
+            { "match": { "prefix": "/" }, "requires": { "any": ["partners", "staff"] } }
+          ],
+          "allow_cors_preflight": true
+        }"#;
+        let c = compile(json.as_bytes()).unwrap();
+        assert_eq!(c.rules.len(), 5);
+        assert_eq!(c.identity_headers, ["x-auth-client", "x-auth-user"]);
+    }
 }

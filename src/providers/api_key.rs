@@ -334,7 +334,8 @@ mod tests {
     #[test]
     fn find_table() {
         let p = provider(all_sources(), false);
-        let cases: &[(&str, &str, &[(&str, &str)], Found)] = &[
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], Found);
+        let cases: &[Case] = &[
             (
                 "header",
                 "/",
