@@ -263,7 +263,8 @@ mod tests {
         let bob = basic("bob:secret");
         let wrong = basic("bob:wrong");
         let bob_mixed_case = bob.replace("Basic", "bASIC");
-        let cases: Vec<(&str, &str, &str, Vec<(&str, &str)>, Want)> = vec![
+        type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>, Want);
+        let cases: Vec<Case> = vec![
             ("none rule", "GET", "/healthz", vec![], Want::Allow(&[])),
             (
                 "missing",

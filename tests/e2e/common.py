@@ -1,0 +1,33 @@
+"""Credentials and helpers shared by the integration tests."""
+
+import base64
+import hashlib
+
+# bcrypt cost 4 of "secret" (so cache misses stay cheap in tests) and {SHA} of "secret".
+ALICE_BCRYPT = "alice:$2y$04$8TA3sJd/j/Ip41SKWn5JLewU5TrFEw6KPSpvQfnR9wc9r6wIcqQsm"
+BOB_SHA = "bob:{SHA}" + base64.b64encode(hashlib.sha1(b"secret").digest()).decode()
+
+
+def basic(user, password, scheme="Basic"):
+    raw = user.encode() + b":" + (password if isinstance(password, bytes) else password.encode())
+    return f"{scheme} {base64.b64encode(raw).decode()}"
+
+
+def challenges(resp):
+    return resp.all("www-authenticate")
+
+
+def assert_problem(resp, status, error, realm="api"):
+    """The contract's body: RFC 9457 problem+json with error, detail, accepted, request_id."""
+    assert resp.status == status, (resp.status, resp.body)
+    assert resp.header("content-type") == "application/problem+json"
+    body = resp.json()
+    assert body["status"] == status
+    assert body["error"] == error
+    assert body["title"] == {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}[status]
+    assert body["type"] == "about:blank"
+    assert body["detail"]
+    assert body["accepted"], body
+    for a in body["accepted"]:
+        assert a["scheme"] and a["how"]
+    return body

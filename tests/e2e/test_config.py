@@ -1,0 +1,40 @@
+"""A configuration that authgate refuses is refused by Envoy at load: Envoy exits, and its log
+has one line that names the field and the reason, and no secret."""
+
+import pytest
+
+from harness import Envoy, Upstream, bootstrap, free_port
+
+KEY = {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}
+
+CASES = [
+    ("empty", "", "the plugin configuration is empty"),
+    ("not JSON", "{providers", "invalid configuration"),
+    ("unknown field", {"providers": {"k": KEY}, "realms": "x"}, "realms: unknown field `realms`"),
+    ("plain-text password", {"providers": {"b": {"type": "basic", "htpasswd": "bob:hunter2"}}},
+     "providers.b.htpasswd: line 1: user `bob`: password is not a bcrypt"),
+    ("empty key list", {"providers": {"k": {"type": "api_key", "credentials": []}}},
+     "providers.k.credentials: must not be empty"),
+    ("unknown provider in rule", {"providers": {"k": KEY}, "rules": [{"match": {"prefix": "/"}, "requires": "x"}]},
+     "rules[0].requires: no provider is named `x`"),
+    ("empty any", {"providers": {"k": KEY}, "rules": [{"match": {"prefix": "/"}, "requires": {"any": []}}]},
+     "rules[0].requires.any: must be a non-empty list"),
+]
+
+
+@pytest.mark.parametrize("name,plugin,expected", CASES, ids=[c[0] for c in CASES])
+def test_bad_config_is_refused_at_load(name, plugin, expected):
+    upstream = Upstream()
+    envoy = Envoy(bootstrap(plugin, free_port(), free_port(), upstream.port))
+    try:
+        envoy.start()
+        code = envoy.exited(timeout=30)
+        log = envoy.log()
+        assert code not in (None, 0), "Envoy started with an invalid configuration:\n" + log
+        lines = [l for l in log.splitlines() if "authgate: invalid configuration" in l]
+        assert len(lines) == 1, log
+        assert expected in lines[0], lines[0]
+        assert "hunter2" not in log
+    finally:
+        envoy.stop()
+        upstream.close()
