@@ -201,7 +201,8 @@ impl Engine {
     ) -> Decision {
         let request_id = req.header("x-request-id");
         let challenges = rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]);
-        let reply = reply::render(&denial, challenges, request_id.as_deref());
+        let needs_all = rule.is_some_and(|r| matches!(r.requires, Requirement::All(_)));
+        let reply = reply::render(&denial, challenges, needs_all, request_id.as_deref());
         Decision::Deny(Box::new(Denied {
             denial,
             rule: rule.map_or_else(|| "default".into(), |r| r.label.clone()),

@@ -76,8 +76,13 @@ pub struct Reply {
 const MAX_REQUEST_ID: usize = 128;
 
 /// Status, title and plain-words detail for a denial.
-fn describe(denial: &Denial) -> (u16, &'static str, String) {
+fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
     match denial {
+        Denial::MissingCredentials if needs_all => (
+            401,
+            "Unauthorized",
+            "This resource requires every one of the accepted credentials, and not all of them were sent.".into(),
+        ),
         Denial::MissingCredentials => (
             401,
             "Unauthorized",
@@ -143,9 +148,15 @@ fn quotable(s: &str) -> String {
         .collect()
 }
 
-/// Renders the reply for `denial` on a rule that accepts `challenges`.
-pub fn render(denial: &Denial, challenges: &[Challenge], request_id: Option<&str>) -> Reply {
-    let (status, title, detail) = describe(denial);
+/// Renders the reply for `denial` on a rule that accepts `challenges` (every one of them
+/// when `needs_all`).
+pub fn render(
+    denial: &Denial,
+    challenges: &[Challenge],
+    needs_all: bool,
+    request_id: Option<&str>,
+) -> Reply {
+    let (status, title, detail) = describe(denial, needs_all);
     let mut headers = Vec::with_capacity(challenges.len() + 2);
     headers.push((
         "content-type".to_string(),
@@ -265,7 +276,7 @@ mod tests {
             ),
         ];
         for (name, denial, status, challenges) in cases {
-            let r = render(denial, &all, Some("rid-1"));
+            let r = render(denial, &all, false, Some("rid-1"));
             assert_eq!(r.status, *status, "{name}");
             assert_eq!(www(&r), *challenges, "{name}");
             let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
@@ -279,7 +290,10 @@ mod tests {
     #[test]
     fn duplicate_challenges_are_sent_once() {
         let c = [Challenge::basic("r"), Challenge::basic("r")];
-        assert_eq!(www(&render(&Denial::MissingCredentials, &c, None)).len(), 1);
+        assert_eq!(
+            www(&render(&Denial::MissingCredentials, &c, false, None)).len(),
+            1
+        );
     }
 
     #[test]
@@ -288,6 +302,7 @@ mod tests {
         let r = render(
             &Denial::MissingCredentials,
             &[Challenge::basic("r")],
+            false,
             Some(&id),
         );
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
@@ -295,7 +310,12 @@ mod tests {
             body["request_id"].as_str().unwrap().chars().count(),
             MAX_REQUEST_ID
         );
-        let r = render(&Denial::MissingCredentials, &[Challenge::basic("r")], None);
+        let r = render(
+            &Denial::MissingCredentials,
+            &[Challenge::basic("r")],
+            false,
+            None,
+        );
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert!(body.get("request_id").is_none());
     }

@@ -161,13 +161,18 @@ class Envoy:
     """One Envoy process. `start()` returns once it is ready, or once it has exited
     (a refused configuration); `log()` is everything it printed."""
 
-    def __init__(self, config, concurrency=1, log_level="info"):
+    def __init__(self, config, concurrency=1, log_level="info", admin_port=None):
+        """`config` is a bootstrap dict, or the path of a YAML file whose admin port is given."""
         self.dir = tempfile.mkdtemp(prefix="authgate-envoy-")
-        self.config_path = os.path.join(self.dir, "envoy.json")
-        with open(self.config_path, "w") as f:
-            json.dump(config, f)
+        if isinstance(config, str):
+            self.config_path = config
+            self.admin_port = admin_port
+        else:
+            self.config_path = os.path.join(self.dir, "envoy.json")
+            with open(self.config_path, "w") as f:
+                json.dump(config, f)
+            self.admin_port = config["admin"]["address"]["socket_address"]["port_value"]
         self.log_path = os.path.join(self.dir, "envoy.log")
-        self.admin_port = config["admin"]["address"]["socket_address"]["port_value"]
         self.concurrency = concurrency
         self.log_level = log_level
         self.proc = None

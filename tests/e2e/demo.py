@@ -1,0 +1,107 @@
+"""./build.sh demo: Envoy with envoy/demo.yaml and the demo upstream, plus curl lines that show
+each reply. `--check` runs every example once on free ports, prints the replies and exits
+(non-zero if one is not what it should be); the tests use it."""
+
+import os
+import shlex
+import sys
+import tempfile
+import time
+
+from harness import ROOT, Envoy, Upstream, free_port, request
+
+EXAMPLES = [
+    # (what it shows, curl arguments, expected status)
+    ("no credentials: 401, both challenges", ["/orders"], 401),
+    ("Basic, bcrypt user", ["-u", "alice:wonderland", "/orders"], 200),
+    ("Basic, {SHA} user", ["-u", "bob:builder", "/orders"], 200),
+    ("wrong password: 401 invalid_credentials", ["-u", "bob:wrong", "/orders"], 401),
+    ("API key in a header", ["-H", "x-api-key: demo-key-1", "/orders"], 200),
+    ("API key in the query", ["/orders?api_key=globex-key-2"], 200),
+    ("Bearer is not accepted here: 401 unsupported_scheme", ["-H", "Authorization: Bearer abc", "/orders"], 401),
+    ("key sent twice: 400 invalid_request", ["-H", "x-api-key: demo-key-1", "/orders?api_key=demo-key-1"], 400),
+    ("no authentication for /healthz", ["/healthz"], 200),
+    ("POST /admin needs Basic and a key", ["-X", "POST", "-u", "bob:builder", "-H", "x-api-key: demo-key-1", "/admin/reindex"], 200),
+    ("... and says so when one is missing", ["-X", "POST", "-u", "bob:builder", "/admin/reindex"], 401),
+    ("forged identity headers are removed", ["-H", "x-auth-user: root", "-H", "x-api-key: demo-key-1", "/orders"], 200),
+]
+
+
+def curl_line(port, args):
+    url_args = [a if not a.startswith("/") else f"http://127.0.0.1:{port}{a}" for a in args]
+    return "curl -si " + " ".join(shlex.quote(a) for a in url_args)
+
+
+def load_config(port, admin, upstream):
+    text = open(os.path.join(ROOT, "envoy", "demo.yaml")).read()
+    text = text.replace("port_value: 8080", f"port_value: {port}")
+    text = text.replace("port_value: 9901", f"port_value: {admin}")
+    text = text.replace("port_value: 8081", f"port_value: {upstream}")
+    return text.replace("filename: dist/authgate.wasm", f"filename: {os.path.join(ROOT, 'dist', 'authgate.wasm')}")
+
+
+def run(port, admin, upstream_port):
+    upstream = Upstream(upstream_port)
+    d = tempfile.mkdtemp(prefix="authgate-demo-")
+    cfg = os.path.join(d, "demo.yaml")
+    with open(cfg, "w") as f:
+        f.write(load_config(port, admin, upstream.port))
+    envoy = Envoy(cfg, admin_port=admin).start()
+    if envoy.proc.poll() is not None:
+        print(envoy.log())
+        sys.exit(1)
+    return upstream, envoy
+
+
+def send(port, args):
+    """Runs one example with http.client (curl may be missing): returns the response."""
+    method, headers, path, i = "GET", [], None, 0
+    while i < len(args):
+        a = args[i]
+        if a == "-X":
+            method = args[i + 1]; i += 2; continue
+        if a == "-H":
+            k, v = args[i + 1].split(":", 1); headers.append((k.strip(), v.strip())); i += 2; continue
+        if a == "-u":
+            import base64
+            headers.append(("authorization", "Basic " + base64.b64encode(args[i + 1].encode()).decode())); i += 2; continue
+        path = a; i += 1
+    return request(port, method, path, headers)
+
+
+def main():
+    check = "--check" in sys.argv
+    port, admin, up = (free_port(), free_port(), free_port()) if check else (8080, 9901, 8081)
+    upstream, envoy = run(port, admin, up)
+    failures = 0
+    try:
+        print(f"\nauthgate demo: Envoy on 127.0.0.1:{port} (admin :{admin}), upstream on :{upstream.port}\n")
+        for what, args, status in EXAMPLES:
+            print(f"# {what}\n{curl_line(port, args)}")
+            if check:
+                r = send(port, args)
+                ok = r.status == status
+                failures += not ok
+                print(f"  -> {r.status} {'ok' if ok else f'EXPECTED {status}'}")
+                for k, v in r.headers:
+                    if k == "www-authenticate":
+                        print(f"     www-authenticate: {v}")
+                if r.status != 200:
+                    print(f"     {r.body.decode()[:400]}")
+            print()
+        if check:
+            print(f"{len(EXAMPLES) - failures} passed, {failures} failed")
+            sys.exit(1 if failures else 0)
+        print("Ctrl-C stops the demo.")
+        while envoy.proc.poll() is None:
+            time.sleep(0.5)
+        print(envoy.log()[-3000:])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        envoy.stop()
+        upstream.close()
+
+
+if __name__ == "__main__":
+    main()
