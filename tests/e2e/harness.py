@@ -53,6 +53,7 @@ class Upstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def _serve(self):
                 length = int(self.headers.get("content-length") or 0)
