@@ -2,6 +2,7 @@
 //! [`Config`] the engine runs on. Every refusal names the field and the reason.
 
 use super::fields;
+use super::protobuf_struct;
 use super::raw::{RawConfig, RawProvider, RawRule};
 use super::{Check, Config, Provider};
 use crate::error::ConfigError;
@@ -13,25 +14,36 @@ use serde_json::Value;
 
 const DEFAULT_REALM: &str = "authgate";
 
-/// Parses and validates the plugin configuration JSON.
-pub fn compile(json: &[u8]) -> Result<Config, ConfigError> {
-    if json.iter().all(u8::is_ascii_whitespace) {
+/// Parses and validates the plugin configuration: JSON text (a `StringValue` in Envoy's
+/// config), or a serialized `google.protobuf.Struct`, which Envoy passes as protobuf bytes.
+pub fn compile(bytes: &[u8]) -> Result<Config, ConfigError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ConfigError::new(
             "",
             "the plugin configuration is empty; authgate needs at least `providers`",
         ));
     }
-    let de = &mut serde_json::Deserializer::from_slice(json);
-    let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." || path == "?" {
-            String::new()
-        } else {
-            path
-        };
-        ConfigError::new(path, e.inner().to_string())
-    })?;
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let raw: RawConfig = match serde_path_to_error::deserialize(de) {
+        Ok(raw) => raw,
+        Err(json_error) => match protobuf_struct::decode(bytes) {
+            // JSON text never decodes as a Struct, so this only catches the Struct form.
+            Some(value) => serde_path_to_error::deserialize(value)
+                .map_err(|e| path_error(e.path(), e.inner()))?,
+            None => return Err(path_error(json_error.path(), json_error.inner())),
+        },
+    };
     compile_raw(&raw)
+}
+
+fn path_error(path: &serde_path_to_error::Path, e: &impl std::fmt::Display) -> ConfigError {
+    let path = path.to_string();
+    let path = if path == "." || path == "?" {
+        String::new()
+    } else {
+        path
+    };
+    ConfigError::new(path, e.to_string())
 }
 
 fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {

@@ -4,6 +4,7 @@
 
 mod compile;
 pub mod fields;
+mod protobuf_struct;
 pub mod raw;
 
 pub use compile::compile;

@@ -86,11 +86,16 @@ class Upstream:
 
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
-              before=(), hcm_extra=None):
+              before=(), hcm_extra=None, as_struct=False):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
-    (sent as a JSON string, the usual way) or a string sent as is."""
-    if not isinstance(plugin_config, str):
-        plugin_config = json.dumps(plugin_config)
+    (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
+    or a string sent as is."""
+    if as_struct:
+        configuration = {"@type": "type.googleapis.com/google.protobuf.Struct", "value": plugin_config}
+    else:
+        if not isinstance(plugin_config, str):
+            plugin_config = json.dumps(plugin_config)
+        configuration = {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": plugin_config}
     wasm_filter = {
         "name": "envoy.filters.http.wasm",
         "typed_config": {
@@ -100,8 +105,7 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
                 "root_id": root_id,
                 "vm_config": {"runtime": "envoy.wasm.runtime.v8",
                               "code": {"local": {"filename": wasm}}},
-                "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
-                                  "value": plugin_config},
+                "configuration": configuration,
                 "fail_open": False,
             },
         },
