@@ -1,11 +1,11 @@
 //! The `api_key` provider: finds a key in a header, query parameter or cookie and matches it
 //! against the configured keys by SHA-256 in constant time. Only digests are kept in memory.
 
-use super::{Found, Verified};
+use super::{locate, Found, Verified};
 use crate::config::fields;
 use crate::config::raw::{RawApiKey, RawKeySource};
 use crate::error::{ConfigError, Denial};
-use crate::request::{cookies, path_only, percent_decode, query_of, Request};
+use crate::request::Request;
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
@@ -120,28 +120,9 @@ impl ApiKeyProvider {
         let mut found = Found::Absent;
         for (i, source) in self.sources.iter().enumerate() {
             let value = match source {
-                KeySource::Header(h) => {
-                    let values = req.header_values(h);
-                    // `a,b` in one line means the same as two lines (RFC 9110 §5.3).
-                    if values.iter().any(|v| v.contains(',')) {
-                        return Found::Conflict;
-                    }
-                    one_of(
-                        values
-                            .into_iter()
-                            .map(|v| v.trim().to_string())
-                            .filter(|v| !v.is_empty()),
-                    )
-                }
-                KeySource::Query(q) => from_query(&req.path_and_query(), q),
-                KeySource::Cookie(c) => match req.header("cookie") {
-                    Some(h) => one_of(
-                        cookies(&h)
-                            .filter(|(k, _)| k == c)
-                            .map(|(_, v)| v.to_string()),
-                    ),
-                    None => single(None),
-                },
+                KeySource::Header(h) => locate::header_lines(req, h),
+                KeySource::Query(q) => locate::query_param(&req.path_and_query(), q),
+                KeySource::Cookie(c) => locate::cookie(req, c),
             };
             match (value, &found) {
                 (Found::Absent, _) => {}
@@ -183,33 +164,14 @@ impl ApiKeyProvider {
     fn hide(&self, source: usize, req: &Request, v: &mut Verified) {
         match &self.sources[source] {
             KeySource::Header(h) => v.remove.push(h.clone()),
-            KeySource::Query(q) => {
-                let pq = req.path_and_query();
-                let kept: Vec<&str> = query_of(&pq)
-                    .unwrap_or("")
-                    .split('&')
-                    .filter(|p| !p.is_empty() && param_name(p) != Some(q.as_str()))
-                    .collect();
-                let mut path = path_only(&pq).to_string();
-                if !kept.is_empty() {
-                    path.push('?');
-                    path.push_str(&kept.join("&"));
-                }
-                v.set.push((":path".into(), path));
-            }
+            KeySource::Query(q) => v.set.push((
+                ":path".into(),
+                locate::without_query_param(&req.path_and_query(), q),
+            )),
             KeySource::Cookie(c) => {
-                let header = req.header("cookie").unwrap_or_default();
-                let kept: Vec<&str> = header
-                    .split(';')
-                    .map(str::trim)
-                    .filter(|p| {
-                        !p.is_empty() && p.split_once('=').map(|(k, _)| k.trim()) != Some(c)
-                    })
-                    .collect();
-                if kept.is_empty() {
-                    v.remove.push("cookie".into());
-                } else {
-                    v.set.push(("cookie".into(), kept.join("; ")));
+                match locate::without_cookie(&req.header("cookie").unwrap_or_default(), c) {
+                    Some(rest) => v.set.push(("cookie".into(), rest)),
+                    None => v.remove.push("cookie".into()),
                 }
             }
         }
@@ -239,37 +201,6 @@ fn compile_source(field: &str, s: &RawKeySource) -> Result<KeySource, ConfigErro
             "needs exactly one of `header`, `query` and `cookie`",
         )),
     }
-}
-
-fn single(v: Option<String>) -> Found {
-    match v {
-        Some(v) if !v.is_empty() => Found::One(v, 0),
-        _ => Found::Absent,
-    }
-}
-
-fn one_of(mut values: impl Iterator<Item = String>) -> Found {
-    match (values.next(), values.next()) {
-        (None, _) => Found::Absent,
-        (Some(v), None) => single(Some(v)),
-        (Some(_), Some(_)) => Found::Conflict,
-    }
-}
-
-fn param_name(pair: &str) -> Option<&str> {
-    Some(pair.split('=').next().unwrap_or(pair))
-}
-
-fn from_query(path_and_query: &str, name: &str) -> Found {
-    let Some(query) = query_of(path_and_query) else {
-        return Found::Absent;
-    };
-    one_of(query.split('&').filter_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        // An undecodable value cannot be a configured key; it is kept so it fails as wrong.
-        (percent_decode(k).as_deref() == Some(name))
-            .then(|| percent_decode(v).unwrap_or_else(|| v.to_string()))
-    }))
 }
 
 fn parse_sha256_hex(hex: &str) -> Option<[u8; 32]> {

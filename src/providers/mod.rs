@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod basic;
 pub mod htpasswd;
+pub mod locate;
 
 /// What a successful check asks of the request before it goes upstream.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

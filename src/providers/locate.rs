@@ -1,0 +1,107 @@
+//! Finding a credential in a query parameter, a cookie or a header that may be repeated, and
+//! cutting it out again before the request goes upstream. Shared by every provider.
+
+use super::Found;
+use crate::request::{cookies, path_only, percent_decode, query_of, Request};
+
+/// One value, or absent when empty.
+pub fn single(v: Option<String>) -> Found {
+    match v {
+        Some(v) if !v.is_empty() => Found::One(v, 0),
+        _ => Found::Absent,
+    }
+}
+
+/// Absent, one value, or a conflict when there are several.
+pub fn one_of(mut values: impl Iterator<Item = String>) -> Found {
+    match (values.next(), values.next()) {
+        (None, _) => Found::Absent,
+        (Some(v), None) => single(Some(v)),
+        (Some(_), Some(_)) => Found::Conflict,
+    }
+}
+
+/// Every line of header `name`; a comma inside a line counts as two values (RFC 9110 §5.3),
+/// which no credential of ours contains.
+pub fn header_lines(req: &Request, name: &str) -> Found {
+    let values = req.header_values(name);
+    if values.iter().any(|v| v.contains(',')) {
+        return Found::Conflict;
+    }
+    one_of(
+        values
+            .into_iter()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty()),
+    )
+}
+
+/// Query parameter `name`, percent-decoded.
+pub fn query_param(path_and_query: &str, name: &str) -> Found {
+    let Some(query) = query_of(path_and_query) else {
+        return Found::Absent;
+    };
+    one_of(query.split('&').filter_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // An undecodable value cannot be a credential; it is kept so it fails as wrong.
+        (percent_decode(k).as_deref() == Some(name))
+            .then(|| percent_decode(v).unwrap_or_else(|| v.to_string()))
+    }))
+}
+
+/// Cookie `name`.
+pub fn cookie(req: &Request, name: &str) -> Found {
+    match req.header("cookie") {
+        Some(h) => one_of(
+            cookies(&h)
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string()),
+        ),
+        None => Found::Absent,
+    }
+}
+
+/// `:path` without query parameter `name`.
+pub fn without_query_param(path_and_query: &str, name: &str) -> String {
+    let kept: Vec<&str> = query_of(path_and_query)
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| {
+            let k = p.split('=').next().unwrap_or(p);
+            !p.is_empty() && percent_decode(k).as_deref() != Some(name)
+        })
+        .collect();
+    let mut path = path_only(path_and_query).to_string();
+    if !kept.is_empty() {
+        path.push('?');
+        path.push_str(&kept.join("&"));
+    }
+    path
+}
+
+/// The `Cookie` header without cookie `name`; `None` when nothing is left.
+pub fn without_cookie(header: &str, name: &str) -> Option<String> {
+    let kept: Vec<&str> = header
+        .split(';')
+        .map(str::trim)
+        .filter(|p| !p.is_empty() && p.split_once('=').map(|(k, _)| k.trim()) != Some(name))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutting_out() {
+        assert_eq!(without_query_param("/a?x=1&k=2&y=3", "k"), "/a?x=1&y=3");
+        assert_eq!(without_query_param("/a?k=2", "k"), "/a");
+        assert_eq!(without_query_param("/a?%6B=2&z", "k"), "/a?z");
+        assert_eq!(
+            without_cookie("a=1; k=2; b=3", "k").as_deref(),
+            Some("a=1; b=3")
+        );
+        assert_eq!(without_cookie("k=2", "k"), None);
+    }
+}
