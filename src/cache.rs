@@ -57,6 +57,18 @@ impl<V: Clone> VerifiedCache<V> {
         self.young.insert(key, value);
     }
 
+    /// Forgets `key`.
+    pub fn remove(&mut self, key: &CacheKey) {
+        self.young.remove(key);
+        self.old.remove(key);
+    }
+
+    /// Keeps only the entries for which `keep` says so.
+    pub fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
+        self.young.retain(|_, v| keep(v));
+        self.old.retain(|_, v| keep(v));
+    }
+
     /// Entries currently held (never more than twice the capacity).
     pub fn len(&self) -> usize {
         self.young.len() + self.old.len()

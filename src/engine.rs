@@ -1,12 +1,16 @@
-//! The decision: given a request, find the rule, find the credentials the rule accepts,
-//! check them, and either allow (with header edits) or deny (with a rendered reply).
-//! No host calls here; the adapter supplies headers and applies the outcome.
+//! The decision: given a request and the time, find the rule, find the credentials the rule
+//! accepts, check them, and either allow (with header edits), deny (with a rendered reply),
+//! or wait (a remote key set has not arrived yet). No host calls here; the adapter supplies
+//! headers and time and applies the outcome.
 
 use crate::authorization::Authorization;
 use crate::config::{self, Check, Config};
 use crate::error::{ConfigError, Denial};
 use crate::providers::api_key::KeySource;
 use crate::providers::basic::BasicCache;
+use crate::providers::jwt::cache::TokenCache;
+use crate::providers::jwt::remote::RemoteJwks;
+use crate::providers::jwt::{extractor, JwtFail};
 use crate::providers::{Found, Verified};
 use crate::reply::{self, Reply};
 use crate::request::{path_only, Request, RequestView};
@@ -15,6 +19,8 @@ use std::cell::RefCell;
 
 /// Entries per generation in the per-worker cache of bcrypt outcomes.
 pub const BASIC_CACHE_CAPACITY: usize = 1024;
+/// Entries per generation in the per-worker cache of verified tokens.
+pub const TOKEN_CACHE_CAPACITY: usize = 1024;
 
 /// What to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +29,9 @@ pub enum Decision {
     Allow(Verified),
     /// Answer locally; the request never goes upstream.
     Deny(Box<Denied>),
+    /// Hold the request: the remote key set of this provider (index) has not arrived yet.
+    /// Decide again when it has, or with [`Engine::decide_now`] once the wait is over.
+    Wait(usize),
 }
 
 /// A refusal, with what the audit log needs.
@@ -38,10 +47,17 @@ pub struct Denied {
     pub reply: Reply,
 }
 
+/// Why a rule's check did not allow.
+enum Fail {
+    Deny(Denial, Option<usize>),
+    Wait(usize),
+}
+
 /// A configured filter instance: one per Envoy worker.
 pub struct Engine {
     config: Config,
     basic_cache: RefCell<BasicCache>,
+    token_cache: RefCell<TokenCache>,
 }
 
 impl Engine {
@@ -50,6 +66,7 @@ impl Engine {
         Engine {
             config,
             basic_cache: RefCell::new(BasicCache::new(secret, BASIC_CACHE_CAPACITY)),
+            token_cache: RefCell::new(TokenCache::new(secret, TOKEN_CACHE_CAPACITY)),
         }
     }
 
@@ -63,8 +80,18 @@ impl Engine {
         &self.config
     }
 
-    /// Decides what happens to one request.
-    pub fn decide(&self, view: &dyn RequestView) -> Decision {
+    /// Decides what happens to one request at `now` (seconds since the epoch); may ask to
+    /// wait for a remote key set.
+    pub fn decide(&self, view: &dyn RequestView, now: u64) -> Decision {
+        self.decide_inner(view, now, true)
+    }
+
+    /// Decides without waiting: a token whose keys have not arrived is refused.
+    pub fn decide_now(&self, view: &dyn RequestView, now: u64) -> Decision {
+        self.decide_inner(view, now, false)
+    }
+
+    fn decide_inner(&self, view: &dyn RequestView, now: u64, may_wait: bool) -> Decision {
         let req = Request::new(view);
         let mut edits = Verified {
             set: Vec::new(),
@@ -89,23 +116,26 @@ impl Engine {
                 None,
             );
         };
-        match self.check(&req, rule) {
+        match self.check(&req, rule, now) {
             Ok(Some(verified)) => {
                 edits.remove.extend(verified.remove);
                 edits.set.extend(verified.set);
                 Decision::Allow(edits)
             }
             Ok(None) => Decision::Allow(edits),
-            Err((denial, provider)) => self.deny(&req, Some(rule), denial, provider),
+            Err(Fail::Wait(i)) if may_wait => Decision::Wait(i),
+            Err(Fail::Wait(i)) => self.deny(
+                &req,
+                Some(rule),
+                Denial::InvalidCredentials("the signing keys could not be fetched in time"),
+                Some(i),
+            ),
+            Err(Fail::Deny(denial, provider)) => self.deny(&req, Some(rule), denial, provider),
         }
     }
 
     /// `Ok(None)`: allowed with no credential; `Ok(Some)`: authenticated.
-    fn check(
-        &self,
-        req: &Request,
-        rule: &Rule,
-    ) -> Result<Option<Verified>, (Denial, Option<usize>)> {
+    fn check(&self, req: &Request, rule: &Rule, now: u64) -> Result<Option<Verified>, Fail> {
         let (list, all) = match &rule.requires {
             Requirement::None => return Ok(None),
             Requirement::Any(l) => (l, false),
@@ -114,7 +144,7 @@ impl Engine {
         let auth_value = req.header("authorization");
         let auth = Authorization::parse(auth_value.as_deref());
         if auth == Authorization::Repeated {
-            return Err((
+            return Err(Fail::Deny(
                 Denial::InvalidRequest("more than one Authorization header was sent"),
                 None,
             ));
@@ -122,73 +152,110 @@ impl Engine {
         let mut auth_claimed = false;
         let mut found: Vec<(usize, String, usize)> = Vec::with_capacity(list.len());
         for &i in list {
-            let f = match &self.config.providers[i].check {
-                Check::Basic(_) => match auth.for_scheme("basic") {
-                    Some(c) => {
-                        auth_claimed = true;
-                        Found::One(c.to_string(), 0)
-                    }
-                    None => Found::Absent,
-                },
+            let (f, reads_authorization) = match &self.config.providers[i].check {
+                Check::Basic(_) => (
+                    auth.for_scheme("basic")
+                        .map_or(Found::Absent, |c| Found::One(c.to_string(), 0)),
+                    true,
+                ),
                 Check::ApiKey(k) => {
                     let f = k.find(req);
-                    if let Found::One(_, src) = &f {
-                        auth_claimed |=
-                            k.sources[*src] == KeySource::Header("authorization".into());
-                    }
-                    f
+                    let reads = matches!(&f, Found::One(_, s)
+                        if k.sources[*s] == KeySource::Header("authorization".into()));
+                    (f, reads)
+                }
+                Check::Jwt(j) => {
+                    let f = extractor::find(&j.sources, req, &auth);
+                    let reads = matches!(&f, Found::One(_, s) if j.sources[*s].is_authorization());
+                    (f, reads)
                 }
             };
             match f {
                 Found::Absent => {}
                 Found::Conflict => {
-                    return Err((
+                    return Err(Fail::Deny(
                         Denial::InvalidRequest(
                             "the credential was sent more than once or in more than one place",
                         ),
                         Some(i),
                     ))
                 }
-                Found::One(v, src) => found.push((i, v, src)),
+                Found::One(v, src) => {
+                    auth_claimed |= reads_authorization;
+                    found.push((i, v, src));
+                }
             }
         }
         let unsupported = matches!(auth, Authorization::Credentials { .. }) && !auth_claimed;
         if found.is_empty() || (all && found.len() < list.len()) {
             return if unsupported {
-                Err((Denial::UnsupportedScheme, None))
+                Err(Fail::Deny(Denial::UnsupportedScheme, None))
             } else if found.is_empty() && rule.allow_missing {
                 Ok(None)
             } else {
-                Err((Denial::MissingCredentials, None))
+                Err(Fail::Deny(Denial::MissingCredentials, None))
             };
         }
+        let scope_denial = || Denial::InsufficientScope(rule.scopes.join(" "));
         let mut merged = Verified::default();
-        let mut first_error = None;
+        let mut scopes_held: Vec<String> = Vec::new();
+        let mut first_error: Option<Fail> = None;
         for (i, value, src) in found {
-            match self.verify(i, &value, src, req) {
-                Ok(v) => {
+            match self.verify(i, &value, src, req, now) {
+                Ok((v, scopes)) if !all => {
+                    if has_scopes(&scopes, &rule.scopes) {
+                        return Ok(Some(v));
+                    }
+                    // Authenticated but short of scope: that outranks any other failure.
+                    first_error = Some(Fail::Deny(scope_denial(), Some(i)));
+                }
+                Ok((v, scopes)) => {
                     merged.set.extend(v.set);
                     merged.remove.extend(v.remove);
-                    if !all {
-                        return Ok(Some(merged));
-                    }
+                    scopes_held.extend(scopes);
                 }
-                Err(d) if all => return Err((d, Some(i))),
-                Err(d) => {
-                    first_error.get_or_insert((d, Some(i)));
+                Err(f) if all => return Err(f),
+                Err(f) => {
+                    let outranks = matches!(first_error, None | Some(Fail::Deny(..)))
+                        && matches!(f, Fail::Wait(_));
+                    if first_error.is_none() || outranks {
+                        first_error = Some(f);
+                    }
                 }
             }
         }
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(Some(merged)),
+        if let Some(f) = first_error {
+            return Err(f);
         }
+        if !has_scopes(&scopes_held, &rule.scopes) {
+            return Err(Fail::Deny(scope_denial(), None));
+        }
+        Ok(Some(merged))
     }
 
-    fn verify(&self, i: usize, value: &str, src: usize, req: &Request) -> Result<Verified, Denial> {
+    /// Checks one credential; returns the edits and the scopes it carries.
+    fn verify(
+        &self,
+        i: usize,
+        value: &str,
+        src: usize,
+        req: &Request,
+        now: u64,
+    ) -> Result<(Verified, Vec<String>), Fail> {
+        let deny = |d| Fail::Deny(d, Some(i));
         match &self.config.providers[i].check {
-            Check::Basic(b) => b.verify(value, &mut self.basic_cache.borrow_mut()),
-            Check::ApiKey(k) => k.verify(value, src, req),
+            Check::Basic(b) => b
+                .verify(value, &mut self.basic_cache.borrow_mut())
+                .map(|v| (v, vec![]))
+                .map_err(deny),
+            Check::ApiKey(k) => k.verify(value, src, req).map(|v| (v, vec![])).map_err(deny),
+            Check::Jwt(j) => {
+                match j.verify(value, src, req, now, &mut self.token_cache.borrow_mut()) {
+                    Ok((verdict, v)) => Ok((v, verdict.scopes.clone())),
+                    Err(JwtFail::Deny(d)) => Err(deny(d)),
+                    Err(JwtFail::KeysPending) => Err(Fail::Wait(i)),
+                }
+            }
         }
     }
 
@@ -212,6 +279,41 @@ impl Engine {
             reply,
         }))
     }
+
+    /// The providers with a remote key set: (index, name, remote).
+    pub fn remote_jwks(&self) -> impl Iterator<Item = (usize, &str, &RemoteJwks)> {
+        self.config
+            .providers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| match &p.check {
+                Check::Jwt(j) => j.remote.as_ref().map(|r| (i, p.name.as_str(), r)),
+                _ => None,
+            })
+    }
+
+    /// Installs a fetched key set for provider `i`; returns how many keys it holds. On error
+    /// the last good key set stays in force.
+    pub fn install_jwks(&self, i: usize, body: &[u8], fetched_at: u64) -> Result<usize, String> {
+        let Some(Check::Jwt(j)) = self.config.providers.get(i).map(|p| &p.check) else {
+            return Err("not a jwt provider".into());
+        };
+        let set = RemoteJwks::parse(body)?;
+        let n = set.keys.len();
+        if let Some((old, new)) = j.install_remote(set, fetched_at) {
+            self.token_cache.borrow_mut().drop_keys(&old, &new);
+        }
+        Ok(n)
+    }
+
+    /// Verified tokens cached on this worker.
+    pub fn cached_tokens(&self) -> usize {
+        self.token_cache.borrow().len()
+    }
+}
+
+fn has_scopes(held: &[String], required: &[String]) -> bool {
+    required.iter().all(|r| held.contains(r))
 }
 
 #[cfg(test)]
@@ -434,7 +536,7 @@ mod tests {
         ];
         for (name, method, path, headers, want) in cases {
             let view = HeaderList::new(method, path, &headers);
-            let got = e.decide(&view);
+            let got = e.decide(&view, 0);
             match (&want, &got) {
                 (Want::Allow(set), Decision::Allow(v)) => {
                     let set: Vec<(String, String)> = set
@@ -463,7 +565,7 @@ mod tests {
     #[test]
     fn challenges_follow_rule_order() {
         let e = engine();
-        let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/", &[])) else {
+        let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/", &[]), 0) else {
             panic!()
         };
         let www: Vec<&str> = d
@@ -487,11 +589,11 @@ mod tests {
     fn no_rules_means_any_provider() {
         let e = Engine::from_json(br#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}}}"#, [0; 32]).unwrap();
         assert!(matches!(
-            e.decide(&HeaderList::new("GET", "/", &[])),
+            e.decide(&HeaderList::new("GET", "/", &[]), 0),
             Decision::Deny(_)
         ));
         assert!(matches!(
-            e.decide(&HeaderList::new("GET", "/", &[("x-api-key", "s")])),
+            e.decide(&HeaderList::new("GET", "/", &[("x-api-key", "s")]), 0),
             Decision::Allow(_)
         ));
         assert_eq!(e.config().realm, "authgate");
@@ -505,9 +607,10 @@ mod tests {
             vec![("x-api-key", secret)],
             vec![("authorization", &*format!("Bearer {secret}"))],
         ] {
-            let Decision::Deny(d) =
-                e.decide(&HeaderList::new("GET", &format!("/x?q={secret}"), &headers))
-            else {
+            let Decision::Deny(d) = e.decide(
+                &HeaderList::new("GET", &format!("/x?q={secret}"), &headers),
+                0,
+            ) else {
                 panic!()
             };
             let all = format!("{:?}", d);

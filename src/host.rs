@@ -1,25 +1,103 @@
 //! The host adapter, the only code that talks to Envoy: reads the plugin configuration, hands
-//! the engine a view of the request headers, and applies its decision. Host calls go through
-//! `hostcalls` so that every failure is handled (the trait helpers panic on non-UTF-8 values or
-//! host errors) and handled closed: a request is never forwarded after a failed edit.
+//! the engine a view of the request headers and the time, applies its decision, and runs the
+//! remote JWKS fetches (one for all workers, through proxy-wasm shared data). Host calls go
+//! through `hostcalls` so that every failure is handled (the trait helpers panic on non-UTF-8
+//! values or host errors) and handled closed: a request is never forwarded after a failed edit.
 
 use crate::engine::{Decision, Engine};
 use crate::request::RequestView;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Status};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::{Duration, UNIX_EPOCH};
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { engine: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root { state: Rc::new(State::default()) })
+    });
 }}
 
-struct Root {
-    engine: Option<Rc<Engine>>,
+/// How often a worker looks at shared key sets, held requests and due fetches.
+const TICK: Duration = Duration::from_millis(50);
+
+#[link(wasm_import_module = "env")]
+extern "C" {
+    // The SDK's `resume_http_request` panics when the stream is gone; this returns the status.
+    fn proxy_continue_stream(stream_type: u32) -> u32;
 }
 
-impl Context for Root {}
+/// Per-worker state shared by the root context and its HTTP contexts.
+#[derive(Default)]
+struct State {
+    engine: RefCell<Option<Rc<Engine>>>,
+    /// Requests held for a remote key set: (context id, give up at, ms since the epoch).
+    waiting: RefCell<Vec<(u32, u64)>>,
+    /// HTTP calls in flight: token → provider index.
+    calls: RefCell<HashMap<u32, usize>>,
+    /// CAS of the shared key set installed, per provider index.
+    installed: RefCell<HashMap<usize, u32>>,
+}
+
+struct Root {
+    state: Rc<State>,
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        _headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let Some(i) = self.state.calls.borrow_mut().remove(&token) else {
+            return;
+        };
+        let Some(engine) = self.state.engine.borrow().clone() else {
+            return;
+        };
+        let Some((_, name, remote)) = engine.remote_jwks().find(|(j, _, _)| *j == i) else {
+            return;
+        };
+        let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .map(|s| String::from_utf8_lossy(&s).into_owned());
+        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let now = now_ms() / 1000;
+        let outcome = match status.as_deref() {
+            Some("200") => engine.install_jwks(i, &body, now),
+            Some(s) => Err(format!("HTTP status {s}")),
+            None => Err("no response (timeout or connection failure)".into()),
+        };
+        match outcome {
+            Ok(n) => {
+                log::info!("authgate: provider {name}: fetched {n} keys from {}", remote.uri);
+                let mut record = format!("{now}\n").into_bytes();
+                record.extend_from_slice(&body);
+                let key = shared_key("jwks", &remote.uri, &remote.cluster);
+                if hostcalls::set_shared_data(&key, Some(&record), None).is_ok() {
+                    if let Ok((_, Some(cas))) = hostcalls::get_shared_data(&key) {
+                        self.state.installed.borrow_mut().insert(i, cas);
+                    }
+                }
+                self.release_waiters(&engine);
+            }
+            Err(why) => log::error!(
+                "authgate: provider {name}: fetching the JWKS from {} (cluster {}) failed: {why}; keeping the last good key set",
+                remote.uri,
+                remote.cluster
+            ),
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, size: usize) -> bool {
@@ -30,21 +108,40 @@ impl RootContext for Root {
                 return false;
             }
         };
-        match Engine::from_json(&json, secret()) {
-            Ok(engine) => {
-                self.engine = Some(Rc::new(engine));
-                true
-            }
+        let engine = match Engine::from_json(&json, secret()) {
+            Ok(engine) => Rc::new(engine),
             Err(e) => {
                 log::error!("{e}");
-                false
+                return false;
             }
+        };
+        let remote = engine.remote_jwks().count() > 0;
+        *self.state.engine.borrow_mut() = Some(engine.clone());
+        self.state.installed.borrow_mut().clear();
+        if remote {
+            for (_, _, r) in engine.remote_jwks() {
+                let lease = shared_key("lease", &r.uri, &r.cluster);
+                if matches!(hostcalls::get_shared_data(&lease), Ok((None, _))) {
+                    let _ = hostcalls::set_shared_data(&lease, Some(b"0"), None);
+                }
+            }
+            let _ = hostcalls::set_tick_period(TICK);
+            self.sync_and_fetch(&engine);
+        }
+        true
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(engine) = self.state.engine.borrow().clone() {
+            self.sync_and_fetch(&engine);
+            self.release_waiters(&engine);
         }
     }
 
-    fn create_http_context(&self, _id: u32) -> Option<Box<dyn HttpContext>> {
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
         Some(Box::new(Filter {
-            engine: self.engine.clone(),
+            state: self.state.clone(),
+            id: context_id,
         }))
     }
 
@@ -53,22 +150,123 @@ impl RootContext for Root {
     }
 }
 
+impl Root {
+    /// Installs key sets other workers fetched, and starts the fetches that are due and that
+    /// no other worker has leased.
+    fn sync_and_fetch(&self, engine: &Engine) {
+        let now = now_ms();
+        for (i, name, remote) in engine.remote_jwks() {
+            let key = shared_key("jwks", &remote.uri, &remote.cluster);
+            if let Ok((Some(record), Some(cas))) = hostcalls::get_shared_data(&key) {
+                if self.state.installed.borrow().get(&i) != Some(&cas) {
+                    if let Some((at, body)) = split_record(&record) {
+                        if engine.install_jwks(i, body, at).is_ok() {
+                            self.state.installed.borrow_mut().insert(i, cas);
+                        }
+                    }
+                }
+            }
+            let busy = self.state.calls.borrow().values().any(|&j| j == i);
+            if busy || !remote.fetch_due(now / 1000, remote.fetched_at()) {
+                continue;
+            }
+            // The lease is also the retry back-off: the next attempt waits for it to lapse.
+            let lease = shared_key("lease", &remote.uri, &remote.cluster);
+            let Ok((value, cas)) = hostcalls::get_shared_data(&lease) else {
+                continue;
+            };
+            let until: u64 = value
+                .and_then(|v| String::from_utf8(v).ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if until > now || cas.is_none() {
+                continue;
+            }
+            let next = (now + remote.timeout_ms + 1000).to_string();
+            if hostcalls::set_shared_data(&lease, Some(next.as_bytes()), cas).is_err() {
+                continue; // another worker took it
+            }
+            let headers = vec![
+                (":method", "GET"),
+                (":path", remote.path.as_str()),
+                (":authority", remote.authority.as_str()),
+                ("accept", "application/json"),
+            ];
+            match hostcalls::dispatch_http_call(
+                &remote.cluster,
+                headers,
+                None,
+                vec![],
+                Duration::from_millis(remote.timeout_ms),
+            ) {
+                Ok(token) => {
+                    self.state.calls.borrow_mut().insert(token, i);
+                }
+                Err(status) => log::error!(
+                    "authgate: provider {name}: cannot call cluster {} for the JWKS: {status:?}",
+                    remote.cluster
+                ),
+            }
+        }
+    }
+
+    /// Decides again for held requests: those whose keys arrived, and those out of time.
+    fn release_waiters(&self, engine: &Engine) {
+        let now = now_ms();
+        let held = std::mem::take(&mut *self.state.waiting.borrow_mut());
+        let mut still = Vec::new();
+        for (id, deadline) in held {
+            if hostcalls::set_effective_context(id).is_err() {
+                continue; // the request is gone
+            }
+            let decision = if now >= deadline {
+                engine.decide_now(&HostHeaders, now / 1000)
+            } else {
+                engine.decide(&HostHeaders, now / 1000)
+            };
+            if let Decision::Wait(_) = decision {
+                still.push((id, deadline));
+            } else {
+                apply(decision, true);
+            }
+        }
+        self.state.waiting.borrow_mut().extend(still);
+    }
+}
+
+/// The shared-data key for a remote key set (`what` = jwks or lease), per URI and cluster,
+/// so providers with the same source share one fetch.
+fn shared_key(what: &str, uri: &str, cluster: &str) -> String {
+    format!("authgate.{what}.{cluster}.{uri}")
+}
+
+/// `"<fetched_at>\n<body>"` → (fetched_at, body).
+fn split_record(record: &[u8]) -> Option<(u64, &[u8])> {
+    let nl = record.iter().position(|&b| b == b'\n')?;
+    let at = std::str::from_utf8(&record[..nl]).ok()?.parse().ok()?;
+    Some((at, &record[nl + 1..]))
+}
+
+fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Keys the per-worker credential caches; WASI `random_get` is served by Envoy.
 fn secret() -> [u8; 32] {
     let mut s = [0u8; 32];
     if getrandom::fill(&mut s).is_err() {
         // Still unique per worker start; the cache stays keyed, just less unpredictably.
-        let now = hostcalls::get_current_time()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        s[..16].copy_from_slice(&now.to_le_bytes());
+        s[..16].copy_from_slice(&u128::from(now_ms()).to_le_bytes());
     }
     s
 }
 
 struct Filter {
-    engine: Option<Rc<Engine>>,
+    state: Rc<State>,
+    id: u32,
 }
 
 struct HostHeaders;
@@ -99,46 +297,73 @@ impl Context for Filter {}
 
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        let Some(engine) = &self.engine else {
+        let Some(engine) = self.state.engine.borrow().clone() else {
             return fail_closed("the filter has no valid configuration");
         };
-        match engine.decide(&HostHeaders) {
-            Decision::Allow(edits) => {
-                for name in &edits.remove {
-                    if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
-                        return fail_closed("could not remove a request header");
-                    }
-                }
-                for (name, value) in &edits.set {
-                    if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
-                        .is_err()
-                    {
-                        return fail_closed("could not set a request header");
-                    }
-                }
-                Action::Continue
-            }
-            Decision::Deny(denied) => {
-                log::debug!(
-                    "authgate: denied rule={} provider={} error={}",
-                    denied.rule,
-                    denied.provider.as_deref().unwrap_or("-"),
-                    denied.denial.code()
-                );
-                let r = &denied.reply;
-                let headers = r
-                    .headers
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                if let Err(status) =
-                    hostcalls::send_http_response(r.status.into(), headers, Some(r.body.as_bytes()))
-                {
-                    log::error!("authgate: could not send the local reply: {status:?}");
-                }
+        let now = now_ms();
+        match engine.decide(&HostHeaders, now / 1000) {
+            Decision::Wait(i) => {
+                let timeout = engine
+                    .remote_jwks()
+                    .find(|(j, _, _)| *j == i)
+                    .map_or(1000, |(_, _, r)| r.timeout_ms);
+                self.state
+                    .waiting
+                    .borrow_mut()
+                    .push((self.id, now + timeout));
                 Action::Pause
             }
+            decision => apply(decision, false),
         }
+    }
+}
+
+/// Carries out a decision on the current (effective) request; `resume` when it was held.
+fn apply(decision: Decision, resume: bool) -> Action {
+    match decision {
+        Decision::Allow(edits) => {
+            for name in &edits.remove {
+                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
+                    return fail_closed("could not remove a request header");
+                }
+            }
+            for (name, value) in &edits.set {
+                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err()
+                {
+                    return fail_closed("could not set a request header");
+                }
+            }
+            if resume {
+                // SAFETY: a plain host call with an integer argument.
+                let status = unsafe { proxy_continue_stream(0) };
+                if status != Status::Ok as u32 {
+                    log::debug!("authgate: a held request could not be resumed ({status})");
+                }
+            }
+            Action::Continue
+        }
+        Decision::Deny(denied) => {
+            log::debug!(
+                "authgate: denied rule={} provider={} error={}",
+                denied.rule,
+                denied.provider.as_deref().unwrap_or("-"),
+                denied.denial.code()
+            );
+            let r = &denied.reply;
+            let headers = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            if let Err(status) =
+                hostcalls::send_http_response(r.status.into(), headers, Some(r.body.as_bytes()))
+            {
+                log::error!("authgate: could not send the local reply: {status:?}");
+            }
+            Action::Pause
+        }
+        // Not reached: `decide_now` never waits, and `decide` waits only on the first pass.
+        Decision::Wait(_) => fail_closed("a request was held twice"),
     }
 }
 

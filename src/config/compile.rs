@@ -8,6 +8,8 @@ use super::{Check, Config, Provider};
 use crate::error::ConfigError;
 use crate::providers::api_key::{ApiKeyProvider, KeySource};
 use crate::providers::basic::BasicProvider;
+use crate::providers::jwt::extractor::TokenSource;
+use crate::providers::jwt::JwtProvider;
 use crate::reply::Challenge;
 use crate::rules::{PathMatch, Requirement, Rule};
 use serde_json::Value;
@@ -71,12 +73,7 @@ fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
         let check = match p {
             RawProvider::Basic(b) => Check::Basic(BasicProvider::compile(name, b)?),
             RawProvider::ApiKey(k) => Check::ApiKey(ApiKeyProvider::compile(name, k)?),
-            RawProvider::Jwt(_) => {
-                return Err(ConfigError::new(
-                    format!("providers.{name}.type"),
-                    "the `jwt` provider is not available in this build of authgate yet",
-                ))
-            }
+            RawProvider::Jwt(j) => Check::Jwt(Box::new(JwtProvider::compile(name, j)?)),
         };
         providers.push(Provider {
             name: name.clone(),
@@ -146,6 +143,16 @@ fn identity_headers(providers: &[Provider]) -> Result<Vec<String>, ConfigError> 
                         format!("providers.{}.forward_client_header", p.name),
                         h.clone(),
                     ));
+                }
+            }
+            Check::Jwt(j) => {
+                for s in &j.sources {
+                    if let TokenSource::Header(h, _) = s {
+                        read.push(h);
+                    }
+                }
+                for h in j.identity_headers() {
+                    set.push((format!("providers.{}", p.name), h.clone()));
                 }
             }
         }
@@ -219,11 +226,37 @@ fn compile_rule(
                 "a rule that requires `none` cannot require scopes",
             ))
         }
-        Some(_) => {
-            return Err(ConfigError::new(
-                format!("{field}.scopes"),
-                "scopes are checked on JWTs, and no `jwt` provider is in `requires`",
-            ))
+        Some(list) => {
+            let has_jwt = match &requires {
+                Requirement::Any(l) | Requirement::All(l) => l
+                    .iter()
+                    .any(|&i| matches!(providers[i].check, Check::Jwt(_))),
+                Requirement::None => false,
+            };
+            if !has_jwt {
+                return Err(ConfigError::new(
+                    format!("{field}.scopes"),
+                    "scopes are checked on JWTs, and no `jwt` provider is in `requires`",
+                ));
+            }
+            if list.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{field}.scopes"),
+                    "must not be empty",
+                ));
+            }
+            for (j, s) in list.iter().enumerate() {
+                // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+                let ok =
+                    |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+                if s.is_empty() || !s.bytes().all(ok) {
+                    return Err(ConfigError::new(
+                        format!("{field}.scopes[{j}]"),
+                        "is not a valid scope token",
+                    ));
+                }
+            }
+            list.clone()
         }
     };
     let challenges = match &requires {
@@ -332,6 +365,7 @@ fn challenges(list: &[usize], providers: &[Provider], realm: &str) -> Vec<Challe
         .filter_map(|&i| providers.get(i))
         .map(|p| match &p.check {
             Check::Basic(_) => Challenge::basic(realm),
+            Check::Jwt(_) => Challenge::bearer(realm),
             Check::ApiKey(k) => match k.sources.first() {
                 Some(KeySource::Query(n)) => Challenge::api_key(realm, "query", n),
                 Some(KeySource::Cookie(n)) => Challenge::api_key(realm, "cookie", n),
@@ -359,7 +393,7 @@ mod tests {
             ("no providers", r#"{"providers": {}}"#.into(), "providers"),
             ("provider named none", r#"{"providers": {"none": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}}}"#.into(), "providers.none"),
             ("plain-text password", r#"{"providers": {"b": {"type": "basic", "htpasswd": "u:pw"}}}"#.into(), "providers.b.htpasswd"),
-            ("jwt not yet", r#"{"providers": {"j": {"type": "jwt", "issuer": "x"}}}"#.into(), "providers.j.type"),
+            ("jwt without keys", r#"{"providers": {"j": {"type": "jwt", "issuer": "x"}}}"#.into(), "providers.j"),
             ("bad realm", format!(r#"{{"realm": "a\"b", "providers": {{{KEY}}}}}"#), "realm"),
             ("empty rules", format!(r#"{{"providers": {{{KEY}}}, "rules": []}}"#), "rules"),
             ("unknown provider in rule", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": "x"}}]}}"#), "rules[0].requires"),

@@ -11,6 +11,7 @@ pub use compile::compile;
 
 use crate::providers::api_key::ApiKeyProvider;
 use crate::providers::basic::BasicProvider;
+use crate::providers::jwt::JwtProvider;
 use crate::rules::Rule;
 
 /// A validated configuration.
@@ -45,4 +46,6 @@ pub enum Check {
     Basic(BasicProvider),
     /// `type: api_key`.
     ApiKey(ApiKeyProvider),
+    /// `type: jwt`.
+    Jwt(Box<JwtProvider>),
 }

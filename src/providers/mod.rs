@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod basic;
 pub mod htpasswd;
+pub mod jwt;
 pub mod locate;
 
 /// What a successful check asks of the request before it goes upstream.

@@ -44,7 +44,12 @@ impl Algorithm for Es384 {
         Es384Signature(signing_key.sign(message))
     }
 
-    fn verify_signature(&self, signature: &Es384Signature, key: &VerifyingKey, message: &[u8]) -> bool {
+    fn verify_signature(
+        &self,
+        signature: &Es384Signature,
+        key: &VerifyingKey,
+        message: &[u8],
+    ) -> bool {
         key.verify(message, &signature.0).is_ok()
     }
 }

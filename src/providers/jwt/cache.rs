@@ -1,0 +1,67 @@
+//! Verified tokens, per worker: a client that reuses its token pays for the signature once.
+//! Entries are keyed by a keyed hash of the token, re-checked against the clock on every hit,
+//! dropped once expired, and dropped with their key when it leaves the key set.
+
+use crate::cache::{CacheKey, VerifiedCache};
+use std::rc::Rc;
+
+/// What a successful verification established, enough to answer again without the token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// `exp`, re-checked on each hit.
+    pub exp: Option<f64>,
+    /// `nbf`, re-checked on each hit.
+    pub nbf: Option<f64>,
+    /// Fingerprint of the key that verified the signature.
+    pub key: u64,
+    /// The token's scopes.
+    pub scopes: Vec<String>,
+    /// Headers for upstream derived from the claims.
+    pub set: Vec<(String, String)>,
+}
+
+/// The per-worker cache of verified tokens.
+pub struct TokenCache(VerifiedCache<Rc<Verdict>>);
+
+impl TokenCache {
+    /// A cache of `capacity` entries per generation, keyed with `secret`.
+    pub fn new(secret: [u8; 32], capacity: usize) -> Self {
+        TokenCache(VerifiedCache::new(secret, capacity))
+    }
+
+    /// The cache key for `token` under provider `domain`.
+    pub fn key(&self, domain: &[u8], token: &str) -> CacheKey {
+        self.0.key(domain, token.as_bytes())
+    }
+
+    /// A cached verdict.
+    pub fn get(&mut self, key: &CacheKey) -> Option<Rc<Verdict>> {
+        self.0.get(key)
+    }
+
+    /// Remembers a verdict.
+    pub fn insert(&mut self, key: CacheKey, verdict: Rc<Verdict>) {
+        self.0.insert(key, verdict);
+    }
+
+    /// Forgets one token (it expired).
+    pub fn remove(&mut self, key: &CacheKey) {
+        self.0.remove(key);
+    }
+
+    /// Drops every verification made with a key of `old` that is not in `current`.
+    pub fn drop_keys(&mut self, old: &[u64], current: &[u64]) {
+        self.0
+            .retain(|v| !old.contains(&v.key) || current.contains(&v.key));
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

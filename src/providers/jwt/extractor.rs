@@ -1,0 +1,173 @@
+//! Where a provider looks for its token: headers (with a prefix such as `Bearer `), query
+//! parameters and cookies, as Envoy's jwt_authn `from_headers`/`from_params`/`from_cookies`.
+//! A token found in more than one place is a conflict (RFC 6750 §2).
+
+use crate::authorization::Authorization;
+use crate::providers::{locate, Found};
+use crate::request::Request;
+
+/// How a header value introduces the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prefix {
+    /// The whole value is the token.
+    None,
+    /// `Bearer <token>`, scheme matched case-insensitively (RFC 9110 §11.1).
+    Bearer,
+    /// Any other literal prefix, matched exactly.
+    Literal(String),
+}
+
+/// One place a token may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A header (lower-case name) and its prefix.
+    Header(String, Prefix),
+    /// A query parameter.
+    Param(String),
+    /// A cookie.
+    Cookie(String),
+}
+
+impl TokenSource {
+    /// Whether this source is the `Authorization` header.
+    pub fn is_authorization(&self) -> bool {
+        matches!(self, TokenSource::Header(h, _) if h == "authorization")
+    }
+}
+
+/// Looks for the token in every source, in order.
+pub fn find(sources: &[TokenSource], req: &Request, auth: &Authorization) -> Found {
+    let mut found = Found::Absent;
+    for (i, source) in sources.iter().enumerate() {
+        let here = match source {
+            TokenSource::Header(h, prefix) if h == "authorization" => match prefix {
+                Prefix::Bearer => locate::single(auth.for_scheme("bearer").map(str::to_string)),
+                _ => strip(locate::single(req.header(h)), prefix),
+            },
+            TokenSource::Header(h, prefix) => strip(locate::header_lines(req, h), prefix),
+            TokenSource::Param(p) => locate::query_param(&req.path_and_query(), p),
+            TokenSource::Cookie(c) => locate::cookie(req, c),
+        };
+        match (here, &found) {
+            (Found::Absent, _) => {}
+            (Found::Conflict, _) | (Found::One(..), Found::One(..)) => return Found::Conflict,
+            (Found::One(v, _), _) => found = Found::One(v, i),
+        }
+    }
+    found
+}
+
+fn strip(found: Found, prefix: &Prefix) -> Found {
+    let Found::One(v, i) = found else {
+        return found;
+    };
+    let token = match prefix {
+        Prefix::None => Some(v.as_str()),
+        Prefix::Bearer => v
+            .split_once([' ', '\t'])
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim()),
+        Prefix::Literal(p) => v.strip_prefix(p.as_str()),
+    };
+    locate::single(token.map(str::to_string)).with_source(i)
+}
+
+impl Found {
+    fn with_source(self, i: usize) -> Found {
+        match self {
+            Found::One(v, _) => Found::One(v, i),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::HeaderList;
+
+    #[test]
+    fn find_table() {
+        let sources = vec![
+            TokenSource::Header("authorization".into(), Prefix::Bearer),
+            TokenSource::Header("x-token".into(), Prefix::Literal("JWT ".into())),
+            TokenSource::Param("access_token".into()),
+            TokenSource::Cookie("session".into()),
+        ];
+        let cases: &[(&str, &str, &[(&str, &str)], Found)] = &[
+            (
+                "bearer",
+                "/",
+                &[("authorization", "Bearer a.b.c")],
+                Found::One("a.b.c".into(), 0),
+            ),
+            (
+                "bearer any case",
+                "/",
+                &[("authorization", "bEaReR a.b.c")],
+                Found::One("a.b.c".into(), 0),
+            ),
+            (
+                "basic is not ours",
+                "/",
+                &[("authorization", "Basic abc")],
+                Found::Absent,
+            ),
+            (
+                "literal prefix",
+                "/",
+                &[("x-token", "JWT a.b.c")],
+                Found::One("a.b.c".into(), 1),
+            ),
+            (
+                "literal prefix is exact",
+                "/",
+                &[("x-token", "jwt a.b.c")],
+                Found::Absent,
+            ),
+            (
+                "param",
+                "/?access_token=a.b.c",
+                &[],
+                Found::One("a.b.c".into(), 2),
+            ),
+            (
+                "cookie",
+                "/",
+                &[("cookie", "session=a.b.c")],
+                Found::One("a.b.c".into(), 3),
+            ),
+            (
+                "header and param",
+                "/?access_token=a.b.c",
+                &[("authorization", "Bearer a.b.c")],
+                Found::Conflict,
+            ),
+            (
+                "param twice",
+                "/?access_token=x&access_token=y",
+                &[],
+                Found::Conflict,
+            ),
+            (
+                "custom header twice",
+                "/",
+                &[("x-token", "JWT a"), ("x-token", "JWT b")],
+                Found::Conflict,
+            ),
+            (
+                "empty bearer",
+                "/",
+                &[("authorization", "Bearer")],
+                Found::Absent,
+            ),
+        ];
+        for (name, path, headers, want) in cases {
+            let view = HeaderList::new("GET", path, headers);
+            let req = Request::new(&view);
+            let auth_value = req.header("authorization");
+            let auth = Authorization::parse(auth_value.as_deref());
+            assert_eq!(&find(&sources, &req, &auth), want, "{name}");
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! JSON Web Key Sets (RFC 7517) into verification keys. Each key's type and curve fix the one
+//! algorithm family it can verify; a key's `alg`, when given, narrows that to one algorithm.
+//! Private key material, encryption keys and weak keys are never loaded.
+
+use super::alg::{Alg, KeyKind};
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine as _;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Shortest RSA modulus accepted (NIST SP 800-131A).
+pub const MIN_RSA_BITS: usize = 2048;
+/// Most keys taken from one key set.
+pub const MAX_KEYS: usize = 64;
+
+const B64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Public key material, ready to verify with.
+#[derive(Clone)]
+pub enum KeyMaterial {
+    /// An HMAC secret (`kty: oct`).
+    Hmac(Vec<u8>),
+    /// `kty: RSA`.
+    Rsa(rsa::RsaPublicKey),
+    /// `kty: EC`, P-256.
+    P256(p256::ecdsa::VerifyingKey),
+    /// `kty: EC`, P-384.
+    P384(p384::ecdsa::VerifyingKey),
+    /// `kty: EC`, secp256k1.
+    Secp256k1(k256::ecdsa::VerifyingKey),
+    /// `kty: OKP`, Ed25519.
+    Ed25519(ed25519_compact::PublicKey),
+}
+
+impl KeyMaterial {
+    /// The kind of key this is.
+    pub fn kind(&self) -> KeyKind {
+        match self {
+            KeyMaterial::Hmac(_) => KeyKind::Hmac,
+            KeyMaterial::Rsa(_) => KeyKind::Rsa,
+            KeyMaterial::P256(_) => KeyKind::P256,
+            KeyMaterial::P384(_) => KeyKind::P384,
+            KeyMaterial::Secp256k1(_) => KeyKind::Secp256k1,
+            KeyMaterial::Ed25519(_) => KeyKind::Ed25519,
+        }
+    }
+}
+
+/// One usable key.
+#[derive(Clone)]
+pub struct Jwk {
+    /// `kid`, when the key has one.
+    pub kid: Option<String>,
+    /// `alg`, when the key names one.
+    pub alg: Option<Alg>,
+    /// The key.
+    pub material: KeyMaterial,
+    /// Identifies the key material, so cached verifications can be dropped with their key.
+    pub fingerprint: u64,
+}
+
+impl std::fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No key material in debug output: HMAC keys are secrets.
+        f.debug_struct("Jwk")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("kind", &self.material.kind())
+            .finish()
+    }
+}
+
+impl Jwk {
+    /// Whether this key may verify a token signed with `alg`.
+    pub fn accepts(&self, alg: Alg) -> bool {
+        self.material.kind() == alg.key_kind()
+            && self.alg.is_none_or(|a| a == alg)
+            && match (&self.material, alg.hmac_min_key_len()) {
+                (KeyMaterial::Hmac(k), Some(min)) => k.len() >= min,
+                _ => true,
+            }
+    }
+}
+
+/// A parsed key set and what was left out of it.
+#[derive(Debug, Default, Clone)]
+pub struct KeySet {
+    /// Keys that can verify tokens.
+    pub keys: Vec<Jwk>,
+    /// Why each left-out key was left out, `keys[i]: reason`.
+    pub skipped: Vec<String>,
+}
+
+/// Parses a JWKS document (`{"keys": [...]}`), or a single JWK. With `strict`, any key that
+/// cannot be used is an error (configuration); otherwise it is skipped and noted (a remote
+/// set may hold keys for other purposes). A set with no usable key is always an error.
+pub fn parse(value: &Value, strict: bool) -> Result<KeySet, String> {
+    let list: Vec<&Value> = match value.get("keys") {
+        Some(Value::Array(keys)) => keys.iter().collect(),
+        Some(_) => return Err("`keys` must be an array".into()),
+        None if value.get("kty").is_some() => vec![value],
+        None => return Err("not a JWKS: no `keys` array".into()),
+    };
+    if list.len() > MAX_KEYS {
+        return Err(format!("more than {MAX_KEYS} keys"));
+    }
+    let mut set = KeySet::default();
+    for (i, k) in list.into_iter().enumerate() {
+        match parse_key(k) {
+            Ok(Some(jwk)) => set.keys.push(jwk),
+            Ok(None) => set.skipped.push(format!("keys[{i}]: not a signature key")),
+            Err(why) if strict => return Err(format!("keys[{i}]: {why}")),
+            Err(why) => set.skipped.push(format!("keys[{i}]: {why}")),
+        }
+    }
+    if set.keys.is_empty() {
+        return Err(match set.skipped.first() {
+            Some(first) => format!("no usable signature key ({first})"),
+            None => "no keys".into(),
+        });
+    }
+    Ok(set)
+}
+
+fn field<'a>(k: &'a Value, name: &str) -> Result<Option<&'a str>, String> {
+    match k.get(name) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(format!("`{name}` must be a string")),
+    }
+}
+
+fn bytes(k: &Value, name: &str) -> Result<Vec<u8>, String> {
+    let s = field(k, name)?.ok_or_else(|| format!("`{name}` is missing"))?;
+    B64URL
+        .decode(s)
+        .map_err(|_| format!("`{name}` is not base64url"))
+}
+
+fn exact(k: &Value, name: &str, len: usize) -> Result<Vec<u8>, String> {
+    let b = bytes(k, name)?;
+    if b.len() != len {
+        return Err(format!("`{name}` must be {len} bytes"));
+    }
+    Ok(b)
+}
+
+/// `Ok(None)`: a well-formed key that is not for signatures (`use: enc`).
+fn parse_key(k: &Value) -> Result<Option<Jwk>, String> {
+    if !k.is_object() {
+        return Err("a key must be an object".into());
+    }
+    if field(k, "use")?.is_some_and(|u| u != "sig") {
+        return Ok(None);
+    }
+    if let Some(Value::Array(ops)) = k.get("key_ops") {
+        if !ops.iter().any(|o| o == "verify") {
+            return Ok(None);
+        }
+    }
+    if k.get("d").is_some() || k.get("p").is_some() {
+        return Err("holds private key material (`d`); publish only public keys".into());
+    }
+    let kid = field(k, "kid")?.map(str::to_string);
+    let alg = match field(k, "alg")? {
+        None => None,
+        Some(name) => {
+            Some(Alg::from_name(name).ok_or_else(|| format!("unsupported `alg` {name:?}"))?)
+        }
+    };
+    let kty = field(k, "kty")?.ok_or("`kty` is missing")?;
+    let crv = field(k, "crv")?;
+    let material = match (kty, crv) {
+        ("oct", _) => {
+            let secret = bytes(k, "k")?;
+            let min = alg.and_then(Alg::hmac_min_key_len).unwrap_or(32);
+            if secret.len() < min {
+                return Err(format!(
+                    "HMAC secret is {} bytes; at least {min} are needed (RFC 7518 §3.2)",
+                    secret.len()
+                ));
+            }
+            KeyMaterial::Hmac(secret)
+        }
+        ("RSA", _) => {
+            let n = rsa::BigUint::from_bytes_be(&bytes(k, "n")?);
+            let e = rsa::BigUint::from_bytes_be(&bytes(k, "e")?);
+            if n.bits() < MIN_RSA_BITS {
+                return Err(format!(
+                    "RSA key is {} bits; at least {MIN_RSA_BITS} are needed",
+                    n.bits()
+                ));
+            }
+            KeyMaterial::Rsa(rsa::RsaPublicKey::new(n, e).map_err(|e| format!("bad RSA key: {e}"))?)
+        }
+        ("EC", Some("P-256")) => {
+            let point = p256::EncodedPoint::from_affine_coordinates(
+                exact(k, "x", 32)?.as_slice().into(),
+                exact(k, "y", 32)?.as_slice().into(),
+                false,
+            );
+            KeyMaterial::P256(
+                p256::ecdsa::VerifyingKey::from_encoded_point(&point)
+                    .map_err(|_| "not a point on P-256")?,
+            )
+        }
+        ("EC", Some("P-384")) => {
+            let point = p384::EncodedPoint::from_affine_coordinates(
+                exact(k, "x", 48)?.as_slice().into(),
+                exact(k, "y", 48)?.as_slice().into(),
+                false,
+            );
+            KeyMaterial::P384(
+                p384::ecdsa::VerifyingKey::from_encoded_point(&point)
+                    .map_err(|_| "not a point on P-384")?,
+            )
+        }
+        ("EC", Some("secp256k1")) => {
+            let point = k256::EncodedPoint::from_affine_coordinates(
+                exact(k, "x", 32)?.as_slice().into(),
+                exact(k, "y", 32)?.as_slice().into(),
+                false,
+            );
+            KeyMaterial::Secp256k1(
+                k256::ecdsa::VerifyingKey::from_encoded_point(&point)
+                    .map_err(|_| "not a point on secp256k1")?,
+            )
+        }
+        ("OKP", Some("Ed25519")) => KeyMaterial::Ed25519(
+            ed25519_compact::PublicKey::from_slice(&exact(k, "x", 32)?)
+                .map_err(|_| "not an Ed25519 public key")?,
+        ),
+        ("EC", c) | ("OKP", c) => return Err(format!("unsupported curve {:?}", c.unwrap_or(""))),
+        (other, _) => return Err(format!("unsupported key type {other:?}")),
+    };
+    if let Some(a) = alg {
+        if a.key_kind() != material.kind() {
+            return Err(format!("`alg` {} does not fit this key type", a.name()));
+        }
+    }
+    let fingerprint = fingerprint(k);
+    Ok(Some(Jwk {
+        kid,
+        alg,
+        material,
+        fingerprint,
+    }))
+}
+
+/// SHA-256 over the fields that make up the key (RFC 7638's members), first 8 bytes.
+fn fingerprint(k: &Value) -> u64 {
+    let mut h = Sha256::new();
+    for name in ["kty", "crv", "n", "e", "x", "y", "k", "alg", "kid"] {
+        h.update(name.as_bytes());
+        h.update([0]);
+        if let Some(Value::String(s)) = k.get(name) {
+            h.update(s.as_bytes());
+        }
+        h.update([0]);
+    }
+    let d = h.finalize();
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+/// Decodes a base64url token segment.
+pub fn b64url(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
+}
