@@ -125,8 +125,9 @@ impl RootContext for Root {
                     let _ = hostcalls::set_shared_data(&lease, Some(b"0"), None);
                 }
             }
+            // The first fetch starts on the first tick, not here: Envoy also configures a
+            // short-lived base VM whose calls would never be answered.
             let _ = hostcalls::set_tick_period(TICK);
-            self.sync_and_fetch(&engine);
         }
         true
     }

@@ -86,7 +86,7 @@ class Upstream:
 
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
-              before=(), hcm_extra=None, as_struct=False):
+              before=(), hcm_extra=None, as_struct=False, clusters=None):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
     or a string sent as is."""
@@ -133,7 +133,7 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
                 "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
                                                 "typed_config": hcm}]}],
             }],
-            "clusters": [{
+            "clusters": [cluster(name, port) for name, port in (clusters or {}).items()] + [{
                 "name": "upstream",
                 "connect_timeout": "1s",
                 "type": "STATIC",
@@ -143,6 +143,13 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
             }],
         },
     }
+
+
+def cluster(name, port):
+    """A plain-HTTP cluster to 127.0.0.1:`port` (a JWKS server, say)."""
+    return {"name": name, "connect_timeout": "1s", "type": "STATIC",
+            "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{
+                "endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": port}}}}]}]}}
 
 
 @dataclass
