@@ -63,15 +63,33 @@ fn main() {
     let provider = JwtProvider::compile("idp", &raw).expect("provider");
 
     let tokens = [
-        ("RS256", token("RS256", "rsa", |m| {
-            jwt_compact::alg::Rsa::rs256().sign(&rsa_key, m).as_bytes().to_vec()
-        })),
-        ("ES256", token("ES256", "p256", |m| {
-            jwt_compact::alg::Es256.sign(&p256_key, m).as_bytes().to_vec()
-        })),
-        ("EdDSA", token("EdDSA", "ed", |m| {
-            jwt_compact::alg::Ed25519.sign(&ed_key.sk, m).as_bytes().to_vec()
-        })),
+        (
+            "RS256",
+            token("RS256", "rsa", |m| {
+                jwt_compact::alg::Rsa::rs256()
+                    .sign(&rsa_key, m)
+                    .as_bytes()
+                    .to_vec()
+            }),
+        ),
+        (
+            "ES256",
+            token("ES256", "p256", |m| {
+                jwt_compact::alg::Es256
+                    .sign(&p256_key, m)
+                    .as_bytes()
+                    .to_vec()
+            }),
+        ),
+        (
+            "EdDSA",
+            token("EdDSA", "ed", |m| {
+                jwt_compact::alg::Ed25519
+                    .sign(&ed_key.sk, m)
+                    .as_bytes()
+                    .to_vec()
+            }),
+        ),
     ];
     let view = HeaderList::new("GET", "/", &[]);
     let req = Request::new(&view);

@@ -12,7 +12,7 @@ pub mod forward;
 pub mod jwks;
 pub mod remote;
 #[cfg(test)]
-mod rfc_vectors;
+pub(crate) mod rfc_vectors;
 #[cfg(test)]
 mod tests;
 pub mod token;
