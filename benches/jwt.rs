@@ -2,6 +2,8 @@
 //! key, check the signature and claims) and on a hit, for RS256, ES256 and EdDSA. Native
 //! build of the same core that runs in Envoy; median of batches, std timing only.
 
+#![allow(clippy::expect_used)] // a benchmark, not filter code
+
 use authgate::config::raw::RawJwt;
 use authgate::providers::jwt::cache::TokenCache;
 use authgate::providers::jwt::JwtProvider;
