@@ -4,7 +4,7 @@
 //! headers and time and applies the outcome.
 
 use crate::authorization::Authorization;
-use crate::config::{self, Check, Config};
+use crate::config::{self, Check, Config, Mode};
 use crate::error::{ConfigError, Denial};
 use crate::providers::api_key::KeySource;
 use crate::providers::basic::BasicCache;
@@ -12,7 +12,7 @@ use crate::providers::jwt::cache::TokenCache;
 use crate::providers::jwt::remote::RemoteJwks;
 use crate::providers::jwt::{extractor, JwtFail};
 use crate::providers::{Found, Verified};
-use crate::reply::{self, Reply};
+use crate::reply::{self, Reply, ReplyContext};
 use crate::request::{path_only, Request, RequestView};
 use crate::rules::{Requirement, Rule};
 use std::cell::RefCell;
@@ -25,13 +25,26 @@ pub const TOKEN_CACHE_CAPACITY: usize = 1024;
 /// What to do with a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Let it through after removing `remove` and then setting `set`.
-    Allow(Verified),
+    /// Let it through after removing `edits.remove` and then setting `edits.set`.
+    Allow(Allowed),
     /// Answer locally; the request never goes upstream.
     Deny(Box<Denied>),
     /// Hold the request: the remote key set of this provider (index) has not arrived yet.
     /// Decide again when it has, or with [`Engine::decide_now`] once the wait is over.
     Wait(usize),
+}
+
+/// A request let through, with what the audit log needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Allowed {
+    /// Header edits: remove, then set.
+    pub edits: Verified,
+    /// The rule that decided.
+    pub rule: String,
+    /// The provider that authenticated, if one did.
+    pub provider: Option<String>,
+    /// In report mode: what enforcing would have answered.
+    pub would_deny: Option<Box<Denied>>,
 }
 
 /// A refusal, with what the audit log needs.
@@ -43,14 +56,36 @@ pub struct Denied {
     pub rule: String,
     /// The provider whose check failed, when one did.
     pub provider: Option<String>,
+    /// A few hex digits of a keyed hash of the failed credential, to correlate attempts.
+    pub fingerprint: Option<String>,
     /// The reply to send.
     pub reply: Reply,
 }
 
+/// Cache use since the last [`Engine::take_cache_counts`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// bcrypt checks answered from the cache.
+    pub basic_hits: u64,
+    /// bcrypt checks computed.
+    pub basic_misses: u64,
+    /// Tokens answered from the cache.
+    pub jwt_hits: u64,
+    /// Tokens verified.
+    pub jwt_misses: u64,
+}
+
 /// Why a rule's check did not allow.
 enum Fail {
-    Deny(Denial, Option<usize>),
+    /// Refused: why, by which provider, and the fingerprint of the credential.
+    Deny(Denial, Option<usize>, Option<String>),
     Wait(usize),
+}
+
+/// A credential that authenticated.
+struct Authenticated {
+    verified: Verified,
+    provider: usize,
 }
 
 /// A configured filter instance: one per Envoy worker.
@@ -58,6 +93,8 @@ pub struct Engine {
     config: Config,
     basic_cache: RefCell<BasicCache>,
     token_cache: RefCell<TokenCache>,
+    /// Keys credential fingerprints in audit lines; the same on every worker.
+    audit_key: RefCell<[u8; 32]>,
 }
 
 impl Engine {
@@ -67,7 +104,37 @@ impl Engine {
             config,
             basic_cache: RefCell::new(BasicCache::new(secret, BASIC_CACHE_CAPACITY)),
             token_cache: RefCell::new(TokenCache::new(secret, TOKEN_CACHE_CAPACITY)),
+            audit_key: RefCell::new(secret),
         }
+    }
+
+    /// Sets the key of credential fingerprints (shared by all workers, so that the same
+    /// credential has the same fingerprint everywhere).
+    pub fn set_audit_key(&self, key: [u8; 32]) {
+        *self.audit_key.borrow_mut() = key;
+    }
+
+    /// Cache use since the last call.
+    pub fn take_cache_counts(&self) -> CacheCounts {
+        let mut b = self.basic_cache.borrow_mut();
+        let mut t = self.token_cache.borrow_mut();
+        let counts = CacheCounts {
+            basic_hits: b.hits,
+            basic_misses: b.misses,
+            jwt_hits: t.hits,
+            jwt_misses: t.misses,
+        };
+        (b.hits, b.misses, t.hits, t.misses) = (0, 0, 0, 0);
+        counts
+    }
+
+    fn fingerprint(&self, credential: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(*self.audit_key.borrow());
+        h.update(credential.as_bytes());
+        let d = h.finalize();
+        format!("{:02x}{:02x}{:02x}", d[0], d[1], d[2])
     }
 
     /// Parses, validates and compiles the plugin configuration.
@@ -93,9 +160,12 @@ impl Engine {
 
     fn decide_inner(&self, view: &dyn RequestView, now: u64, may_wait: bool) -> Decision {
         let req = Request::new(view);
-        let mut edits = Verified {
-            set: Vec::new(),
-            remove: self.config.identity_headers.clone(),
+        let mut allowed = Allowed {
+            edits: Verified {
+                remove: self.config.identity_headers.clone(),
+                ..Verified::default()
+            },
+            ..Allowed::default()
         };
         let method = req.method();
         if self.config.allow_cors_preflight
@@ -103,7 +173,8 @@ impl Engine {
             && req.header("origin").is_some()
             && req.header("access-control-request-method").is_some()
         {
-            return Decision::Allow(edits);
+            allowed.rule = "cors-preflight".into();
+            return Decision::Allow(allowed);
         }
         let path_and_query = req.path_and_query();
         let path = path_only(&path_and_query);
@@ -114,28 +185,41 @@ impl Engine {
                 self.config.rules.last(),
                 Denial::MissingCredentials,
                 None,
+                None,
+                allowed,
             );
         };
+        allowed.rule = rule.label.clone();
         match self.check(&req, rule, now) {
-            Ok(Some(verified)) => {
-                edits.remove.extend(verified.remove);
-                edits.set.extend(verified.set);
-                Decision::Allow(edits)
+            Ok(Some(auth)) => {
+                allowed.edits.remove.extend(auth.verified.remove);
+                allowed.edits.set.extend(auth.verified.set);
+                allowed.edits.identity = auth.verified.identity;
+                allowed.provider = self
+                    .config
+                    .providers
+                    .get(auth.provider)
+                    .map(|p| p.name.clone());
+                Decision::Allow(allowed)
             }
-            Ok(None) => Decision::Allow(edits),
+            Ok(None) => Decision::Allow(allowed),
             Err(Fail::Wait(i)) if may_wait => Decision::Wait(i),
             Err(Fail::Wait(i)) => self.deny(
                 &req,
                 Some(rule),
                 Denial::InvalidCredentials("the signing keys could not be fetched in time"),
                 Some(i),
+                None,
+                allowed,
             ),
-            Err(Fail::Deny(denial, provider)) => self.deny(&req, Some(rule), denial, provider),
+            Err(Fail::Deny(denial, provider, fp)) => {
+                self.deny(&req, Some(rule), denial, provider, fp, allowed)
+            }
         }
     }
 
     /// `Ok(None)`: allowed with no credential; `Ok(Some)`: authenticated.
-    fn check(&self, req: &Request, rule: &Rule, now: u64) -> Result<Option<Verified>, Fail> {
+    fn check(&self, req: &Request, rule: &Rule, now: u64) -> Result<Option<Authenticated>, Fail> {
         let (list, all) = match &rule.requires {
             Requirement::None => return Ok(None),
             Requirement::Any(l) => (l, false),
@@ -146,6 +230,7 @@ impl Engine {
         if auth == Authorization::Repeated {
             return Err(Fail::Deny(
                 Denial::InvalidRequest("more than one Authorization header was sent"),
+                None,
                 None,
             ));
         }
@@ -178,6 +263,7 @@ impl Engine {
                             "the credential was sent more than once or in more than one place",
                         ),
                         Some(i),
+                        None,
                     ))
                 }
                 Found::One(v, src) => {
@@ -189,36 +275,48 @@ impl Engine {
         let unsupported = matches!(auth, Authorization::Credentials { .. }) && !auth_claimed;
         if found.is_empty() || (all && found.len() < list.len()) {
             return if unsupported {
-                Err(Fail::Deny(Denial::UnsupportedScheme, None))
+                Err(Fail::Deny(Denial::UnsupportedScheme, None, None))
             } else if found.is_empty() && rule.allow_missing {
                 Ok(None)
             } else {
-                Err(Fail::Deny(Denial::MissingCredentials, None))
+                Err(Fail::Deny(Denial::MissingCredentials, None, None))
             };
         }
         let scope_denial = || Denial::InsufficientScope(rule.scopes.join(" "));
         let mut merged = Verified::default();
+        let mut first_ok = None;
         let mut scopes_held: Vec<String> = Vec::new();
         let mut first_error: Option<Fail> = None;
         for (i, value, src) in found {
             match self.verify(i, &value, src, req, now) {
-                Ok((v, scopes)) if !all => {
+                Ok((verified, scopes)) if !all => {
                     if has_scopes(&scopes, &rule.scopes) {
-                        return Ok(Some(v));
+                        return Ok(Some(Authenticated {
+                            verified,
+                            provider: i,
+                        }));
                     }
                     // Authenticated but short of scope: that outranks any other failure.
-                    first_error = Some(Fail::Deny(scope_denial(), Some(i)));
+                    first_error = Some(Fail::Deny(scope_denial(), Some(i), None));
                 }
                 Ok((v, scopes)) => {
                     merged.set.extend(v.set);
                     merged.remove.extend(v.remove);
+                    merged.identity = merged.identity.or(v.identity);
+                    first_ok.get_or_insert(i);
                     scopes_held.extend(scopes);
+                }
+                Err(Fail::Deny(d, p, None)) => {
+                    let f = Fail::Deny(d, p, Some(self.fingerprint(&value)));
+                    if all {
+                        return Err(f);
+                    }
+                    first_error.get_or_insert(f);
                 }
                 Err(f) if all => return Err(f),
                 Err(f) => {
-                    let outranks = matches!(first_error, None | Some(Fail::Deny(..)))
-                        && matches!(f, Fail::Wait(_));
-                    if first_error.is_none() || outranks {
+                    // A provider still waiting for its keys may yet accept: wait rather than refuse.
+                    if !matches!(first_error, Some(Fail::Wait(_))) {
                         first_error = Some(f);
                     }
                 }
@@ -228,9 +326,12 @@ impl Engine {
             return Err(f);
         }
         if !has_scopes(&scopes_held, &rule.scopes) {
-            return Err(Fail::Deny(scope_denial(), None));
+            return Err(Fail::Deny(scope_denial(), None, None));
         }
-        Ok(Some(merged))
+        Ok(Some(Authenticated {
+            verified: merged,
+            provider: first_ok.unwrap_or(list[0]),
+        }))
     }
 
     /// Checks one credential; returns the edits and the scopes it carries.
@@ -242,7 +343,7 @@ impl Engine {
         req: &Request,
         now: u64,
     ) -> Result<(Verified, Vec<String>), Fail> {
-        let deny = |d| Fail::Deny(d, Some(i));
+        let deny = |d| Fail::Deny(d, Some(i), None);
         match &self.config.providers[i].check {
             Check::Basic(b) => b
                 .verify(value, &mut self.basic_cache.borrow_mut())
@@ -259,25 +360,43 @@ impl Engine {
         }
     }
 
+    /// A refusal; in report mode, a pass that carries what would have been refused.
     fn deny(
         &self,
         req: &Request,
         rule: Option<&Rule>,
         denial: Denial,
         provider: Option<usize>,
+        fingerprint: Option<String>,
+        mut allowed: Allowed,
     ) -> Decision {
         let request_id = req.header("x-request-id");
-        let challenges = rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]);
-        let needs_all = rule.is_some_and(|r| matches!(r.requires, Requirement::All(_)));
-        let reply = reply::render(&denial, challenges, needs_all, request_id.as_deref());
-        Decision::Deny(Box::new(Denied {
+        let accept = req.header("accept");
+        let ctx = ReplyContext {
+            challenges: rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]),
+            needs_all: rule.is_some_and(|r| matches!(r.requires, Requirement::All(_))),
+            request_id: request_id.as_deref(),
+            html: reply::prefers_html(accept.as_deref()),
+            settings: &self.config.response,
+        };
+        let denied = Box::new(Denied {
+            reply: reply::render(&denial, &ctx),
             denial,
             rule: rule.map_or_else(|| "default".into(), |r| r.label.clone()),
             provider: provider
                 .and_then(|i| self.config.providers.get(i))
                 .map(|p| p.name.clone()),
-            reply,
-        }))
+            fingerprint,
+        });
+        if self.config.mode == Mode::Report {
+            allowed.edits.set.push((
+                self.config.report_header.clone(),
+                format!("{}; rule={}", denied.denial.code(), denied.rule),
+            ));
+            allowed.would_deny = Some(denied);
+            return Decision::Allow(allowed);
+        }
+        Decision::Deny(denied)
     }
 
     /// The providers with a remote key set: (index, name, remote).
@@ -543,13 +662,13 @@ mod tests {
                         .iter()
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect();
-                    assert_eq!(v.set, set, "{name}");
+                    assert_eq!(v.edits.set, set, "{name}");
                     assert!(
-                        v.remove.contains(&"x-auth-user".to_string()),
+                        v.edits.remove.contains(&"x-auth-user".to_string()),
                         "{name}: spoofable"
                     );
                     assert!(
-                        v.remove.contains(&"x-auth-client".to_string()),
+                        v.edits.remove.contains(&"x-auth-client".to_string()),
                         "{name}: spoofable"
                     );
                 }

@@ -4,11 +4,14 @@
 //! through `hostcalls` so that every failure is handled (the trait helpers panic on non-UTF-8
 //! values or host errors) and handled closed: a request is never forwarded after a failed edit.
 
+use crate::audit::{self, Facts};
+use crate::config::AuditLevel;
 use crate::engine::{Decision, Engine};
+use crate::metrics::Catalog;
 use crate::request::RequestView;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Status};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -34,6 +37,8 @@ extern "C" {
 #[derive(Default)]
 struct State {
     engine: RefCell<Option<Rc<Engine>>>,
+    /// The metric catalogue and the host's id for each of its counters.
+    metrics: RefCell<Option<(Rc<Catalog>, Rc<Vec<u32>>)>>,
     /// Requests held for a remote key set: (context id, give up at, ms since the epoch).
     waiting: RefCell<Vec<(u32, u64)>>,
     /// HTTP calls in flight: token → provider index.
@@ -77,6 +82,7 @@ impl Context for Root {
             Some(s) => Err(format!("HTTP status {s}")),
             None => Err("no response (timeout or connection failure)".into()),
         };
+        self.state.count_jwks(i, outcome.is_ok());
         match outcome {
             Ok(n) => {
                 log::info!("authgate: provider {name}: fetched {n} keys from {}", remote.uri);
@@ -116,6 +122,14 @@ impl RootContext for Root {
             }
         };
         let remote = engine.remote_jwks().count() > 0;
+        let catalog = Catalog::new(engine.config());
+        let ids = catalog
+            .names()
+            .iter()
+            .map(|n| hostcalls::define_metric(MetricType::Counter, n).unwrap_or(u32::MAX))
+            .collect();
+        *self.state.metrics.borrow_mut() = Some((Rc::new(catalog), Rc::new(ids)));
+        sync_audit_key(&engine);
         *self.state.engine.borrow_mut() = Some(engine.clone());
         self.state.installed.borrow_mut().clear();
         if remote {
@@ -134,6 +148,7 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         if let Some(engine) = self.state.engine.borrow().clone() {
+            sync_audit_key(&engine);
             self.sync_and_fetch(&engine);
             self.release_waiters(&engine);
         }
@@ -228,10 +243,106 @@ impl Root {
             if let Decision::Wait(_) = decision {
                 still.push((id, deadline));
             } else {
+                self.state.account(engine, &decision);
                 apply(decision, true);
             }
         }
         self.state.waiting.borrow_mut().extend(still);
+    }
+}
+
+impl State {
+    /// Counters and audit lines for a decision.
+    fn account(&self, engine: &Engine, decision: &Decision) {
+        let config = engine.config();
+        if let Some((catalog, ids)) = self.metrics.borrow().as_ref() {
+            for i in catalog.for_decision(decision, config) {
+                increment(ids, i, 1);
+            }
+            for (i, n) in catalog.for_cache(engine.take_cache_counts()) {
+                increment(ids, i, n);
+            }
+        }
+        let line = match decision {
+            Decision::Deny(d) => Some(audit::denied_line(d, &facts().as_facts(), false)),
+            Decision::Allow(a) => match &a.would_deny {
+                Some(d) => Some(audit::denied_line(d, &facts().as_facts(), true)),
+                None if config.log_allowed => Some(audit::allowed_line(a, &facts().as_facts())),
+                None => None,
+            },
+            Decision::Wait(_) => None,
+        };
+        if let Some(line) = line {
+            let level = match config.audit_level {
+                AuditLevel::Debug => log::Level::Debug,
+                AuditLevel::Info => log::Level::Info,
+                AuditLevel::Warn => log::Level::Warn,
+                AuditLevel::Error => log::Level::Error,
+            };
+            log::log!(level, "{line}");
+        }
+    }
+
+    fn count_jwks(&self, provider: usize, ok: bool) {
+        if let Some((catalog, ids)) = self.metrics.borrow().as_ref() {
+            if let Some(i) = catalog.for_jwks(provider, ok) {
+                increment(ids, i, 1);
+            }
+        }
+    }
+}
+
+fn increment(ids: &[u32], i: usize, by: u64) {
+    if let Some(&id) = ids.get(i).filter(|id| **id != u32::MAX) {
+        let _ = hostcalls::increment_metric(id, by as i64);
+    }
+}
+
+/// The request facts audit lines show, read only when a line is written.
+struct OwnedFacts {
+    method: String,
+    path: String,
+    client: String,
+    request_id: String,
+}
+
+impl OwnedFacts {
+    fn as_facts(&self) -> Facts<'_> {
+        Facts {
+            method: &self.method,
+            path_and_query: &self.path,
+            client: &self.client,
+            request_id: &self.request_id,
+        }
+    }
+}
+
+fn facts() -> OwnedFacts {
+    let h = |n| HostHeaders.header(n).unwrap_or_default();
+    let client = hostcalls::get_property(vec!["source", "address"])
+        .ok()
+        .flatten()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    OwnedFacts {
+        method: h(":method"),
+        path: h(":path"),
+        client,
+        request_id: h("x-request-id"),
+    }
+}
+
+/// Makes every worker use one key for credential fingerprints: the first to look creates it
+/// in shared data, the others read it.
+fn sync_audit_key(engine: &Engine) {
+    const KEY: &str = "authgate.audit_key";
+    if let Ok((None, _)) = hostcalls::get_shared_data(KEY) {
+        let _ = hostcalls::set_shared_data(KEY, Some(&secret()), None);
+    }
+    if let Ok((Some(k), _)) = hostcalls::get_shared_data(KEY) {
+        if let Ok(k) = <[u8; 32]>::try_from(k.as_slice()) {
+            engine.set_audit_key(k);
+        }
     }
 }
 
@@ -302,7 +413,9 @@ impl HttpContext for Filter {
             return fail_closed("the filter has no valid configuration");
         };
         let now = now_ms();
-        match engine.decide(&HostHeaders, now / 1000) {
+        let decision = engine.decide(&HostHeaders, now / 1000);
+        self.state.account(&engine, &decision);
+        match decision {
             Decision::Wait(i) => {
                 let timeout = engine
                     .remote_jwks()
@@ -322,7 +435,8 @@ impl HttpContext for Filter {
 /// Carries out a decision on the current (effective) request; `resume` when it was held.
 fn apply(decision: Decision, resume: bool) -> Action {
     match decision {
-        Decision::Allow(edits) => {
+        Decision::Allow(allowed) => {
+            let edits = allowed.edits;
             for name in &edits.remove {
                 if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
                     return fail_closed("could not remove a request header");

@@ -5,12 +5,14 @@
 //! the decision ([`engine`]) and replies ([`reply`]). The host adapter (`host`, wasm32 only)
 //! turns proxy-wasm callbacks into calls of [`engine::Engine::decide`].
 
+pub mod audit;
 pub mod authorization;
 pub mod cache;
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod providers;
 pub mod reply;
 pub mod request;

@@ -4,13 +4,14 @@
 use super::fields;
 use super::protobuf_struct;
 use super::raw::{RawConfig, RawProvider, RawRule};
-use super::{Check, Config, Provider};
+use super::{AuditLevel, Check, Config, Mode, Provider};
 use crate::error::ConfigError;
 use crate::providers::api_key::{ApiKeyProvider, KeySource};
 use crate::providers::basic::BasicProvider;
 use crate::providers::jwt::extractor::TokenSource;
 use crate::providers::jwt::JwtProvider;
 use crate::reply::Challenge;
+use crate::reply::ResponseSettings;
 use crate::rules::{PathMatch, Requirement, Rule};
 use serde_json::Value;
 
@@ -108,12 +109,49 @@ fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
         scopes: vec![],
     });
 
+    let mode = match raw.mode.as_deref() {
+        None | Some("enforce") => Mode::Enforce,
+        Some("report") => Mode::Report,
+        Some(_) => {
+            return Err(ConfigError::new(
+                "mode",
+                "must be \"enforce\" or \"report\"",
+            ))
+        }
+    };
+    let report_header = fields::header_to_set(
+        "report_header",
+        raw.report_header
+            .as_deref()
+            .unwrap_or("x-authgate-would-deny"),
+    )?;
+    let mut identity_headers = identity_headers;
+    if mode == Mode::Report && !identity_headers.contains(&report_header) {
+        identity_headers.push(report_header.clone());
+    }
+    let audit_level = match raw.audit_level.as_deref() {
+        Some("debug") => AuditLevel::Debug,
+        None | Some("info") => AuditLevel::Info,
+        Some("warn") => AuditLevel::Warn,
+        Some("error") => AuditLevel::Error,
+        Some(_) => {
+            return Err(ConfigError::new(
+                "audit_level",
+                "must be \"debug\", \"info\", \"warn\" or \"error\"",
+            ))
+        }
+    };
     Ok(Config {
         realm,
         providers,
         rules,
         allow_cors_preflight: raw.allow_cors_preflight.unwrap_or(true),
         identity_headers,
+        mode,
+        report_header,
+        log_allowed: raw.log_allowed.unwrap_or(false),
+        audit_level,
+        response: ResponseSettings::compile(raw.response.as_ref())?,
     })
 }
 

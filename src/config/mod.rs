@@ -12,6 +12,7 @@ pub use compile::compile;
 use crate::providers::api_key::ApiKeyProvider;
 use crate::providers::basic::BasicProvider;
 use crate::providers::jwt::JwtProvider;
+use crate::reply::ResponseSettings;
 use crate::rules::Rule;
 
 /// A validated configuration.
@@ -27,6 +28,38 @@ pub struct Config {
     pub allow_cors_preflight: bool,
     /// Headers the filter sets upstream, removed from every incoming request.
     pub identity_headers: Vec<String>,
+    /// Enforce, or only report.
+    pub mode: Mode,
+    /// In report mode, the header that carries what would have been refused.
+    pub report_header: String,
+    /// Log successes too.
+    pub log_allowed: bool,
+    /// Level of audit lines.
+    pub audit_level: AuditLevel,
+    /// How replies read.
+    pub response: ResponseSettings,
+}
+
+/// `mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Refuse what fails (the default).
+    Enforce,
+    /// Refuse nothing; count, log and mark what would have been refused.
+    Report,
+}
+
+/// `audit_level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditLevel {
+    /// Debug.
+    Debug,
+    /// Info (the default).
+    Info,
+    /// Warning.
+    Warn,
+    /// Error.
+    Error,
 }
 
 /// A named provider.

@@ -21,6 +21,38 @@ pub struct RawConfig {
     /// Let CORS preflight requests through without credentials (default true).
     #[serde(default)]
     pub allow_cors_preflight: Option<bool>,
+    /// `enforce` (default) or `report`: let everything through, count and log what would
+    /// have been refused.
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// In report mode, the header that tells upstream what would have been refused
+    /// (default `x-authgate-would-deny`).
+    #[serde(default)]
+    pub report_header: Option<String>,
+    /// Log successes with the identity too (default false).
+    #[serde(default)]
+    pub log_allowed: Option<bool>,
+    /// Level of audit lines: `debug`, `info` (default), `warn` or `error`.
+    #[serde(default)]
+    pub audit_level: Option<String>,
+    /// How replies read.
+    #[serde(default)]
+    pub response: Option<RawResponse>,
+}
+
+/// `response`: how replies read.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResponse {
+    /// Used as the problem `type` and linked from replies.
+    #[serde(default)]
+    pub docs_url: Option<String>,
+    /// Per-reason `detail` text, keyed by error code.
+    #[serde(default)]
+    pub detail: Option<BTreeMap<String, String>>,
+    /// Static members added to every problem body.
+    #[serde(default)]
+    pub extra: Option<serde_json::Map<String, Value>>,
 }
 
 /// One provider, tagged by `type`.

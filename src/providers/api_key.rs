@@ -151,7 +151,10 @@ impl ApiKeyProvider {
         if !bool::from(hit) {
             return Err(Denial::InvalidCredentials("unknown API key"));
         }
-        let mut v = Verified::default();
+        let mut v = Verified {
+            identity: Some(self.clients[who as usize].clone()),
+            ..Verified::default()
+        };
         if let Some(h) = &self.forward_client_header {
             v.set.push((h.clone(), self.clients[who as usize].clone()));
         }

@@ -30,6 +30,10 @@ const MALFORMED: Denial = Denial::InvalidCredentials("malformed Basic credential
 pub struct BasicCache {
     ok: VerifiedCache<u32>,
     bad: VerifiedCache<()>,
+    /// bcrypt checks answered from the cache.
+    pub hits: u64,
+    /// bcrypt checks computed.
+    pub misses: u64,
 }
 
 impl BasicCache {
@@ -38,6 +42,8 @@ impl BasicCache {
         BasicCache {
             ok: VerifiedCache::new(secret, capacity),
             bad: VerifiedCache::new(secret, capacity),
+            hits: 0,
+            misses: 0,
         }
     }
 
@@ -123,7 +129,10 @@ impl BasicProvider {
         if !ok {
             return Err(WRONG);
         }
-        let mut v = Verified::default();
+        let mut v = Verified {
+            identity: Some(name.clone()),
+            ..Verified::default()
+        };
         if let Some(h) = &self.forward_username_header {
             v.set.push((h.clone(), name.clone()));
         }
@@ -143,11 +152,14 @@ impl BasicProvider {
     ) -> bool {
         let key = cache.ok.key(&self.domain, decoded);
         if let Some(cached) = cache.ok.get(&key) {
+            cache.hits += 1;
             return cached == idx;
         }
         if cache.bad.get(&key).is_some() {
+            cache.hits += 1;
             return false;
         }
+        cache.misses += 1;
         let ok = bcrypt::verify(password, hash).unwrap_or(false);
         if ok {
             cache.ok.insert(key, idx);

@@ -14,6 +14,8 @@ pub struct Verified {
     pub set: Vec<(String, String)>,
     /// Headers to remove (credentials hidden from upstream).
     pub remove: Vec<String>,
+    /// Who was authenticated (user name, API client, token subject), for the audit log.
+    pub identity: Option<String>,
 }
 
 /// Where a provider's credential stands in a request.

@@ -279,6 +279,9 @@ class Stack:
     def get(self, path, headers=(), method="GET", body=None):
         return request(self.port, method, path, headers, body)
 
+    def envoy_admin(self, path):
+        return request(self.envoy.admin_port, "GET", path).body.decode()
+
     def close(self):
         self.envoy.stop()
         self.upstream.close()

@@ -18,50 +18,68 @@ pub struct Verdict {
     pub scopes: Vec<String>,
     /// Headers for upstream derived from the claims.
     pub set: Vec<(String, String)>,
+    /// `sub`, for the audit log.
+    pub subject: Option<String>,
 }
 
 /// The per-worker cache of verified tokens.
-pub struct TokenCache(VerifiedCache<Rc<Verdict>>);
+pub struct TokenCache {
+    inner: VerifiedCache<Rc<Verdict>>,
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that were not.
+    pub misses: u64,
+}
 
 impl TokenCache {
     /// A cache of `capacity` entries per generation, keyed with `secret`.
     pub fn new(secret: [u8; 32], capacity: usize) -> Self {
-        TokenCache(VerifiedCache::new(secret, capacity))
+        TokenCache {
+            inner: VerifiedCache::new(secret, capacity),
+            hits: 0,
+            misses: 0,
+        }
     }
 
     /// The cache key for `token` under provider `domain`.
     pub fn key(&self, domain: &[u8], token: &str) -> CacheKey {
-        self.0.key(domain, token.as_bytes())
+        self.inner.key(domain, token.as_bytes())
     }
 
     /// A cached verdict.
     pub fn get(&mut self, key: &CacheKey) -> Option<Rc<Verdict>> {
-        self.0.get(key)
+        let v = self.inner.get(key);
+        if v.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        v
     }
 
     /// Remembers a verdict.
     pub fn insert(&mut self, key: CacheKey, verdict: Rc<Verdict>) {
-        self.0.insert(key, verdict);
+        self.inner.insert(key, verdict);
     }
 
     /// Forgets one token (it expired).
     pub fn remove(&mut self, key: &CacheKey) {
-        self.0.remove(key);
+        self.inner.remove(key);
     }
 
     /// Drops every verification made with a key of `old` that is not in `current`.
     pub fn drop_keys(&mut self, old: &[u64], current: &[u64]) {
-        self.0
+        self.inner
             .retain(|v| !old.contains(&v.key) || current.contains(&v.key));
     }
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.inner.len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.inner.is_empty()
     }
 }

@@ -213,6 +213,7 @@ impl JwtProvider {
         let mut v = Verified {
             set: verdict.set.clone(),
             remove: vec![],
+            identity: verdict.subject.clone(),
         };
         if !self.forward {
             self.hide(source, req, &mut v);
@@ -288,6 +289,12 @@ impl JwtProvider {
             nbf: t.claims.nbf,
             key: fingerprint,
             scopes: t.claims.scopes.clone(),
+            subject: t
+                .claims
+                .all
+                .get("sub")
+                .and_then(|s| s.as_str())
+                .map(str::to_string),
             set: self.headers_for(&t),
         });
         cache.insert(key, verdict.clone());

@@ -2,6 +2,12 @@
 //! `WWW-Authenticate` challenges (RFC 9110 §11.6.1, RFC 6750 §3, RFC 7617 §2) and the
 //! `application/problem+json` body (RFC 9457). Nothing in a reply is taken from the credential.
 
+mod html;
+mod settings;
+
+pub use html::prefers_html;
+pub use settings::{ResponseSettings, CODES};
+
 use crate::error::Denial;
 use crate::json;
 
@@ -25,6 +31,17 @@ pub struct Challenge {
     pub base: String,
     /// How a person sends this credential, for the body's `accepted` list.
     pub how: String,
+}
+
+impl Scheme {
+    /// The scheme's name as it appears in challenges.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scheme::Bearer => "Bearer",
+            Scheme::Basic => "Basic",
+            Scheme::ApiKey => "ApiKey",
+        }
+    }
 }
 
 impl Challenge {
@@ -148,23 +165,44 @@ fn quotable(s: &str) -> String {
         .collect()
 }
 
-/// Renders the reply for `denial` on a rule that accepts `challenges` (every one of them
-/// when `needs_all`).
-pub fn render(
-    denial: &Denial,
-    challenges: &[Challenge],
-    needs_all: bool,
-    request_id: Option<&str>,
-) -> Reply {
-    let (status, title, detail) = describe(denial, needs_all);
-    let mut headers = Vec::with_capacity(challenges.len() + 2);
-    headers.push((
-        "content-type".to_string(),
-        "application/problem+json".to_string(),
-    ));
+/// What a reply depends on besides the denial.
+pub struct ReplyContext<'a> {
+    /// The matched rule's challenges, in order.
+    pub challenges: &'a [Challenge],
+    /// The rule needs every one of them.
+    pub needs_all: bool,
+    /// The request's `x-request-id`.
+    pub request_id: Option<&'a str>,
+    /// The client prefers HTML.
+    pub html: bool,
+    /// `response` settings.
+    pub settings: &'a ResponseSettings,
+}
+
+/// Renders the reply for `denial`.
+pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
+    let (status, title, default_detail) = describe(denial, ctx.needs_all);
+    let detail = ctx
+        .settings
+        .detail
+        .get(denial.code())
+        .cloned()
+        .unwrap_or(default_detail);
+    let request_id = ctx.request_id.map(|id| {
+        id.char_indices()
+            .nth(MAX_REQUEST_ID)
+            .map_or(id, |(i, _)| &id[..i])
+    });
+    let mut headers = Vec::with_capacity(ctx.challenges.len() + 2);
+    let content_type = if ctx.html {
+        "text/html; charset=utf-8"
+    } else {
+        "application/problem+json"
+    };
+    headers.push(("content-type".to_string(), content_type.to_string()));
     headers.push(("cache-control".to_string(), "no-store".to_string()));
-    let mut seen: Vec<&str> = Vec::with_capacity(challenges.len());
-    for c in challenges {
+    let mut seen: Vec<&str> = Vec::with_capacity(ctx.challenges.len());
+    for c in ctx.challenges {
         // 403 is about scope, which only Bearer can express (RFC 6750 §3.1).
         if status == 403 && c.scheme != Scheme::Bearer || seen.contains(&c.base.as_str()) {
             continue;
@@ -176,9 +214,35 @@ pub fn render(
         };
         headers.push(("www-authenticate".to_string(), value));
     }
+    if ctx.html {
+        let body = html::Page {
+            status,
+            title,
+            detail: &detail,
+            code: denial.code(),
+            accepted: ctx
+                .challenges
+                .iter()
+                .map(|c| (c.scheme.name(), c.how.as_str()))
+                .collect(),
+            request_id,
+            docs_url: ctx.settings.docs_url.as_deref(),
+        }
+        .render();
+        return Reply {
+            status,
+            headers,
+            body,
+        };
+    }
 
     let mut body = String::with_capacity(512);
-    body.push_str("{\"type\":\"about:blank\",\"title\":");
+    body.push_str("{\"type\":");
+    json::push_str(
+        &mut body,
+        ctx.settings.docs_url.as_deref().unwrap_or("about:blank"),
+    );
+    body.push_str(",\"title\":");
     json::push_str(&mut body, title);
     body.push_str(",\"status\":");
     body.push_str(&status.to_string());
@@ -191,34 +255,23 @@ pub fn render(
         json::push_str(&mut body, scopes);
     }
     if let Some(id) = request_id {
-        let cut = id
-            .char_indices()
-            .nth(MAX_REQUEST_ID)
-            .map_or(id, |(i, _)| &id[..i]);
         body.push_str(",\"request_id\":");
-        json::push_str(&mut body, cut);
+        json::push_str(&mut body, id);
     }
     body.push_str(",\"accepted\":[");
-    let mut first = true;
-    for c in challenges {
-        if !first {
+    for (n, c) in ctx.challenges.iter().enumerate() {
+        if n > 0 {
             body.push(',');
         }
-        first = false;
         body.push_str("{\"scheme\":");
-        json::push_str(
-            &mut body,
-            match c.scheme {
-                Scheme::Bearer => "Bearer",
-                Scheme::Basic => "Basic",
-                Scheme::ApiKey => "ApiKey",
-            },
-        );
+        json::push_str(&mut body, c.scheme.name());
         body.push_str(",\"how\":");
         json::push_str(&mut body, &c.how);
         body.push('}');
     }
-    body.push_str("]}");
+    body.push(']');
+    body.push_str(&ctx.settings.extra_json);
+    body.push('}');
     Reply {
         status,
         headers,
@@ -276,7 +329,7 @@ mod tests {
             ),
         ];
         for (name, denial, status, challenges) in cases {
-            let r = render(denial, &all, false, Some("rid-1"));
+            let r = render(denial, &ctx(&all, Some("rid-1")));
             assert_eq!(r.status, *status, "{name}");
             assert_eq!(www(&r), *challenges, "{name}");
             let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
@@ -287,11 +340,27 @@ mod tests {
         }
     }
 
+    static PLAIN: ResponseSettings = ResponseSettings {
+        docs_url: None,
+        detail: std::collections::BTreeMap::new(),
+        extra_json: String::new(),
+    };
+
+    fn ctx<'a>(challenges: &'a [Challenge], request_id: Option<&'a str>) -> ReplyContext<'a> {
+        ReplyContext {
+            challenges,
+            needs_all: false,
+            request_id,
+            html: false,
+            settings: &PLAIN,
+        }
+    }
+
     #[test]
     fn duplicate_challenges_are_sent_once() {
         let c = [Challenge::basic("r"), Challenge::basic("r")];
         assert_eq!(
-            www(&render(&Denial::MissingCredentials, &c, false, None)).len(),
+            www(&render(&Denial::MissingCredentials, &ctx(&c, None))).len(),
             1
         );
     }
@@ -299,25 +368,73 @@ mod tests {
     #[test]
     fn request_id_is_escaped_and_cut() {
         let id = format!("\"\\\n{}", "x".repeat(500));
-        let r = render(
-            &Denial::MissingCredentials,
-            &[Challenge::basic("r")],
-            false,
-            Some(&id),
-        );
+        let c = [Challenge::basic("r")];
+        let r = render(&Denial::MissingCredentials, &ctx(&c, Some(&id)));
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert_eq!(
             body["request_id"].as_str().unwrap().chars().count(),
             MAX_REQUEST_ID
         );
-        let r = render(
-            &Denial::MissingCredentials,
-            &[Challenge::basic("r")],
-            false,
-            None,
-        );
+        let r = render(&Denial::MissingCredentials, &ctx(&c, None));
         let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
         assert!(body.get("request_id").is_none());
+    }
+
+    #[test]
+    fn response_settings_shape_the_body() {
+        let raw: crate::config::raw::RawResponse = serde_json::from_value(serde_json::json!({
+            "docs_url": "https://docs.example/auth",
+            "detail": {"missing_credentials": "Log in first."},
+            "extra": {"support": "help@example.com", "n": 1}
+        }))
+        .unwrap();
+        let settings = ResponseSettings::compile(Some(&raw)).unwrap();
+        let c = [Challenge::bearer("r")];
+        let mut cx = ctx(&c, None);
+        cx.settings = &settings;
+        let body: serde_json::Value =
+            serde_json::from_str(&render(&Denial::MissingCredentials, &cx).body).unwrap();
+        assert_eq!(body["type"], "https://docs.example/auth");
+        assert_eq!(body["detail"], "Log in first.");
+        assert_eq!(
+            (body["support"].as_str(), body["n"].as_i64()),
+            (Some("help@example.com"), Some(1))
+        );
+        cx.html = true;
+        let page = render(&Denial::MissingCredentials, &cx);
+        assert_eq!(page.headers[0].1, "text/html; charset=utf-8");
+        assert!(
+            page.body.contains("Log in first.") && page.body.contains("https://docs.example/auth")
+        );
+        assert_eq!(www(&page), ["Bearer realm=\"r\""]);
+    }
+
+    #[test]
+    fn response_settings_refusals() {
+        for (json, field) in [
+            (
+                serde_json::json!({"docs_url": "javascript:alert(1)"}),
+                "response.docs_url",
+            ),
+            (
+                serde_json::json!({"detail": {"nope": "x"}}),
+                "response.detail.nope",
+            ),
+            (
+                serde_json::json!({"detail": {"token_expired": "a\nb"}}),
+                "response.detail.token_expired",
+            ),
+            (
+                serde_json::json!({"extra": {"status": 200}}),
+                "response.extra.status",
+            ),
+        ] {
+            let raw: crate::config::raw::RawResponse = serde_json::from_value(json).unwrap();
+            assert_eq!(
+                ResponseSettings::compile(Some(&raw)).unwrap_err().field,
+                field
+            );
+        }
     }
 
     #[test]

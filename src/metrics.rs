@@ -1,0 +1,183 @@
+//! The metric catalogue: every counter's name, fixed at configure time, and which counters a
+//! decision or event moves. The host defines them through proxy-wasm's metric API and only
+//! increments by index, so Envoy's `/stats` shows them with no other setup.
+
+use crate::config::{Check, Config};
+use crate::engine::{CacheCounts, Decision};
+use crate::reply::CODES;
+
+/// Counter indexes into [`Catalog::names`].
+pub struct Catalog {
+    names: Vec<String>,
+    allowed: usize,
+    denied: usize,
+    denied_by: usize,
+    provider_allowed: Vec<usize>,
+    provider_denied_by: Vec<usize>,
+    would_deny: usize,
+    would_deny_by: usize,
+    held: usize,
+    cache: [usize; 4],
+    jwks: Vec<Option<(usize, usize)>>,
+}
+
+fn code_index(code: &str) -> usize {
+    CODES.iter().position(|c| *c == code).unwrap_or(0)
+}
+
+impl Catalog {
+    /// The counters for `config`.
+    pub fn new(config: &Config) -> Self {
+        let mut names: Vec<String> = Vec::new();
+        let mut add = |n: String| {
+            names.push(n);
+            names.len() - 1
+        };
+        let allowed = add("authgate.allowed".into());
+        let denied = add("authgate.denied".into());
+        let denied_by = CODES
+            .iter()
+            .map(|c| add(format!("authgate.denied.{c}")))
+            .min()
+            .unwrap_or(0);
+        let would_deny = add("authgate.report.would_deny".into());
+        let would_deny_by = CODES
+            .iter()
+            .map(|c| add(format!("authgate.report.would_deny.{c}")))
+            .min()
+            .unwrap_or(0);
+        let held = add("authgate.held".into());
+        let cache = [
+            add("authgate.cache.basic.hit".into()),
+            add("authgate.cache.basic.miss".into()),
+            add("authgate.cache.jwt.hit".into()),
+            add("authgate.cache.jwt.miss".into()),
+        ];
+        let mut provider_allowed = Vec::new();
+        let mut provider_denied_by = Vec::new();
+        let mut jwks = Vec::new();
+        for p in &config.providers {
+            provider_allowed.push(add(format!("authgate.provider.{}.allowed", p.name)));
+            provider_denied_by.push(
+                CODES
+                    .iter()
+                    .map(|c| add(format!("authgate.provider.{}.denied.{c}", p.name)))
+                    .min()
+                    .unwrap_or(0),
+            );
+            jwks.push(match &p.check {
+                Check::Jwt(j) if j.remote.is_some() => Some((
+                    add(format!("authgate.jwks.{}.fetch_ok", p.name)),
+                    add(format!("authgate.jwks.{}.fetch_failed", p.name)),
+                )),
+                _ => None,
+            });
+        }
+        Catalog {
+            names,
+            allowed,
+            denied,
+            denied_by,
+            provider_allowed,
+            provider_denied_by,
+            would_deny,
+            would_deny_by,
+            held,
+            cache,
+            jwks,
+        }
+    }
+
+    /// Every counter name, in index order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The counters a decision moves by one.
+    pub fn for_decision(&self, d: &Decision, config: &Config) -> Vec<usize> {
+        let provider = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| config.providers.iter().position(|p| &p.name == n))
+        };
+        match d {
+            Decision::Allow(a) => match &a.would_deny {
+                None => {
+                    let mut v = vec![self.allowed];
+                    v.extend(provider(&a.provider).map(|i| self.provider_allowed[i]));
+                    v
+                }
+                Some(w) => vec![
+                    self.would_deny,
+                    self.would_deny_by + code_index(w.denial.code()),
+                ],
+            },
+            Decision::Deny(d) => {
+                let code = code_index(d.denial.code());
+                let mut v = vec![self.denied, self.denied_by + code];
+                v.extend(provider(&d.provider).map(|i| self.provider_denied_by[i] + code));
+                v
+            }
+            Decision::Wait(_) => vec![self.held],
+        }
+    }
+
+    /// The counters cache use moves, with amounts.
+    pub fn for_cache(&self, c: CacheCounts) -> Vec<(usize, u64)> {
+        [c.basic_hits, c.basic_misses, c.jwt_hits, c.jwt_misses]
+            .into_iter()
+            .zip(self.cache)
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, i)| (i, n))
+            .collect()
+    }
+
+    /// The counter a JWKS fetch outcome of provider `i` moves.
+    pub fn for_jwks(&self, i: usize, ok: bool) -> Option<usize> {
+        let (good, bad) = (*self.jwks.get(i)?)?;
+        Some(if ok { good } else { bad })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Engine;
+    use crate::request::HeaderList;
+
+    #[test]
+    fn decisions_move_their_counters() {
+        let e = Engine::from_json(
+            br#"{"providers": {"keys": {"type": "api_key", "credentials": [{"client": "c", "key": "k"}]}}}"#,
+            [0; 32],
+        )
+        .unwrap();
+        let cat = Catalog::new(e.config());
+        let names = |d: &Decision| -> Vec<&str> {
+            cat.for_decision(d, e.config())
+                .into_iter()
+                .map(|i| cat.names()[i].as_str())
+                .collect()
+        };
+        let ok = e.decide(&HeaderList::new("GET", "/", &[("x-api-key", "k")]), 0);
+        assert_eq!(
+            names(&ok),
+            ["authgate.allowed", "authgate.provider.keys.allowed"]
+        );
+        let bad = e.decide(&HeaderList::new("GET", "/", &[("x-api-key", "x")]), 0);
+        assert_eq!(
+            names(&bad),
+            [
+                "authgate.denied",
+                "authgate.denied.invalid_credentials",
+                "authgate.provider.keys.denied.invalid_credentials"
+            ]
+        );
+        let missing = e.decide(&HeaderList::new("GET", "/", &[]), 0);
+        assert_eq!(
+            names(&missing),
+            ["authgate.denied", "authgate.denied.missing_credentials"]
+        );
+        let unique: std::collections::BTreeSet<_> = cat.names().iter().collect();
+        assert_eq!(unique.len(), cat.names().len());
+    }
+}

@@ -1,0 +1,115 @@
+"""Operating it: counters in Envoy's /stats, audit lines in Envoy's log, and report-only mode,
+all through real Envoy."""
+
+import re
+
+import pytest
+
+from common import assert_problem, basic
+from conftest import close_stack, make_stack
+from jwtkit import Keys, claims
+
+KEYS = Keys()
+
+CONFIG = {
+    "realm": "ops",
+    "providers": {
+        "keys": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}]},
+        "staff": {"type": "basic", "htpasswd": "alice:$2y$04$8TA3sJd/j/Ip41SKWn5JLewU5TrFEw6KPSpvQfnR9wc9r6wIcqQsm"},
+        "idp": {"type": "jwt", "issuer": "https://idp.test", "local_jwks": KEYS.jwks(["p256"])},
+    },
+    "log_allowed": True,
+}
+
+
+def counters(gw):
+    return {k[len("wasmcustom."):]: v for k, v in gw.envoy.stats("wasmcustom.authgate").items()}
+
+
+def audit_lines(gw):
+    return [l.split("wasm log authgate ", 1)[1] for l in gw.envoy.log().splitlines()
+            if "wasm log authgate" in l and "authgate: allowed" in l or "authgate: denied" in l or "would deny" in l]
+
+
+@pytest.fixture
+def gw():
+    stack = make_stack(CONFIG)
+    yield stack
+    close_stack(stack)
+
+
+def test_counters_in_stats(gw):
+    token = KEYS.token("ES256", claims(aud=None))
+    requests = [
+        ([("x-api-key", "k-1")], 200), ([("x-api-key", "nope")], 401), ([], 401),
+        ([("authorization", basic("alice", "secret"))], 200), ([("authorization", basic("alice", "secret"))], 200),
+        ([("authorization", basic("alice", "bad"))], 401),
+        ([("authorization", f"Bearer {token}")], 200), ([("authorization", f"Bearer {token}")], 200),
+        ([("authorization", "Digest x=1")], 401), ([("x-api-key", "a"), ("x-api-key", "b")], 400),
+    ]
+    for headers, status in requests:
+        assert gw.get("/x", headers).status == status
+    c = counters(gw)
+    want = {
+        "authgate.allowed": 5, "authgate.denied": 5,
+        "authgate.denied.invalid_credentials": 2, "authgate.denied.missing_credentials": 1,
+        "authgate.denied.unsupported_scheme": 1, "authgate.denied.invalid_request": 1,
+        "authgate.provider.keys.allowed": 1, "authgate.provider.keys.denied.invalid_credentials": 1,
+        "authgate.provider.staff.allowed": 2, "authgate.provider.staff.denied.invalid_credentials": 1,
+        "authgate.provider.idp.allowed": 2,
+        "authgate.cache.basic.miss": 2, "authgate.cache.basic.hit": 1,
+        "authgate.cache.jwt.miss": 1, "authgate.cache.jwt.hit": 1,
+        "authgate.report.would_deny": 0,
+    }
+    assert {k: c.get(k) for k in want} == want
+    # The Prometheus view carries them too, without Envoy's `wasmcustom` namespace.
+    prom = gw.envoy_admin("/stats/prometheus")
+    assert re.search(r"^authgate_denied_invalid_credentials\{\} 2$", prom, re.M), prom[:2000]
+
+
+def test_audit_lines(gw):
+    gw.get("/orders?api_key=leaky", [("x-api-key", "sekrit-1"), ("x-request-id", "rid-42")])
+    gw.get("/orders", [("x-api-key", "sekrit-1")])
+    gw.get("/orders", [("x-api-key", "k-1")])
+    log = gw.envoy.log()
+    denied = [l for l in log.splitlines() if "authgate: denied" in l]
+    assert len(denied) == 2
+    line = denied[0]
+    for part in ["status=401", "error=invalid_credentials", "rule=default", "provider=keys",
+                 'method="GET"', 'path="/orders"', 'client="127.0.0.1:', 'request_id="rid-42"',
+                 'reason="invalid credentials: unknown API key"']:
+        assert part in line, (part, line)
+    fp = re.search(r"credential=([0-9a-f]{6}) ", line).group(1)
+    assert f"credential={fp} " in denied[1], "the same credential must have the same fingerprint"
+    assert "sekrit" not in log and "leaky" not in log
+    allowed = [l for l in log.splitlines() if "authgate: allowed" in l]
+    assert len(allowed) == 1 and 'provider=keys identity="acme"' in allowed[0]
+    assert "[info][wasm]" in denied[0]
+
+
+def test_report_mode_lets_everything_through_and_says_why():
+    gw = make_stack(dict(CONFIG, mode="report", log_allowed=False))
+    try:
+        before = len(gw.upstream.seen)
+        for headers in ([], [("x-api-key", "nope")], [("x-api-key", "k-1"), ("x-authgate-would-deny", "forged")]):
+            assert gw.get("/x", headers).status == 200
+        assert len(gw.upstream.seen) == before + 3
+        marks = [s.header("x-authgate-would-deny") for s in gw.upstream.seen[-3:]]
+        assert marks == ["missing_credentials; rule=default", "invalid_credentials; rule=default", None]
+        c = counters(gw)
+        assert (c["authgate.report.would_deny"], c["authgate.report.would_deny.missing_credentials"],
+                c["authgate.report.would_deny.invalid_credentials"], c["authgate.denied"], c["authgate.allowed"]) == (2, 1, 1, 0, 1)
+        lines = [l for l in gw.envoy.log().splitlines() if "authgate: would deny (report mode)" in l]
+        assert len(lines) == 2 and "error=missing_credentials" in lines[0]
+    finally:
+        close_stack(gw)
+
+
+def test_report_header_name_and_audit_level_are_configurable():
+    gw = make_stack(dict(CONFIG, mode="report", report_header="x-auth-dryrun", audit_level="warn"))
+    try:
+        assert gw.get("/x").status == 200
+        assert gw.upstream.seen[-1].header("x-auth-dryrun") == "missing_credentials; rule=default"
+        assert any("[warning][wasm]" in l and "would deny" in l for l in gw.envoy.log().splitlines())
+    finally:
+        close_stack(gw)
