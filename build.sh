@@ -25,6 +25,18 @@ ensure_rust() {
   fi
 }
 
+APT_UPDATED=
+# ensure_apt COMMAND PACKAGE: installs a Debian package when its command is missing.
+ensure_apt() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  log "installing $2 (apt)"
+  if [ -z "$APT_UPDATED" ]; then
+    apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+}
+
 ensure_venv() {
   local want
   want=$(sha256sum tests/requirements.txt | cut -d' ' -f1)
@@ -50,6 +62,7 @@ build() {
 run_tests() {
   ensure_rust
   ensure_venv
+  ensure_apt docker-compose docker-compose
   log "unit tests (native, no wasm host)"
   cargo test --quiet
   log "clippy (wasm32, unwrap/expect/panic denied outside tests)"
