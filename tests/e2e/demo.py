@@ -1,6 +1,7 @@
-"""./build.sh demo: Envoy with envoy/demo.yaml and the demo upstream, plus curl lines that show
-each reply. `--check` runs every example once on free ports, prints the replies and exits
-(non-zero if one is not what it should be); the tests use it."""
+"""./build.sh demo: Envoy with envoy/demo.yaml, the demo upstream and the demo JWKS server, plus
+curl lines that show each reply. `--check` runs every example once on free ports, prints the
+replies and exits (non-zero if one is not what it should be); the tests use it. `--token`
+prints a demo JWT (ES256, signed with demo/jwt-signing-key.pem)."""
 
 import os
 import shlex
@@ -9,6 +10,28 @@ import tempfile
 import time
 
 from harness import ROOT, Envoy, Upstream, free_port, request
+
+def demo_token(scope="orders:read", lifetime=3600):
+    """A JWT the demo's `idp` provider accepts."""
+    import base64
+    import json
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    key = serialization.load_pem_private_key(
+        open(os.path.join(ROOT, "demo", "jwt-signing-key.pem"), "rb").read(), None)
+    now = int(time.time())
+    header = {"alg": "ES256", "kid": "demo-es256", "typ": "JWT"}
+    claims = {"iss": "https://idp.demo", "aud": "orders", "sub": "dora", "scope": scope,
+              "iat": now, "exp": now + lifetime}
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}"
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+TOKEN = "$TOKEN"
 
 EXAMPLES = [
     # (what it shows, curl arguments, expected status)
@@ -24,28 +47,62 @@ EXAMPLES = [
     ("POST /admin needs Basic and a key", ["-X", "POST", "-u", "bob:builder", "-H", "x-api-key: demo-key-1", "/admin/reindex"], 200),
     ("... and says so when one is missing", ["-X", "POST", "-u", "bob:builder", "/admin/reindex"], 401),
     ("forged identity headers are removed", ["-H", "x-auth-user: root", "-H", "x-api-key: demo-key-1", "/orders"], 200),
+    ("JWT (TOKEN=$(python3 tests/e2e/demo.py --token))", ["-H", f"Authorization: Bearer {TOKEN}", "/orders"], 200),
+    ("a tampered JWT: 401, Bearer error=\"invalid_token\"", ["-H", f"Authorization: Bearer {TOKEN}x", "/orders"], 401),
+    ("JWT without the reports:read scope: 403 insufficient_scope", ["-H", f"Authorization: Bearer {TOKEN}", "/reports"], 403),
+    ("a browser gets an HTML page", ["-H", "Accept: text/html", "/orders"], 401),
 ]
 
 
 def curl_line(port, args):
     url_args = [a if not a.startswith("/") else f"http://127.0.0.1:{port}{a}" for a in args]
-    return "curl -si " + " ".join(shlex.quote(a) for a in url_args)
+    # $TOKEN stays a shell variable: double quotes let the shell expand it.
+    return "curl -si " + " ".join(f'"{a}"' if TOKEN in a else shlex.quote(a) for a in url_args)
 
 
-def load_config(port, admin, upstream):
+class JwksFile:
+    """Serves demo/jwks.json, as the identity provider's JWKS endpoint would."""
+
+    def __init__(self, port):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+        body = open(os.path.join(ROOT, "demo", "jwks.json"), "rb").read()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def load_config(port, admin, upstream, jwks):
     text = open(os.path.join(ROOT, "envoy", "demo.yaml")).read()
     text = text.replace("port_value: 8080", f"port_value: {port}")
     text = text.replace("port_value: 9901", f"port_value: {admin}")
     text = text.replace("port_value: 8081", f"port_value: {upstream}")
+    text = text.replace("port_value: 8082", f"port_value: {jwks}")
     return text.replace("filename: dist/authgate.wasm", f"filename: {os.path.join(ROOT, 'dist', 'authgate.wasm')}")
 
 
-def run(port, admin, upstream_port):
+def run(port, admin, upstream_port, jwks_port):
     upstream = Upstream(upstream_port)
+    jwks = JwksFile(jwks_port)
     d = tempfile.mkdtemp(prefix="authgate-demo-")
     cfg = os.path.join(d, "demo.yaml")
     with open(cfg, "w") as f:
-        f.write(load_config(port, admin, upstream.port))
+        f.write(load_config(port, admin, upstream.port, jwks.port))
     envoy = Envoy(cfg, admin_port=admin).start()
     if envoy.proc.poll() is not None:
         print(envoy.log())
@@ -53,8 +110,9 @@ def run(port, admin, upstream_port):
     return upstream, envoy
 
 
-def send(port, args):
+def send(port, args, token):
     """Runs one example with http.client (curl may be missing): returns the response."""
+    args = [a.replace(TOKEN, token) for a in args]
     method, headers, path, i = "GET", [], None, 0
     while i < len(args):
         a = args[i]
@@ -70,16 +128,21 @@ def send(port, args):
 
 
 def main():
+    if "--token" in sys.argv:
+        print(demo_token())
+        return
     check = "--check" in sys.argv
-    port, admin, up = (free_port(), free_port(), free_port()) if check else (8080, 9901, 8081)
-    upstream, envoy = run(port, admin, up)
+    port, admin, up, jw = (free_port(), free_port(), free_port(), free_port()) if check else (8080, 9901, 8081, 8082)
+    upstream, envoy = run(port, admin, up, jw)
+    token = demo_token()
     failures = 0
     try:
-        print(f"\nauthgate demo: Envoy on 127.0.0.1:{port} (admin :{admin}), upstream on :{upstream.port}\n")
+        print(f"\nauthgate demo: Envoy on 127.0.0.1:{port} (admin :{admin}), upstream on :{upstream.port}, "
+              f"JWKS on :{jw}\n\nTOKEN=$(python3 tests/e2e/demo.py --token)   # from the repository root, in .venv\n")
         for what, args, status in EXAMPLES:
             print(f"# {what}\n{curl_line(port, args)}")
             if check:
-                r = send(port, args)
+                r = send(port, args, token)
                 ok = r.status == status
                 failures += not ok
                 print(f"  -> {r.status} {'ok' if ok else f'EXPECTED {status}'}")
@@ -87,7 +150,7 @@ def main():
                     if k == "www-authenticate":
                         print(f"     www-authenticate: {v}")
                 if r.status != 200:
-                    print(f"     {r.body.decode()[:400]}")
+                    print(f"     {r.body.decode()[:300]}")
             print()
         if check:
             print(f"{len(EXAMPLES) - failures} passed, {failures} failed")

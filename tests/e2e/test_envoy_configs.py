@@ -26,4 +26,14 @@ def test_demo_serves_every_example():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "e2e", "demo.py"), "--check"],
                        cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert r.returncode == 0, r.stdout[-5000:] + r.stderr[-3000:]
-    assert "12 passed, 0 failed" in r.stdout
+    assert "16 passed, 0 failed" in r.stdout
+
+
+def test_demo_config_is_the_canonical_one():
+    """envoy/demo.yaml inlines demo/authgate.json; they must not drift apart."""
+    import json
+    import yaml
+    doc = yaml.safe_load(open(os.path.join(ROOT, "envoy", "demo.yaml")))
+    hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    inline = hcm["http_filters"][0]["typed_config"]["config"]["configuration"]["value"]
+    assert json.loads(inline) == json.load(open(os.path.join(ROOT, "demo", "authgate.json")))
