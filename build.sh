@@ -63,6 +63,7 @@ run_tests() {
   ensure_rust
   ensure_venv
   ensure_apt docker-compose docker-compose
+  ensure_apt chromium chromium
   log "unit tests (native, no wasm host)"
   cargo test --quiet
   log "clippy (wasm32, unwrap/expect/panic denied outside tests)"
