@@ -3,6 +3,7 @@
 #   ./build.sh          build dist/authgate.wasm (release, wasm32-wasip1)
 #   ./build.sh test     install what is missing, then unit + clippy + integration tests
 #   ./build.sh demo     run the demo: Envoy on 127.0.0.1:8080 with envoy/demo.yaml
+#   ./build.sh bench    authgate next to Envoy's native auth filters (wrk), table + JSON + SVG
 #   ./build.sh measure  cost of a bcrypt check and other per-request costs, through Envoy
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -79,6 +80,14 @@ demo() {
   exec "$VENV/bin/python" tests/e2e/demo.py
 }
 
+bench() {
+  build
+  ensure_venv
+  ensure_apt wrk wrk
+  ensure_apt taskset util-linux
+  exec "$VENV/bin/python" bench/run.py "$@"
+}
+
 measure() {
   build
   ensure_venv
@@ -92,5 +101,6 @@ case "$cmd" in
   test) run_tests "$@" ;;
   demo) demo ;;
   measure) measure "$@" ;;
-  *) echo "usage: $0 [build|test|demo|measure]" >&2; exit 2 ;;
+  bench) bench "$@" ;;
+  *) echo "usage: $0 [build|test|demo|bench|measure]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,306 @@
+"""./build.sh bench: authgate next to Envoy's native auth filters, side by side.
+
+Every configuration is its own Envoy 1.40 (`--concurrency 1`, pinned to CPU 0) answering with a
+`direct_response` route, so the filter under test is all that differs from the passthrough.
+wrk runs pinned to CPU 1 with a fixed connection count. Configurations are run interleaved
+(round 1: A B C ..., round 2: A B C ...) and the median of the rounds is reported, because
+these machines are noisy: compare ratios within one run, never absolute numbers across runs.
+
+Prints a markdown table, writes bench/results.json and bench/results.svg."""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+from harness import WASM, Envoy, free_port, request  # noqa: E402
+from jwtkit import Keys, b64, claims  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+POOL = int(os.environ.get("BENCH_POOL", "4000"))  # fresh tokens: more than the token cache holds
+TICK = os.sysconf("SC_CLK_TCK")
+
+KEYS = Keys()
+SHA_USER = "bob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="  # bob / secret
+BCRYPT_USER = "alice:$2y$10$kq1JloFw2ddCSrlbiUwOMOU4tI8tmBjVdv2aL0P5QDJI04EdX1qfe"  # alice / wonderland
+BOB = "Basic " + b64(b"bob:secret")
+ALICE = "Basic " + b64(b"alice:wonderland")
+WRONG = "Basic " + b64(b"bob:wrong")
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+def authgate(config):
+    return {"name": "envoy.filters.http.wasm", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {"name": "authgate", "root_id": "authgate", "fail_open": False,
+                   "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": WASM}}},
+                   "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                                     "value": json.dumps(config)}}}}
+
+
+def native_api_key():
+    return {"name": "envoy.filters.http.api_key_auth", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth",
+        "credentials": [{"key": "k-1", "client": "acme"}],
+        "key_sources": [{"header": "x-api-key"}]}}
+
+
+def native_basic():
+    return {"name": "envoy.filters.http.basic_auth", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.basic_auth.v3.BasicAuth",
+        "users": {"inline_string": SHA_USER}}}
+
+
+def native_jwt(families, cache):
+    provider = {"issuer": "https://idp.test", "audiences": ["orders"],
+                "local_jwks": {"inline_string": json.dumps(KEYS.jwks(families))}, "forward": False}
+    if cache:
+        provider["jwt_cache_config"] = {"jwt_cache_size": 1000}
+    return {"name": "envoy.filters.http.jwt_authn", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+        "providers": {"idp": provider},
+        "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "idp"}}]}}
+
+
+AG_KEY = authgate({"providers": {"k": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}]}}})
+AG_SHA = authgate({"providers": {"b": {"type": "basic", "htpasswd": SHA_USER}}})
+AG_BCRYPT = authgate({"providers": {"b": {"type": "basic", "htpasswd": BCRYPT_USER}}})
+AG_JWT = authgate({"providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "audiences": ["orders"],
+                                         "local_jwks": KEYS.jwks(["rsa", "p256", "ed"])}}})
+
+
+def bearer(token):
+    return [("authorization", f"Bearer {token}")]
+
+
+def token(alg, **kw):
+    return KEYS.token(alg, claims(lifetime=86400, **kw))
+
+
+def expired(alg):
+    now = int(time.time())
+    return KEYS.token(alg, claims(iat=now - 7200, exp=now - 3600))
+
+
+def configs():
+    """(name, group, filter or None, headers or token pool, expected status)."""
+    rs, es, ed = token("RS256"), token("ES256"), token("EdDSA")
+    out = [
+        ("passthrough (no auth filter)", "baseline", None, [], 200),
+        ("api_key_auth valid", "api key", native_api_key(), [("x-api-key", "k-1")], 200),
+        ("authgate api_key valid", "api key", AG_KEY, [("x-api-key", "k-1")], 200),
+        ("api_key_auth wrong", "api key 401", native_api_key(), [("x-api-key", "nope")], 401),
+        ("authgate api_key wrong", "api key 401", AG_KEY, [("x-api-key", "nope")], 401),
+        ("api_key_auth missing", "missing 401", native_api_key(), [], 401),
+        ("authgate api_key missing", "missing 401", AG_KEY, [], 401),
+        ("basic_auth {SHA} valid", "basic", native_basic(), [("authorization", BOB)], 200),
+        ("authgate basic {SHA} valid", "basic", AG_SHA, [("authorization", BOB)], 200),
+        ("authgate basic bcrypt valid (warm cache)", "basic", AG_BCRYPT, [("authorization", ALICE)], 200),
+        ("basic_auth {SHA} wrong", "basic 401", native_basic(), [("authorization", WRONG)], 401),
+        ("authgate basic {SHA} wrong", "basic 401", AG_SHA, [("authorization", WRONG)], 401),
+        ("basic_auth missing", "missing 401", native_basic(), [], 401),
+        ("authgate basic missing", "missing 401", AG_SHA, [], 401),
+    ]
+    for alg, tok in (("RS256", rs), ("ES256", es), ("EdDSA", ed)):
+        fam = {"RS256": "rsa", "ES256": "p256", "EdDSA": "ed"}[alg]
+        if alg != "EdDSA":  # jwt_authn has no EdDSA
+            out += [(f"jwt_authn {alg} reused token", f"jwt {alg}", native_jwt([fam], False), bearer(tok), 200),
+                    (f"jwt_authn+cache {alg} reused token", f"jwt {alg}", native_jwt([fam], True), bearer(tok), 200)]
+        out += [(f"authgate jwt {alg} reused token", f"jwt {alg}", AG_JWT, bearer(tok), 200)]
+        if alg != "EdDSA":
+            out += [(f"jwt_authn {alg} fresh tokens", f"jwt {alg} fresh", native_jwt([fam], False), ("pool", alg), 200)]
+        out += [(f"authgate jwt {alg} fresh tokens", f"jwt {alg} fresh", AG_JWT, ("pool", alg), 200)]
+    out += [
+        ("jwt_authn RS256 expired", "jwt 401", native_jwt(["rsa"], False), bearer(expired("RS256")), 401),
+        ("authgate jwt RS256 expired", "jwt 401", AG_JWT, bearer(expired("RS256")), 401),
+        ("jwt_authn missing", "missing 401", native_jwt(["rsa"], False), [], 401),
+        ("authgate jwt missing", "missing 401", AG_JWT, [], 401),
+    ]
+    return out
+
+
+# --- running ----------------------------------------------------------------------------------
+
+def bootstrap(filt, port, admin):
+    filters = ([filt] if filt else []) + [{"name": "envoy.filters.http.router", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]
+    hcm = {"@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+           "stat_prefix": "bench", "generate_request_id": True,
+           "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
+               {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
+           "http_filters": filters}
+    return {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
+            "static_resources": {"listeners": [{"name": "l", "address": {"socket_address": {
+                "address": "127.0.0.1", "port_value": port}}, "filter_chains": [{"filters": [{
+                    "name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}]}}
+
+
+def lua_for(headers, tmp):
+    """A wrk script: fixed headers, or a pool of fresh tokens taken in turn."""
+    path = os.path.join(tmp, f"{abs(hash(str(headers)))}.lua")
+    if isinstance(headers, tuple):
+        alg = headers[1]
+        tokens = [token(alg, jti=str(i)) for i in range(POOL)]
+        body = "tokens = {" + ",".join(f'"{t}"' for t in tokens) + "}\n"
+        body += 'i = 0\nrequest = function()\n  i = i % #tokens + 1\n  return wrk.format("GET", "/", {["authorization"] = "Bearer " .. tokens[i]})\nend\n'
+    else:
+        body = "wrk.headers = {}\n" + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers)
+    with open(path, "w") as f:
+        f.write(body)
+    return path
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def parse_wrk(out):
+    r = {"rps": 0.0, "requests": 0, "p50_ms": None, "p99_ms": None, "non2xx": 0, "errors": 0}
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    for line in out.splitlines():
+        s = line.split()
+        if line.startswith("Requests/sec:"):
+            r["rps"] = float(s[1])
+        elif " requests in " in line:
+            r["requests"] = int(s[0])
+        elif s and s[0] in ("50%", "99%") and len(s) == 2:
+            v = s[1]
+            num = float(v.rstrip("usm"))
+            suffix = v[len(v.rstrip("usm")):]
+            r["p50_ms" if s[0] == "50%" else "p99_ms"] = round(num * unit[suffix], 3)
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            r["non2xx"] = int(s[-1])
+        elif line.strip().startswith("Socket errors:"):
+            r["errors"] = sum(int(x.strip(",")) for x in s[3::2])
+    return r
+
+
+def run_wrk(port, script):
+    cmd = ["taskset", "-c", "1", "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency", "-s", script,
+           f"http://127.0.0.1:{port}/"]
+    return parse_wrk(subprocess.run(cmd, capture_output=True, text=True, timeout=SECONDS + 60).stdout)
+
+
+def main():
+    started = time.time()
+    tmp = tempfile.mkdtemp(prefix="authgate-bench-")
+    cases = configs()
+    only = os.environ.get("BENCH_ONLY")  # comma-separated substrings: run a subset (plus the baseline)
+    if only:
+        cases = [c for c in cases if c[1] == "baseline" or any(o in c[0] for o in only.split(","))]
+    print(f"starting {len(cases)} Envoys (one worker each, CPU 0); wrk on CPU 1, {CONNECTIONS} connections, "
+          f"{SECONDS}s x {ROUNDS} rounds", flush=True)
+    running = []
+    try:
+        for name, group, filt, headers, status in cases:
+            port, admin = free_port(), free_port()
+            envoy = Envoy(bootstrap(filt, port, admin), concurrency=1, log_level="warning")
+            envoy.start()
+            subprocess.run(["taskset", "-cp", "0", str(envoy.proc.pid)], capture_output=True)
+            script = lua_for(headers, tmp)
+            # Check the answer and warm the caches (bcrypt, verified tokens) before measuring.
+            probe = headers if isinstance(headers, list) else bearer(token(headers[1]))
+            for _ in range(3):
+                got = request(port, "GET", "/", probe).status
+            if got != status:
+                raise SystemExit(f"{name}: expected {status}, got {got}\n{envoy.log()[-2000:]}")
+            # A short unmeasured run first: JIT, connection pools and caches settle.
+            subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{CONNECTIONS}", "-d1s", "-s", script,
+                            f"http://127.0.0.1:{port}/"], capture_output=True, timeout=60)
+            running.append({"name": name, "group": group, "envoy": envoy, "port": port, "script": script,
+                            "status": status, "runs": []})
+        for rnd in range(ROUNDS):
+            for c in running:
+                before = cpu_seconds(c["envoy"].proc.pid)
+                r = run_wrk(c["port"], c["script"])
+                r["cpu_us_per_req"] = (cpu_seconds(c["envoy"].proc.pid) - before) * 1e6 / max(r["requests"], 1)
+                bad = r["non2xx"] if c["status"] == 200 else r["requests"] - r["non2xx"]
+                if bad or r["errors"]:
+                    raise SystemExit(f"{c['name']}: {bad} wrong answers, {r['errors']} socket errors")
+                c["runs"].append(r)
+            print(f"round {rnd + 1}/{ROUNDS} done ({time.time() - started:.0f}s)", flush=True)
+    finally:
+        for c in running:
+            c["envoy"].stop()
+    report(running, time.time() - started)
+
+
+def median(c, key):
+    values = [r[key] for r in c["runs"] if r[key] is not None]
+    return statistics.median(values) if values else None
+
+
+def report(running, elapsed):
+    base = running[0]
+    base_rps, base_cpu = median(base, "rps"), median(base, "cpu_us_per_req")
+    rows = []
+    for c in running:
+        rps, cpu = median(c, "rps"), median(c, "cpu_us_per_req")
+        rows.append({"name": c["name"], "group": c["group"], "status": c["status"], "rps": round(rps),
+                     "pct_of_passthrough": round(100 * rps / base_rps, 1),
+                     "p50_ms": median(c, "p50_ms"), "p99_ms": median(c, "p99_ms"),
+                     "cpu_us_added": round(cpu - base_cpu, 1), "runs": [round(r["rps"]) for r in c["runs"]]})
+    machine = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; nproc"],
+                             capture_output=True, text=True).stdout.split("\n")
+    envoy_version = subprocess.run([os.path.join(ROOT, ".venv", "bin", "envoy"), "--version"],
+                                   capture_output=True, text=True).stdout.strip().split("version: ")[-1]
+    meta = {"machine": f"{machine[0].strip()}, {machine[1].strip()} cores", "envoy": envoy_version,
+            "rounds": ROUNDS, "seconds": SECONDS, "connections": CONNECTIONS, "elapsed_s": round(elapsed),
+            "wasm_bytes": os.path.getsize(WASM), "date": time.strftime("%Y-%m-%d")}
+    lines = ["| configuration | status | req/s | % of passthrough | p50 ms | p99 ms | CPU µs/req added |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['status']} | {r['rps']} | {r['pct_of_passthrough']}% | "
+                     f"{r['p50_ms']} | {r['p99_ms']} | {r['cpu_us_added']} |")
+    table = "\n".join(lines)
+    print()
+    print(f"{meta['machine']}; Envoy {meta['envoy']}; one worker; wrk -c{CONNECTIONS}; median of {ROUNDS} "
+          f"interleaved {SECONDS}s runs; wasm {meta['wasm_bytes']} bytes; {meta['elapsed_s']}s in all")
+    print()
+    print(table)
+    with open(os.path.join(HERE, "results.json"), "w") as f:
+        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+    with open(os.path.join(HERE, "results.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(HERE, "results.svg"), "w") as f:
+        f.write(svg(rows, meta))
+
+
+def svg(rows, meta):
+    """Horizontal bars: throughput as % of passthrough; authgate in blue, Envoy's filters grey."""
+    bar_h, gap, left, width = 18, 6, 330, 420
+    height = 60 + len(rows) * (bar_h + gap)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 90}" height="{height}" '
+           'font-family="sans-serif" font-size="12">',
+           '<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="10" y="20" font-size="14" font-weight="bold">Throughput, % of passthrough '
+           f'(Envoy {meta["envoy"].split("/")[1] if "/" in meta["envoy"] else meta["envoy"]}, one worker)</text>',
+           f'<text x="10" y="38" fill="#555">{meta["machine"]}; median of {meta["rounds"]} interleaved runs; '
+           f'{meta["date"]}</text>']
+    for i, r in enumerate(rows):
+        y = 50 + i * (bar_h + gap)
+        w = max(1, width * min(r["pct_of_passthrough"], 110) / 110)
+        color = "#2b6cb0" if r["name"].startswith("authgate") else ("#999" if r["group"] != "baseline" else "#333")
+        out.append(f'<text x="{left - 8}" y="{y + 13}" text-anchor="end">{r["name"].replace("&", "&amp;")}</text>')
+        out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{color}"/>')
+        out.append(f'<text x="{left + w + 5:.1f}" y="{y + 13}">{r["pct_of_passthrough"]}%</text>')
+    x100 = left + width * 100 / 110
+    out.append(f'<line x1="{x100:.1f}" y1="45" x2="{x100:.1f}" y2="{height - 5}" stroke="#c00" stroke-dasharray="3,3"/>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    main()
