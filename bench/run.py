@@ -39,11 +39,11 @@ WRONG = "Basic " + b64(b"bob:wrong")
 
 # --- filters ----------------------------------------------------------------------------------
 
-def authgate(config):
+def authgate(config, wasm=WASM):
     return {"name": "envoy.filters.http.wasm", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {"name": "authgate", "root_id": "authgate", "fail_open": False,
-                   "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": WASM}}},
+                   "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": wasm}}},
                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                                      "value": json.dumps(config)}}}}
 
@@ -72,7 +72,14 @@ def native_jwt(families, cache):
         "rules": [{"match": {"prefix": "/"}, "requires": {"provider_name": "idp"}}]}}
 
 
+def variants():
+    """BENCH_VARIANTS=a.wasm,b.wasm: the api_key rows once per module, to compare builds."""
+    return [w for w in os.environ.get("BENCH_VARIANTS", "").split(",") if w]
+
+
 AG_KEY = authgate({"providers": {"k": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}]}}})
+AG_KEY_QUIET = authgate({"providers": {"k": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}]}},
+                         "audit_level": "debug"})
 AG_SHA = authgate({"providers": {"b": {"type": "basic", "htpasswd": SHA_USER}}})
 AG_BCRYPT = authgate({"providers": {"b": {"type": "basic", "htpasswd": BCRYPT_USER}}})
 AG_JWT = authgate({"providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "audiences": ["orders"],
@@ -101,6 +108,7 @@ def configs():
         ("authgate api_key valid", "api key", AG_KEY, [("x-api-key", "k-1")], 200),
         ("api_key_auth wrong", "api key 401", native_api_key(), [("x-api-key", "nope")], 401),
         ("authgate api_key wrong", "api key 401", AG_KEY, [("x-api-key", "nope")], 401),
+        ("authgate api_key wrong, audit lines off", "api key 401", AG_KEY_QUIET, [("x-api-key", "nope")], 401),
         ("api_key_auth missing", "missing 401", native_api_key(), [], 401),
         ("authgate api_key missing", "missing 401", AG_KEY, [], 401),
         ("basic_auth {SHA} valid", "basic", native_basic(), [("authorization", BOB)], 200),
@@ -120,6 +128,10 @@ def configs():
         if alg != "EdDSA":
             out += [(f"jwt_authn {alg} fresh tokens", f"jwt {alg} fresh", native_jwt([fam], False), ("pool", alg), 200)]
         out += [(f"authgate jwt {alg} fresh tokens", f"jwt {alg} fresh", AG_JWT, ("pool", alg), 200)]
+    for w in variants():
+        key = {"providers": {"k": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}]}}}
+        out += [(f"variant {os.path.basename(w)} api_key valid", "variant", authgate(key, w), [("x-api-key", "k-1")], 200),
+                (f"variant {os.path.basename(w)} api_key wrong", "variant", authgate(key, w), [("x-api-key", "x")], 401)]
     out += [
         ("jwt_authn RS256 expired", "jwt 401", native_jwt(["rsa"], False), bearer(expired("RS256")), 401),
         ("authgate jwt RS256 expired", "jwt 401", AG_JWT, bearer(expired("RS256")), 401),
@@ -206,7 +218,9 @@ def main():
     try:
         for name, group, filt, headers, status in cases:
             port, admin = free_port(), free_port()
-            envoy = Envoy(bootstrap(filt, port, admin), concurrency=1, log_level="warning")
+            # Envoy at its default `info`: authgate's audit lines (one per refusal) are written,
+            # as in production; the "audit lines off" row shows what they cost.
+            envoy = Envoy(bootstrap(filt, port, admin), concurrency=1, log_level="info", wasm_log_level=None)
             envoy.start()
             subprocess.run(["taskset", "-cp", "0", str(envoy.proc.pid)], capture_output=True)
             script = lua_for(headers, tmp)

@@ -17,6 +17,8 @@ pub struct Catalog {
     would_deny: usize,
     would_deny_by: usize,
     held: usize,
+    /// Audit lines left out by the rate limit.
+    pub audit_suppressed: usize,
     cache: [usize; 4],
     jwks: Vec<Option<(usize, usize)>>,
 }
@@ -47,6 +49,7 @@ impl Catalog {
             .min()
             .unwrap_or(0);
         let held = add("authgate.held".into());
+        let audit_suppressed = add("authgate.audit.suppressed".into());
         let cache = [
             add("authgate.cache.basic.hit".into()),
             add("authgate.cache.basic.miss".into()),
@@ -83,6 +86,7 @@ impl Catalog {
             would_deny,
             would_deny_by,
             held,
+            audit_suppressed,
             cache,
             jwks,
         }

@@ -151,6 +151,7 @@ fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
         report_header,
         log_allowed: raw.log_allowed.unwrap_or(false),
         audit_level,
+        audit_lines_per_second: raw.audit_lines_per_second.unwrap_or(100),
         response: ResponseSettings::compile(raw.response.as_ref())?,
     })
 }

@@ -36,6 +36,8 @@ pub struct Config {
     pub log_allowed: bool,
     /// Level of audit lines.
     pub audit_level: AuditLevel,
+    /// Most audit lines per second per worker; 0 means no limit.
+    pub audit_lines_per_second: u32,
     /// How replies read.
     pub response: ResponseSettings,
 }

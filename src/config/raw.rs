@@ -35,6 +35,10 @@ pub struct RawConfig {
     /// Level of audit lines: `debug`, `info` (default), `warn` or `error`.
     #[serde(default)]
     pub audit_level: Option<String>,
+    /// Most audit lines per second per worker (default 100, 0 = no limit); the rest are
+    /// counted and summarised.
+    #[serde(default)]
+    pub audit_lines_per_second: Option<u32>,
     /// How replies read.
     #[serde(default)]
     pub response: Option<RawResponse>,

@@ -81,7 +81,10 @@ impl Page<'_> {
             format!("<h2>How to authenticate</h2><ul>{items}</ul>")
         };
         let docs = self.docs_url.map_or(String::new(), |u| {
-            format!("<p>More about signing in: <a href=\"{0}\">{0}</a></p>", escape(u))
+            format!(
+                "<p>More about signing in: <a href=\"{0}\">{0}</a></p>",
+                escape(u)
+            )
         });
         let rid = self.request_id.map_or(String::new(), |r| {
             format!(

@@ -173,7 +173,7 @@ class Envoy:
     """One Envoy process. `start()` returns once it is ready, or once it has exited
     (a refused configuration); `log()` is everything it printed."""
 
-    def __init__(self, config, concurrency=1, log_level="info", admin_port=None):
+    def __init__(self, config, concurrency=1, log_level="info", admin_port=None, wasm_log_level="debug"):
         """`config` is a bootstrap dict, or the path of a YAML file whose admin port is given."""
         self.dir = tempfile.mkdtemp(prefix="authgate-envoy-")
         if isinstance(config, str):
@@ -187,6 +187,7 @@ class Envoy:
         self.log_path = os.path.join(self.dir, "envoy.log")
         self.concurrency = concurrency
         self.log_level = log_level
+        self.wasm_log_level = wasm_log_level
         self.proc = None
 
     def start(self, timeout=60):
@@ -196,7 +197,8 @@ class Envoy:
         self.logfile = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [binary, "-c", self.config_path, "--concurrency", str(self.concurrency),
-             "--disable-hot-restart", "-l", self.log_level, "--component-log-level", "wasm:debug"],
+             "--disable-hot-restart", "-l", self.log_level]
+            + (["--component-log-level", f"wasm:{self.wasm_log_level}"] if self.wasm_log_level else []),
             stdout=self.logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.time() + timeout
         while time.time() < deadline:

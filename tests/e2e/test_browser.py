@@ -211,7 +211,7 @@ def test_browser_sees_the_page(seen):
     assert "How to authenticate" in lines, text
     assert "Basic: Authorization: Basic <base64 of user:password>" in lines, text
     assert "ApiKey: x-api-key: <key>" in lines, text
-    assert DOCS in lines, text
+    assert f"More about signing in: {DOCS}" in lines, text
     assert seen["links"] == [[DOCS, DOCS]], seen["links"]
     assert "Error: missing_credentials" in lines, text
     assert any(l.startswith("Request ID: ") and len(l) > len("Request ID: ") for l in lines), text

@@ -23,7 +23,16 @@ CONFIG = {
 
 
 def counters(gw):
-    return {k[len("wasmcustom."):]: v for k, v in gw.envoy.stats("wasmcustom.authgate").items()}
+    """The counters once they have settled: authgate hands counts to Envoy on its tick."""
+    import time
+    last, deadline = None, time.time() + 5
+    while time.time() < deadline:
+        time.sleep(0.3)
+        now = {k[len("wasmcustom."):]: v for k, v in gw.envoy.stats("wasmcustom.authgate").items()}
+        if now == last:
+            return now
+        last = now
+    return last
 
 
 def audit_lines(gw):
@@ -111,5 +120,24 @@ def test_report_header_name_and_audit_level_are_configurable():
         assert gw.get("/x").status == 200
         assert gw.upstream.seen[-1].header("x-auth-dryrun") == "missing_credentials; rule=default"
         assert any("[warning][wasm]" in l and "would deny" in l for l in gw.envoy.log().splitlines())
+    finally:
+        close_stack(gw)
+
+
+def test_audit_lines_are_rate_limited():
+    import time
+    gw = make_stack(dict(CONFIG, audit_lines_per_second=5, log_allowed=False))
+    try:
+        for _ in range(40):
+            assert gw.get("/x", [("x-api-key", "nope")]).status == 401
+        time.sleep(1.1)
+        assert gw.get("/x").status == 401  # a new second: the summary is written
+        log = gw.envoy.log()
+        lines = [l for l in log.splitlines() if "authgate: denied" in l]
+        assert 5 <= len(lines) <= 16, len(lines)
+        assert "audit lines left out in the last second (audit_lines_per_second = 5)" in log
+        c = counters(gw)
+        assert c["authgate.audit.suppressed"] + len(lines) == 41
+        assert c["authgate.denied"] == 41, "counters count every refusal, logged or not"
     finally:
         close_stack(gw)
