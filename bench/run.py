@@ -39,7 +39,7 @@ WRONG = "Basic " + b64(b"bob:wrong")
 
 # --- filters ----------------------------------------------------------------------------------
 
-def authgate(config, wasm=WASM):
+def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM)):
     return {"name": "envoy.filters.http.wasm", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {"name": "authgate", "root_id": "authgate", "fail_open": False,
@@ -264,7 +264,7 @@ def report(running, elapsed):
         rps, cpu = median(c, "rps"), median(c, "cpu_us_per_req")
         rows.append({"name": c["name"], "group": c["group"], "status": c["status"], "rps": round(rps),
                      "pct_of_passthrough": round(100 * rps / base_rps, 1),
-                     "p50_ms": median(c, "p50_ms"), "p99_ms": median(c, "p99_ms"),
+                     "p50_ms": round(median(c, "p50_ms"), 3), "p99_ms": round(median(c, "p99_ms"), 3),
                      "cpu_us_added": round(cpu - base_cpu, 1), "runs": [round(r["rps"]) for r in c["runs"]]})
     machine = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2; nproc"],
                              capture_output=True, text=True).stdout.split("\n")
