@@ -165,3 +165,35 @@ def test_server_down_at_start_then_recovers(jwks):
         assert wait_for(lambda: gw.get("/x", bearer(A)).status == 200), "did not recover"
     finally:
         close_stack(gw)
+
+
+def test_slow_server_times_out_then_recovers(jwks):
+    server = jwks(A.jwks(), delay=3.0).start()
+    gw = stack_for(server, timeout_ms=500)
+    try:
+        r = gw.get("/x", bearer(A))
+        assert_problem(r, 401, "invalid_credentials")
+        assert wait_for(lambda: "no response (timeout or connection failure)" in gw.envoy.log())
+        server.delay = 0
+        assert wait_for(lambda: gw.get("/x", bearer(A)).status == 200), "did not recover"
+    finally:
+        close_stack(gw)
+
+
+def test_a_flood_of_unknown_kids_is_not_a_flood_of_fetches(jwks):
+    server = jwks(A.jwks()).start()
+    gw = stack_for(server)
+    try:
+        assert gw.get("/x", bearer(A)).status == 200
+        before = len(server.hits)
+        started = time.time()
+        for i in range(60):
+            r = gw.get("/x", [("authorization", "Bearer " + A.token("ES256", claims(), header={"kid": f"random-{i}"}))])
+            assert r.status == 401
+        elapsed = time.time() - started
+        time.sleep(1.2)
+        fetches = len(server.hits) - before
+        # At most one refetch per min_refetch_interval_seconds (1 s here), plus the one in flight.
+        assert fetches <= int(elapsed) + 2, (fetches, elapsed)
+    finally:
+        close_stack(gw)
