@@ -94,6 +94,9 @@ run_tests() {
   log "clippy (wasm32, unwrap/expect/panic denied outside tests)"
   cargo clippy --quiet --target "$TARGET" --all-targets -- -D warnings
   build
+  log "building dist/authgate-trap.wasm (test-only: traps on /__authgate_trap)"
+  cargo build --release --target "$TARGET" --quiet --features test-trap --target-dir target/trap
+  cp "target/trap/$TARGET/release/authgate.wasm" dist/authgate-trap.wasm
   log "integration tests against Envoy $ENVOY_VERSION"
   "$VENV/bin/python" -m pytest -q tests/e2e "$@"
 }

@@ -519,6 +519,10 @@ impl Context for Filter {}
 
 impl HttpContext for Filter {
     fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        #[cfg(feature = "test-trap")]
+        if HostHeaders.header(":path").as_deref() == Some("/__authgate_trap") {
+            core::arch::wasm32::unreachable();
+        }
         let Some(engine) = self.state.engine.borrow().clone() else {
             return fail_closed("the filter has no valid configuration");
         };

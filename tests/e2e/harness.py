@@ -86,7 +86,7 @@ class Upstream:
 
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
-              before=(), hcm_extra=None, as_struct=False, clusters=None):
+              before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
     or a string sent as is."""
@@ -106,7 +106,7 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
                 "vm_config": {"runtime": "envoy.wasm.runtime.v8",
                               "code": {"local": {"filename": wasm}}},
                 "configuration": configuration,
-                "fail_open": False,
+                **({"failure_policy": failure_policy} if failure_policy else {"fail_open": False}),
             },
         },
     }
