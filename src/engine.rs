@@ -399,6 +399,41 @@ impl Engine {
         Decision::Deny(denied)
     }
 
+    /// The reply for a client over its `throttle` limit (a pass that says so in report mode).
+    pub fn throttled(&self, view: &dyn RequestView, retry_after: u64) -> Decision {
+        let req = Request::new(view);
+        let allowed = Allowed {
+            edits: Verified {
+                remove: self.config.identity_headers.clone(),
+                ..Verified::default()
+            },
+            rule: "throttle".into(),
+            ..Allowed::default()
+        };
+        let mut d = self.deny(
+            &req,
+            None,
+            Denial::TooManyFailures(retry_after),
+            None,
+            None,
+            allowed,
+        );
+        match &mut d {
+            Decision::Deny(denied) => denied.rule = "throttle".into(),
+            Decision::Allow(Allowed {
+                would_deny: Some(denied),
+                ..
+            }) => denied.rule = "throttle".into(),
+            _ => {}
+        }
+        d
+    }
+
+    /// The throttle's shared-data slot for a client address (keyed like fingerprints).
+    pub fn throttle_slot(&self, client: &str) -> u32 {
+        crate::throttle::slot(&self.audit_key.borrow(), client)
+    }
+
     /// The providers with a remote key set: (index, name, remote).
     pub fn remote_jwks(&self) -> impl Iterator<Item = (usize, &str, &RemoteJwks)> {
         self.config

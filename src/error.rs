@@ -23,6 +23,8 @@ pub enum Denial {
     /// The request is malformed as an authentication request: a credential sent twice or by
     /// more than one method (RFC 6750 §2), or two `Authorization` headers.
     InvalidRequest(&'static str),
+    /// Too many refused credentials from this client lately; holds the seconds to wait.
+    TooManyFailures(u64),
 }
 
 impl Denial {
@@ -35,6 +37,7 @@ impl Denial {
             Denial::UnsupportedScheme => "unsupported_scheme",
             Denial::InsufficientScope(_) => "insufficient_scope",
             Denial::InvalidRequest(_) => "invalid_request",
+            Denial::TooManyFailures(_) => "too_many_failures",
         }
     }
 }
@@ -48,6 +51,7 @@ impl fmt::Display for Denial {
             Denial::UnsupportedScheme => f.write_str("authorization scheme not accepted here"),
             Denial::InsufficientScope(s) => write!(f, "insufficient scope, requires {s}"),
             Denial::InvalidRequest(why) => write!(f, "invalid request: {why}"),
+            Denial::TooManyFailures(s) => write!(f, "too many failed attempts, retry in {s} s"),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::config::AuditLevel;
 use crate::engine::{Decision, Engine};
 use crate::metrics::Catalog;
 use crate::request::RequestView;
+use crate::throttle::Record;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
@@ -393,16 +394,48 @@ impl OwnedFacts {
 
 fn facts() -> OwnedFacts {
     let h = |n| HostHeaders.header(n).unwrap_or_default();
-    let client = hostcalls::get_property(vec!["source", "address"])
-        .ok()
-        .flatten()
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
     OwnedFacts {
         method: h(":method"),
         path: h(":path"),
-        client,
+        client: client_address(),
         request_id: h("x-request-id"),
+    }
+}
+
+/// The downstream address as Envoy reports it (`ip:port`).
+fn client_address() -> String {
+    hostcalls::get_property(vec!["source", "address"])
+        .ok()
+        .flatten()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// Refused credentials count towards the throttle; missing ones do not (a browser's first
+/// request has none), nor do expired tokens (a client that forgot to refresh is no attacker).
+fn counts_as_failure(decision: &Decision) -> bool {
+    let denied = match decision {
+        Decision::Deny(d) => Some(d.as_ref()),
+        Decision::Allow(a) => a.would_deny.as_deref(),
+        Decision::Wait(_) => None,
+    };
+    matches!(
+        denied.map(|d| &d.denial),
+        Some(crate::error::Denial::InvalidCredentials(_))
+    )
+}
+
+/// Adds a failure to the client's shared record; compare-and-swap, so concurrent workers
+/// do not lose each other's counts.
+fn record_failure(t: &crate::throttle::Throttle, ip: &str, key: &str, now: u64) {
+    for _ in 0..4 {
+        let Ok((value, cas)) = hostcalls::get_shared_data(key) else {
+            return;
+        };
+        let record = t.fail(value.and_then(|v| Record::decode(&v)), ip, now);
+        if hostcalls::set_shared_data(key, Some(&record.encode()), cas).is_ok() {
+            return;
+        }
     }
 }
 
@@ -530,7 +563,29 @@ impl HttpContext for Filter {
         // One host call for every header beats one per header (measured with
         // BENCH_VARIANTS: +19% requests/s on the API key path).
         let headers = PrefetchedHeaders::fetch();
+        let throttle = engine.config().throttle.map(|t| {
+            let client = client_address();
+            let ip = crate::throttle::client_ip(&client).to_string();
+            let key = format!("authgate.throttle.{}", engine.throttle_slot(&ip));
+            (t, ip, key)
+        });
+        if let Some((t, ip, key)) = &throttle {
+            let record = hostcalls::get_shared_data(key)
+                .ok()
+                .and_then(|(v, _)| v)
+                .and_then(|v| Record::decode(&v));
+            if let Some(wait) = t.blocked(record, ip, now / 1000) {
+                let decision = engine.throttled(&headers, wait);
+                self.state.account(&engine, &decision);
+                return apply(decision, false);
+            }
+        }
         let decision = engine.decide(&headers, now / 1000);
+        if let Some((t, ip, key)) = &throttle {
+            if counts_as_failure(&decision) {
+                record_failure(t, ip, key, now / 1000);
+            }
+        }
         self.state.account(&engine, &decision);
         match decision {
             Decision::Wait(i) => {

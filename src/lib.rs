@@ -17,6 +17,7 @@ pub mod providers;
 pub mod reply;
 pub mod request;
 pub mod rules;
+pub mod throttle;
 
 #[cfg(target_arch = "wasm32")]
 mod host;

@@ -13,6 +13,7 @@ use crate::providers::jwt::JwtProvider;
 use crate::reply::Challenge;
 use crate::reply::ResponseSettings;
 use crate::rules::{PathMatch, Requirement, Rule};
+use crate::throttle::Throttle;
 use serde_json::Value;
 
 const DEFAULT_REALM: &str = "authgate";
@@ -153,6 +154,10 @@ fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
         audit_level,
         audit_lines_per_second: raw.audit_lines_per_second.unwrap_or(100),
         response: ResponseSettings::compile(raw.response.as_ref())?,
+        throttle: match &raw.throttle {
+            Some(t) => Some(Throttle::compile(t.max_failures, t.window_seconds)?),
+            None => None,
+        },
     })
 }
 

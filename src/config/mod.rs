@@ -14,6 +14,7 @@ use crate::providers::basic::BasicProvider;
 use crate::providers::jwt::JwtProvider;
 use crate::reply::ResponseSettings;
 use crate::rules::Rule;
+use crate::throttle::Throttle;
 
 /// A validated configuration.
 #[derive(Debug)]
@@ -40,6 +41,8 @@ pub struct Config {
     pub audit_lines_per_second: u32,
     /// How replies read.
     pub response: ResponseSettings,
+    /// Brute-force throttling, when configured.
+    pub throttle: Option<Throttle>,
 }
 
 /// `mode`.

@@ -42,6 +42,19 @@ pub struct RawConfig {
     /// How replies read.
     #[serde(default)]
     pub response: Option<RawResponse>,
+    /// Brute-force throttling per client address.
+    #[serde(default)]
+    pub throttle: Option<RawThrottle>,
+}
+
+/// `throttle`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawThrottle {
+    /// Refused credentials allowed per window.
+    pub max_failures: u32,
+    /// The window, in seconds.
+    pub window_seconds: u64,
 }
 
 /// `response`: how replies read.

@@ -130,6 +130,11 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
             "Bad Request",
             format!("The request is malformed: {why}. Send exactly one credential, in one place."),
         ),
+        Denial::TooManyFailures(secs) => (
+            429,
+            "Too Many Requests",
+            format!("Too many failed sign-in attempts from this address. Try again in {secs} seconds."),
+        ),
     }
 }
 
@@ -201,6 +206,9 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     };
     headers.push(("content-type".to_string(), content_type.to_string()));
     headers.push(("cache-control".to_string(), "no-store".to_string()));
+    if let Denial::TooManyFailures(secs) = denial {
+        headers.push(("retry-after".to_string(), secs.to_string()));
+    }
     let mut seen: Vec<&str> = Vec::with_capacity(ctx.challenges.len());
     for c in ctx.challenges {
         // 403 is about scope, which only Bearer can express (RFC 6750 §3.1).

@@ -9,13 +9,14 @@ use crate::json;
 use std::collections::BTreeMap;
 
 /// Every `error` code a reply can carry.
-pub const CODES: [&str; 6] = [
+pub const CODES: [&str; 7] = [
     "missing_credentials",
     "invalid_credentials",
     "token_expired",
     "unsupported_scheme",
     "insufficient_scope",
     "invalid_request",
+    "too_many_failures",
 ];
 
 /// Problem members authgate writes itself; `extra` cannot replace them.

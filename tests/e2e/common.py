@@ -24,10 +24,11 @@ def assert_problem(resp, status, error, realm="api"):
     body = resp.json()
     assert body["status"] == status
     assert body["error"] == error
-    assert body["title"] == {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden"}[status]
+    assert body["title"] == {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
+                             429: "Too Many Requests"}[status]
     assert body["type"] == "about:blank"
     assert body["detail"]
-    assert body["accepted"], body
+    assert body["accepted"] or status == 429, body
     for a in body["accepted"]:
         assert a["scheme"] and a["how"]
     return body
