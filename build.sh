@@ -4,6 +4,8 @@
 #   ./build.sh test     install what is missing, then unit + clippy + integration tests
 #   ./build.sh demo     run the demo: Envoy on 127.0.0.1:8080 with envoy/demo.yaml
 #   ./build.sh bench    authgate next to Envoy's native auth filters (wrk), table + JSON + SVG
+#   ./build.sh soak     minutes of mixed traffic on 2 workers: no 5xx, flat memory, counts add up
+#   ./build.sh fuzz     cargo fuzz on the pure core (nightly), FUZZ_SECONDS per target
 #   ./build.sh measure  cost of a bcrypt check and other per-request costs, through Envoy
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -115,6 +117,45 @@ bench() {
   exec "$VENV/bin/python" bench/run.py "$@"
 }
 
+soak() {
+  build
+  ensure_venv
+  ensure_apt wrk wrk
+  exec "$VENV/bin/python" bench/soak.py "$@"
+}
+
+# Fuzz targets (fuzz/fuzz_targets) with cargo fuzz on nightly; FUZZ_SECONDS per target
+# (default 180). New inputs go to a scratch corpus; the repository keeps the small seed corpora.
+fuzz() {
+  ensure_rust
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  local secs=${FUZZ_SECONDS:-180} work
+  work=$(mktemp -d)
+  printf '| target | executions | coverage (edges) | features | corpus | result |\n|---|---|---|---|---|---|\n' > "$work/summary.md"
+  for t in authorization token jwks config decide; do
+    log "fuzzing $t for ${secs}s"
+    mkdir -p "$work/$t"
+    local status=ok
+    (cd fuzz && cargo +nightly fuzz run "$t" "$work/$t" "corpus/$t" -- \
+        -max_total_time="$secs" -max_len=20000 -print_final_stats=1) > "$work/$t.log" 2>&1 || status=CRASH
+    local done_line execs
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$work/$t.log" | tail -1)
+    execs=$(grep -E '^stat::number_of_executed_units' "$work/$t.log" | awk '{print $2}')
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$t" "${execs:-?}" \
+      "$(sed -nE 's/.*cov: ([0-9]+).*/\1/p' <<<"$done_line")" \
+      "$(sed -nE 's/.*ft: ([0-9]+).*/\1/p' <<<"$done_line")" \
+      "$(sed -nE 's/.*corp: ([0-9]+\/[0-9a-zA-Z]+).*/\1/p' <<<"$done_line")" "$status" >> "$work/summary.md"
+    if [ "$status" != ok ]; then
+      tail -40 "$work/$t.log"
+      cp fuzz/artifacts/"$t"/* fuzz/corpus/"$t"/ 2>/dev/null || true
+    fi
+  done
+  cat "$work/summary.md"
+  cp "$work/summary.md" fuzz/last-run.md
+  ! grep -q CRASH "$work/summary.md"
+}
+
 measure() {
   build
   ensure_venv
@@ -129,5 +170,7 @@ case "$cmd" in
   demo) demo ;;
   measure) measure "$@" ;;
   bench) bench "$@" ;;
-  *) echo "usage: $0 [build|test|demo|bench|measure]" >&2; exit 2 ;;
+  soak) soak "$@" ;;
+  fuzz) fuzz "$@" ;;
+  *) echo "usage: $0 [build|test|demo|bench|soak|fuzz|measure]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,39 @@
+//! The whole decide-and-reply step on an arbitrary request: the input is `METHOD PATH` on the
+//! first line and `name: value` header lines after it.
+#![no_main]
+use authgate::{Engine, HeaderList};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+fn engine() -> &'static Engine {
+    static E: OnceLock<Engine> = OnceLock::new();
+    E.get_or_init(|| {
+        let mut config: serde_json::Value =
+            serde_json::from_str(include_str!("../../demo/authgate.json")).unwrap();
+        // A local key set instead of the remote one: nothing waits in a fuzzer.
+        config["providers"]["idp"]["remote_jwks"] = serde_json::Value::Null;
+        config["providers"]["idp"].as_object_mut().unwrap().remove("remote_jwks");
+        config["providers"]["idp"]["local_jwks"] = serde_json::from_str(include_str!("../../demo/jwks.json")).unwrap();
+        config["response"] = serde_json::json!({"docs_url": "https://docs.example", "extra": {"k": 1}});
+        // bcrypt would make every input slow; {SHA} keeps the fuzzer fast.
+        config["providers"]["staff"]["htpasswd"] = "bob:{SHA}9SMYoF5RilWWASry7TjeaKwmpGg=".into();
+        Engine::from_json(config.to_string().as_bytes(), [0; 32]).unwrap()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else { return };
+    let mut lines = s.split('\n');
+    let first = lines.next().unwrap_or("");
+    let (method, path) = first.split_once(' ').unwrap_or((first, "/"));
+    let headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(": ")).collect();
+    let view = HeaderList::new(method, path, &headers);
+    let d = engine().decide(&view, 1_700_000_000);
+    if let authgate::Decision::Deny(denied) = d {
+        // Replies are always valid JSON or HTML with the status the policy says.
+        assert!(matches!(denied.reply.status, 400 | 401 | 403 | 429));
+        if denied.reply.headers[0].1 == "application/problem+json" {
+            serde_json::from_str::<serde_json::Value>(&denied.reply.body).unwrap();
+        }
+    }
+});

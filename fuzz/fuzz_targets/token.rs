@@ -1,0 +1,29 @@
+//! Token parsing and verification against a key set with every key type.
+#![no_main]
+use authgate::config::raw::RawJwt;
+use authgate::providers::jwt::cache::TokenCache;
+use authgate::providers::jwt::{token, JwtProvider};
+use authgate::request::{HeaderList, Request};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+fn provider() -> &'static JwtProvider {
+    static P: OnceLock<JwtProvider> = OnceLock::new();
+    P.get_or_init(|| {
+        let jwks = include_str!("../../demo/jwks.json");
+        let raw: RawJwt = serde_json::from_value(serde_json::json!({
+            "issuer": "https://idp.demo", "audiences": ["orders"], "local_jwks": jwks,
+            "claim_to_headers": [{"claim_name": "sub", "header_name": "x-sub"}, {"claim_name": "a.b", "header_name": "x-ab"}],
+        }))
+        .unwrap();
+        JwtProvider::compile("f", &raw).unwrap()
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(s) = std::str::from_utf8(data) else { return };
+    let _ = token::parse(s);
+    let view = HeaderList::new("GET", "/", &[]);
+    let mut cache = TokenCache::new([0; 32], 16);
+    let _ = provider().verify(s, 0, &Request::new(&view), 1_700_000_000, &mut cache);
+});
