@@ -3,11 +3,13 @@
 #![no_main]
 use authgate::{Engine, HeaderList};
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
+thread_local! {
+    // The engine holds per-worker state (caches in RefCells), as in Envoy: one per thread.
+    static ENGINE: Engine = engine();
+}
 
-fn engine() -> &'static Engine {
-    static E: OnceLock<Engine> = OnceLock::new();
-    E.get_or_init(|| {
+fn engine() -> Engine {
+    {
         let mut config: serde_json::Value =
             serde_json::from_str(include_str!("../../demo/authgate.json")).unwrap();
         // A local key set instead of the remote one: nothing waits in a fuzzer.
@@ -18,7 +20,7 @@ fn engine() -> &'static Engine {
         // bcrypt would make every input slow; {SHA} keeps the fuzzer fast.
         config["providers"]["staff"]["htpasswd"] = "bob:{SHA}9SMYoF5RilWWASry7TjeaKwmpGg=".into();
         Engine::from_json(config.to_string().as_bytes(), [0; 32]).unwrap()
-    })
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -28,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     let (method, path) = first.split_once(' ').unwrap_or((first, "/"));
     let headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(": ")).collect();
     let view = HeaderList::new(method, path, &headers);
-    let d = engine().decide(&view, 1_700_000_000);
+    let d = ENGINE.with(|e| e.decide(&view, 1_700_000_000));
     if let authgate::Decision::Deny(denied) = d {
         // Replies are always valid JSON or HTML with the status the policy says.
         assert!(matches!(denied.reply.status, 400 | 401 | 403 | 429));

@@ -5,11 +5,13 @@ use authgate::providers::jwt::cache::TokenCache;
 use authgate::providers::jwt::{token, JwtProvider};
 use authgate::request::{HeaderList, Request};
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
+thread_local! {
+    // The provider holds per-worker state (RefCell), as in Envoy: one per thread here too.
+    static PROVIDER: JwtProvider = provider();
+}
 
-fn provider() -> &'static JwtProvider {
-    static P: OnceLock<JwtProvider> = OnceLock::new();
-    P.get_or_init(|| {
+fn provider() -> JwtProvider {
+    {
         let jwks = include_str!("../../demo/jwks.json");
         let raw: RawJwt = serde_json::from_value(serde_json::json!({
             "issuer": "https://idp.demo", "audiences": ["orders"], "local_jwks": jwks,
@@ -17,7 +19,7 @@ fn provider() -> &'static JwtProvider {
         }))
         .unwrap();
         JwtProvider::compile("f", &raw).unwrap()
-    })
+    }
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -25,5 +27,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = token::parse(s);
     let view = HeaderList::new("GET", "/", &[]);
     let mut cache = TokenCache::new([0; 32], 16);
-    let _ = provider().verify(s, 0, &Request::new(&view), 1_700_000_000, &mut cache);
+    PROVIDER.with(|p| {
+        let _ = p.verify(s, 0, &Request::new(&view), 1_700_000_000, &mut cache);
+    });
 });
