@@ -117,20 +117,11 @@ impl ApiKeyProvider {
 
     /// Looks for the key in every source.
     pub fn find(&self, req: &Request) -> Found {
-        let mut found = Found::Absent;
-        for (i, source) in self.sources.iter().enumerate() {
-            let value = match source {
-                KeySource::Header(h) => locate::header_lines(req, h),
-                KeySource::Query(q) => locate::query_param(&req.path_and_query(), q),
-                KeySource::Cookie(c) => locate::cookie(req, c),
-            };
-            match (value, &found) {
-                (Found::Absent, _) => {}
-                (Found::Conflict, _) | (Found::One(..), Found::One(..)) => return Found::Conflict,
-                (Found::One(v, _), _) => found = Found::One(v, i),
-            }
-        }
-        found
+        locate::in_one_place(self.sources.iter().map(|source| match source {
+            KeySource::Header(h) => locate::header_lines(req, h),
+            KeySource::Query(q) => locate::query_param(&req.path_and_query(), q),
+            KeySource::Cookie(c) => locate::cookie(req, c),
+        }))
     }
 
     /// Checks a key found in source `source`.

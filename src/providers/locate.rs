@@ -21,6 +21,20 @@ pub fn one_of(mut values: impl Iterator<Item = String>) -> Found {
     }
 }
 
+/// The one place a credential was found among several sources, looked at in order; found in
+/// two places (or twice in one) is a conflict, and looking stops there.
+pub fn in_one_place(findings: impl Iterator<Item = Found>) -> Found {
+    let mut found = Found::Absent;
+    for (i, here) in findings.enumerate() {
+        match (here, &found) {
+            (Found::Absent, _) => {}
+            (Found::Conflict, _) | (Found::One(..), Found::One(..)) => return Found::Conflict,
+            (Found::One(v, _), _) => found = Found::One(v, i),
+        }
+    }
+    found
+}
+
 /// Every line of header `name`; a comma inside a line counts as two values (RFC 9110 §5.3),
 /// which no credential of ours contains.
 pub fn header_lines(req: &Request, name: &str) -> Found {

@@ -37,24 +37,15 @@ impl TokenSource {
 
 /// Looks for the token in every source, in order.
 pub fn find(sources: &[TokenSource], req: &Request, auth: &Authorization) -> Found {
-    let mut found = Found::Absent;
-    for (i, source) in sources.iter().enumerate() {
-        let here = match source {
-            TokenSource::Header(h, prefix) if h == "authorization" => match prefix {
-                Prefix::Bearer => locate::single(auth.for_scheme("bearer").map(str::to_string)),
-                _ => strip(locate::single(req.header(h)), prefix),
-            },
-            TokenSource::Header(h, prefix) => strip(locate::header_lines(req, h), prefix),
-            TokenSource::Param(p) => locate::query_param(&req.path_and_query(), p),
-            TokenSource::Cookie(c) => locate::cookie(req, c),
-        };
-        match (here, &found) {
-            (Found::Absent, _) => {}
-            (Found::Conflict, _) | (Found::One(..), Found::One(..)) => return Found::Conflict,
-            (Found::One(v, _), _) => found = Found::One(v, i),
-        }
-    }
-    found
+    locate::in_one_place(sources.iter().map(|source| match source {
+        TokenSource::Header(h, prefix) if h == "authorization" => match prefix {
+            Prefix::Bearer => locate::single(auth.for_scheme("bearer").map(str::to_string)),
+            _ => strip(locate::single(req.header(h)), prefix),
+        },
+        TokenSource::Header(h, prefix) => strip(locate::header_lines(req, h), prefix),
+        TokenSource::Param(p) => locate::query_param(&req.path_and_query(), p),
+        TokenSource::Cookie(c) => locate::cookie(req, c),
+    }))
 }
 
 fn strip(found: Found, prefix: &Prefix) -> Found {
