@@ -32,3 +32,20 @@ def assert_problem(resp, status, error, realm="api"):
     for a in body["accepted"]:
         assert a["scheme"] and a["how"]
     return body
+
+
+def refused(gw, path, headers=(), method="GET"):
+    """Sends a request that the filter must answer itself: it never reaches upstream."""
+    before = len(gw.upstream.seen)
+    r = gw.get(path, headers, method=method)
+    assert len(gw.upstream.seen) == before, "a refused request reached upstream"
+    return r
+
+
+def allowed(gw, path, headers=(), method="GET"):
+    """Sends a request that must reach upstream; returns what the upstream saw."""
+    before = len(gw.upstream.seen)
+    r = gw.get(path, headers, method=method)
+    assert r.status == 200, (r.status, r.body)
+    assert len(gw.upstream.seen) == before + 1
+    return gw.upstream.seen[-1]

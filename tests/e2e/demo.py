@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 
-from harness import ROOT, Envoy, Upstream, free_port, request
+from harness import ROOT, Envoy, JwksServer, Upstream, free_port, request
 
 def demo_token(scope="orders:read", lifetime=3600):
     """A JWT the demo's `idp` provider accepts."""
@@ -60,33 +60,6 @@ def curl_line(port, args):
     return "curl -si " + " ".join(f'"{a}"' if TOKEN in a else shlex.quote(a) for a in url_args)
 
 
-class JwksFile:
-    """Serves demo/jwks.json, as the identity provider's JWKS endpoint would."""
-
-    def __init__(self, port):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        import threading
-        body = open(os.path.join(ROOT, "demo", "jwks.json"), "rb").read()
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 def load_config(port, admin, upstream, jwks):
     text = open(os.path.join(ROOT, "envoy", "demo.yaml")).read()
     text = text.replace("port_value: 8080", f"port_value: {port}")
@@ -98,7 +71,8 @@ def load_config(port, admin, upstream, jwks):
 
 def run(port, admin, upstream_port, jwks_port):
     upstream = Upstream(upstream_port)
-    jwks = JwksFile(jwks_port)
+    import json
+    jwks = JwksServer(json.load(open(os.path.join(ROOT, "demo", "jwks.json"))), port=jwks_port).start()
     d = tempfile.mkdtemp(prefix="authgate-demo-")
     cfg = os.path.join(d, "demo.yaml")
     with open(cfg, "w") as f:

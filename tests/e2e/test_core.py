@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from common import ALICE_BCRYPT, BOB_SHA, assert_problem, basic, challenges
+from common import ALICE_BCRYPT, BOB_SHA, allowed, assert_problem, basic, challenges, refused
 from conftest import close_stack, make_stack
 
 CONFIG = {
@@ -43,23 +43,6 @@ def gw():
     stack = make_stack(CONFIG)
     yield stack
     close_stack(stack)
-
-
-def refused(gw, path, headers=(), method="GET"):
-    """Sends a request that must be answered by the filter and never reach upstream."""
-    before = len(gw.upstream.seen)
-    r = gw.get(path, headers, method=method)
-    assert len(gw.upstream.seen) == before, "a refused request reached upstream"
-    return r
-
-
-def allowed(gw, path, headers=(), method="GET"):
-    """Sends a request that must reach upstream; returns what the upstream saw."""
-    before = len(gw.upstream.seen)
-    r = gw.get(path, headers, method=method)
-    assert r.status == 200, (r.status, r.body)
-    assert len(gw.upstream.seen) == before + 1
-    return gw.upstream.seen[-1]
 
 
 # --- the contract's reply table -------------------------------------------------------------

@@ -2,64 +2,17 @@
 the fetch, one fetch serves every worker, rotation is picked up, and a failing server never
 costs the last good keys."""
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from common import assert_problem
 from conftest import close_stack, make_stack
-from harness import free_port
+from harness import JwksServer
 from jwtkit import Keys, claims
 
 A = Keys(prefix="a-")
 B = Keys(prefix="b-")
-
-
-class JwksServer:
-    """Serves `self.jwks` at any path; `mode` is ok, 500 or garbage; `delay` slows answers."""
-
-    def __init__(self, jwks, port=None, delay=0.0):
-        self.jwks, self.mode, self.delay, self.hits = jwks, "ok", delay, []
-        self.port = port or free_port()
-        self.server = None
-
-    def start(self):
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_GET(self):
-                outer.hits.append((self.path, self.headers.get("host")))
-                time.sleep(outer.delay)
-                status, body = 200, json.dumps(outer.jwks).encode()
-                if outer.mode == "500":
-                    status, body = 500, b"oops"
-                elif outer.mode == "garbage":
-                    body = b"<html>not a key set</html>"
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
 
 
 def config(timeout_ms=3000, cache=600):

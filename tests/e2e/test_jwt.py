@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from common import assert_problem, basic
+from common import allowed, assert_problem, basic, refused
 from conftest import close_stack, make_stack
 from jwtkit import ALGS, Keys, b64, claims, hs256_with_secret
 
@@ -61,21 +61,6 @@ def gw():
 
 def bearer(token):
     return [("authorization", f"Bearer {token}")]
-
-
-def refused(gw, path, headers=()):
-    before = len(gw.upstream.seen)
-    r = gw.get(path, headers)
-    assert len(gw.upstream.seen) == before, "a refused request reached upstream"
-    return r
-
-
-def allowed(gw, path, headers=()):
-    before = len(gw.upstream.seen)
-    r = gw.get(path, headers)
-    assert r.status == 200, (r.status, r.body)
-    assert len(gw.upstream.seen) == before + 1
-    return gw.upstream.seen[-1]
 
 
 @pytest.mark.parametrize("alg", ALGS)
