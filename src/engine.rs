@@ -420,11 +420,19 @@ impl Engine {
         );
         match &mut d {
             Decision::Deny(denied) => denied.rule = "throttle".into(),
-            Decision::Allow(Allowed {
-                would_deny: Some(denied),
-                ..
-            }) => denied.rule = "throttle".into(),
-            _ => {}
+            Decision::Allow(a) => {
+                if let Some(denied) = &mut a.would_deny {
+                    denied.rule = "throttle".into();
+                }
+                // The report header was written before the rule was named.
+                let header = &self.config.report_header;
+                for (k, v) in &mut a.edits.set {
+                    if k == header {
+                        *v = "too_many_failures; rule=throttle".into();
+                    }
+                }
+            }
+            Decision::Wait(_) => {}
         }
         d
     }
@@ -770,6 +778,37 @@ mod tests {
             let all = format!("{:?}", d);
             assert!(!all.contains(secret), "{all}");
         }
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::*;
+    use crate::request::HeaderList;
+
+    #[test]
+    fn throttled_replies_and_report_mode() {
+        let json = br#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "c", "key": "k"}]}}}"#;
+        let e = Engine::from_json(json, [0; 32]).unwrap();
+        let Decision::Deny(d) = e.throttled(&HeaderList::new("GET", "/", &[]), 7) else {
+            panic!()
+        };
+        assert_eq!((d.reply.status, d.rule.as_str()), (429, "throttle"));
+        assert!(d
+            .reply
+            .headers
+            .contains(&("retry-after".into(), "7".into())));
+        let json = br#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "c", "key": "k"}]}}, "mode": "report"}"#;
+        let e = Engine::from_json(json, [0; 32]).unwrap();
+        let Decision::Allow(a) = e.throttled(&HeaderList::new("GET", "/", &[]), 7) else {
+            panic!()
+        };
+        let mark = (
+            "x-authgate-would-deny".to_string(),
+            "too_many_failures; rule=throttle".to_string(),
+        );
+        assert!(a.edits.set.contains(&mark), "{:?}", a.edits.set);
+        assert_eq!(a.would_deny.unwrap().rule, "throttle");
     }
 }
 
