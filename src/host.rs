@@ -258,7 +258,8 @@ impl Root {
             if let Decision::Wait(_) = decision {
                 still.push((id, deadline));
             } else {
-                self.state.account(engine, &decision);
+                self.state
+                    .account(engine, &decision, &HostHeaders, now, None);
                 apply(decision, true);
             }
         }
@@ -267,8 +268,16 @@ impl Root {
 }
 
 impl State {
-    /// Counters and audit lines for a decision.
-    fn account(&self, engine: &Engine, decision: &Decision) {
+    /// Counters and audit lines for a decision on the request `view` shows, made at `now`
+    /// (ms); `client` when the caller already read the client's address.
+    fn account(
+        &self,
+        engine: &Engine,
+        decision: &Decision,
+        view: &dyn RequestView,
+        now: u64,
+        client: Option<&str>,
+    ) {
         let config = engine.config();
         if let Some((catalog, _)) = self.metrics.borrow().as_ref() {
             let mut pending = self.pending.borrow_mut();
@@ -298,14 +307,15 @@ impl State {
             Decision::Allow(a) => a.would_deny.is_some() || config.log_allowed,
             Decision::Wait(_) => false,
         };
-        if !wants_line || !self.audit_allowed(config.audit_lines_per_second) {
+        if !wants_line || !self.audit_allowed(config.audit_lines_per_second, now) {
             return;
         }
+        let facts = facts(view, client);
         let line = match decision {
-            Decision::Deny(d) => Some(audit::denied_line(d, &facts().as_facts(), false)),
+            Decision::Deny(d) => Some(audit::denied_line(d, &facts.as_facts(), false)),
             Decision::Allow(a) => match &a.would_deny {
-                Some(d) => Some(audit::denied_line(d, &facts().as_facts(), true)),
-                None if config.log_allowed => Some(audit::allowed_line(a, &facts().as_facts())),
+                Some(d) => Some(audit::denied_line(d, &facts.as_facts(), true)),
+                None if config.log_allowed => Some(audit::allowed_line(a, &facts.as_facts())),
                 None => None,
             },
             Decision::Wait(_) => None,
@@ -318,11 +328,11 @@ impl State {
     /// Rate limit on audit lines: a flood of bad requests must not become a flood of log
     /// writes (each costs the worker about as much as the request itself). Lines left out
     /// are counted and summarised once per second.
-    fn audit_allowed(&self, per_second: u32) -> bool {
+    fn audit_allowed(&self, per_second: u32, now: u64) -> bool {
         if per_second == 0 {
             return true;
         }
-        let second = now_ms() / 1000;
+        let second = now / 1000;
         let mut w = self.audit_window.borrow_mut();
         if w.0 != second {
             if w.2 > 0 {
@@ -392,12 +402,13 @@ impl OwnedFacts {
     }
 }
 
-fn facts() -> OwnedFacts {
-    let h = |n| HostHeaders.header(n).unwrap_or_default();
+/// The facts from headers already read; only the client's address may need a host call.
+fn facts(view: &dyn RequestView, client: Option<&str>) -> OwnedFacts {
+    let h = |n| view.header(n).unwrap_or_default();
     OwnedFacts {
         method: h(":method"),
         path: h(":path"),
-        client: client_address(),
+        client: client.map_or_else(client_address, str::to_string),
         request_id: h("x-request-id"),
     }
 }
@@ -523,20 +534,13 @@ impl PrefetchedHeaders {
 
 impl RequestView for PrefetchedHeaders {
     fn header(&self, name: &str) -> Option<String> {
-        // Repeated lines are joined with commas, as Envoy does for Authorization, so two
-        // credentials never read as one.
-        let mut out: Option<String> = None;
-        for (_, v) in self.0.iter().filter(|(k, _)| k == name) {
-            let v = String::from_utf8_lossy(v);
-            match &mut out {
-                Some(joined) => {
-                    joined.push(',');
-                    joined.push_str(&v);
-                }
-                None => out = Some(v.into_owned()),
-            }
-        }
-        out
+        let lines: Vec<std::borrow::Cow<str>> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v))
+            .collect();
+        crate::request::joined(lines.iter().map(|l| l.as_ref()))
     }
 
     fn header_values(&self, name: &str) -> Vec<String> {
@@ -567,26 +571,29 @@ impl HttpContext for Filter {
             let client = client_address();
             let ip = crate::throttle::client_ip(&client).to_string();
             let key = format!("authgate.throttle.{}", engine.throttle_slot(&ip));
-            (t, ip, key)
+            (t, client, ip, key)
         });
-        if let Some((t, ip, key)) = &throttle {
+        let client = throttle.as_ref().map(|(_, c, _, _)| c.as_str());
+        if let Some((t, _, ip, key)) = &throttle {
             let record = hostcalls::get_shared_data(key)
                 .ok()
                 .and_then(|(v, _)| v)
                 .and_then(|v| Record::decode(&v));
             if let Some(wait) = t.blocked(record, ip, now / 1000) {
                 let decision = engine.throttled(&headers, wait);
-                self.state.account(&engine, &decision);
+                self.state
+                    .account(&engine, &decision, &headers, now, client);
                 return apply(decision, false);
             }
         }
         let decision = engine.decide(&headers, now / 1000);
-        if let Some((t, ip, key)) = &throttle {
+        if let Some((t, _, ip, key)) = &throttle {
             if counts_as_failure(&decision) {
                 record_failure(t, ip, key, now / 1000);
             }
         }
-        self.state.account(&engine, &decision);
+        self.state
+            .account(&engine, &decision, &headers, now, client);
         match decision {
             Decision::Wait(i) => {
                 let timeout = engine

@@ -40,19 +40,12 @@ impl HeaderList {
 impl RequestView for HeaderList {
     /// Repeated headers are joined with `,` as Envoy does for the ones the core reads.
     fn header(&self, name: &str) -> Option<String> {
-        let mut found: Option<String> = None;
-        for (k, v) in &self.0 {
-            if k == name {
-                match &mut found {
-                    Some(joined) => {
-                        joined.push(',');
-                        joined.push_str(v);
-                    }
-                    None => found = Some(v.clone()),
-                }
-            }
-        }
-        found
+        joined(
+            self.0
+                .iter()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str()),
+        )
     }
 
     fn header_values(&self, name: &str) -> Vec<String> {
@@ -62,6 +55,17 @@ impl RequestView for HeaderList {
             .map(|(_, v)| v.clone())
             .collect()
     }
+}
+
+/// The lines of one header joined with `,`, as Envoy joins a repeated `Authorization`, so two
+/// credentials never read as one; `None` when there is no line.
+pub fn joined<'a>(mut lines: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut out = lines.next()?.to_string();
+    for line in lines {
+        out.push(',');
+        out.push_str(line);
+    }
+    Some(out)
 }
 
 /// Memoising wrapper: each header is fetched from the view at most once per request.

@@ -49,7 +49,7 @@ pub fn find(sources: &[TokenSource], req: &Request, auth: &Authorization) -> Fou
 }
 
 fn strip(found: Found, prefix: &Prefix) -> Found {
-    let Found::One(v, i) = found else {
+    let Found::One(v, _) = found else {
         return found;
     };
     let token = match prefix {
@@ -60,16 +60,8 @@ fn strip(found: Found, prefix: &Prefix) -> Found {
             .map(|(_, t)| t.trim()),
         Prefix::Literal(p) => v.strip_prefix(p.as_str()),
     };
-    locate::single(token.map(str::to_string)).with_source(i)
-}
-
-impl Found {
-    fn with_source(self, i: usize) -> Found {
-        match self {
-            Found::One(v, _) => Found::One(v, i),
-            other => other,
-        }
-    }
+    // The source index is set by `locate::in_one_place`.
+    locate::single(token.map(str::to_string))
 }
 
 #[cfg(test)]
