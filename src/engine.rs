@@ -375,6 +375,9 @@ impl Engine {
         let ctx = ReplyContext {
             challenges: rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]),
             needs_all: rule.is_some_and(|r| matches!(r.requires, Requirement::All(_))),
+            failed: provider
+                .and_then(|i| self.config.providers.get(i))
+                .map(|p| p.check.scheme()),
             request_id: request_id.as_deref(),
             html: reply::prefers_html(accept.as_deref()),
             settings: &self.config.response,

@@ -87,3 +87,15 @@ pub enum Check {
     /// `type: jwt`.
     Jwt(Box<JwtProvider>),
 }
+
+impl Check {
+    /// The authentication scheme this checker's credentials use.
+    pub fn scheme(&self) -> crate::reply::Scheme {
+        use crate::reply::Scheme;
+        match self {
+            Check::Basic(_) => Scheme::Basic,
+            Check::ApiKey(_) => Scheme::ApiKey,
+            Check::Jwt(_) => Scheme::Bearer,
+        }
+    }
+}

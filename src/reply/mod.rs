@@ -138,9 +138,25 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
     }
 }
 
-/// The attributes a challenge of `scheme` gets for `denial`, after its realm.
-fn attributes(scheme: Scheme, denial: &Denial) -> Option<String> {
+/// The attributes a challenge of `scheme` gets for `denial`, after its realm, when the
+/// credential that failed was of scheme `failed`.
+///
+/// RFC 6750 §3: `error` and `error_description` describe the access token, so they go only on
+/// the challenge of the scheme whose credential failed; a wrong Basic password never reads as
+/// "your token is bad" to an OAuth client. With no credential to blame (two `Authorization`
+/// headers), the Bearer challenge says `invalid_request` (RFC 6750 §3.1). `insufficient_scope`
+/// is not blame but what is required, and only a Bearer challenge can say it.
+fn attributes(scheme: Scheme, denial: &Denial, failed: Option<Scheme>) -> Option<String> {
     if scheme != Scheme::Bearer {
+        return None;
+    }
+    if let Denial::InsufficientScope(scopes) = denial {
+        return Some(format!(
+            "error=\"insufficient_scope\", scope=\"{}\"",
+            quotable(scopes)
+        ));
+    }
+    if failed.is_some_and(|f| f != scheme) {
         return None;
     }
     match denial {
@@ -151,10 +167,6 @@ fn attributes(scheme: Scheme, denial: &Denial) -> Option<String> {
         Denial::TokenExpired => {
             Some("error=\"invalid_token\", error_description=\"the token has expired\"".into())
         }
-        Denial::InsufficientScope(scopes) => Some(format!(
-            "error=\"insufficient_scope\", scope=\"{}\"",
-            quotable(scopes)
-        )),
         Denial::InvalidRequest(why) => Some(format!(
             "error=\"invalid_request\", error_description=\"{}\"",
             quotable(why)
@@ -176,6 +188,9 @@ pub struct ReplyContext<'a> {
     pub challenges: &'a [Challenge],
     /// The rule needs every one of them.
     pub needs_all: bool,
+    /// The scheme of the credential that failed, when one did: only its challenge carries
+    /// error attributes.
+    pub failed: Option<Scheme>,
     /// The request's `x-request-id`.
     pub request_id: Option<&'a str>,
     /// The client prefers HTML.
@@ -216,7 +231,7 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             continue;
         }
         seen.push(&c.base);
-        let value = match attributes(c.scheme, denial) {
+        let value = match attributes(c.scheme, denial, ctx.failed) {
             Some(attrs) => format!("{}, {attrs}", c.base),
             None => c.base.clone(),
         };
@@ -337,7 +352,12 @@ mod tests {
             ),
         ];
         for (name, denial, status, challenges) in cases {
-            let r = render(denial, &ctx(&all, Some("rid-1")));
+            let mut cx = ctx(&all, Some("rid-1"));
+            cx.failed = match denial {
+                Denial::InvalidCredentials(_) | Denial::TokenExpired => Some(Scheme::Bearer),
+                _ => None,
+            };
+            let r = render(denial, &cx);
             assert_eq!(r.status, *status, "{name}");
             assert_eq!(www(&r), *challenges, "{name}");
             let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
@@ -358,9 +378,43 @@ mod tests {
         ReplyContext {
             challenges,
             needs_all: false,
+            failed: None,
             request_id,
             html: false,
             settings: &PLAIN,
+        }
+    }
+
+    /// Issue 9: a wrong Basic password or API key puts no token error on the Bearer
+    /// challenge; a scope shortfall still says what scope is needed.
+    #[test]
+    fn error_attributes_only_on_the_failed_scheme() {
+        let all = [
+            Challenge::bearer("api"),
+            Challenge::api_key("api", "header", "x-api-key"),
+            Challenge::basic("api"),
+        ];
+        let plain: Vec<String> = all.iter().map(|c| c.base.clone()).collect();
+        let cases: &[(&str, Denial, Option<Scheme>, Vec<String>)] = &[
+            ("wrong password", Denial::InvalidCredentials("wrong user name or password"), Some(Scheme::Basic), plain.clone()),
+            ("unknown key", Denial::InvalidCredentials("unknown API key"), Some(Scheme::ApiKey), plain.clone()),
+            ("key twice", Denial::InvalidRequest("sent twice"), Some(Scheme::ApiKey), plain.clone()),
+            ("bad token", Denial::InvalidCredentials("bad signature"), Some(Scheme::Bearer), vec![
+                "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"bad signature\"".into(),
+                plain[1].clone(), plain[2].clone()]),
+            ("two Authorization headers", Denial::InvalidRequest("two"), None, vec![
+                "Bearer realm=\"api\", error=\"invalid_request\", error_description=\"two\"".into(),
+                plain[1].clone(), plain[2].clone()]),
+            ("basic user short of scope", Denial::InsufficientScope("s".into()), Some(Scheme::Basic), vec![
+                "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"s\"".into()]),
+        ];
+        for (name, denial, failed, want) in cases {
+            let mut cx = ctx(&all, None);
+            cx.failed = *failed;
+            let r = render(denial, &cx);
+            assert_eq!(www(&r), *want, "{name}");
+            let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(body["error"], denial.code(), "{name}");
         }
     }
 
