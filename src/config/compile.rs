@@ -72,10 +72,10 @@ fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
                 "a provider name must be a token (letters, digits, -_.) and not `none`",
             ));
         }
-        let check = match p {
-            RawProvider::Basic(b) => Check::Basic(BasicProvider::compile(name, b)?),
-            RawProvider::ApiKey(k) => Check::ApiKey(ApiKeyProvider::compile(name, k)?),
-            RawProvider::Jwt(j) => Check::Jwt(Box::new(JwtProvider::compile(name, j)?)),
+        let check = match RawProvider::parse(name, p)? {
+            RawProvider::Basic(b) => Check::Basic(BasicProvider::compile(name, &b)?),
+            RawProvider::ApiKey(k) => Check::ApiKey(ApiKeyProvider::compile(name, &k)?),
+            RawProvider::Jwt(j) => Check::Jwt(Box::new(JwtProvider::compile(name, &j)?)),
         };
         providers.push(Provider {
             name: name.clone(),
@@ -127,7 +127,9 @@ fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
             .unwrap_or("x-authgate-would-deny"),
     )?;
     let mut identity_headers = identity_headers;
-    if mode == Mode::Report && !identity_headers.contains(&report_header) {
+    // Stripped in every mode: an upstream that reads it must never see a client's forgery,
+    // whichever mode an operator switches to.
+    if !identity_headers.contains(&report_header) {
         identity_headers.push(report_header.clone());
     }
     let audit_level = match raw.audit_level.as_deref() {
@@ -432,8 +434,13 @@ mod tests {
             ("empty document", String::new(), ""),
             ("not json", "{".into(), ""),
             ("unknown top-level field", format!(r#"{{"providers": {{{KEY}}}, "realms": "x"}}"#), "realms"),
-            ("unknown provider field", r#"{"providers": {"k": {"type": "api_key", "credentials": [], "keys": 1}}}"#.into(), "providers.k"),
+            ("unknown provider field", r#"{"providers": {"k": {"type": "api_key", "credentials": [], "keys": 1}}}"#.into(), "providers.k.keys"),
             ("unknown type", r#"{"providers": {"k": {"type": "digest"}}}"#.into(), "providers.k.type"),
+            ("provider typo", r#"{"providers": {"p": {"type": "api_key", "credentials": [{"client": "c", "kye": "s"}]}}}"#.into(), "providers.p.credentials[0].kye"),
+            ("nested provider typo", r#"{"providers": {"j": {"type": "jwt", "remote_jwks": {"uri": "http://a/k", "cluster": "c", "timeout": 1}}}}"#.into(), "providers.j.remote_jwks.timeout"),
+            ("provider field of the wrong type", r#"{"providers": {"b": {"type": "basic", "htpasswd": 1}}}"#.into(), "providers.b.htpasswd"),
+            ("provider without type", r#"{"providers": {"b": {"htpasswd": "u:{SHA}x"}}}"#.into(), "providers.b"),
+            ("provider not an object", r#"{"providers": {"b": "basic"}}"#.into(), "providers.b"),
             ("no providers", r#"{"providers": {}}"#.into(), "providers"),
             ("provider named none", r#"{"providers": {"none": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}}}"#.into(), "providers.none"),
             ("plain-text password", r#"{"providers": {"b": {"type": "basic", "htpasswd": "u:pw"}}}"#.into(), "providers.b.htpasswd"),
@@ -488,6 +495,9 @@ mod tests {
         }"#;
         let c = compile(json.as_bytes()).unwrap();
         assert_eq!(c.rules.len(), 5);
-        assert_eq!(c.identity_headers, ["x-auth-client", "x-auth-user"]);
+        assert_eq!(
+            c.identity_headers,
+            ["x-auth-client", "x-auth-user", "x-authgate-would-deny"]
+        );
     }
 }

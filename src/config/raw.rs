@@ -1,6 +1,8 @@
 //! The configuration exactly as users write it: serde structs that refuse unknown fields.
 //! Nothing here is checked beyond its JSON shape; [`super::compile`] does the rest.
 
+use crate::error::ConfigError;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -12,8 +14,9 @@ pub struct RawConfig {
     /// `realm` of every challenge; defaults to `authgate`.
     #[serde(default)]
     pub realm: Option<String>,
-    /// Named credential checkers.
-    pub providers: BTreeMap<String, RawProvider>,
+    /// Named credential checkers, each read by [`RawProvider::parse`] so that an error deep
+    /// inside one is named by its full path (serde loses the path inside tagged enums).
+    pub providers: BTreeMap<String, Value>,
     /// Ordered rules; the first whose `match` fits decides. Absent: every request requires any
     /// one provider.
     #[serde(default)]
@@ -73,8 +76,7 @@ pub struct RawResponse {
 }
 
 /// One provider, tagged by `type`.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug)]
 pub enum RawProvider {
     /// HTTP Basic (RFC 7617) against htpasswd lines.
     Basic(RawBasic),
@@ -82,6 +84,50 @@ pub enum RawProvider {
     ApiKey(RawApiKey),
     /// JWTs (field names follow Envoy's jwt_authn `JwtProvider`).
     Jwt(Box<RawJwt>),
+}
+
+impl RawProvider {
+    /// Reads provider `name` from its JSON object; errors name the full path
+    /// (`providers.<name>.<field>`).
+    pub fn parse(name: &str, value: &Value) -> Result<Self, ConfigError> {
+        let at = format!("providers.{name}");
+        let Value::Object(fields) = value else {
+            return Err(ConfigError::new(at, "must be an object with a `type`"));
+        };
+        let mut fields = fields.clone();
+        let kind = match fields.remove("type") {
+            Some(Value::String(kind)) => kind,
+            Some(_) => return Err(ConfigError::new(format!("{at}.type"), "must be a string")),
+            None => return Err(ConfigError::new(at, "missing field `type`")),
+        };
+        let fields = Value::Object(fields);
+        Ok(match kind.as_str() {
+            "basic" => RawProvider::Basic(section(&at, fields)?),
+            "api_key" => RawProvider::ApiKey(section(&at, fields)?),
+            "jwt" => RawProvider::Jwt(Box::new(section(&at, fields)?)),
+            other => {
+                return Err(ConfigError::new(
+                    format!("{at}.type"),
+                    format!(
+                    "unknown provider type `{other}`, expected one of `basic`, `api_key`, `jwt`"
+                ),
+                ))
+            }
+        })
+    }
+}
+
+/// Deserializes the section at JSON path `at`; an error names `at` followed by the path
+/// inside the section.
+pub fn section<T: DeserializeOwned>(at: &str, value: Value) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let field = match inner.as_str() {
+            "." | "?" | "" => at.to_string(),
+            _ => format!("{at}.{inner}"),
+        };
+        ConfigError::new(field, e.inner().to_string())
+    })
 }
 
 /// `type: basic`.

@@ -19,6 +19,13 @@ CASES = [
      "rules[0].requires: no provider is named `x`"),
     ("empty any", {"providers": {"k": KEY}, "rules": [{"match": {"prefix": "/"}, "requires": {"any": []}}]},
      "rules[0].requires.any: must be a non-empty list"),
+    # A typo deep inside a provider is named by its full path, as everywhere else.
+    ("typo inside a provider", {"providers": {"p": {"type": "api_key", "credentials": [{"client": "c", "kye": "s"}]}}},
+     "providers.p.credentials[0].kye: unknown field `kye`"),
+    ("typo in a provider's own field", {"providers": {"k": dict(KEY, hide_credential=True)}},
+     "providers.k.hide_credential: unknown field `hide_credential`"),
+    ("typo in remote_jwks", {"providers": {"j": {"type": "jwt", "remote_jwks": {"uri": "http://a/k", "cluster": "c", "timeout": 5}}}},
+     "providers.j.remote_jwks.timeout: unknown field `timeout`"),
 ]
 
 
