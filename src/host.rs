@@ -4,7 +4,7 @@
 //! through `hostcalls` so that every failure is handled (the trait helpers panic on non-UTF-8
 //! values or host errors) and handled closed: a request is never forwarded after a failed edit.
 
-use crate::audit::{self, Facts};
+use crate::audit::{self, AuditLimiter, Facts};
 use crate::config::AuditLevel;
 use crate::engine::{Decision, Engine};
 use crate::metrics::Catalog;
@@ -45,8 +45,8 @@ struct State {
     /// Counts not yet handed to Envoy, per counter: a host call per counter per request
     /// measurably slows the hot path, so counts are flushed on the tick instead.
     pending: RefCell<Vec<u64>>,
-    /// Audit lines written in the current second, the second, and lines left out.
-    audit_window: RefCell<(u64, u32, u64)>,
+    /// The limit on audit lines.
+    audit: RefCell<AuditLimiter>,
     /// Requests held for a remote key set: (context id, give up at, ms since the epoch).
     waiting: RefCell<Vec<(u32, u64)>>,
     /// HTTP calls in flight: token → provider index.
@@ -162,6 +162,10 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         if let Some(engine) = self.state.engine.borrow().clone() {
+            let per_second = engine.config().audit_lines_per_second;
+            if let Some(line) = self.state.audit.borrow_mut().summary(per_second, now_ms()) {
+                log::warn!("{line}");
+            }
             sync_audit_key(&engine);
             self.sync_and_fetch(&engine);
             self.release_waiters(&engine);
@@ -325,29 +329,11 @@ impl State {
         }
     }
 
-    /// Rate limit on audit lines: a flood of bad requests must not become a flood of log
-    /// writes (each costs the worker about as much as the request itself). Lines left out
-    /// are counted and summarised once per second.
+    /// Whether the limit lets an audit line be written; one left out is counted.
     fn audit_allowed(&self, per_second: u32, now: u64) -> bool {
-        if per_second == 0 {
+        if self.audit.borrow_mut().allow(per_second, now) {
             return true;
         }
-        let second = now / 1000;
-        let mut w = self.audit_window.borrow_mut();
-        if w.0 != second {
-            if w.2 > 0 {
-                log::warn!(
-                    "authgate: {} audit lines left out in the last second (audit_lines_per_second = {per_second})",
-                    w.2
-                );
-            }
-            *w = (second, 0, 0);
-        }
-        if w.1 < per_second {
-            w.1 += 1;
-            return true;
-        }
-        w.2 += 1;
         if let Some((catalog, _)) = self.metrics.borrow().as_ref() {
             if let Some(n) = self.pending.borrow_mut().get_mut(catalog.audit_suppressed) {
                 *n += 1;

@@ -2,6 +2,10 @@
 //! `log_allowed` is on. Built from the decision and a few request facts; never from the
 //! credential itself, only its fingerprint.
 
+mod limiter;
+
+pub use limiter::AuditLimiter;
+
 use crate::engine::{Allowed, Denied};
 use crate::request::path_only;
 

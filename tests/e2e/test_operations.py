@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from common import assert_problem, basic
+from common import allowed, assert_problem, basic
 from conftest import close_stack, make_stack
 from jwtkit import Keys, claims
 
@@ -114,6 +114,16 @@ def test_report_mode_lets_everything_through_and_says_why():
         close_stack(gw)
 
 
+def test_forged_report_header_is_removed_in_enforce_mode(gw):
+    """An upstream that reads the would-deny header is never fooled by a client, whatever the
+    mode: the header is stripped from incoming requests in enforce mode too."""
+    seen = allowed(gw, "/x", [("x-api-key", "k-1"), ("x-authgate-would-deny", "forged")])
+    assert seen.header("x-authgate-would-deny") is None
+    seen = allowed(gw, "/x", [("x-api-key", "k-1"), ("X-Authgate-Would-Deny", "forged"),
+                              ("x-authgate-would-deny", "again")])
+    assert seen.all("x-authgate-would-deny") == []
+
+
 def test_report_header_name_and_audit_level_are_configurable():
     gw = make_stack(dict(CONFIG, mode="report", report_header="x-auth-dryrun", audit_level="warn"))
     try:
@@ -139,5 +149,32 @@ def test_audit_lines_are_rate_limited():
         c = counters(gw)
         assert c["authgate.audit.suppressed"] + len(lines) == 41
         assert c["authgate.denied"] == 41, "counters count every refusal, logged or not"
+    finally:
+        close_stack(gw)
+
+
+def test_audit_summary_comes_from_the_tick_after_a_burst_and_silence():
+    """A burst over the limit and then no request at all: the summary line is still written,
+    by the tick, within about a second, and only once."""
+    import time
+    gw = make_stack(dict(CONFIG, audit_lines_per_second=3, log_allowed=False))
+    try:
+        for _ in range(20):
+            assert gw.get("/x", [("x-api-key", "nope")]).status == 401
+        summary = "audit lines left out in the last second (audit_lines_per_second = 3)"
+
+        def tally():
+            log = gw.envoy.log()
+            written = len([l for l in log.splitlines() if "authgate: denied" in l])
+            left_out = sum(int(m) for m in re.findall(r"authgate: (\d+) audit lines left out", log))
+            return written, left_out, log.count(summary)
+
+        deadline = time.time() + 5
+        while sum(tally()[:2]) < 20 and time.time() < deadline:
+            time.sleep(0.1)
+        written, left_out, summaries = tally()
+        assert written + left_out == 20 and left_out > 0 and summaries >= 1, (written, left_out)
+        time.sleep(1.5)
+        assert tally() == (written, left_out, summaries), "each left-out line is summarised once"
     finally:
         close_stack(gw)

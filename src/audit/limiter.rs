@@ -1,0 +1,92 @@
+//! The per-worker limit on audit lines: a flood of bad requests must not become a flood of log
+//! writes (each costs the worker about as much as the request itself). Lines left out are
+//! counted, and the count is summarised from the tick, so a burst followed by silence still
+//! leaves its size in the log.
+
+/// Counts audit lines per second; time is passed in (milliseconds since the epoch).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditLimiter {
+    /// The second the counts below belong to.
+    second: u64,
+    /// Lines written in `second`.
+    written: u32,
+    /// Lines left out in `second`.
+    left_out: u64,
+    /// Lines left out in earlier seconds, not yet summarised.
+    unreported: u64,
+}
+
+impl AuditLimiter {
+    /// Whether a line may be written at `now_ms` under `per_second` (0: no limit). A line
+    /// that may not is counted for the next summary.
+    pub fn allow(&mut self, per_second: u32, now_ms: u64) -> bool {
+        if per_second == 0 {
+            return true;
+        }
+        self.roll(now_ms);
+        if self.written < per_second {
+            self.written += 1;
+            return true;
+        }
+        self.left_out += 1;
+        false
+    }
+
+    /// For the tick: the summary of lines left out in seconds that have ended, once.
+    pub fn summary(&mut self, per_second: u32, now_ms: u64) -> Option<String> {
+        self.roll(now_ms);
+        if self.unreported == 0 {
+            return None;
+        }
+        let n = std::mem::take(&mut self.unreported);
+        Some(format!(
+            "authgate: {n} audit lines left out in the last second (audit_lines_per_second = {per_second})"
+        ))
+    }
+
+    fn roll(&mut self, now_ms: u64) {
+        let second = now_ms / 1000;
+        if second != self.second {
+            self.unreported += self.left_out;
+            (self.second, self.written, self.left_out) = (second, 0, 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_silence_is_summarised_by_the_tick() {
+        let mut l = AuditLimiter::default();
+        let allowed = (0..10).filter(|_| l.allow(3, 5_000)).count();
+        assert_eq!(allowed, 3);
+        assert_eq!(l.summary(3, 5_900), None, "the second is not over");
+        let line = l.summary(3, 6_050).unwrap();
+        assert!(
+            line.starts_with("authgate: 7 audit lines left out"),
+            "{line}"
+        );
+        assert_eq!(l.summary(3, 6_100), None, "summarised once");
+        assert_eq!(l.summary(3, 60_000), None, "silence says nothing");
+    }
+
+    #[test]
+    fn a_new_second_writes_again_and_zero_means_no_limit() {
+        let mut l = AuditLimiter::default();
+        assert!(l.allow(1, 1_000));
+        assert!(!l.allow(1, 1_500));
+        assert!(l.allow(1, 2_000));
+        assert!(!l.allow(1, 2_999));
+        assert_eq!(
+            l.summary(1, 3_000).as_deref(),
+            Some(
+                "authgate: 2 audit lines left out in the last second (audit_lines_per_second = 1)"
+            )
+        );
+        let mut open = AuditLimiter::default();
+        assert!((0..1000).all(|_| open.allow(0, 1)));
+        assert_eq!(open.summary(0, 9_999), None);
+    }
+}
