@@ -31,23 +31,25 @@ def demo_token(scope="orders:read", lifetime=3600):
     return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
 
 
-TOKEN = "$TOKEN"
+# Braces, so that `${TOKEN}x` (a tampered token) is not read by the shell as `$TOKENx`.
+TOKEN = "${TOKEN}"
 
 EXAMPLES = [
     # (what it shows, curl arguments, expected status)
-    ("no credentials: 401, both challenges", ["/orders"], 401),
+    ("no credentials: 401 missing_credentials, a challenge per scheme (Bearer, ApiKey, Basic)", ["/orders"], 401),
     ("Basic, bcrypt user", ["-u", "alice:wonderland", "/orders"], 200),
     ("Basic, {SHA} user", ["-u", "bob:builder", "/orders"], 200),
-    ("wrong password: 401 invalid_credentials", ["-u", "bob:wrong", "/orders"], 401),
+    ("wrong password: 401 invalid_credentials, no token error on the Bearer challenge", ["-u", "bob:wrong", "/orders"], 401),
     ("API key in a header", ["-H", "x-api-key: demo-key-1", "/orders"], 200),
     ("API key in the query", ["/orders?api_key=globex-key-2"], 200),
-    ("Bearer is not accepted here: 401 unsupported_scheme", ["-H", "Authorization: Bearer abc", "/orders"], 401),
+    ("not a JWT: 401 invalid_credentials, Bearer error=\"invalid_token\"", ["-H", "Authorization: Bearer abc", "/orders"], 401),
+    ("Bearer is not accepted on /public/feed: 401 unsupported_scheme", ["-H", "Authorization: Bearer abc", "/public/feed"], 401),
     ("key sent twice: 400 invalid_request", ["-H", "x-api-key: demo-key-1", "/orders?api_key=demo-key-1"], 400),
     ("no authentication for /healthz", ["/healthz"], 200),
     ("POST /admin needs Basic and a key", ["-X", "POST", "-u", "bob:builder", "-H", "x-api-key: demo-key-1", "/admin/reindex"], 200),
     ("... and says so when one is missing", ["-X", "POST", "-u", "bob:builder", "/admin/reindex"], 401),
     ("forged identity headers are removed", ["-H", "x-auth-user: root", "-H", "x-api-key: demo-key-1", "/orders"], 200),
-    ("JWT (TOKEN=$(python3 tests/e2e/demo.py --token))", ["-H", f"Authorization: Bearer {TOKEN}", "/orders"], 200),
+    ("JWT (TOKEN=$(.venv/bin/python tests/e2e/demo.py --token))", ["-H", f"Authorization: Bearer {TOKEN}", "/orders"], 200),
     ("a tampered JWT: 401, Bearer error=\"invalid_token\"", ["-H", f"Authorization: Bearer {TOKEN}x", "/orders"], 401),
     ("JWT without the reports:read scope: 403 insufficient_scope", ["-H", f"Authorization: Bearer {TOKEN}", "/reports"], 403),
     ("a browser gets an HTML page", ["-H", "Accept: text/html", "/orders"], 401),
@@ -112,7 +114,7 @@ def main():
     failures = 0
     try:
         print(f"\nauthgate demo: Envoy on 127.0.0.1:{port} (admin :{admin}), upstream on :{upstream.port}, "
-              f"JWKS on :{jw}\n\nTOKEN=$(python3 tests/e2e/demo.py --token)   # from the repository root, in .venv\n")
+              f"JWKS on :{jw}\n\nTOKEN=$(.venv/bin/python tests/e2e/demo.py --token)   # from the repository root\n")
         for what, args, status in EXAMPLES:
             print(f"# {what}\n{curl_line(port, args)}")
             if check:
