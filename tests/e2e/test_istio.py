@@ -1,8 +1,8 @@
 """The Istio manifests in istio/ are what a cluster would accept and what authgate would load:
-every WasmPlugin validates against Istio's own CRD schema (../shared/istio/wasmplugin-crd.yaml),
-the mesh-wide and per-workload ones have the shape the docs promise, and each pluginConfig
-starts a real Envoy 1.40 with dist/authgate.wasm (authgate refuses a bad configuration at load,
-so a running Envoy means authgate accepted it)."""
+every WasmPlugin validates against Istio's own CRD schema (istio/schema/wasmplugin-crd.yaml,
+vendored from istio/api: see istio/schema/README.md), the mesh-wide and per-workload ones have
+the shape the docs promise, and each pluginConfig starts a real Envoy 1.40 with dist/authgate.wasm
+(authgate refuses a bad configuration at load, so a running Envoy means authgate accepted it)."""
 
 import copy
 import glob
@@ -16,7 +16,7 @@ import yaml
 
 from harness import ROOT, Stack, free_port
 
-CRD = os.path.join(ROOT, "..", "shared", "istio", "wasmplugin-crd.yaml")
+CRD = os.path.join(ROOT, "istio", "schema", "wasmplugin-crd.yaml")
 MANIFESTS = sorted(glob.glob(os.path.join(ROOT, "istio", "*.yaml")))
 
 
@@ -51,6 +51,23 @@ def openapi_to_jsonschema(node):
     return out
 
 
+def refuse_unknown_fields(node):
+    """What `kubectl apply` does by default (server-side field validation, Strict): a field the
+    schema does not declare is an error, except under `x-kubernetes-preserve-unknown-fields`
+    (pluginConfig, status). In JSON Schema terms: `additionalProperties: false` on every object
+    schema that lists its properties and says nothing else about extra ones."""
+    if isinstance(node, list):
+        return [refuse_unknown_fields(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: refuse_unknown_fields(v) for k, v in node.items()}
+    if (node.get("type") == "object" and isinstance(node.get("properties"), dict)
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")):
+        out["additionalProperties"] = False
+    return out
+
+
 def validator_for(api_version):
     with open(CRD) as f:
         crd = yaml.safe_load(f)
@@ -58,13 +75,33 @@ def validator_for(api_version):
     assert crd["spec"]["group"] == group
     served = [v for v in crd["spec"]["versions"] if v["name"] == version and v.get("served")]
     assert served, f"the CRD serves no version {version}"
-    schema = openapi_to_jsonschema(served[0]["schema"]["openAPIV3Schema"])
+    schema = copy.deepcopy(served[0]["schema"]["openAPIV3Schema"])
+    # Every object has these at the top; the API server checks them itself, the CRD omits them.
+    schema["properties"] = {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
+                            "metadata": {"type": "object"}, **schema["properties"]}
+    schema = refuse_unknown_fields(openapi_to_jsonschema(schema))
     jsonschema.Draft7Validator.check_schema(schema)
     return jsonschema.Draft7Validator(schema)
 
 
 def schema_errors(doc):
     return sorted(e.message for e in validator_for(doc["apiVersion"]).iter_errors(doc))
+
+
+def schema_error_paths(doc):
+    """Where the errors are, as dotted paths (spec.match.0.mode)."""
+    return sorted(".".join(map(str, e.absolute_path))
+                  for e in validator_for(doc["apiVersion"]).iter_errors(doc))
+
+
+def test_schema_is_vendored_in_the_repository():
+    """The schema is the repository's own copy, not one from outside the checkout."""
+    assert os.path.isfile(CRD), CRD
+    assert os.path.commonpath([os.path.realpath(CRD), os.path.realpath(ROOT)]) == os.path.realpath(ROOT)
+    with open(CRD) as f:
+        crd = yaml.safe_load(f)
+    assert crd["kind"] == "CustomResourceDefinition"
+    assert crd["spec"]["names"]["kind"] == "WasmPlugin"
 
 
 def test_manifests_found():
@@ -83,13 +120,58 @@ def test_valid_against_istio_crd(name, doc):
     assert re.match(r"^(oci|https?|file)://", doc["spec"]["url"])
 
 
-@pytest.mark.parametrize("field,value", [("failStrategy", "SOMETIMES"), ("phase", "EARLY"),
-                                         ("sha256", "ABC"), ("priority", "high"), ("url", "")])
+@pytest.mark.parametrize("field,value", [
+    pytest.param("failStrategy", "SOMETIMES", id="failStrategy-SOMETIMES"),
+    pytest.param("failStrategy", "FAIL_SOMETIMES", id="failStrategy-enum-FAIL_SOMETIMES"),
+    pytest.param("failStrategy", "fail_close", id="failStrategy-enum-lower-case"),
+    pytest.param("phase", "EARLY", id="phase-EARLY"),
+    pytest.param("phase", "NOPE", id="phase-enum-NOPE"),
+    pytest.param("imagePullPolicy", "Never", id="imagePullPolicy-enum-Never"),
+    pytest.param("type", "TCP", id="type-enum-TCP"),
+    pytest.param("sha256", "ABC", id="sha256-ABC"),
+    pytest.param("sha256", "0" * 63, id="sha256-too-short-63"),
+    pytest.param("sha256", "0" * 65, id="sha256-too-long-65"),
+    pytest.param("sha256", "A" * 64, id="sha256-upper-case-hex"),
+    pytest.param("sha256", "g" * 64, id="sha256-not-hex"),
+    pytest.param("sha256", "sha256:" + "0" * 64, id="sha256-with-prefix"),
+    pytest.param("priority", "high", id="priority-not-integer"),
+    pytest.param("url", "", id="url-empty"),
+])
 def test_schema_rejects_invalid_field(field, value):
     """The validation is real: one bad value in a copy of a valid manifest is refused."""
     doc = copy.deepcopy(PLUGINS[0][1])
     doc["spec"][field] = value
     assert schema_errors(doc), f"{field}: {value!r} was accepted"
+    # ... and refused for that field, not for something else.
+    assert schema_error_paths(doc) == [f"spec.{field}"], schema_errors(doc)
+
+
+@pytest.mark.parametrize("path,field", [
+    pytest.param("spec", "pluginConfg", id="spec.pluginConfg"),
+    pytest.param("spec", "failstrategy", id="spec.failstrategy"),
+    pytest.param("spec.match.0", "mod", id="spec.match[0].mod"),
+    pytest.param("", "specs", id="top-level-specs"),
+])
+def test_schema_rejects_unknown_field(path, field):
+    """A misspelt field is refused (kubectl apply's strict field validation), not silently
+    dropped: `pluginConfg` would otherwise leave authgate with no configuration at all."""
+    doc = copy.deepcopy(PLUGINS[0][1])
+    target = doc
+    for step in filter(None, path.split(".")):
+        target = target[int(step)] if isinstance(target, list) else target[step]
+    target[field] = "x"
+    errors = schema_errors(doc)
+    assert errors, f"unknown field {path}.{field} was accepted"
+    assert schema_error_paths(doc) == [path], errors
+    assert any(repr(field) in e for e in errors), errors
+
+
+def test_schema_keeps_unknown_fields_where_preserved():
+    """The strictness stops where the CRD preserves unknown fields: pluginConfig is authgate's
+    (authgate itself refuses unknown fields in it, at load)."""
+    doc = copy.deepcopy(PLUGINS[0][1])
+    doc["spec"]["pluginConfig"]["anything"] = {"nested": [1, 2]}
+    assert schema_errors(doc) == []
 
 
 def test_schema_rejects_missing_url_and_unknown_enum_in_match():
