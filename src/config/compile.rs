@@ -428,6 +428,42 @@ mod tests {
 
     const KEY: &str = r#""k": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}"#;
 
+    /// Secrets never reach debug output, raw or compiled (hashes included).
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let json = serde_json::json!({"providers": {
+            "b": {"type": "basic", "htpasswd": "alice:$2y$04$8TA3sJd/j/Ip41SKWn5JLewU5TrFEw6KPSpvQfnR9wc9r6wIcqQsm\nbob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="},
+            "k": {"type": "api_key", "credentials": [{"client": "c", "key": "key-sekrit-1"}]},
+            "j": {"type": "jwt", "local_jwks": {"keys": [{"kty": "oct", "k": "c2VrcmV0LXNla3JldC1zZWtyZXQtc2VrcmV0LXNla3JldA"}]}}
+        }});
+        let bytes = json.to_string();
+        let raw: RawConfig = serde_json::from_str(&bytes).unwrap();
+        let parsed: Vec<RawProvider> = raw
+            .providers
+            .iter()
+            .map(|(n, v)| RawProvider::parse(n, v).unwrap())
+            .collect();
+        let config = compile(bytes.as_bytes()).unwrap();
+        let k_digest: String = {
+            use sha2::{Digest, Sha256};
+            Sha256::digest(b"key-sekrit-1")
+                .iter()
+                .map(|b| format!("{b}, "))
+                .collect()
+        };
+        for text in [format!("{parsed:?}"), format!("{config:?}")] {
+            for secret in [
+                "8TA3sJd",
+                "5en6G6",
+                "key-sekrit-1",
+                "c2VrcmV0",
+                k_digest.trim_end_matches(", "),
+            ] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+    }
+
     #[test]
     fn refusals_name_the_field() {
         let cases: &[(&str, String, &str)] = &[

@@ -130,8 +130,8 @@ pub fn section<T: DeserializeOwned>(at: &str, value: Value) -> Result<T, ConfigE
     })
 }
 
-/// `type: basic`.
-#[derive(Debug, Deserialize)]
+/// `type: basic`. Its `Debug` leaves the htpasswd text out.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawBasic {
     /// `user:hash` lines, bcrypt or `{SHA}`.
@@ -161,8 +161,8 @@ pub struct RawApiKey {
     pub hide_credentials: Option<bool>,
 }
 
-/// One accepted API key: exactly one of `key`, `key_sha256`.
-#[derive(Debug, Deserialize)]
+/// One accepted API key: exactly one of `key`, `key_sha256`. Its `Debug` leaves both out.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawApiKeyCredential {
     /// The client this key belongs to, forwarded in `forward_client_header`.
@@ -173,6 +173,33 @@ pub struct RawApiKeyCredential {
     /// Lower- or upper-case hex SHA-256 of the key.
     #[serde(default)]
     pub key_sha256: Option<String>,
+}
+
+impl std::fmt::Debug for RawJwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawJwt")
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .field("remote_jwks", &self.remote_jwks)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RawBasic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawBasic")
+            .field("forward_username_header", &self.forward_username_header)
+            .field("hide_credentials", &self.hide_credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RawApiKeyCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawApiKeyCredential")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One place an API key may be: exactly one of `header`, `query`, `cookie`.
@@ -220,8 +247,8 @@ pub struct RawMatch {
     pub methods: Option<Vec<String>>,
 }
 
-/// `type: jwt`.
-#[derive(Debug, Deserialize)]
+/// `type: jwt`. Its `Debug` leaves `local_jwks` out (it may hold HMAC secrets).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwt {
     /// `iss` must equal this.

@@ -23,8 +23,7 @@ pub enum KeySource {
     Cookie(String),
 }
 
-/// A compiled `api_key` provider.
-#[derive(Debug)]
+/// A compiled `api_key` provider. Its `Debug` leaves the key digests out.
 pub struct ApiKeyProvider {
     digests: Vec<[u8; 32]>,
     clients: Vec<String>,
@@ -34,6 +33,18 @@ pub struct ApiKeyProvider {
     pub forward_client_header: Option<String>,
     /// Remove the key from the request before it goes upstream.
     pub hide_credentials: bool,
+}
+
+impl std::fmt::Debug for ApiKeyProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyProvider")
+            .field("keys", &self.digests.len())
+            .field("clients", &self.clients)
+            .field("sources", &self.sources)
+            .field("forward_client_header", &self.forward_client_header)
+            .field("hide_credentials", &self.hide_credentials)
+            .finish()
+    }
 }
 
 impl ApiKeyProvider {

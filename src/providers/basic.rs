@@ -58,8 +58,8 @@ impl BasicCache {
     }
 }
 
-/// A compiled `basic` provider.
-#[derive(Debug)]
+/// A compiled `basic` provider. Its `Debug` leaves the decoy hash out (the users' hashes
+/// print as `Bcrypt(..)` / `Sha1(..)`).
 pub struct BasicProvider {
     domain: Vec<u8>,
     index: HashMap<String, u32>,
@@ -71,6 +71,16 @@ pub struct BasicProvider {
     pub forward_username_header: Option<String>,
     /// Remove `Authorization` before the request goes upstream.
     pub hide_credentials: bool,
+}
+
+impl std::fmt::Debug for BasicProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BasicProvider")
+            .field("users", &self.users)
+            .field("forward_username_header", &self.forward_username_header)
+            .field("hide_credentials", &self.hide_credentials)
+            .finish_non_exhaustive()
+    }
 }
 
 impl BasicProvider {
