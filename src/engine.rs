@@ -128,7 +128,8 @@ impl Engine {
         counts
     }
 
-    fn fingerprint(&self, credential: &str) -> String {
+    /// A few hex digits of a keyed hash of `credential`, to correlate attempts in audit lines.
+    pub fn fingerprint(&self, credential: &str) -> String {
         use sha2::{Digest, Sha256};
         let mut h = Sha256::new();
         h.update(*self.audit_key.borrow());

@@ -2,12 +2,16 @@
 //!
 //! Everything that decides lives in plain Rust modules that never touch the host: configuration
 //! ([`config`]), the request view ([`request`]), providers ([`providers`]), rules ([`rules`]),
-//! the decision ([`engine`]) and replies ([`reply`]). The host adapter (`host`, wasm32 only)
-//! turns proxy-wasm callbacks into calls of [`engine::Engine::decide`].
+//! the decision ([`engine`]), replies ([`reply`]), and one worker's state and events
+//! ([`worker`]) with the records it keeps in shared data ([`shared_state`]). They reach the
+//! proxy only through the [`capabilities::Host`] trait. The host adapter (`host`, wasm32 only)
+//! implements that trait with proxy-wasm host calls and turns callbacks into [`worker::Worker`]
+//! calls; it decides nothing.
 
 pub mod audit;
 pub mod authorization;
 pub mod cache;
+pub mod capabilities;
 pub mod config;
 pub mod engine;
 pub mod error;
@@ -17,11 +21,13 @@ pub mod providers;
 pub mod reply;
 pub mod request;
 pub mod rules;
+pub mod shared_state;
 pub mod throttle;
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 mod host;
 
 pub use engine::{Decision, Engine};
 pub use error::{ConfigError, Denial};
-pub use request::{HeaderList, RequestView};
+pub use request::{HeaderList, HeaderPairs, RequestView};

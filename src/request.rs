@@ -57,6 +57,31 @@ impl RequestView for HeaderList {
     }
 }
 
+/// The request headers as the proxy hands them over in one call: names and raw values
+/// (non-UTF-8 bytes read as U+FFFD, never as an error).
+#[derive(Debug, Clone, Default)]
+pub struct HeaderPairs(pub Vec<(String, Vec<u8>)>);
+
+impl RequestView for HeaderPairs {
+    fn header(&self, name: &str) -> Option<String> {
+        let lines: Vec<std::borrow::Cow<str>> = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v))
+            .collect();
+        joined(lines.iter().map(|l| l.as_ref()))
+    }
+
+    fn header_values(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .collect()
+    }
+}
+
 /// The lines of one header joined with `,`, as Envoy joins a repeated `Authorization`, so two
 /// credentials never read as one; `None` when there is no line.
 pub fn joined<'a>(mut lines: impl Iterator<Item = &'a str>) -> Option<String> {

@@ -54,18 +54,8 @@ pub enum Mode {
     Report,
 }
 
-/// `audit_level`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuditLevel {
-    /// Debug.
-    Debug,
-    /// Info (the default).
-    Info,
-    /// Warning.
-    Warn,
-    /// Error.
-    Error,
-}
+/// `audit_level`: the level audit lines are written at.
+pub type AuditLevel = crate::capabilities::LogLevel;
 
 /// A named provider.
 #[derive(Debug)]

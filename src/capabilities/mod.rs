@@ -1,0 +1,108 @@
+//! What the core needs from the proxy, behind one trait: the clock, shared data with
+//! compare-and-swap, HTTP callouts, counters, log lines, randomness and (room for) signature
+//! verification by the host. The wasm adapter implements it with proxy-wasm host calls; native
+//! tests use [`fake::FakeHost`]. Every policy around the host (leases, throttle updates, audit
+//! limits, accounting) is written against this trait, so it runs and is tested natively.
+
+#[cfg(test)]
+pub mod fake;
+
+/// Severity of a log line, as the proxy's logger understands it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Debug.
+    Debug,
+    /// Info.
+    Info,
+    /// Warning.
+    Warn,
+    /// Error.
+    Error,
+}
+
+/// Why a shared-data write did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SharedSetError {
+    /// Another writer changed the value since it was read (compare-and-swap lost).
+    CasMismatch,
+    /// The host refused the write for another reason.
+    Host,
+}
+
+impl std::fmt::Display for SharedSetError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SharedSetError::CasMismatch => "another worker wrote first",
+            SharedSetError::Host => "the host refused the write",
+        })
+    }
+}
+
+/// A value in host shared data and its compare-and-swap token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shared {
+    /// The bytes, when the key exists.
+    pub value: Option<Vec<u8>>,
+    /// The token a conditional write must quote; `None` when the key does not exist.
+    pub cas: Option<u32>,
+}
+
+/// An HTTP call to dispatch through a proxy cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Callout<'a> {
+    /// The proxy cluster.
+    pub cluster: &'a str,
+    /// Request headers, pseudo-headers included.
+    pub headers: Vec<(&'a str, &'a str)>,
+    /// Request body, if any.
+    pub body: Option<&'a [u8]>,
+    /// How long the proxy waits for the answer.
+    pub timeout_ms: u64,
+}
+
+/// The proxy, as the core sees it. Every method fails closed: a host error reads as "absent",
+/// "not written" or "not dispatched", never as success.
+pub trait Host {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+
+    /// Reads `key` from data shared by every worker of the proxy. `None`: the host failed.
+    fn shared_get(&self, key: &str) -> Option<Shared>;
+
+    /// Writes `key`; with `cas`, only if nobody wrote since the read that returned it.
+    fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedSetError>;
+
+    /// Dispatches an HTTP call; its answer comes back later as an event with the returned token.
+    fn dispatch(&self, call: &Callout) -> Result<u32, String>;
+
+    /// Defines a counter; `None` when the host refuses it (the counter is then not kept).
+    fn define_counter(&self, name: &str) -> Option<u32>;
+
+    /// Adds `by` to a counter defined earlier.
+    fn increment_counter(&self, id: u32, by: u64);
+
+    /// Whether a line at `level` would be written (lines that would not are never built).
+    fn log_enabled(&self, level: LogLevel) -> bool;
+
+    /// Writes a log line.
+    fn log(&self, level: LogLevel, line: &str);
+
+    /// The current request's downstream address (`ip:port`), or empty when unknown.
+    fn client_address(&self) -> String;
+
+    /// 32 unpredictable bytes (keys for caches and fingerprints).
+    fn random_key(&self) -> [u8; 32];
+
+    /// Verifies a signature with the host's own crypto, when it has it: `None` means "not
+    /// available, verify in the module". Reserved for host signature verification.
+    fn verify_signature(
+        &self,
+        _hash: &str,
+        _public_key_der: &[u8],
+        _signature: &[u8],
+        _message: &[u8],
+    ) -> Option<bool> {
+        None
+    }
+}

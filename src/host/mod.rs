@@ -1,0 +1,80 @@
+//! The wasm adapter: the only code that talks to Envoy (wasm32 only). It translates
+//! proxy-wasm callbacks into calls of the core's [`Worker`] and carries out what comes back;
+//! it decides nothing. `calls.rs` implements the core's [`crate::capabilities::Host`] with
+//! host calls, `http.rs` is the per-request context.
+
+mod calls;
+mod http;
+
+use crate::worker::Worker;
+use calls::HostCalls;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{BufferType, ContextType, LogLevel, MapType};
+use std::rc::Rc;
+use std::time::Duration;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root { worker: Rc::new(Worker::default()) })
+    });
+}}
+
+/// The root context: configuration, the tick and HTTP call answers.
+struct Root {
+    worker: Rc<Worker>,
+}
+
+impl Context for Root {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
+        let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+            .ok()
+            .flatten()
+            .map(|s| String::from_utf8_lossy(&s).into_owned());
+        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let decided =
+            self.worker
+                .on_http_call_response(&HostCalls, token, status.as_deref(), &body);
+        http::resume_all(decided);
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, size: usize) -> bool {
+        let json = match hostcalls::get_buffer(BufferType::PluginConfiguration, 0, size) {
+            Ok(bytes) => bytes.unwrap_or_default(),
+            Err(status) => {
+                log::error!("authgate: cannot read the plugin configuration: {status:?}");
+                return false;
+            }
+        };
+        // Envoy's own level for the wasm logger: lines it would drop are not even formatted.
+        if let Ok(level) = hostcalls::get_log_level() {
+            proxy_wasm::set_log_level(level);
+        }
+        match self.worker.configure(&HostCalls, &json) {
+            Some(tick_ms) => {
+                let _ = hostcalls::set_tick_period(Duration::from_millis(tick_ms));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let decided = self.worker.on_tick(&HostCalls);
+        http::resume_all(decided);
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(http::Filter::new(self.worker.clone(), context_id)))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

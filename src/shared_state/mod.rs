@@ -1,0 +1,57 @@
+//! Records kept in the proxy's shared data, which every worker sees: the remote key sets and
+//! their fetch leases ([`jwks`]), the throttle's failure counts ([`throttle`]) and the key of
+//! credential fingerprints ([`audit_key`]). Each update is a compare-and-swap loop against the
+//! [`Host`], so concurrent workers never lose each other's writes; each has a race test.
+
+pub mod audit_key;
+pub mod jwks;
+pub mod throttle;
+
+use crate::capabilities::{Host, SharedSetError};
+
+/// Rewrites `key` with `next(current value)` by compare-and-swap, retrying up to `tries` times
+/// when another worker wrote in between. Returns whether a write landed.
+pub fn update(
+    host: &dyn Host,
+    key: &str,
+    tries: usize,
+    next: impl Fn(Option<&[u8]>) -> Vec<u8>,
+) -> bool {
+    for _ in 0..tries {
+        let Some(current) = host.shared_get(key) else {
+            return false;
+        };
+        let value = next(current.value.as_deref());
+        match host.shared_set(key, &value, current.cas) {
+            Ok(()) => return true,
+            Err(SharedSetError::CasMismatch) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capabilities::fake::FakeHost;
+
+    #[test]
+    fn a_lost_compare_and_swap_is_retried_on_the_new_value() {
+        let host = FakeHost::default();
+        let add = |v: Option<&[u8]>| {
+            let n: u32 = v
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            (n + 1).to_string().into_bytes()
+        };
+        assert!(update(&host, "n", 4, add));
+        // Another worker adds 10 between this worker's read and its write.
+        *host.before_next_cas.borrow_mut() = Some(Box::new(|store| {
+            FakeHost::write_as_other(store, "n", b"11");
+        }));
+        assert!(update(&host, "n", 4, add));
+        assert_eq!(host.store.borrow()["n"].0, b"12", "neither write was lost");
+    }
+}

@@ -1,0 +1,123 @@
+//! What each decision leaves behind: counters (counted in the worker and handed to the host on
+//! the tick, because a host call per counter per request measurably slows the hot path) and
+//! audit lines (built only when the host would write them, and limited per second).
+
+use crate::audit::{self, AuditLimiter, Facts};
+use crate::capabilities::Host;
+use crate::engine::{Decision, Engine};
+use crate::metrics::Catalog;
+use crate::request::RequestView;
+use std::cell::RefCell;
+
+/// The request a decision was made on, as the audit line needs it.
+#[derive(Clone, Copy)]
+pub struct Seen<'a> {
+    /// Its headers.
+    pub view: &'a dyn RequestView,
+    /// When the decision was made (ms since the epoch).
+    pub now: u64,
+    /// The client's address, when already read.
+    pub client: Option<&'a str>,
+}
+
+/// The counters of one configuration: the catalogue, the host's id of each, and the counts not
+/// yet handed to the host.
+pub struct Counters {
+    catalog: Catalog,
+    ids: Vec<Option<u32>>,
+    pending: RefCell<Vec<u64>>,
+}
+
+impl Counters {
+    /// Defines every counter of `catalog` with the host.
+    pub fn define(host: &dyn Host, catalog: Catalog) -> Self {
+        let ids: Vec<Option<u32>> = catalog
+            .names()
+            .iter()
+            .map(|n| host.define_counter(n))
+            .collect();
+        Counters {
+            pending: RefCell::new(vec![0; ids.len()]),
+            ids,
+            catalog,
+        }
+    }
+
+    /// The catalogue.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Counts `by` on counter `i`, to be handed over at the next flush.
+    pub fn add(&self, i: usize, by: u64) {
+        if let Some(n) = self.pending.borrow_mut().get_mut(i) {
+            *n += by;
+        }
+    }
+
+    /// Hands the pending counts to the host.
+    pub fn flush(&self, host: &dyn Host) {
+        for (i, n) in self.pending.borrow_mut().iter_mut().enumerate() {
+            if *n > 0 {
+                if let Some(Some(id)) = self.ids.get(i) {
+                    host.increment_counter(*id, *n);
+                }
+                *n = 0;
+            }
+        }
+    }
+
+    /// Counters and the audit line for `decision` on the request `seen` describes.
+    pub fn account(
+        &self,
+        host: &dyn Host,
+        engine: &Engine,
+        audit: &RefCell<AuditLimiter>,
+        decision: &Decision,
+        seen: &Seen,
+    ) {
+        let Seen { view, now, client } = *seen;
+        let config = engine.config();
+        for i in self.catalog.for_decision(decision, config) {
+            self.add(i, 1);
+        }
+        for (i, by) in self.catalog.for_cache(engine.take_cache_counts()) {
+            self.add(i, by);
+        }
+        let level = config.audit_level;
+        // Lines the host would drop are not built: building one costs host calls.
+        if !host.log_enabled(level) {
+            return;
+        }
+        let wants_line = match decision {
+            Decision::Deny(_) => true,
+            Decision::Allow(a) => a.would_deny.is_some() || config.log_allowed,
+            Decision::Wait(_) => false,
+        };
+        if !wants_line {
+            return;
+        }
+        if !audit.borrow_mut().allow(config.audit_lines_per_second, now) {
+            self.add(self.catalog.audit_suppressed, 1);
+            return;
+        }
+        let h = |n| view.header(n).unwrap_or_default();
+        let (method, path, request_id) = (h(":method"), h(":path"), h("x-request-id"));
+        let client = client.map_or_else(|| host.client_address(), str::to_string);
+        let facts = Facts {
+            method: &method,
+            path_and_query: &path,
+            client: &client,
+            request_id: &request_id,
+        };
+        let line = match decision {
+            Decision::Deny(d) => audit::denied_line(d, &facts, false),
+            Decision::Allow(a) => match &a.would_deny {
+                Some(d) => audit::denied_line(d, &facts, true),
+                None => audit::allowed_line(a, &facts),
+            },
+            Decision::Wait(_) => return,
+        };
+        host.log(level, &line);
+    }
+}

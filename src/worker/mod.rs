@@ -1,0 +1,225 @@
+//! One Envoy worker's filter state and its events, as plain Rust over the [`Host`] trait:
+//! configure, a request's headers, the tick, an HTTP call's answer. The wasm adapter only
+//! translates host callbacks into these calls and applies what they return; every choice
+//! (throttling, holding a request for its keys, releasing it, counting, logging) is made here.
+
+mod accounting;
+#[cfg(test)]
+mod tests;
+
+pub use accounting::{Counters, Seen};
+
+use crate::audit::AuditLimiter;
+use crate::capabilities::{Host, LogLevel};
+use crate::engine::{Decision, Engine};
+use crate::metrics::Catalog;
+use crate::request::{HeaderPairs, RequestView};
+use crate::shared_state::audit_key;
+use crate::shared_state::jwks::JwksFetches;
+use crate::shared_state::throttle::{counts_as_failure, ClientSlot};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// How often a worker looks at shared key sets, held requests and due fetches (ms).
+pub const TICK_MS: u64 = 50;
+/// How often counters reach the host when there is no remote key set to watch (ms).
+pub const METRICS_TICK_MS: u64 = 200;
+
+/// What to do with a request whose headers arrived.
+#[derive(Debug)]
+pub enum Step {
+    /// Apply the decision now.
+    Decided(Decision),
+    /// Hold the request; its decision comes later from [`Worker::on_tick`] or
+    /// [`Worker::on_http_call_response`].
+    Held,
+    /// No valid configuration: refuse the request (fail closed).
+    Unconfigured,
+}
+
+/// A configuration in force, with its counters.
+struct Configured {
+    engine: Engine,
+    counters: Counters,
+}
+
+/// A request held until its provider's remote key set arrives.
+struct Held {
+    id: u32,
+    deadline_ms: u64,
+    headers: HeaderPairs,
+    client: String,
+}
+
+/// The state of one worker; the adapter keeps one and shares it with its request contexts.
+#[derive(Default)]
+pub struct Worker {
+    current: RefCell<Option<Rc<Configured>>>,
+    audit: RefCell<AuditLimiter>,
+    held: RefCell<Vec<Held>>,
+    fetches: JwksFetches,
+}
+
+impl Worker {
+    /// Applies a plugin configuration. `Some(tick period in ms)` when it is accepted; when it
+    /// is refused, one log line names the field and the reason and the old one stays.
+    pub fn configure(&self, host: &dyn Host, bytes: &[u8]) -> Option<u64> {
+        let engine = match Engine::from_json(bytes, host.random_key()) {
+            Ok(engine) => engine,
+            Err(e) => {
+                host.log(LogLevel::Error, &e.to_string());
+                return None;
+            }
+        };
+        if let Some(old) = self.current.borrow().as_ref() {
+            old.counters.flush(host);
+        }
+        let counters = Counters::define(host, Catalog::new(engine.config()));
+        audit_key::sync(host, &engine);
+        self.fetches.configure(host, &engine);
+        let remote = engine.remote_jwks().count() > 0;
+        *self.current.borrow_mut() = Some(Rc::new(Configured { engine, counters }));
+        // With a remote key set, the first fetch starts on the first tick, not here: Envoy
+        // also configures a short-lived base VM whose calls would never be answered.
+        Some(if remote { TICK_MS } else { METRICS_TICK_MS })
+    }
+
+    fn current(&self) -> Option<Rc<Configured>> {
+        self.current.borrow().clone()
+    }
+
+    /// Decides on request `id` from its headers.
+    pub fn on_request_headers(&self, host: &dyn Host, id: u32, headers: HeaderPairs) -> Step {
+        let Some(c) = self.current() else {
+            return Step::Unconfigured;
+        };
+        let engine = &c.engine;
+        let now = host.now_ms();
+        let throttle = engine.config().throttle.map(|t| {
+            let client = host.client_address();
+            let ip = crate::throttle::client_ip(&client).to_string();
+            let slot = ClientSlot::new(&ip, engine.throttle_slot(&ip));
+            (t, client, slot)
+        });
+        let client = throttle.as_ref().map(|(_, c, _)| c.as_str());
+        let seen = Seen {
+            view: &headers,
+            now,
+            client,
+        };
+        if let Some((t, _, slot)) = &throttle {
+            if let Some(wait) = slot.blocked(host, t, now / 1000) {
+                let decision = engine.throttled(&headers, wait);
+                c.counters
+                    .account(host, engine, &self.audit, &decision, &seen);
+                return Step::Decided(decision);
+            }
+        }
+        let decision = engine.decide(&headers, now / 1000);
+        if let Some((t, _, slot)) = &throttle {
+            if counts_as_failure(&decision) {
+                slot.record_failure(host, t, now / 1000);
+            }
+        }
+        c.counters
+            .account(host, engine, &self.audit, &decision, &seen);
+        let Decision::Wait(i) = decision else {
+            return Step::Decided(decision);
+        };
+        let timeout = engine
+            .remote_jwks()
+            .find(|(j, _, _)| *j == i)
+            .map_or(1000, |(_, _, r)| r.timeout_ms);
+        let client = client.map_or_else(|| host.client_address(), str::to_string);
+        self.held.borrow_mut().push(Held {
+            id,
+            deadline_ms: now + timeout,
+            headers,
+            client,
+        });
+        Step::Held
+    }
+
+    /// Request `id` ended (or was reset) while held: forget it.
+    pub fn on_request_done(&self, id: u32) {
+        self.held.borrow_mut().retain(|h| h.id != id);
+    }
+
+    /// The periodic tick: the audit summary, the shared fingerprint key, key sets other workers
+    /// fetched and fetches that are due, held requests whose keys arrived or whose time is up,
+    /// and the counters. Returns the held requests decided now.
+    pub fn on_tick(&self, host: &dyn Host) -> Vec<(u32, Decision)> {
+        let Some(c) = self.current() else {
+            return Vec::new();
+        };
+        let config = c.engine.config();
+        let summary = self
+            .audit
+            .borrow_mut()
+            .summary(config.audit_lines_per_second, host.now_ms());
+        if let Some(line) = summary {
+            host.log(LogLevel::Warn, &line);
+        }
+        audit_key::sync(host, &c.engine);
+        self.fetches.sync_and_fetch(host, &c.engine);
+        let released = self.release(host, &c);
+        c.counters.flush(host);
+        released
+    }
+
+    /// The answer to HTTP call `token` (`status` `None`: no answer). Returns the held requests
+    /// decided now.
+    pub fn on_http_call_response(
+        &self,
+        host: &dyn Host,
+        token: u32,
+        status: Option<&str>,
+        body: &[u8],
+    ) -> Vec<(u32, Decision)> {
+        let Some(c) = self.current() else {
+            return Vec::new();
+        };
+        let Some(fetched) = self
+            .fetches
+            .on_response(host, &c.engine, token, status, body)
+        else {
+            return Vec::new();
+        };
+        if let Some(i) = c.counters.catalog().for_jwks(fetched.provider, fetched.ok) {
+            c.counters.add(i, 1);
+            c.counters.flush(host);
+        }
+        if fetched.ok {
+            self.release(host, &c)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Decides again for held requests: those whose keys arrived, and those out of time.
+    fn release(&self, host: &dyn Host, c: &Configured) -> Vec<(u32, Decision)> {
+        let now = host.now_ms();
+        let held = std::mem::take(&mut *self.held.borrow_mut());
+        let mut out = Vec::new();
+        for h in held {
+            let decision = if now >= h.deadline_ms {
+                c.engine.decide_now(&h.headers, now / 1000)
+            } else {
+                c.engine.decide(&h.headers, now / 1000)
+            };
+            if let Decision::Wait(_) = decision {
+                self.held.borrow_mut().push(h);
+                continue;
+            }
+            let seen = Seen {
+                view: &h.headers as &dyn RequestView,
+                now,
+                client: Some(&h.client),
+            };
+            c.counters
+                .account(host, &c.engine, &self.audit, &decision, &seen);
+            out.push((h.id, decision));
+        }
+        out
+    }
+}
