@@ -4,9 +4,8 @@
 
 #![allow(clippy::expect_used)] // a benchmark, not filter code
 
-use authgate::config::raw::RawJwt;
-use authgate::providers::jwt::cache::TokenCache;
-use authgate::providers::jwt::JwtProvider;
+use authgate::providers::jwt::{JwtProvider, RawJwt};
+use authgate::providers::Setup;
 use authgate::request::{HeaderList, Request};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -62,7 +61,14 @@ fn main() {
         "claim_to_headers": [{"claim_name": "sub", "header_name": "x-sub"}],
     }))
     .expect("config");
-    let provider = JwtProvider::compile("idp", &raw).expect("provider");
+    let provider = JwtProvider::compile(
+        &Setup {
+            name: "idp",
+            secret: [1; 32],
+        },
+        &raw,
+    )
+    .expect("provider");
 
     let tokens = [
         (
@@ -99,13 +105,12 @@ fn main() {
     println!("|---|---|---|---|");
     for (alg, t) in &tokens {
         let miss = measure(50, 21, || {
-            let mut cache = TokenCache::new([1; 32], 16);
-            black_box(provider.verify(black_box(t), 0, &req, NOW, &mut cache)).expect("valid");
+            provider.clear_cache();
+            black_box(provider.check(black_box(t), 0, &req, NOW)).expect("valid");
         });
-        let mut cache = TokenCache::new([1; 32], 16);
-        provider.verify(t, 0, &req, NOW, &mut cache).expect("valid");
+        provider.check(t, 0, &req, NOW).expect("valid");
         let hit = measure(2000, 21, || {
-            black_box(provider.verify(black_box(t), 0, &req, NOW, &mut cache)).expect("valid");
+            black_box(provider.check(black_box(t), 0, &req, NOW)).expect("valid");
         });
         println!(
             "| {alg} | {:.1} µs | {:.2} µs | {:.0}× |",

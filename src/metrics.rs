@@ -2,8 +2,9 @@
 //! decision or event moves. The host defines them through proxy-wasm's metric API and only
 //! increments by index, so Envoy's `/stats` shows them with no other setup.
 
-use crate::config::{Check, Config};
-use crate::engine::{CacheCounts, Decision};
+use crate::config::Config;
+use crate::engine::Decision;
+use crate::providers::CacheUse;
 use crate::reply::CODES;
 
 /// Counter indexes into [`Catalog::names`].
@@ -19,7 +20,8 @@ pub struct Catalog {
     held: usize,
     /// Audit lines left out by the rate limit.
     pub audit_suppressed: usize,
-    cache: [usize; 4],
+    /// `(cache name, hit counter, miss counter)`.
+    cache: Vec<(&'static str, usize, usize)>,
     jwks: Vec<Option<(usize, usize)>>,
 }
 
@@ -50,12 +52,22 @@ impl Catalog {
             .unwrap_or(0);
         let held = add("authgate.held".into());
         let audit_suppressed = add("authgate.audit.suppressed".into());
-        let cache = [
-            add("authgate.cache.basic.hit".into()),
-            add("authgate.cache.basic.miss".into()),
-            add("authgate.cache.jwt.hit".into()),
-            add("authgate.cache.jwt.miss".into()),
-        ];
+        // The documented caches always have counters; a provider's other cache gets its own.
+        let mut cache_names = vec!["basic", "jwt"];
+        for p in &config.providers {
+            if let Some(u) = p.check.take_cache_use() {
+                if !cache_names.contains(&u.cache) {
+                    cache_names.push(u.cache);
+                }
+            }
+        }
+        let cache = cache_names
+            .into_iter()
+            .map(|c| {
+                let hit = add(format!("authgate.cache.{c}.hit"));
+                (c, hit, add(format!("authgate.cache.{c}.miss")))
+            })
+            .collect();
         let mut provider_allowed = Vec::new();
         let mut provider_denied_by = Vec::new();
         let mut jwks = Vec::new();
@@ -68,13 +80,12 @@ impl Catalog {
                     .min()
                     .unwrap_or(0),
             );
-            jwks.push(match &p.check {
-                Check::Jwt(j) if j.remote.is_some() => Some((
+            jwks.push(p.check.remote_jwks().map(|_| {
+                (
                     add(format!("authgate.jwks.{}.fetch_ok", p.name)),
                     add(format!("authgate.jwks.{}.fetch_failed", p.name)),
-                )),
-                _ => None,
-            });
+                )
+            }));
         }
         Catalog {
             names,
@@ -126,13 +137,18 @@ impl Catalog {
     }
 
     /// The counters cache use moves, with amounts.
-    pub fn for_cache(&self, c: CacheCounts) -> Vec<(usize, u64)> {
-        [c.basic_hits, c.basic_misses, c.jwt_hits, c.jwt_misses]
-            .into_iter()
-            .zip(self.cache)
-            .filter(|(n, _)| *n > 0)
-            .map(|(n, i)| (i, n))
-            .collect()
+    pub fn for_cache(&self, uses: &[CacheUse]) -> Vec<(usize, u64)> {
+        let mut out = Vec::new();
+        for u in uses {
+            if let Some((_, hit, miss)) = self.cache.iter().find(|(c, _, _)| *c == u.cache) {
+                out.extend(
+                    [(*hit, u.hits), (*miss, u.misses)]
+                        .into_iter()
+                        .filter(|(_, n)| *n > 0),
+                );
+            }
+        }
+        out
     }
 
     /// The counter a JWKS fetch outcome of provider `i` moves.

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = authgate::config::compile(data);
+    let _ = authgate::config::compile(data, [0; 32]);
 });

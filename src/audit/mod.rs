@@ -79,7 +79,7 @@ pub fn allowed_line(a: &Allowed, f: &Facts) -> String {
         "authgate: allowed rule={} provider={} identity={} {}",
         a.rule,
         a.provider.as_deref().unwrap_or("-"),
-        quoted(a.edits.identity.as_deref().unwrap_or("-")),
+        quoted(a.identity.as_deref().unwrap_or("-")),
         common(f)
     )
 }

@@ -3,13 +3,10 @@
 
 use super::fields;
 use super::protobuf_struct;
-use super::raw::{RawConfig, RawProvider, RawRule};
-use super::{AuditLevel, Check, Config, Mode, Provider};
+use super::raw::{RawConfig, RawRule};
+use super::{AuditLevel, Config, Mode, NamedProvider};
 use crate::error::ConfigError;
-use crate::providers::api_key::{ApiKeyProvider, KeySource};
-use crate::providers::basic::BasicProvider;
-use crate::providers::jwt::extractor::TokenSource;
-use crate::providers::jwt::JwtProvider;
+use crate::providers::{registry, Setup};
 use crate::reply::Challenge;
 use crate::reply::ResponseSettings;
 use crate::rules::{PathMatch, Requirement, Rule};
@@ -20,7 +17,8 @@ const DEFAULT_REALM: &str = "authgate";
 
 /// Parses and validates the plugin configuration: JSON text (a `StringValue` in Envoy's
 /// config), or a serialized `google.protobuf.Struct`, which Envoy passes as protobuf bytes.
-pub fn compile(bytes: &[u8]) -> Result<Config, ConfigError> {
+/// `secret` keys the providers' per-worker caches.
+pub fn compile(bytes: &[u8], secret: [u8; 32]) -> Result<Config, ConfigError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ConfigError::new(
             "",
@@ -37,7 +35,7 @@ pub fn compile(bytes: &[u8]) -> Result<Config, ConfigError> {
     };
     let raw: RawConfig =
         serde_path_to_error::deserialize(value).map_err(|e| path_error(e.path(), e.inner()))?;
-    compile_raw(&raw)
+    compile_raw(&raw, secret)
 }
 
 fn path_error(path: &serde_path_to_error::Path, e: &impl std::fmt::Display) -> ConfigError {
@@ -50,7 +48,7 @@ fn path_error(path: &serde_path_to_error::Path, e: &impl std::fmt::Display) -> C
     ConfigError::new(path, e.to_string())
 }
 
-fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
+fn compile_raw(raw: &RawConfig, secret: [u8; 32]) -> Result<Config, ConfigError> {
     let realm = raw.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into());
     if realm.is_empty() || realm.len() > 128 || !fields::is_plain_value(&realm) {
         return Err(ConfigError::new(
@@ -72,12 +70,8 @@ fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
                 "a provider name must be a token (letters, digits, -_.) and not `none`",
             ));
         }
-        let check = match RawProvider::parse(name, p)? {
-            RawProvider::Basic(b) => Check::Basic(BasicProvider::compile(name, &b)?),
-            RawProvider::ApiKey(k) => Check::ApiKey(ApiKeyProvider::compile(name, &k)?),
-            RawProvider::Jwt(j) => Check::Jwt(Box::new(JwtProvider::compile(name, &j)?)),
-        };
-        providers.push(Provider {
+        let check = registry::compile(&Setup { name, secret }, p)?;
+        providers.push(NamedProvider {
             name: name.clone(),
             check,
         });
@@ -165,42 +159,13 @@ fn compile_raw(raw: &RawConfig) -> Result<Config, ConfigError> {
 
 /// Headers set for upstream; each must not be a header a credential is read from, or the
 /// filter would strip the credential before reading it.
-fn identity_headers(providers: &[Provider]) -> Result<Vec<String>, ConfigError> {
+fn identity_headers(providers: &[NamedProvider]) -> Result<Vec<String>, ConfigError> {
     let mut read: Vec<&str> = vec!["authorization"];
     let mut set: Vec<(String, String)> = Vec::new();
     for p in providers {
-        match &p.check {
-            Check::Basic(b) => {
-                if let Some(h) = &b.forward_username_header {
-                    set.push((
-                        format!("providers.{}.forward_username_header", p.name),
-                        h.clone(),
-                    ));
-                }
-            }
-            Check::ApiKey(k) => {
-                for s in &k.sources {
-                    if let KeySource::Header(h) = s {
-                        read.push(h);
-                    }
-                }
-                if let Some(h) = &k.forward_client_header {
-                    set.push((
-                        format!("providers.{}.forward_client_header", p.name),
-                        h.clone(),
-                    ));
-                }
-            }
-            Check::Jwt(j) => {
-                for s in &j.sources {
-                    if let TokenSource::Header(h, _) = s {
-                        read.push(h);
-                    }
-                }
-                for h in j.identity_headers() {
-                    set.push((format!("providers.{}", p.name), h.clone()));
-                }
-            }
+        read.extend(p.check.headers_read());
+        for (field, h) in p.check.headers_set() {
+            set.push((format!("providers.{}.{field}", p.name), h.to_string()));
         }
     }
     let mut out: Vec<String> = Vec::new();
@@ -221,7 +186,7 @@ fn identity_headers(providers: &[Provider]) -> Result<Vec<String>, ConfigError> 
 fn compile_rule(
     field: &str,
     raw: &RawRule,
-    providers: &[Provider],
+    providers: &[NamedProvider],
     realm: &str,
 ) -> Result<Rule, ConfigError> {
     let m = &raw.matcher;
@@ -274,9 +239,9 @@ fn compile_rule(
         }
         Some(list) => {
             let has_jwt = match &requires {
-                Requirement::Any(l) | Requirement::All(l) => l
-                    .iter()
-                    .any(|&i| matches!(providers[i].check, Check::Jwt(_))),
+                Requirement::Any(l) | Requirement::All(l) => {
+                    l.iter().any(|&i| providers[i].check.has_scopes())
+                }
                 Requirement::None => false,
             };
             if !has_jwt {
@@ -323,7 +288,7 @@ fn compile_rule(
 fn compile_requires(
     field: &str,
     value: &Value,
-    providers: &[Provider],
+    providers: &[NamedProvider],
 ) -> Result<(Requirement, bool), ConfigError> {
     let lookup = |f: &str, name: &Value| -> Result<usize, ConfigError> {
         let name = name
@@ -406,134 +371,12 @@ fn compile_requires(
     }
 }
 
-fn challenges(list: &[usize], providers: &[Provider], realm: &str) -> Vec<Challenge> {
+fn challenges(list: &[usize], providers: &[NamedProvider], realm: &str) -> Vec<Challenge> {
     list.iter()
         .filter_map(|&i| providers.get(i))
-        .map(|p| match &p.check {
-            Check::Basic(_) => Challenge::basic(realm),
-            Check::Jwt(_) => Challenge::bearer(realm),
-            Check::ApiKey(k) => match k.sources.first() {
-                Some(KeySource::Query(n)) => Challenge::api_key(realm, "query", n),
-                Some(KeySource::Cookie(n)) => Challenge::api_key(realm, "cookie", n),
-                Some(KeySource::Header(n)) => Challenge::api_key(realm, "header", n),
-                None => Challenge::api_key(realm, "header", "x-api-key"),
-            },
-        })
+        .map(|p| p.check.challenge(realm))
         .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KEY: &str = r#""k": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}"#;
-
-    /// Secrets never reach debug output, raw or compiled (hashes included).
-    #[test]
-    fn debug_output_holds_no_secret() {
-        let json = serde_json::json!({"providers": {
-            "b": {"type": "basic", "htpasswd": "alice:$2y$04$8TA3sJd/j/Ip41SKWn5JLewU5TrFEw6KPSpvQfnR9wc9r6wIcqQsm\nbob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="},
-            "k": {"type": "api_key", "credentials": [{"client": "c", "key": "key-sekrit-1"}]},
-            "j": {"type": "jwt", "local_jwks": {"keys": [{"kty": "oct", "k": "c2VrcmV0LXNla3JldC1zZWtyZXQtc2VrcmV0LXNla3JldA"}]}}
-        }});
-        let bytes = json.to_string();
-        let raw: RawConfig = serde_json::from_str(&bytes).unwrap();
-        let parsed: Vec<RawProvider> = raw
-            .providers
-            .iter()
-            .map(|(n, v)| RawProvider::parse(n, v).unwrap())
-            .collect();
-        let config = compile(bytes.as_bytes()).unwrap();
-        let k_digest: String = {
-            use sha2::{Digest, Sha256};
-            Sha256::digest(b"key-sekrit-1")
-                .iter()
-                .map(|b| format!("{b}, "))
-                .collect()
-        };
-        for text in [format!("{parsed:?}"), format!("{config:?}")] {
-            for secret in [
-                "8TA3sJd",
-                "5en6G6",
-                "key-sekrit-1",
-                "c2VrcmV0",
-                k_digest.trim_end_matches(", "),
-            ] {
-                assert!(!text.contains(secret), "{secret} in {text}");
-            }
-        }
-    }
-
-    #[test]
-    fn refusals_name_the_field() {
-        let cases: &[(&str, String, &str)] = &[
-            ("empty document", String::new(), ""),
-            ("not json", "{".into(), ""),
-            ("unknown top-level field", format!(r#"{{"providers": {{{KEY}}}, "realms": "x"}}"#), "realms"),
-            ("unknown provider field", r#"{"providers": {"k": {"type": "api_key", "credentials": [], "keys": 1}}}"#.into(), "providers.k.keys"),
-            ("unknown type", r#"{"providers": {"k": {"type": "digest"}}}"#.into(), "providers.k.type"),
-            ("provider typo", r#"{"providers": {"p": {"type": "api_key", "credentials": [{"client": "c", "kye": "s"}]}}}"#.into(), "providers.p.credentials[0].kye"),
-            ("nested provider typo", r#"{"providers": {"j": {"type": "jwt", "remote_jwks": {"uri": "http://a/k", "cluster": "c", "timeout": 1}}}}"#.into(), "providers.j.remote_jwks.timeout"),
-            ("provider field of the wrong type", r#"{"providers": {"b": {"type": "basic", "htpasswd": 1}}}"#.into(), "providers.b.htpasswd"),
-            ("provider without type", r#"{"providers": {"b": {"htpasswd": "u:{SHA}x"}}}"#.into(), "providers.b"),
-            ("provider not an object", r#"{"providers": {"b": "basic"}}"#.into(), "providers.b"),
-            ("no providers", r#"{"providers": {}}"#.into(), "providers"),
-            ("provider named none", r#"{"providers": {"none": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}}}"#.into(), "providers.none"),
-            ("plain-text password", r#"{"providers": {"b": {"type": "basic", "htpasswd": "u:pw"}}}"#.into(), "providers.b.htpasswd"),
-            ("jwt without keys", r#"{"providers": {"j": {"type": "jwt", "issuer": "x"}}}"#.into(), "providers.j"),
-            ("bad realm", format!(r#"{{"realm": "a\"b", "providers": {{{KEY}}}}}"#), "realm"),
-            ("empty rules", format!(r#"{{"providers": {{{KEY}}}, "rules": []}}"#), "rules"),
-            ("unknown provider in rule", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": "x"}}]}}"#), "rules[0].requires"),
-            ("empty any", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": {{"any": []}}}}]}}"#), "rules[0].requires.any"),
-            ("any and all", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": {{"any": ["k"], "all": ["k"]}}}}]}}"#), "rules[0].requires"),
-            ("requires typo", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": {{"one": ["k"]}}}}]}}"#), "rules[0].requires"),
-            ("requires number", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": 1}}]}}"#), "rules[0].requires"),
-            ("prefix and path", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/", "path": "/a"}}, "requires": "k"}}]}}"#), "rules[0].match"),
-            ("relative prefix", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "a"}}, "requires": "k"}}]}}"#), "rules[0].match"),
-            ("lower-case method", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/", "methods": ["get"]}}, "requires": "k"}}]}}"#), "rules[0].match.methods[0]"),
-            ("scopes without jwt", format!(r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "/"}}, "requires": "k", "scopes": ["a"]}}]}}"#), "rules[0].scopes"),
-            ("forward header is a credential header", r#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "c", "key": "s"}], "forward_client_header": "x-api-key"}}}"#.into(), "providers.k.forward_client_header"),
-        ];
-        for (name, json, field) in cases {
-            let err = compile(json.as_bytes()).map(|_| ()).unwrap_err();
-            assert_eq!(err.field, *field, "{name}: {err}");
-            assert!(
-                !err.to_string().contains('\n'),
-                "{name}: one line please: {err}"
-            );
-            assert!(
-                !err.to_string().contains("pw"),
-                "{name}: echoes a secret: {err}"
-            );
-        }
-    }
-
-    #[test]
-    fn contract_example_without_jwt_compiles() {
-        let json = r#"{
-          "realm": "api",
-          "providers": {
-            "staff": { "type": "basic", "htpasswd": "bob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=",
-                       "forward_username_header": "x-auth-user" },
-            "partners": { "type": "api_key",
-                          "credentials": [ { "client": "acme", "key": "k-1" },
-                                           { "client": "globex", "key_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" } ],
-                          "key_sources": [ { "header": "x-api-key" }, { "query": "api_key" }, { "cookie": "api_key" } ],
-                          "forward_client_header": "x-auth-client" }
-          },
-          "rules": [
-            { "match": { "prefix": "/healthz" }, "requires": "none" },
-            { "match": { "prefix": "/admin", "methods": ["POST", "DELETE"] }, "requires": { "all": ["staff", "partners"] } },
-            { "match": { "path": "/public/feed" }, "requires": { "any": ["partners"], "allow_missing": true } },
-            { "match": { "prefix": "/" }, "requires": { "any": ["partners", "staff"] } }
-          ],
-          "allow_cors_preflight": true
-        }"#;
-        let c = compile(json.as_bytes()).unwrap();
-        assert_eq!(c.rules.len(), 5);
-        assert_eq!(
-            c.identity_headers,
-            ["x-auth-client", "x-auth-user", "x-authgate-would-deny"]
-        );
-    }
-}
+mod tests;

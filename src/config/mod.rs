@@ -9,9 +9,6 @@ pub mod raw;
 
 pub use compile::compile;
 
-use crate::providers::api_key::ApiKeyProvider;
-use crate::providers::basic::BasicProvider;
-use crate::providers::jwt::JwtProvider;
 use crate::reply::ResponseSettings;
 use crate::rules::Rule;
 use crate::throttle::Throttle;
@@ -22,7 +19,7 @@ pub struct Config {
     /// `realm` of every challenge.
     pub realm: String,
     /// Providers; rules refer to them by index.
-    pub providers: Vec<Provider>,
+    pub providers: Vec<NamedProvider>,
     /// Rules in order, followed by the implicit rule that requires any provider.
     pub rules: Vec<Rule>,
     /// Let CORS preflight requests through.
@@ -57,35 +54,11 @@ pub enum Mode {
 /// `audit_level`: the level audit lines are written at.
 pub type AuditLevel = crate::capabilities::LogLevel;
 
-/// A named provider.
+/// A provider and its name in the configuration.
 #[derive(Debug)]
-pub struct Provider {
+pub struct NamedProvider {
     /// Its name in the configuration.
     pub name: String,
-    /// Its checker.
-    pub check: Check,
-}
-
-/// The checker behind a provider.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Check {
-    /// `type: basic`.
-    Basic(BasicProvider),
-    /// `type: api_key`.
-    ApiKey(ApiKeyProvider),
-    /// `type: jwt`.
-    Jwt(Box<JwtProvider>),
-}
-
-impl Check {
-    /// The authentication scheme this checker's credentials use.
-    pub fn scheme(&self) -> crate::reply::Scheme {
-        use crate::reply::Scheme;
-        match self {
-            Check::Basic(_) => Scheme::Basic,
-            Check::ApiKey(_) => Scheme::ApiKey,
-            Check::Jwt(_) => Scheme::Bearer,
-        }
-    }
+    /// The checker.
+    pub check: Box<dyn crate::providers::Provider>,
 }

@@ -1,8 +1,35 @@
 //! Finding a credential in a query parameter, a cookie or a header that may be repeated, and
 //! cutting it out again before the request goes upstream. Shared by every provider.
 
-use super::Found;
+use super::{Found, HeaderEdits};
 use crate::request::{cookies, path_only, percent_decode, query_of, Request};
+
+/// A place in a request where a credential can be: the part both API keys and tokens share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place<'a> {
+    /// A header (lower-case name).
+    Header(&'a str),
+    /// A query parameter.
+    Query(&'a str),
+    /// A cookie.
+    Cookie(&'a str),
+}
+
+/// Cuts the credential found at `place` out of the request before it goes upstream: the header
+/// is removed, the parameter cut from `:path`, the cookie cut from `Cookie`.
+pub fn hide(place: Place, req: &Request, edits: &mut HeaderEdits) {
+    match place {
+        Place::Header(h) => edits.remove.push(h.to_string()),
+        Place::Query(q) => edits.set.push((
+            ":path".into(),
+            without_query_param(&req.path_and_query(), q),
+        )),
+        Place::Cookie(c) => match without_cookie(&req.header("cookie").unwrap_or_default(), c) {
+            Some(rest) => edits.set.push(("cookie".into(), rest)),
+            None => edits.remove.push("cookie".into()),
+        },
+    }
+}
 
 /// One value, or absent when empty.
 pub fn single(v: Option<String>) -> Found {

@@ -1,21 +1,62 @@
-//! Credential providers: where each kind of credential is found in a request and how it is
-//! checked. Each provider is a plain value compiled from the configuration.
+//! Credential providers behind one interface, [`Provider`]: where a provider's credential is in
+//! a request, how one is checked, the challenge it advertises, the headers it reads and sets.
+//! Each provider lives in its own module with its configuration section; [`registry`] is the
+//! one list of provider types. Adding a provider touches its own folder, its config section and
+//! one line of the registry — not the engine.
 
 pub mod api_key;
 pub mod basic;
-pub mod htpasswd;
 pub mod jwt;
 pub mod locate;
+pub mod registry;
 
-/// What a successful check asks of the request before it goes upstream.
+use crate::authorization::Authorization;
+use crate::error::Denial;
+use crate::providers::jwt::remote::RemoteJwks;
+use crate::reply::Challenge;
+use crate::request::Request;
+
+/// Header edits a request gets before it goes upstream: remove these, then set those.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Verified {
-    /// Headers to set (identity for upstream).
+pub struct HeaderEdits {
+    /// Headers to set (identity for upstream, a `:path` or `cookie` with a credential cut out).
     pub set: Vec<(String, String)>,
-    /// Headers to remove (credentials hidden from upstream).
+    /// Headers to remove (credentials hidden from upstream, forged identity headers).
     pub remove: Vec<String>,
+}
+
+impl HeaderEdits {
+    /// Appends `other`'s edits to these.
+    pub fn extend(&mut self, other: HeaderEdits) {
+        self.remove.extend(other.remove);
+        self.set.extend(other.set);
+    }
+}
+
+/// A credential that checked out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// What the request needs before it goes upstream.
+    pub edits: HeaderEdits,
     /// Who was authenticated (user name, API client, token subject), for the audit log.
     pub identity: Option<String>,
+    /// The scopes the credential holds (tokens only).
+    pub scopes: Vec<String>,
+}
+
+/// Why a credential was not accepted (yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    /// Refused, for this reason.
+    Refused(Denial),
+    /// Something remote the check needs (a key set) has not arrived: hold the request.
+    Pending,
+}
+
+impl From<Denial> for Rejection {
+    fn from(d: Denial) -> Self {
+        Rejection::Refused(d)
+    }
 }
 
 /// Where a provider's credential stands in a request.
@@ -23,9 +64,96 @@ pub struct Verified {
 pub enum Found {
     /// Not sent.
     Absent,
-    /// Sent once: the value, and the index of the key source it came from.
+    /// Sent once: the value, and the index of the provider's source it came from.
     One(String, usize),
     /// Sent more than once or by more than one method (RFC 6750 §2 forbids it for tokens;
     /// the same rule keeps API keys unambiguous).
     Conflict,
+}
+
+/// What is shared by every check of one worker: the key for cache entries.
+#[derive(Clone, Copy)]
+pub struct Setup<'a> {
+    /// The provider's name in the configuration.
+    pub name: &'a str,
+    /// Keys the provider's per-worker caches (never a credential in the clear).
+    pub secret: [u8; 32],
+}
+
+impl Setup<'_> {
+    /// The JSON path of the provider's configuration, for errors.
+    pub fn field(&self) -> String {
+        format!("providers.{}", self.name)
+    }
+}
+
+/// Cache use since the last look.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheUse {
+    /// Which cache: the `<name>` of `authgate.cache.<name>.hit|miss`.
+    pub cache: &'static str,
+    /// Checks answered from the cache.
+    pub hits: u64,
+    /// Checks computed.
+    pub misses: u64,
+}
+
+impl CacheUse {
+    /// The use counted in `hits` and `misses` of cache `cache`, which start again from zero.
+    pub fn take(cache: &'static str, hits: &mut u64, misses: &mut u64) -> Self {
+        CacheUse {
+            cache,
+            hits: std::mem::take(hits),
+            misses: std::mem::take(misses),
+        }
+    }
+}
+
+/// One configured credential checker.
+pub trait Provider: std::fmt::Debug {
+    /// The challenge this provider advertises under `realm`.
+    fn challenge(&self, realm: &str) -> Challenge;
+
+    /// Where the provider's credential stands in the request; `auth` is the parsed
+    /// `Authorization` header, shared by every provider.
+    fn find(&self, req: &Request, auth: &Authorization) -> Found;
+
+    /// Whether source `source` is the `Authorization` header (a credential found there claims
+    /// the header's scheme, so it is not "unsupported").
+    fn reads_authorization(&self, source: usize) -> bool;
+
+    /// Checks a credential found in source `source` at `now` (seconds).
+    fn verify(
+        &self,
+        value: &str,
+        source: usize,
+        req: &Request,
+        now: u64,
+    ) -> Result<Accepted, Rejection>;
+
+    /// Headers credentials are read from (they may not also be set for upstream).
+    fn headers_read(&self) -> Vec<&str>;
+
+    /// Headers set for upstream, each with the config field (below the provider) naming it.
+    fn headers_set(&self) -> Vec<(&'static str, &str)>;
+
+    /// Whether its credentials carry scopes that a rule's `scopes` can require.
+    fn has_scopes(&self) -> bool {
+        false
+    }
+
+    /// Cache use since the last call, if the provider caches.
+    fn take_cache_use(&self) -> Option<CacheUse> {
+        None
+    }
+
+    /// The remote key set this provider fetches, if any.
+    fn remote_jwks(&self) -> Option<&RemoteJwks> {
+        None
+    }
+
+    /// Installs a fetched key set; returns how many keys it holds.
+    fn install_jwks(&self, _body: &[u8], _fetched_at: u64) -> Result<usize, String> {
+        Err("this provider has no remote key set".into())
+    }
 }

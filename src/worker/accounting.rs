@@ -81,7 +81,7 @@ impl Counters {
         for i in self.catalog.for_decision(decision, config) {
             self.add(i, 1);
         }
-        for (i, by) in self.catalog.for_cache(engine.take_cache_counts()) {
+        for (i, by) in self.catalog.for_cache(&engine.take_cache_use()) {
             self.add(i, by);
         }
         let level = config.audit_level;

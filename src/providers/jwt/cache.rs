@@ -31,6 +31,14 @@ pub struct TokenCache {
     pub misses: u64,
 }
 
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl TokenCache {
     /// A cache of `capacity` entries per generation, keyed with `secret`.
     pub fn new(secret: [u8; 32], capacity: usize) -> Self {
@@ -71,6 +79,11 @@ impl TokenCache {
     pub fn drop_keys(&mut self, old: &[u64], current: &[u64]) {
         self.inner
             .retain(|v| !old.contains(&v.key) || current.contains(&v.key));
+    }
+
+    /// Forgets every token (benchmarks measure cache misses with it).
+    pub fn clear(&mut self) {
+        self.inner.retain(|_| false);
     }
 
     /// Entries held.

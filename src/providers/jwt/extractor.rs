@@ -29,6 +29,15 @@ pub enum TokenSource {
 }
 
 impl TokenSource {
+    /// Where this source is in a request.
+    pub fn place(&self) -> locate::Place<'_> {
+        match self {
+            TokenSource::Header(h, _) => locate::Place::Header(h),
+            TokenSource::Param(p) => locate::Place::Query(p),
+            TokenSource::Cookie(c) => locate::Place::Cookie(c),
+        }
+    }
+
     /// Whether this source is the `Authorization` header.
     pub fn is_authorization(&self) -> bool {
         matches!(self, TokenSource::Header(h, _) if h == "authorization")
@@ -77,7 +86,9 @@ mod tests {
             TokenSource::Param("access_token".into()),
             TokenSource::Cookie("session".into()),
         ];
-        let cases: &[(&str, &str, &[(&str, &str)], Found)] = &[
+        /// A named case: path, headers, what is found.
+        type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], Found);
+        let cases: &[Case] = &[
             (
                 "bearer",
                 "/",

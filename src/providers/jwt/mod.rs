@@ -6,6 +6,7 @@
 pub mod alg;
 pub mod cache;
 pub mod claims;
+mod config;
 pub mod es384;
 pub mod extractor;
 pub mod forward;
@@ -18,37 +19,30 @@ mod tests;
 pub mod token;
 pub mod verifier;
 
+pub use self::config::{RawClaimToHeader, RawJwt, RawJwtHeader, RawRemoteJwks};
+
 use self::cache::{TokenCache, Verdict};
 use self::claims::ClaimRules;
 use self::extractor::{Prefix, TokenSource};
-use self::jwks::{Jwk, KeySet};
+use self::jwks::Jwk;
 use self::remote::RemoteJwks;
-use super::{locate, Verified};
+use super::{locate, Accepted, CacheUse, Found, HeaderEdits, Provider, Rejection, Setup};
+use crate::authorization::Authorization;
 use crate::config::fields;
-use crate::config::raw::RawJwt;
+use crate::config::raw::section;
 use crate::error::{ConfigError, Denial};
 use crate::json;
+use crate::reply::Challenge;
 use crate::request::Request;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Most keys tried for a token without `kid`.
 const MAX_CANDIDATES: usize = 8;
 
-/// Why a token was not accepted yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JwtFail {
-    /// Refused.
-    Deny(Denial),
-    /// The remote key set has not arrived yet: hold the request.
-    KeysPending,
-}
-
-impl From<Denial> for JwtFail {
-    fn from(d: Denial) -> Self {
-        JwtFail::Deny(d)
-    }
-}
+/// Entries per generation in the per-worker cache of verified tokens.
+pub const CACHE_CAPACITY: usize = 1024;
 
 /// A compiled `jwt` provider.
 #[derive(Debug)]
@@ -65,12 +59,14 @@ pub struct JwtProvider {
     local: Vec<Jwk>,
     /// The remote key set, when configured.
     pub remote: Option<RemoteJwks>,
+    /// This worker's verified tokens.
+    cache: RefCell<TokenCache>,
 }
 
 impl JwtProvider {
-    /// Validates a raw `jwt` provider named `name`.
-    pub fn compile(name: &str, raw: &RawJwt) -> Result<Self, ConfigError> {
-        let field = format!("providers.{name}");
+    /// Validates a raw `jwt` provider.
+    pub fn compile(setup: &Setup, raw: &RawJwt) -> Result<Self, ConfigError> {
+        let (name, field) = (setup.name, setup.field());
         let local = match &raw.local_jwks {
             None => vec![],
             Some(v) => {
@@ -185,40 +181,41 @@ impl JwtProvider {
             claim_to_headers,
             local,
             remote,
+            cache: RefCell::new(TokenCache::new(setup.secret, CACHE_CAPACITY)),
         })
     }
 
-    /// The configured issuer.
-    pub fn issuer(&self) -> Option<&str> {
-        self.rules.issuer.as_deref()
+    /// Verified tokens cached on this worker.
+    pub fn cached(&self) -> usize {
+        self.cache.borrow().len()
     }
 
-    /// Headers this provider sets upstream.
-    pub fn identity_headers(&self) -> impl Iterator<Item = &String> {
-        self.forward_payload_header
-            .iter()
-            .chain(self.claim_to_headers.iter().map(|(_, h)| h))
+    /// Forgets every cached token, so the next check of each is a miss.
+    pub fn clear_cache(&self) {
+        self.cache.borrow_mut().clear();
     }
 
     /// Verifies `token` (found in source `source`) at `now`.
-    pub fn verify(
+    pub fn check(
         &self,
         token: &str,
         source: usize,
         req: &Request,
         now: u64,
-        cache: &mut TokenCache,
-    ) -> Result<(Rc<Verdict>, Verified), JwtFail> {
-        let verdict = self.verdict(token, now, cache)?;
-        let mut v = Verified {
+    ) -> Result<Accepted, Rejection> {
+        let verdict = self.verdict(token, now, &mut self.cache.borrow_mut())?;
+        let mut edits = HeaderEdits {
             set: verdict.set.clone(),
             remove: vec![],
-            identity: verdict.subject.clone(),
         };
         if !self.forward {
-            self.hide(source, req, &mut v);
+            locate::hide(self.sources[source].place(), req, &mut edits);
         }
-        Ok((verdict, v))
+        Ok(Accepted {
+            edits,
+            identity: verdict.subject.clone(),
+            scopes: verdict.scopes.clone(),
+        })
     }
 
     fn verdict(
@@ -226,7 +223,7 @@ impl JwtProvider {
         token: &str,
         now: u64,
         cache: &mut TokenCache,
-    ) -> Result<Rc<Verdict>, JwtFail> {
+    ) -> Result<Rc<Verdict>, Rejection> {
         if token.len() > token::MAX_TOKEN_LEN {
             return Err(Denial::InvalidCredentials("token too large").into());
         }
@@ -273,7 +270,7 @@ impl JwtProvider {
         let Some(fingerprint) = verified_with else {
             if let Some((r, set)) = &remote {
                 if set.is_none() {
-                    return Err(JwtFail::KeysPending);
+                    return Err(Rejection::Pending);
                 }
                 if t.kid.is_some() && by_kid == 0 {
                     r.want_refresh();
@@ -316,31 +313,86 @@ impl JwtProvider {
         }
         set
     }
+}
 
-    fn hide(&self, source: usize, req: &Request, v: &mut Verified) {
-        match &self.sources[source] {
-            TokenSource::Header(h, _) => v.remove.push(h.clone()),
-            TokenSource::Param(p) => v.set.push((
-                ":path".into(),
-                locate::without_query_param(&req.path_and_query(), p),
-            )),
-            TokenSource::Cookie(c) => {
-                match locate::without_cookie(&req.header("cookie").unwrap_or_default(), c) {
-                    Some(rest) => v.set.push(("cookie".into(), rest)),
-                    None => v.remove.push("cookie".into()),
-                }
-            }
-        }
+/// Compiles a `jwt` provider from its configuration object (the registry's entry).
+pub fn from_config(setup: &Setup, value: Value) -> Result<Box<dyn Provider>, ConfigError> {
+    let raw: RawJwt = section(&setup.field(), value)?;
+    Ok(Box::new(JwtProvider::compile(setup, &raw)?))
+}
+
+impl Provider for JwtProvider {
+    fn challenge(&self, realm: &str) -> Challenge {
+        Challenge::bearer(realm)
     }
 
-    /// Installs a fetched remote key set; returns (old, new) key fingerprints.
-    pub fn install_remote(&self, set: KeySet, fetched_at: u64) -> Option<(Vec<u64>, Vec<u64>)> {
-        let r = self.remote.as_ref()?;
-        let old = r
+    fn find(&self, req: &Request, auth: &Authorization) -> Found {
+        extractor::find(&self.sources, req, auth)
+    }
+
+    fn reads_authorization(&self, source: usize) -> bool {
+        self.sources
+            .get(source)
+            .is_some_and(TokenSource::is_authorization)
+    }
+
+    fn verify(
+        &self,
+        token: &str,
+        source: usize,
+        req: &Request,
+        now: u64,
+    ) -> Result<Accepted, Rejection> {
+        self.check(token, source, req, now)
+    }
+
+    fn headers_read(&self) -> Vec<&str> {
+        self.sources
+            .iter()
+            .filter_map(|s| match s {
+                TokenSource::Header(h, _) => Some(h.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn headers_set(&self) -> Vec<(&'static str, &str)> {
+        let payload = self
+            .forward_payload_header
+            .iter()
+            .map(|h| ("forward_payload_header", h.as_str()));
+        let claims = self
+            .claim_to_headers
+            .iter()
+            .map(|(_, h)| ("claim_to_headers", h.as_str()));
+        payload.chain(claims).collect()
+    }
+
+    fn has_scopes(&self) -> bool {
+        true
+    }
+
+    fn take_cache_use(&self) -> Option<CacheUse> {
+        let c = &mut *self.cache.borrow_mut();
+        Some(CacheUse::take("jwt", &mut c.hits, &mut c.misses))
+    }
+
+    fn remote_jwks(&self) -> Option<&RemoteJwks> {
+        self.remote.as_ref()
+    }
+
+    /// On error the last good key set stays in force; verifications made with keys that left
+    /// the set (rotation, revocation) are dropped from the cache.
+    fn install_jwks(&self, body: &[u8], fetched_at: u64) -> Result<usize, String> {
+        let r = self.remote.as_ref().ok_or("no remote key set")?;
+        let set = RemoteJwks::parse(body)?;
+        let n = set.keys.len();
+        let old: Vec<u64> = r
             .keys()
             .map(|s| s.keys.iter().map(|k| k.fingerprint).collect())
             .unwrap_or_default();
         let new = r.install(set, fetched_at);
-        Some((old, new))
+        self.cache.borrow_mut().drop_keys(&old, &new);
+        Ok(n)
     }
 }

@@ -2,12 +2,11 @@
 //! here for every algorithm and every claim rule.
 
 use super::alg::Alg;
-use super::cache::TokenCache;
 use super::jwks::KeyMaterial;
 use super::rfc_vectors::*;
-use super::{verifier, JwtFail, JwtProvider};
-use crate::config::raw::RawJwt;
+use super::{verifier, JwtProvider, RawJwt};
 use crate::error::Denial;
+use crate::providers::{Rejection, Setup};
 use crate::request::{HeaderList, Request};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -17,17 +16,20 @@ use serde_json::{json, Value};
 /// 2011-03-22T18:43:00Z, 80 s before the RFC 7515 examples expire.
 const RFC_NOW: u64 = 1_300_819_300;
 const NOW: u64 = 1_700_000_000;
+const SETUP: Setup = Setup {
+    name: "idp",
+    secret: [3; 32],
+};
 
 fn provider(config: Value) -> JwtProvider {
     let raw: RawJwt = serde_json::from_value(config).unwrap();
-    JwtProvider::compile("idp", &raw).unwrap()
+    JwtProvider::compile(&SETUP, &raw).unwrap()
 }
 
-fn verify(p: &JwtProvider, token: &str, now: u64) -> Result<Vec<(String, String)>, JwtFail> {
+fn verify(p: &JwtProvider, token: &str, now: u64) -> Result<Vec<(String, String)>, Rejection> {
     let view = HeaderList::new("GET", "/", &[]);
-    let mut cache = TokenCache::new([3; 32], 64);
-    p.verify(token, 0, &Request::new(&view), now, &mut cache)
-        .map(|(_, v)| v.set)
+    p.check(token, 0, &Request::new(&view), now)
+        .map(|a| a.edits.set)
 }
 
 #[test]
@@ -36,7 +38,7 @@ fn rfc7515_a1_hs256() {
     assert!(verify(&p, A1_JWS, RFC_NOW).is_ok());
     assert_eq!(
         verify(&p, A1_JWS, 1_300_819_380 + 61),
-        Err(JwtFail::Deny(Denial::TokenExpired))
+        Err(Rejection::Refused(Denial::TokenExpired))
     );
 }
 
@@ -48,7 +50,7 @@ fn rfc7515_a2_rs256() {
     let tampered = A2_JWS.replace("eyJpc3MiOiJqb2UiLA0K", "eyJpc3MiOiJqb2YiLA0K");
     assert_eq!(
         verify(&p, &tampered, RFC_NOW),
-        Err(JwtFail::Deny(Denial::InvalidCredentials(
+        Err(Rejection::Refused(Denial::InvalidCredentials(
             "invalid signature"
         )))
     );
@@ -82,7 +84,7 @@ fn hs256_with_an_rsa_public_key_as_secret_is_refused() {
     let token = mint_hs(&secret, json!({"alg": "HS256"}), json!({"iss": "joe"}));
     assert_eq!(
         verify(&p, &token, NOW),
-        Err(JwtFail::Deny(Denial::InvalidCredentials(
+        Err(Rejection::Refused(Denial::InvalidCredentials(
             "no key for the token's algorithm"
         )))
     );
@@ -104,300 +106,6 @@ fn mint_hs(secret: &[u8], header: Value, claims: Value) -> String {
 
 /// Keys for every algorithm that can sign here (RSA is covered by the RFC vector above and
 /// by the integration tests).
-struct Keys {
-    hmac: Vec<u8>,
-    p256: p256::ecdsa::SigningKey,
-    p384: p384::ecdsa::SigningKey,
-    k256: k256::ecdsa::SigningKey,
-    ed: ed25519_compact::KeyPair,
-}
-
-impl Keys {
-    fn new() -> Self {
-        Keys {
-            hmac: vec![0x42; 64],
-            p256: p256::ecdsa::SigningKey::from_slice(&[1; 32]).unwrap(),
-            p384: p384::ecdsa::SigningKey::from_slice(&[2; 48]).unwrap(),
-            k256: k256::ecdsa::SigningKey::from_slice(&[3; 32]).unwrap(),
-            ed: ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([4; 32])),
-        }
-    }
-
-    fn jwks(&self) -> Value {
-        let ec = |crv: &str, point: Vec<u8>, n: usize, kid: &str| json!({"kty": "EC", "crv": crv, "kid": kid, "x": B64.encode(&point[1..1 + n]), "y": B64.encode(&point[1 + n..])});
-        json!({"keys": [
-            {"kty": "oct", "kid": "hmac", "k": B64.encode(&self.hmac)},
-            ec("P-256", self.p256.verifying_key().to_encoded_point(false).as_bytes().to_vec(), 32, "p256"),
-            ec("P-384", self.p384.verifying_key().to_encoded_point(false).as_bytes().to_vec(), 48, "p384"),
-            ec("secp256k1", self.k256.verifying_key().to_encoded_point(false).as_bytes().to_vec(), 32, "k256"),
-            {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": B64.encode(self.ed.pk.as_ref())},
-        ]})
-    }
-
-    /// A token signed with `alg` (kid picked by alg unless the header says otherwise).
-    fn mint(&self, alg: Alg, mut header: Value, claims: Value) -> String {
-        header["alg"] = json!(alg.name());
-        if header.get("kid").is_none() {
-            header["kid"] = json!(match alg {
-                Alg::Hs256 | Alg::Hs384 | Alg::Hs512 => "hmac",
-                Alg::Es256 => "p256",
-                Alg::Es384 => "p384",
-                Alg::Es256k => "k256",
-                _ => "ed",
-            });
-        }
-        let input = format!("{}.{}", segment(&header), segment(&claims));
-        let m = input.as_bytes();
-        use jwt_compact::AlgorithmSignature as S;
-        let sig: Vec<u8> = match alg {
-            Alg::Hs256 => S::as_bytes(
-                &jwt_compact::alg::Hs256.sign(&jwt_compact::alg::Hs256Key::new(&self.hmac), m),
-            )
-            .to_vec(),
-            Alg::Hs384 => S::as_bytes(
-                &jwt_compact::alg::Hs384.sign(&jwt_compact::alg::Hs384Key::new(&self.hmac), m),
-            )
-            .to_vec(),
-            Alg::Hs512 => S::as_bytes(
-                &jwt_compact::alg::Hs512.sign(&jwt_compact::alg::Hs512Key::new(&self.hmac), m),
-            )
-            .to_vec(),
-            Alg::Es256 => S::as_bytes(&jwt_compact::alg::Es256.sign(&self.p256, m)).to_vec(),
-            Alg::Es384 => S::as_bytes(&super::es384::Es384.sign(&self.p384, m)).to_vec(),
-            Alg::Es256k => S::as_bytes(
-                &jwt_compact::alg::Es256k::<sha2::Sha256>::default().sign(&self.k256, m),
-            )
-            .to_vec(),
-            Alg::EdDsa => S::as_bytes(&jwt_compact::alg::Ed25519.sign(&self.ed.sk, m)).to_vec(),
-            _ => unreachable!("RSA is not minted here"),
-        };
-        format!("{input}.{}", B64.encode(sig))
-    }
-}
-
-const MINTED: [Alg; 7] = [
-    Alg::Hs256,
-    Alg::Hs384,
-    Alg::Hs512,
-    Alg::Es256,
-    Alg::Es384,
-    Alg::Es256k,
-    Alg::EdDsa,
-];
-
-fn idp(keys: &Keys, extra: Value) -> JwtProvider {
-    let mut config = json!({
-        "issuer": "https://idp", "audiences": ["orders"], "local_jwks": keys.jwks(),
-        "claim_to_headers": [{"claim_name": "sub", "header_name": "x-sub"}, {"claim_name": "groups", "header_name": "x-groups"}],
-        "forward_payload_header": "x-jwt-payload",
-    });
-    for (k, v) in extra.as_object().unwrap() {
-        config[k] = v.clone();
-    }
-    provider(config)
-}
-
-fn good_claims() -> Value {
-    json!({"iss": "https://idp", "aud": "orders", "sub": "alice", "exp": NOW + 600, "groups": ["a", "b"]})
-}
-
-#[test]
-fn every_algorithm_verifies_and_forwards() {
-    let keys = Keys::new();
-    let p = idp(&keys, json!({}));
-    for alg in MINTED {
-        let token = keys.mint(alg, json!({}), good_claims());
-        let set = verify(&p, &token, NOW).unwrap_or_else(|e| panic!("{}: {e:?}", alg.name()));
-        let payload = token.split('.').nth(1).unwrap().to_string();
-        assert_eq!(
-            set,
-            vec![
-                ("x-jwt-payload".to_string(), payload),
-                ("x-sub".to_string(), "alice".to_string()),
-                ("x-groups".to_string(), "a,b".to_string())
-            ],
-            "{}",
-            alg.name()
-        );
-    }
-}
-
-#[test]
-fn refusal_table() {
-    let keys = Keys::new();
-    let p = idp(&keys, json!({"max_lifetime_seconds": 3600}));
-    let invalid = |why| Err(JwtFail::Deny(Denial::InvalidCredentials(why)));
-    let with = |patch: Value| {
-        let mut c = good_claims();
-        for (k, v) in patch.as_object().unwrap() {
-            c[k] = v.clone();
-        }
-        c
-    };
-    let es = |header: Value, claims: Value| keys.mint(Alg::Es256, header, claims);
-    let none_token = format!(
-        "{}.{}.",
-        segment(&json!({"alg": "none"})),
-        segment(&good_claims())
-    );
-    let cases: Vec<(&str, String, Result<Vec<(String, String)>, JwtFail>)> = vec![
-        (
-            "expired beyond skew",
-            es(json!({}), with(json!({"exp": NOW - 61}))),
-            Err(JwtFail::Deny(Denial::TokenExpired)),
-        ),
-        (
-            "expired within skew",
-            es(json!({}), with(json!({"exp": NOW - 59}))),
-            Ok(vec![]),
-        ),
-        (
-            "not yet valid",
-            es(json!({}), with(json!({"nbf": NOW + 61}))),
-            invalid("token not yet valid"),
-        ),
-        (
-            "wrong issuer",
-            es(json!({}), with(json!({"iss": "https://evil"}))),
-            invalid("issuer not accepted"),
-        ),
-        (
-            "wrong audience",
-            es(json!({}), with(json!({"aud": ["billing"]}))),
-            invalid("audience not accepted"),
-        ),
-        (
-            "audience in array",
-            es(json!({}), with(json!({"aud": ["billing", "orders"]}))),
-            Ok(vec![]),
-        ),
-        (
-            "exp beyond max lifetime",
-            es(json!({}), with(json!({"exp": NOW + 3601}))),
-            invalid("token lifetime exceeds the maximum"),
-        ),
-        (
-            "no exp with max lifetime",
-            es(json!({}), json!({"iss": "https://idp", "aud": "orders"})),
-            invalid("token has no expiration"),
-        ),
-        (
-            "string exp",
-            es(json!({}), with(json!({"exp": "1700000600"}))),
-            invalid("`exp` is not a number"),
-        ),
-        (
-            "unknown kid",
-            es(json!({"kid": "nope"}), good_claims()),
-            invalid("unknown key id"),
-        ),
-        (
-            "kid of another key type",
-            es(json!({"kid": "ed"}), good_claims()),
-            invalid("no key for the token's algorithm"),
-        ),
-        (
-            "crit",
-            es(json!({"crit": ["exp"], "exp": 1}), good_claims()),
-            invalid("token uses a critical header extension that is not supported"),
-        ),
-        (
-            "alg none",
-            none_token.clone(),
-            invalid("unsigned tokens (alg none) are not accepted"),
-        ),
-        (
-            "alg NoNe",
-            none_token.replace(
-                &segment(&json!({"alg": "none"})),
-                &segment(&json!({"alg": "NoNe"})),
-            ),
-            invalid("unsigned tokens (alg none) are not accepted"),
-        ),
-        (
-            "nested",
-            es(json!({"cty": "JWT"}), good_claims()),
-            invalid("nested tokens are not accepted"),
-        ),
-        (
-            "jwe",
-            "a.b.c.d.e".into(),
-            invalid("encrypted tokens (JWE) are not accepted"),
-        ),
-        ("two parts", "a.b".into(), invalid("malformed token")),
-        (
-            "garbage",
-            "!!!.???.***".into(),
-            invalid("malformed token header"),
-        ),
-        (
-            "oversized",
-            format!("{}.x.y", "a".repeat(20_000)),
-            invalid("token too large"),
-        ),
-        (
-            "duplicate claim",
-            {
-                let t = es(json!({}), good_claims());
-                let mut parts: Vec<String> = t.split('.').map(String::from).collect();
-                parts[1] = B64.encode(
-                    r#"{"iss":"https://idp","aud":"orders","exp":1700000600,"sub":"a","sub":"b"}"#,
-                );
-                parts.join(".")
-            },
-            invalid("malformed token claims"),
-        ),
-        (
-            "tampered payload",
-            {
-                let t = es(json!({}), good_claims());
-                let mut parts: Vec<String> = t.split('.').map(String::from).collect();
-                parts[1] = segment(&with(json!({"sub": "mallory"})));
-                parts.join(".")
-            },
-            invalid("invalid signature"),
-        ),
-    ];
-    for (name, token, want) in cases {
-        let got = verify(&p, &token, NOW);
-        match (&want, &got) {
-            (Ok(_), Ok(_)) => {}
-            _ => assert_eq!(got.map(|_| vec![]), want, "{name}"),
-        }
-    }
-}
-
-#[test]
-fn cache_hits_recheck_time_and_key_rotation_drops_them() {
-    let keys = Keys::new();
-    let p = idp(&keys, json!({}));
-    let view = HeaderList::new("GET", "/", &[]);
-    let req = Request::new(&view);
-    let mut cache = TokenCache::new([3; 32], 64);
-    let token = keys.mint(Alg::Es256, json!({}), good_claims());
-    assert!(p.verify(&token, 0, &req, NOW, &mut cache).is_ok());
-    assert_eq!(cache.len(), 1);
-    assert!(p.verify(&token, 0, &req, NOW + 10, &mut cache).is_ok());
-    assert_eq!(
-        p.verify(&token, 0, &req, NOW + 700, &mut cache).map(|_| ()),
-        Err(JwtFail::Deny(Denial::TokenExpired))
-    );
-    assert_eq!(cache.len(), 0, "expired entries are dropped");
-    assert!(p.verify(&token, 0, &req, NOW, &mut cache).is_ok());
-    let fp = p
-        .local
-        .iter()
-        .find(|k| k.kid.as_deref() == Some("p256"))
-        .unwrap()
-        .fingerprint;
-    cache.drop_keys(&[fp], &[]);
-    assert_eq!(
-        cache.len(),
-        0,
-        "a key that left takes its verifications along"
-    );
-}
-
 #[test]
 fn config_refusals() {
     let cases = [
@@ -445,7 +153,7 @@ fn config_refusals() {
     ];
     for (name, config, want) in cases {
         let raw: RawJwt = serde_json::from_value(config).unwrap();
-        let err = JwtProvider::compile("idp", &raw).unwrap_err();
+        let err = JwtProvider::compile(&SETUP, &raw).unwrap_err();
         assert!(err.reason.contains(want), "{name}: {err}");
     }
 }
@@ -461,8 +169,10 @@ fn local_jwks_as_a_string_and_weak_rsa() {
         json!({"local_jwks": {"keys": [{"kty": "RSA", "n": short_n, "e": "AQAB"}]}}),
     )
     .unwrap();
-    assert!(JwtProvider::compile("idp", &raw)
+    assert!(JwtProvider::compile(&SETUP, &raw)
         .unwrap_err()
         .reason
         .contains("1024 bits"));
 }
+
+mod minted;

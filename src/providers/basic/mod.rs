@@ -2,15 +2,25 @@
 //! checks the password against its bcrypt or `{SHA}` hash in constant time. bcrypt outcomes
 //! are cached by a keyed hash of the credential so a client pays for bcrypt once.
 
-use super::htpasswd::{self, PasswordHash};
-use super::Verified;
+mod config;
+pub mod htpasswd;
+
+pub use config::RawBasic;
+
+use self::htpasswd::PasswordHash;
+use super::{Accepted, CacheUse, Found, HeaderEdits, Provider, Rejection, Setup};
+use crate::authorization::Authorization;
 use crate::cache::VerifiedCache;
 use crate::config::fields;
-use crate::config::raw::RawBasic;
+use crate::config::raw::section;
 use crate::error::{ConfigError, Denial};
+use crate::reply::Challenge;
+use crate::request::Request;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
+use serde_json::Value;
 use sha1::{Digest, Sha1};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
@@ -71,7 +81,12 @@ pub struct BasicProvider {
     pub forward_username_header: Option<String>,
     /// Remove `Authorization` before the request goes upstream.
     pub hide_credentials: bool,
+    /// This worker's bcrypt outcomes.
+    cache: RefCell<BasicCache>,
 }
+
+/// Entries per generation in the per-worker cache of bcrypt outcomes.
+pub const CACHE_CAPACITY: usize = 1024;
 
 impl std::fmt::Debug for BasicProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,9 +99,9 @@ impl std::fmt::Debug for BasicProvider {
 }
 
 impl BasicProvider {
-    /// Validates a raw `basic` provider named `name`.
-    pub fn compile(name: &str, raw: &RawBasic) -> Result<Self, ConfigError> {
-        let field = format!("providers.{name}");
+    /// Validates a raw `basic` provider.
+    pub fn compile(setup: &Setup, raw: &RawBasic) -> Result<Self, ConfigError> {
+        let (name, field) = (setup.name, setup.field());
         let users = htpasswd::parse(&format!("{field}.htpasswd"), &raw.htpasswd)?;
         let forward_username_header = match &raw.forward_username_header {
             Some(h) => Some(fields::header_to_set(
@@ -111,11 +126,18 @@ impl BasicProvider {
             decoy,
             forward_username_header,
             hide_credentials: raw.hide_credentials.unwrap_or(false),
+            cache: RefCell::new(BasicCache::new(setup.secret, CACHE_CAPACITY)),
         })
     }
 
+    /// Entries in this worker's bcrypt cache.
+    pub fn cached(&self) -> usize {
+        self.cache.borrow().len()
+    }
+
     /// Checks the credentials that followed `Basic ` in `Authorization`.
-    pub fn verify(&self, encoded: &str, cache: &mut BasicCache) -> Result<Verified, Denial> {
+    pub fn check(&self, encoded: &str) -> Result<Accepted, Denial> {
+        let cache = &mut *self.cache.borrow_mut();
         if encoded.len() > MAX_ENCODED_LEN {
             return Err(Denial::InvalidCredentials("Basic credentials too long"));
         }
@@ -139,17 +161,18 @@ impl BasicProvider {
         if !ok {
             return Err(WRONG);
         }
-        let mut v = Verified {
-            identity: Some(name.clone()),
-            ..Verified::default()
-        };
+        let mut edits = HeaderEdits::default();
         if let Some(h) = &self.forward_username_header {
-            v.set.push((h.clone(), name.clone()));
+            edits.set.push((h.clone(), name.clone()));
         }
         if self.hide_credentials {
-            v.remove.push("authorization".into());
+            edits.remove.push("authorization".into());
         }
-        Ok(v)
+        Ok(Accepted {
+            edits,
+            identity: Some(name.clone()),
+            scopes: vec![],
+        })
     }
 
     fn bcrypt_cached(
@@ -195,99 +218,46 @@ impl BasicProvider {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Compiles a `basic` provider from its configuration object (the registry's entry).
+pub fn from_config(setup: &Setup, value: Value) -> Result<Box<dyn Provider>, ConfigError> {
+    let raw: RawBasic = section(&setup.field(), value)?;
+    Ok(Box::new(BasicProvider::compile(setup, &raw)?))
+}
 
-    const HTPASSWD: &str = "alice:$2y$04$8TA3sJd/j/Ip41SKWn5JLewU5TrFEw6KPSpvQfnR9wc9r6wIcqQsm\n\
-                            bob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=";
-
-    fn provider() -> BasicProvider {
-        BasicProvider::compile(
-            "staff",
-            &RawBasic {
-                htpasswd: HTPASSWD.into(),
-                forward_username_header: Some("X-Auth-User".into()),
-                hide_credentials: None,
-            },
-        )
-        .unwrap()
+impl Provider for BasicProvider {
+    fn challenge(&self, realm: &str) -> Challenge {
+        Challenge::basic(realm)
     }
 
-    fn b64(s: &[u8]) -> String {
-        base64::engine::general_purpose::STANDARD.encode(s)
+    fn find(&self, _req: &Request, auth: &Authorization) -> Found {
+        auth.for_scheme("basic")
+            .map_or(Found::Absent, |c| Found::One(c.to_string(), 0))
     }
 
-    #[test]
-    fn verify_table() {
-        let p = provider();
-        let mut cache = BasicCache::new([0; 32], 16);
-        let cases: &[(&str, String, Result<&str, Denial>)] = &[
-            ("bcrypt ok", b64(b"alice:secret"), Ok("alice")),
-            ("sha ok", b64(b"bob:secret"), Ok("bob")),
-            (
-                "no padding",
-                b64(b"bob:secret").trim_end_matches('=').into(),
-                Ok("bob"),
-            ),
-            ("bcrypt wrong", b64(b"alice:nope"), Err(WRONG)),
-            ("sha wrong", b64(b"bob:nope"), Err(WRONG)),
-            ("unknown user", b64(b"carol:secret"), Err(WRONG)),
-            ("user is case-sensitive", b64(b"Alice:secret"), Err(WRONG)),
-            ("no colon", b64(b"alicesecret"), Err(MALFORMED)),
-            ("not base64", "***".into(), Err(MALFORMED)),
-            ("empty", String::new(), Err(MALFORMED)),
-            ("NUL in password", b64(b"bob:sec\0ret"), Err(MALFORMED)),
-            ("non-UTF-8 user", b64(b"\xff:secret"), Err(MALFORMED)),
-            (
-                "too long",
-                "A".repeat(MAX_ENCODED_LEN + 4),
-                Err(Denial::InvalidCredentials("Basic credentials too long")),
-            ),
-        ];
-        for (name, input, want) in cases {
-            let got = p.verify(input, &mut cache);
-            match want {
-                Ok(user) => {
-                    let v = got.unwrap_or_else(|e| panic!("{name}: {e}"));
-                    assert_eq!(
-                        v.set,
-                        vec![("x-auth-user".to_string(), user.to_string())],
-                        "{name}"
-                    );
-                }
-                Err(d) => assert_eq!(got.unwrap_err(), *d, "{name}"),
-            }
-        }
+    fn reads_authorization(&self, _source: usize) -> bool {
+        true
     }
 
-    #[test]
-    fn password_may_contain_colons() {
-        let p = BasicProvider::compile(
-            "s",
-            &RawBasic {
-                htpasswd: format!("u:{{SHA}}{}", b64(&Sha1::digest(b"a:b"))),
-                forward_username_header: None,
-                hide_credentials: Some(true),
-            },
-        )
-        .unwrap();
-        let v = p
-            .verify(&b64(b"u:a:b"), &mut BasicCache::new([0; 32], 4))
-            .unwrap();
-        assert_eq!(v.remove, vec!["authorization".to_string()]);
+    fn verify(&self, value: &str, _: usize, _: &Request, _: u64) -> Result<Accepted, Rejection> {
+        self.check(value).map_err(Rejection::Refused)
     }
 
-    #[test]
-    fn bcrypt_outcomes_are_cached() {
-        let p = provider();
-        let mut cache = BasicCache::new([0; 32], 16);
-        let good = b64(b"alice:secret");
-        assert!(p.verify(&good, &mut cache).is_ok());
-        assert!(p.verify(&b64(b"alice:bad"), &mut cache).is_err());
-        assert_eq!(cache.len(), 2);
-        assert!(p.verify(&good, &mut cache).is_ok());
-        assert!(p.verify(&b64(b"alice:bad"), &mut cache).is_err());
-        assert_eq!(cache.len(), 2);
+    fn headers_read(&self) -> Vec<&str> {
+        vec!["authorization"]
+    }
+
+    fn headers_set(&self) -> Vec<(&'static str, &str)> {
+        self.forward_username_header
+            .iter()
+            .map(|h| ("forward_username_header", h.as_str()))
+            .collect()
+    }
+
+    fn take_cache_use(&self) -> Option<CacheUse> {
+        let c = &mut *self.cache.borrow_mut();
+        Some(CacheUse::take("basic", &mut c.hits, &mut c.misses))
     }
 }
+
+#[cfg(test)]
+mod tests;

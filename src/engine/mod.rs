@@ -1,0 +1,199 @@
+//! The decision: given a request and the time, find the rule, check what it requires, and
+//! either allow (with header edits), deny (with a rendered reply), or wait (a remote key set
+//! has not arrived yet). Split as Envoy's jwt_authn is: [`requirement`] checks a rule's
+//! any/all requirement and says which failure wins, [`refusal`] turns a failure into a reply.
+//! No host calls here; time comes in as a value.
+
+mod refusal;
+mod requirement;
+#[cfg(test)]
+mod tests;
+
+use crate::config::{self, Config};
+use crate::error::{ConfigError, Denial};
+use crate::providers::jwt::remote::RemoteJwks;
+use crate::providers::{CacheUse, HeaderEdits};
+use crate::reply::Reply;
+use crate::request::{path_only, Request, RequestView};
+use requirement::Unmet;
+use std::cell::RefCell;
+
+/// What to do with a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Let it through after applying `edits` (remove, then set).
+    Allow(Allowed),
+    /// Answer locally; the request never goes upstream.
+    Deny(Box<Denied>),
+    /// Hold the request: the remote key set of this provider (index) has not arrived yet.
+    /// Decide again when it has, or with [`Engine::decide_now`] once the wait is over.
+    Wait(usize),
+}
+
+/// A request let through, with what the audit log needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Allowed {
+    /// Header edits for upstream.
+    pub edits: HeaderEdits,
+    /// Who was authenticated, when someone was.
+    pub identity: Option<String>,
+    /// The rule that decided.
+    pub rule: String,
+    /// The provider that authenticated, if one did.
+    pub provider: Option<String>,
+    /// In report mode: what enforcing would have answered.
+    pub would_deny: Option<Box<Denied>>,
+}
+
+/// A refusal, with what the audit log needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denied {
+    /// Why.
+    pub denial: Denial,
+    /// The rule that decided (`rules[i]`, `default` or `throttle`).
+    pub rule: String,
+    /// The provider whose check failed, when one did.
+    pub provider: Option<String>,
+    /// A few hex digits of a keyed hash of the failed credential, to correlate attempts.
+    pub fingerprint: Option<String>,
+    /// The reply to send.
+    pub reply: Reply,
+}
+
+/// A configured filter instance: one per Envoy worker.
+pub struct Engine {
+    config: Config,
+    /// Keys credential fingerprints in audit lines; the same on every worker.
+    audit_key: RefCell<[u8; 32]>,
+}
+
+impl Engine {
+    /// An engine for a compiled configuration; `secret` keys fingerprints until the shared
+    /// key is set.
+    pub fn new(config: Config, secret: [u8; 32]) -> Self {
+        Engine {
+            config,
+            audit_key: RefCell::new(secret),
+        }
+    }
+
+    /// Parses, validates and compiles the plugin configuration; `secret` keys the per-worker
+    /// caches.
+    pub fn from_json(json: &[u8], secret: [u8; 32]) -> Result<Self, ConfigError> {
+        Ok(Engine::new(config::compile(json, secret)?, secret))
+    }
+
+    /// The compiled configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Sets the key of credential fingerprints (shared by all workers, so that the same
+    /// credential has the same fingerprint everywhere).
+    pub fn set_audit_key(&self, key: [u8; 32]) {
+        *self.audit_key.borrow_mut() = key;
+    }
+
+    /// A few hex digits of a keyed hash of `credential`, to correlate attempts in audit lines.
+    pub fn fingerprint(&self, credential: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(*self.audit_key.borrow());
+        h.update(credential.as_bytes());
+        let d = h.finalize();
+        format!("{:02x}{:02x}{:02x}", d[0], d[1], d[2])
+    }
+
+    /// Cache use of every provider since the last call.
+    pub fn take_cache_use(&self) -> Vec<CacheUse> {
+        self.config
+            .providers
+            .iter()
+            .filter_map(|p| p.check.take_cache_use())
+            .collect()
+    }
+
+    /// Decides what happens to one request at `now` (seconds since the epoch); may ask to
+    /// wait for a remote key set.
+    pub fn decide(&self, view: &dyn RequestView, now: u64) -> Decision {
+        self.decide_inner(view, now, true)
+    }
+
+    /// Decides without waiting: a token whose keys have not arrived is refused.
+    pub fn decide_now(&self, view: &dyn RequestView, now: u64) -> Decision {
+        self.decide_inner(view, now, false)
+    }
+
+    fn decide_inner(&self, view: &dyn RequestView, now: u64, may_wait: bool) -> Decision {
+        let req = Request::new(view);
+        let mut allowed = Allowed {
+            edits: HeaderEdits {
+                remove: self.config.identity_headers.clone(),
+                ..HeaderEdits::default()
+            },
+            ..Allowed::default()
+        };
+        let method = req.method();
+        if self.config.allow_cors_preflight
+            && method == "OPTIONS"
+            && req.header("origin").is_some()
+            && req.header("access-control-request-method").is_some()
+        {
+            allowed.rule = "cors-preflight".into();
+            return Decision::Allow(allowed);
+        }
+        let path_and_query = req.path_and_query();
+        let path = path_only(&path_and_query);
+        let Some(rule) = self.config.rules.iter().find(|r| r.matches(&method, path)) else {
+            // Unreachable: the last rule matches everything. Refuse rather than trust that.
+            let failure = requirement::Failure::of(Denial::MissingCredentials);
+            return self.refuse(&req, self.config.rules.last(), failure, allowed);
+        };
+        allowed.rule = rule.label.clone();
+        match requirement::check(self, &req, rule, now) {
+            Ok(Some(auth)) => {
+                allowed.edits.extend(auth.accepted.edits);
+                allowed.identity = auth.accepted.identity;
+                allowed.provider = self
+                    .config
+                    .providers
+                    .get(auth.provider)
+                    .map(|p| p.name.clone());
+                Decision::Allow(allowed)
+            }
+            Ok(None) => Decision::Allow(allowed),
+            Err(Unmet::Pending(i)) if may_wait => Decision::Wait(i),
+            Err(Unmet::Pending(i)) => {
+                let failure = requirement::Failure {
+                    provider: Some(i),
+                    ..requirement::Failure::of(Denial::InvalidCredentials(
+                        "the signing keys could not be fetched in time",
+                    ))
+                };
+                self.refuse(&req, Some(rule), failure, allowed)
+            }
+            Err(Unmet::Refused(failure)) => self.refuse(&req, Some(rule), failure, allowed),
+        }
+    }
+
+    /// The throttle's shared-data slot for a client address (keyed like fingerprints).
+    pub fn throttle_slot(&self, client: &str) -> u32 {
+        crate::throttle::slot(&self.audit_key.borrow(), client)
+    }
+
+    /// The providers with a remote key set: (index, name, remote).
+    pub fn remote_jwks(&self) -> impl Iterator<Item = (usize, &str, &RemoteJwks)> {
+        self.config
+            .providers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.check.remote_jwks().map(|r| (i, p.name.as_str(), r)))
+    }
+
+    /// Installs a fetched key set for provider `i`; returns how many keys it holds. On error
+    /// the last good key set stays in force.
+    pub fn install_jwks(&self, i: usize, body: &[u8], fetched_at: u64) -> Result<usize, String> {
+        let p = self.config.providers.get(i).ok_or("no such provider")?;
+        p.check.install_jwks(body, fetched_at)
+    }
+}

@@ -1,0 +1,203 @@
+//! A rule's requirement: find the credentials the rule accepts, arbitrate the `Authorization`
+//! header between providers, check them under `any` or `all`, and say which failure wins.
+
+use super::Engine;
+use crate::authorization::Authorization;
+use crate::config::NamedProvider;
+use crate::error::Denial;
+use crate::providers::{Accepted, Found, Rejection};
+use crate::request::Request;
+use crate::rules::{Requirement, Rule};
+
+/// Why a rule's requirement is not met.
+pub(super) enum Unmet {
+    /// Refused.
+    Refused(Failure),
+    /// Provider (index) waits for its remote key set; the request may yet pass.
+    Pending(usize),
+}
+
+/// A refusal and what the audit log says about it.
+pub(super) struct Failure {
+    /// Why.
+    pub denial: Denial,
+    /// The provider whose check failed, when one did.
+    pub provider: Option<usize>,
+    /// Fingerprint of the credential that failed.
+    pub fingerprint: Option<String>,
+}
+
+impl Failure {
+    /// A refusal no provider is to blame for.
+    pub fn of(denial: Denial) -> Self {
+        Failure {
+            denial,
+            provider: None,
+            fingerprint: None,
+        }
+    }
+
+    fn by(denial: Denial, provider: usize) -> Self {
+        Failure {
+            provider: Some(provider),
+            ..Failure::of(denial)
+        }
+    }
+}
+
+/// A credential that met the requirement.
+pub(super) struct Authenticated {
+    /// What it asks of the request.
+    pub accepted: Accepted,
+    /// The provider that accepted it (the first, under `all`).
+    pub provider: usize,
+}
+
+/// A credential the rule accepts, found in the request.
+struct Presented {
+    provider: usize,
+    value: String,
+    source: usize,
+}
+
+/// `Ok(None)`: allowed with no credential; `Ok(Some)`: authenticated.
+pub(super) fn check(
+    engine: &Engine,
+    req: &Request,
+    rule: &Rule,
+    now: u64,
+) -> Result<Option<Authenticated>, Unmet> {
+    let (list, all) = match &rule.requires {
+        Requirement::None => return Ok(None),
+        Requirement::Any(l) => (l, false),
+        Requirement::All(l) => (l, true),
+    };
+    let providers = &engine.config().providers;
+    let auth_value = req.header("authorization");
+    let auth = Authorization::parse(auth_value.as_deref());
+    if auth == Authorization::Repeated {
+        return Err(Unmet::Refused(Failure::of(Denial::InvalidRequest(
+            "more than one Authorization header was sent",
+        ))));
+    }
+    let presented = find(providers, req, &auth, list)?;
+    if presented.is_empty() || (all && presented.len() < list.len()) {
+        let claimed = presented
+            .iter()
+            .any(|p| providers[p.provider].check.reads_authorization(p.source));
+        // An `Authorization` scheme no provider of the rule claimed is named as such.
+        if matches!(auth, Authorization::Credentials { .. }) && !claimed {
+            return Err(Unmet::Refused(Failure::of(Denial::UnsupportedScheme)));
+        }
+        if presented.is_empty() && rule.allow_missing {
+            return Ok(None);
+        }
+        return Err(Unmet::Refused(Failure::of(Denial::MissingCredentials)));
+    }
+    let mut merged: Option<Authenticated> = None;
+    let mut scopes_held: Vec<String> = Vec::new();
+    let mut worst: Option<Unmet> = None;
+    for p in presented {
+        let outcome = providers[p.provider]
+            .check
+            .verify(&p.value, p.source, req, now);
+        let unmet = match outcome {
+            Ok(accepted) if !all => {
+                if has_scopes(&accepted.scopes, &rule.scopes) {
+                    return Ok(Some(Authenticated {
+                        accepted,
+                        provider: p.provider,
+                    }));
+                }
+                Unmet::Refused(Failure::by(scope_denial(rule), p.provider))
+            }
+            Ok(accepted) => {
+                scopes_held.extend(accepted.scopes.iter().cloned());
+                match &mut merged {
+                    Some(m) => {
+                        m.accepted.edits.extend(accepted.edits);
+                        m.accepted.identity = m.accepted.identity.take().or(accepted.identity);
+                    }
+                    None => {
+                        merged = Some(Authenticated {
+                            accepted,
+                            provider: p.provider,
+                        })
+                    }
+                }
+                continue;
+            }
+            Err(Rejection::Refused(d)) => Unmet::Refused(Failure {
+                fingerprint: Some(engine.fingerprint(&p.value)),
+                ..Failure::by(d, p.provider)
+            }),
+            Err(Rejection::Pending) => Unmet::Pending(p.provider),
+        };
+        if all {
+            return Err(unmet);
+        }
+        worst = Some(match worst {
+            Some(current) if !outranks(&unmet, &current) => current,
+            _ => unmet,
+        });
+    }
+    if let Some(unmet) = worst {
+        return Err(unmet);
+    }
+    if !has_scopes(&scopes_held, &rule.scopes) {
+        return Err(Unmet::Refused(Failure::of(scope_denial(rule))));
+    }
+    Ok(merged)
+}
+
+/// Which failure an `any` rule reports when no credential passes: a provider still waiting
+/// for its keys may yet accept, so waiting wins; then a credential that authenticated but is
+/// short of scope (403 says more than 401); otherwise the first failure in the rule's order.
+fn outranks(new: &Unmet, current: &Unmet) -> bool {
+    fn rank(u: &Unmet) -> u8 {
+        match u {
+            Unmet::Pending(_) => 2,
+            Unmet::Refused(f) if matches!(f.denial, Denial::InsufficientScope(_)) => 1,
+            Unmet::Refused(_) => 0,
+        }
+    }
+    rank(new) > rank(current)
+}
+
+/// The credentials of the rule's providers that the request carries, in the rule's order.
+/// A credential sent twice or in two places is refused here.
+fn find(
+    providers: &[NamedProvider],
+    req: &Request,
+    auth: &Authorization,
+    list: &[usize],
+) -> Result<Vec<Presented>, Unmet> {
+    let mut presented = Vec::with_capacity(list.len());
+    for &i in list {
+        match providers[i].check.find(req, auth) {
+            Found::Absent => {}
+            Found::Conflict => {
+                return Err(Unmet::Refused(Failure::by(
+                    Denial::InvalidRequest(
+                        "the credential was sent more than once or in more than one place",
+                    ),
+                    i,
+                )))
+            }
+            Found::One(value, source) => presented.push(Presented {
+                provider: i,
+                value,
+                source,
+            }),
+        }
+    }
+    Ok(presented)
+}
+
+fn scope_denial(rule: &Rule) -> Denial {
+    Denial::InsufficientScope(rule.scopes.join(" "))
+}
+
+fn has_scopes(held: &[String], required: &[String]) -> bool {
+    required.iter().all(|r| held.contains(r))
+}

@@ -1,0 +1,82 @@
+//! JWT scopes under `any` and `all` rules, with RFC 7515 §A.3's token.
+
+use crate::engine::*;
+use crate::providers::jwt::rfc_vectors::{A3_EC_X, A3_EC_Y, A3_JWS};
+use crate::request::HeaderList;
+
+/// RFC 7515 §A.3's token (ES256, `iss: joe`, no scope) is valid at this time.
+const RFC_NOW: u64 = 1_300_819_300;
+
+fn engine() -> Engine {
+    let json = serde_json::json!({
+        "providers": {
+            "idp": {"type": "jwt", "issuer": "joe",
+                    "local_jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": A3_EC_X, "y": A3_EC_Y}]}},
+            "staff": {"type": "basic", "htpasswd": "bob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="}
+        },
+        "rules": [
+            {"match": {"prefix": "/scoped"}, "requires": {"any": ["idp", "staff"]}, "scopes": ["read"]},
+            {"match": {"prefix": "/both"}, "requires": {"all": ["idp", "staff"]}}
+        ]
+    });
+    Engine::from_json(json.to_string().as_bytes(), [5; 32]).unwrap()
+}
+
+fn status(d: Decision) -> u16 {
+    match d {
+        Decision::Allow(_) => 200,
+        Decision::Deny(d) => d.reply.status,
+        Decision::Wait(_) => 0,
+    }
+}
+
+#[test]
+fn scopes_and_combinations() {
+    let e = engine();
+    let bearer = format!("Bearer {A3_JWS}");
+    let basic = "Basic Ym9iOnNlY3JldA==";
+    let cases = [
+        (
+            "token without the scope",
+            "/scoped",
+            vec![("authorization", bearer.as_str())],
+            RFC_NOW,
+            403,
+        ),
+        (
+            "basic user has no scopes",
+            "/scoped",
+            vec![("authorization", basic)],
+            RFC_NOW,
+            403,
+        ),
+        (
+            "token in the default rule",
+            "/other",
+            vec![("authorization", bearer.as_str())],
+            RFC_NOW,
+            200,
+        ),
+        (
+            "token expired",
+            "/other",
+            vec![("authorization", bearer.as_str())],
+            RFC_NOW + 200,
+            401,
+        ),
+        (
+            "all: both in one Authorization is impossible",
+            "/both",
+            vec![("authorization", bearer.as_str())],
+            RFC_NOW,
+            401,
+        ),
+    ];
+    for (name, path, headers, now, want) in cases {
+        assert_eq!(
+            status(e.decide(&HeaderList::new("GET", path, &headers), now)),
+            want,
+            "{name}"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! The `jwt` provider's configuration section exactly as users write it (field names follow
+//! Envoy's jwt_authn `JwtProvider`).
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// `type: jwt`. Its `Debug` leaves `local_jwks` out (it may hold HMAC secrets).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwt {
+    /// `iss` must equal this.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// One of the token's `aud` values must be one of these.
+    #[serde(default)]
+    pub audiences: Option<Vec<String>>,
+    /// A JWKS object, or a string holding one.
+    #[serde(default)]
+    pub local_jwks: Option<Value>,
+    /// A JWKS fetched through an Envoy cluster.
+    #[serde(default)]
+    pub remote_jwks: Option<RawRemoteJwks>,
+    /// Headers the token is read from.
+    #[serde(default)]
+    pub from_headers: Option<Vec<RawJwtHeader>>,
+    /// Query parameters the token is read from.
+    #[serde(default)]
+    pub from_params: Option<Vec<String>>,
+    /// Cookies the token is read from.
+    #[serde(default)]
+    pub from_cookies: Option<Vec<String>>,
+    /// Leeway for `exp` and `nbf` (default 60).
+    #[serde(default)]
+    pub clock_skew_seconds: Option<u64>,
+    /// `exp` must be present and at most this far ahead.
+    #[serde(default)]
+    pub max_lifetime_seconds: Option<u64>,
+    /// `exp` must be present (Envoy's `require_expiration`).
+    #[serde(default)]
+    pub require_expiration: Option<bool>,
+    /// Keep the token on the request upstream (default false).
+    #[serde(default)]
+    pub forward: Option<bool>,
+    /// Header that receives the base64url payload upstream.
+    #[serde(default)]
+    pub forward_payload_header: Option<String>,
+    /// Claims copied into headers upstream.
+    #[serde(default)]
+    pub claim_to_headers: Option<Vec<RawClaimToHeader>>,
+}
+
+/// `remote_jwks`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRemoteJwks {
+    /// Where the JWKS is; its host is the call's `:authority`, its path the `:path`.
+    pub uri: String,
+    /// The Envoy cluster that reaches it.
+    pub cluster: String,
+    /// Fetch timeout, and the longest a request waits for the first key set (default 1000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Refetch period (default 600).
+    #[serde(default)]
+    pub cache_duration_seconds: Option<u64>,
+    /// Minimum time between refetches caused by unknown `kid`s (default 30).
+    #[serde(default)]
+    pub min_refetch_interval_seconds: Option<u64>,
+}
+
+/// One entry of `from_headers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwtHeader {
+    /// Header name.
+    pub name: String,
+    /// Text before the token, e.g. `Bearer `.
+    #[serde(default)]
+    pub value_prefix: Option<String>,
+}
+
+/// One entry of `claim_to_headers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClaimToHeader {
+    /// The claim (`a.b` for nested claims).
+    pub claim_name: String,
+    /// The header it is copied into.
+    pub header_name: String,
+}
+
+impl std::fmt::Debug for RawJwt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawJwt")
+            .field("issuer", &self.issuer)
+            .field("audiences", &self.audiences)
+            .field("remote_jwks", &self.remote_jwks)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,199 @@
+//! The reply policy against the contract's table.
+
+use super::*;
+
+fn www(r: &Reply) -> Vec<&str> {
+    r.headers
+        .iter()
+        .filter(|(k, _)| k == "www-authenticate")
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn contract_table() {
+    let all = [
+        Challenge::bearer("api"),
+        Challenge::basic("api"),
+        Challenge::api_key("api", "header", "x-api-key"),
+    ];
+    let basic = "Basic realm=\"api\", charset=\"UTF-8\"";
+    let key = "ApiKey realm=\"api\", in=\"header\", name=\"x-api-key\"";
+    let cases: &[(&str, Denial, u16, &[&str])] = &[
+        ("missing", Denial::MissingCredentials, 401, &["Bearer realm=\"api\"", basic, key]),
+        (
+            "invalid",
+            Denial::InvalidCredentials("bad signature"),
+            401,
+            &["Bearer realm=\"api\", error=\"invalid_token\", error_description=\"bad signature\"", basic, key],
+        ),
+        (
+            "expired",
+            Denial::TokenExpired,
+            401,
+            &["Bearer realm=\"api\", error=\"invalid_token\", error_description=\"the token has expired\"", basic, key],
+        ),
+        ("unsupported", Denial::UnsupportedScheme, 401, &["Bearer realm=\"api\"", basic, key]),
+        (
+            "scope",
+            Denial::InsufficientScope("a b".into()),
+            403,
+            &["Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"a b\""],
+        ),
+        (
+            "invalid request",
+            Denial::InvalidRequest("two Authorization headers"),
+            400,
+            &["Bearer realm=\"api\", error=\"invalid_request\", error_description=\"two Authorization headers\"", basic, key],
+        ),
+    ];
+    for (name, denial, status, challenges) in cases {
+        let mut cx = ctx(&all, Some("rid-1"));
+        cx.failed = match denial {
+            Denial::InvalidCredentials(_) | Denial::TokenExpired => Some(Scheme::Bearer),
+            _ => None,
+        };
+        let r = render(denial, &cx);
+        assert_eq!(r.status, *status, "{name}");
+        assert_eq!(www(&r), *challenges, "{name}");
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"], denial.code(), "{name}");
+        assert_eq!(body["status"], *status, "{name}");
+        assert_eq!(body["request_id"], "rid-1", "{name}");
+        assert_eq!(body["accepted"].as_array().unwrap().len(), 3, "{name}");
+    }
+}
+
+static PLAIN: ResponseSettings = ResponseSettings {
+    docs_url: None,
+    detail: std::collections::BTreeMap::new(),
+    extra_json: String::new(),
+};
+
+fn ctx<'a>(challenges: &'a [Challenge], request_id: Option<&'a str>) -> ReplyContext<'a> {
+    ReplyContext {
+        challenges,
+        needs_all: false,
+        failed: None,
+        request_id,
+        html: false,
+        settings: &PLAIN,
+    }
+}
+
+/// Issue 9: a wrong Basic password or API key puts no token error on the Bearer
+/// challenge; a scope shortfall still says what scope is needed.
+#[test]
+fn error_attributes_only_on_the_failed_scheme() {
+    let all = [
+        Challenge::bearer("api"),
+        Challenge::api_key("api", "header", "x-api-key"),
+        Challenge::basic("api"),
+    ];
+    let plain: Vec<String> = all.iter().map(|c| c.base.clone()).collect();
+    let cases: &[(&str, Denial, Option<Scheme>, Vec<String>)] = &[
+        ("wrong password", Denial::InvalidCredentials("wrong user name or password"), Some(Scheme::Basic), plain.clone()),
+        ("unknown key", Denial::InvalidCredentials("unknown API key"), Some(Scheme::ApiKey), plain.clone()),
+        ("key twice", Denial::InvalidRequest("sent twice"), Some(Scheme::ApiKey), plain.clone()),
+        ("bad token", Denial::InvalidCredentials("bad signature"), Some(Scheme::Bearer), vec![
+            "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"bad signature\"".into(),
+            plain[1].clone(), plain[2].clone()]),
+        ("two Authorization headers", Denial::InvalidRequest("two"), None, vec![
+            "Bearer realm=\"api\", error=\"invalid_request\", error_description=\"two\"".into(),
+            plain[1].clone(), plain[2].clone()]),
+        ("basic user short of scope", Denial::InsufficientScope("s".into()), Some(Scheme::Basic), vec![
+            "Bearer realm=\"api\", error=\"insufficient_scope\", scope=\"s\"".into()]),
+    ];
+    for (name, denial, failed, want) in cases {
+        let mut cx = ctx(&all, None);
+        cx.failed = *failed;
+        let r = render(denial, &cx);
+        assert_eq!(www(&r), *want, "{name}");
+        let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(body["error"], denial.code(), "{name}");
+    }
+}
+
+#[test]
+fn duplicate_challenges_are_sent_once() {
+    let c = [Challenge::basic("r"), Challenge::basic("r")];
+    assert_eq!(
+        www(&render(&Denial::MissingCredentials, &ctx(&c, None))).len(),
+        1
+    );
+}
+
+#[test]
+fn request_id_is_escaped_and_cut() {
+    let id = format!("\"\\\n{}", "x".repeat(500));
+    let c = [Challenge::basic("r")];
+    let r = render(&Denial::MissingCredentials, &ctx(&c, Some(&id)));
+    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(
+        body["request_id"].as_str().unwrap().chars().count(),
+        MAX_REQUEST_ID
+    );
+    let r = render(&Denial::MissingCredentials, &ctx(&c, None));
+    let body: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert!(body.get("request_id").is_none());
+}
+
+#[test]
+fn response_settings_shape_the_body() {
+    let raw: crate::config::raw::RawResponse = serde_json::from_value(serde_json::json!({
+        "docs_url": "https://docs.example/auth",
+        "detail": {"missing_credentials": "Log in first."},
+        "extra": {"support": "help@example.com", "n": 1}
+    }))
+    .unwrap();
+    let settings = ResponseSettings::compile(Some(&raw)).unwrap();
+    let c = [Challenge::bearer("r")];
+    let mut cx = ctx(&c, None);
+    cx.settings = &settings;
+    let body: serde_json::Value =
+        serde_json::from_str(&render(&Denial::MissingCredentials, &cx).body).unwrap();
+    assert_eq!(body["type"], "https://docs.example/auth");
+    assert_eq!(body["detail"], "Log in first.");
+    assert_eq!(
+        (body["support"].as_str(), body["n"].as_i64()),
+        (Some("help@example.com"), Some(1))
+    );
+    cx.html = true;
+    let page = render(&Denial::MissingCredentials, &cx);
+    assert_eq!(page.headers[0].1, "text/html; charset=utf-8");
+    assert!(page.body.contains("Log in first.") && page.body.contains("https://docs.example/auth"));
+    assert_eq!(www(&page), ["Bearer realm=\"r\""]);
+}
+
+#[test]
+fn response_settings_refusals() {
+    for (json, field) in [
+        (
+            serde_json::json!({"docs_url": "javascript:alert(1)"}),
+            "response.docs_url",
+        ),
+        (
+            serde_json::json!({"detail": {"nope": "x"}}),
+            "response.detail.nope",
+        ),
+        (
+            serde_json::json!({"detail": {"token_expired": "a\nb"}}),
+            "response.detail.token_expired",
+        ),
+        (
+            serde_json::json!({"extra": {"status": 200}}),
+            "response.extra.status",
+        ),
+    ] {
+        let raw: crate::config::raw::RawResponse = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            ResponseSettings::compile(Some(&raw)).unwrap_err().field,
+            field
+        );
+    }
+}
+
+#[test]
+fn descriptions_never_carry_quotes() {
+    assert_eq!(quotable("a\"b\\c\u{e9}\n"), "abc");
+}
