@@ -1,14 +1,11 @@
-"""pytest wiring: Envoy stacks shared per test module, and Envoy's log printed with any
-failure so a red test says what the proxy saw."""
-
-import os
-import sys
+"""pytest wiring: the `gw` fixtures (an Envoy running the test module's `CONFIG` with
+dist/authgate.wasm in front of a recording upstream), and Envoy's log printed with any failure
+so a red test says what the proxy saw. Modules pass extra Stack options in `STACK_OPTIONS`.
+(pytest.ini puts tests/e2e on the import path.)"""
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-
-from harness import Stack  # noqa: E402
+from harness import Stack
 
 _live = []
 
@@ -34,3 +31,24 @@ def make_stack(plugin_config, **kw):
 def close_stack(stack):
     _live.remove(stack)
     stack.close()
+
+
+def _module_stack(request):
+    module = request.module
+    return make_stack(module.CONFIG, **getattr(module, "STACK_OPTIONS", {}))
+
+
+@pytest.fixture(scope="module")
+def gw(request):
+    """One Envoy for the whole test module."""
+    stack = _module_stack(request)
+    yield stack
+    close_stack(stack)
+
+
+@pytest.fixture
+def fresh_gw(request):
+    """A new Envoy for each test (fresh counters, or a VM the test may crash)."""
+    stack = _module_stack(request)
+    yield stack
+    close_stack(stack)

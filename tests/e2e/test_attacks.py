@@ -9,7 +9,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from common import assert_problem, basic
-from conftest import close_stack, make_stack
 from jwtkit import Keys, b64, claims, hs256_with_secret
 
 KEYS = Keys()
@@ -31,13 +30,6 @@ CONFIG = {
 # RFC 6750 §3: error_description is %x20-21 / %x23-5B / %x5D-7E: no `"`, no `\`.
 DESCRIPTION = re.compile(r'error_description="([^"]*)"')
 SAFE = re.compile(r'^[\x20\x21\x23-\x5b\x5d-\x7e]*$')
-
-
-@pytest.fixture(scope="module")
-def gw():
-    stack = make_stack(CONFIG)
-    yield stack
-    close_stack(stack)
 
 
 def refused(gw, path, headers, status, error):

@@ -6,7 +6,6 @@ bad; a bad token must. The problem body keeps the error code either way."""
 import pytest
 
 from common import assert_problem, basic, challenges, refused
-from conftest import close_stack, make_stack
 from jwtkit import Keys, b64, claims
 
 KEYS = Keys()
@@ -27,13 +26,6 @@ CONFIG = {
 BEARER = 'Bearer realm="api"'
 APIKEY = 'ApiKey realm="api", in="header", name="x-api-key"'
 BASIC = 'Basic realm="api", charset="UTF-8"'
-
-
-@pytest.fixture(scope="module")
-def gw():
-    stack = make_stack(CONFIG)
-    yield stack
-    close_stack(stack)
 
 
 def tampered_token():

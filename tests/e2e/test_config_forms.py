@@ -1,10 +1,7 @@
 """The configuration reaches authgate in every form Envoy allows: as a google.protobuf.Struct
 instead of a JSON string, under any root_id, with CORS preflight turned off and no rules."""
 
-import pytest
-
 from common import assert_problem
-from conftest import close_stack, make_stack
 
 CONFIG = {
     "providers": {"k": {"type": "api_key", "credentials": [{"client": "c", "key": "s-1"}]}},
@@ -12,11 +9,7 @@ CONFIG = {
 }
 
 
-@pytest.fixture(scope="module")
-def gw():
-    stack = make_stack(CONFIG, extra={"as_struct": True, "root_id": "any-name-at-all"})
-    yield stack
-    close_stack(stack)
+STACK_OPTIONS = {"extra": {"as_struct": True, "root_id": "any-name-at-all"}}
 
 
 def test_struct_configuration_and_default_rule(gw):

@@ -6,7 +6,6 @@ import hashlib
 import pytest
 
 from common import ALICE_BCRYPT, BOB_SHA, allowed, assert_problem, basic, challenges, refused
-from conftest import close_stack, make_stack
 
 CONFIG = {
     "realm": "api",
@@ -36,13 +35,6 @@ CONFIG = {
 
 BASIC = 'Basic realm="api", charset="UTF-8"'
 APIKEY = 'ApiKey realm="api", in="header", name="x-api-key"'
-
-
-@pytest.fixture(scope="module")
-def gw():
-    stack = make_stack(CONFIG)
-    yield stack
-    close_stack(stack)
 
 
 # --- the contract's reply table -------------------------------------------------------------

@@ -8,7 +8,6 @@ import time
 import pytest
 
 from common import allowed, assert_problem, basic, refused
-from conftest import close_stack, make_stack
 from jwtkit import ALGS, Keys, b64, claims, hs256_with_secret
 
 KEYS = Keys()
@@ -50,13 +49,6 @@ CONFIG = {
 }
 
 BEARER = 'Bearer realm="api"'
-
-
-@pytest.fixture(scope="module")
-def gw():
-    stack = make_stack(CONFIG)
-    yield stack
-    close_stack(stack)
 
 
 def bearer(token):

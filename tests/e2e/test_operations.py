@@ -3,8 +3,6 @@ all through real Envoy."""
 
 import re
 
-import pytest
-
 from common import allowed, assert_problem, basic
 from conftest import close_stack, make_stack
 from jwtkit import Keys, claims
@@ -22,32 +20,25 @@ CONFIG = {
 }
 
 
-def counters(gw):
+def counters(fresh_gw):
     """The counters once they have settled: authgate hands counts to Envoy on its tick."""
     import time
     last, deadline = None, time.time() + 5
     while time.time() < deadline:
         time.sleep(0.3)
-        now = {k[len("wasmcustom."):]: v for k, v in gw.envoy.stats("wasmcustom.authgate").items()}
+        now = {k[len("wasmcustom."):]: v for k, v in fresh_gw.envoy.stats("wasmcustom.authgate").items()}
         if now == last:
             return now
         last = now
     return last
 
 
-def audit_lines(gw):
-    return [l.split("wasm log authgate ", 1)[1] for l in gw.envoy.log().splitlines()
+def audit_lines(fresh_gw):
+    return [l.split("wasm log authgate ", 1)[1] for l in fresh_gw.envoy.log().splitlines()
             if "wasm log authgate" in l and "authgate: allowed" in l or "authgate: denied" in l or "would deny" in l]
 
 
-@pytest.fixture
-def gw():
-    stack = make_stack(CONFIG)
-    yield stack
-    close_stack(stack)
-
-
-def test_counters_in_stats(gw):
+def test_counters_in_stats(fresh_gw):
     token = KEYS.token("ES256", claims(aud=None))
     requests = [
         ([("x-api-key", "k-1")], 200), ([("x-api-key", "nope")], 401), ([], 401),
@@ -57,8 +48,8 @@ def test_counters_in_stats(gw):
         ([("authorization", "Digest x=1")], 401), ([("x-api-key", "a"), ("x-api-key", "b")], 400),
     ]
     for headers, status in requests:
-        assert gw.get("/x", headers).status == status
-    c = counters(gw)
+        assert fresh_gw.get("/x", headers).status == status
+    c = counters(fresh_gw)
     want = {
         "authgate.allowed": 5, "authgate.denied": 5,
         "authgate.denied.invalid_credentials": 2, "authgate.denied.missing_credentials": 1,
@@ -72,15 +63,15 @@ def test_counters_in_stats(gw):
     }
     assert {k: c.get(k) for k in want} == want
     # The Prometheus view carries them too, without Envoy's `wasmcustom` namespace.
-    prom = gw.envoy_admin("/stats/prometheus")
+    prom = fresh_gw.envoy_admin("/stats/prometheus")
     assert re.search(r"^authgate_denied_invalid_credentials\{\} 2$", prom, re.M), prom[:2000]
 
 
-def test_audit_lines(gw):
-    gw.get("/orders?api_key=leaky", [("x-api-key", "sekrit-1"), ("x-request-id", "rid-42")])
-    gw.get("/orders", [("x-api-key", "sekrit-1")])
-    gw.get("/orders", [("x-api-key", "k-1")])
-    log = gw.envoy.log()
+def test_audit_lines(fresh_gw):
+    fresh_gw.get("/orders?api_key=leaky", [("x-api-key", "sekrit-1"), ("x-request-id", "rid-42")])
+    fresh_gw.get("/orders", [("x-api-key", "sekrit-1")])
+    fresh_gw.get("/orders", [("x-api-key", "k-1")])
+    log = fresh_gw.envoy.log()
     denied = [l for l in log.splitlines() if "authgate: denied" in l]
     assert len(denied) == 2
     line = denied[0]
@@ -97,74 +88,74 @@ def test_audit_lines(gw):
 
 
 def test_report_mode_lets_everything_through_and_says_why():
-    gw = make_stack(dict(CONFIG, mode="report", log_allowed=False))
+    fresh_gw = make_stack(dict(CONFIG, mode="report", log_allowed=False))
     try:
-        before = len(gw.upstream.seen)
+        before = len(fresh_gw.upstream.seen)
         for headers in ([], [("x-api-key", "nope")], [("x-api-key", "k-1"), ("x-authgate-would-deny", "forged")]):
-            assert gw.get("/x", headers).status == 200
-        assert len(gw.upstream.seen) == before + 3
-        marks = [s.header("x-authgate-would-deny") for s in gw.upstream.seen[-3:]]
+            assert fresh_gw.get("/x", headers).status == 200
+        assert len(fresh_gw.upstream.seen) == before + 3
+        marks = [s.header("x-authgate-would-deny") for s in fresh_gw.upstream.seen[-3:]]
         assert marks == ["missing_credentials; rule=default", "invalid_credentials; rule=default", None]
-        c = counters(gw)
+        c = counters(fresh_gw)
         assert (c["authgate.report.would_deny"], c["authgate.report.would_deny.missing_credentials"],
                 c["authgate.report.would_deny.invalid_credentials"], c["authgate.denied"], c["authgate.allowed"]) == (2, 1, 1, 0, 1)
-        lines = [l for l in gw.envoy.log().splitlines() if "authgate: would deny (report mode)" in l]
+        lines = [l for l in fresh_gw.envoy.log().splitlines() if "authgate: would deny (report mode)" in l]
         assert len(lines) == 2 and "error=missing_credentials" in lines[0]
     finally:
-        close_stack(gw)
+        close_stack(fresh_gw)
 
 
-def test_forged_report_header_is_removed_in_enforce_mode(gw):
+def test_forged_report_header_is_removed_in_enforce_mode(fresh_gw):
     """An upstream that reads the would-deny header is never fooled by a client, whatever the
     mode: the header is stripped from incoming requests in enforce mode too."""
-    seen = allowed(gw, "/x", [("x-api-key", "k-1"), ("x-authgate-would-deny", "forged")])
+    seen = allowed(fresh_gw, "/x", [("x-api-key", "k-1"), ("x-authgate-would-deny", "forged")])
     assert seen.header("x-authgate-would-deny") is None
-    seen = allowed(gw, "/x", [("x-api-key", "k-1"), ("X-Authgate-Would-Deny", "forged"),
+    seen = allowed(fresh_gw, "/x", [("x-api-key", "k-1"), ("X-Authgate-Would-Deny", "forged"),
                               ("x-authgate-would-deny", "again")])
     assert seen.all("x-authgate-would-deny") == []
 
 
 def test_report_header_name_and_audit_level_are_configurable():
-    gw = make_stack(dict(CONFIG, mode="report", report_header="x-auth-dryrun", audit_level="warn"))
+    fresh_gw = make_stack(dict(CONFIG, mode="report", report_header="x-auth-dryrun", audit_level="warn"))
     try:
-        assert gw.get("/x").status == 200
-        assert gw.upstream.seen[-1].header("x-auth-dryrun") == "missing_credentials; rule=default"
-        assert any("[warning][wasm]" in l and "would deny" in l for l in gw.envoy.log().splitlines())
+        assert fresh_gw.get("/x").status == 200
+        assert fresh_gw.upstream.seen[-1].header("x-auth-dryrun") == "missing_credentials; rule=default"
+        assert any("[warning][wasm]" in l and "would deny" in l for l in fresh_gw.envoy.log().splitlines())
     finally:
-        close_stack(gw)
+        close_stack(fresh_gw)
 
 
 def test_audit_lines_are_rate_limited():
     import time
-    gw = make_stack(dict(CONFIG, audit_lines_per_second=5, log_allowed=False))
+    fresh_gw = make_stack(dict(CONFIG, audit_lines_per_second=5, log_allowed=False))
     try:
         for _ in range(40):
-            assert gw.get("/x", [("x-api-key", "nope")]).status == 401
+            assert fresh_gw.get("/x", [("x-api-key", "nope")]).status == 401
         time.sleep(1.1)
-        assert gw.get("/x").status == 401  # a new second: the summary is written
-        log = gw.envoy.log()
+        assert fresh_gw.get("/x").status == 401  # a new second: the summary is written
+        log = fresh_gw.envoy.log()
         lines = [l for l in log.splitlines() if "authgate: denied" in l]
         assert 5 <= len(lines) <= 16, len(lines)
         assert "audit lines left out in the last second (audit_lines_per_second = 5)" in log
-        c = counters(gw)
+        c = counters(fresh_gw)
         assert c["authgate.audit.suppressed"] + len(lines) == 41
         assert c["authgate.denied"] == 41, "counters count every refusal, logged or not"
     finally:
-        close_stack(gw)
+        close_stack(fresh_gw)
 
 
 def test_audit_summary_comes_from_the_tick_after_a_burst_and_silence():
     """A burst over the limit and then no request at all: the summary line is still written,
     by the tick, within about a second, and only once."""
     import time
-    gw = make_stack(dict(CONFIG, audit_lines_per_second=3, log_allowed=False))
+    fresh_gw = make_stack(dict(CONFIG, audit_lines_per_second=3, log_allowed=False))
     try:
         for _ in range(20):
-            assert gw.get("/x", [("x-api-key", "nope")]).status == 401
+            assert fresh_gw.get("/x", [("x-api-key", "nope")]).status == 401
         summary = "audit lines left out in the last second (audit_lines_per_second = 3)"
 
         def tally():
-            log = gw.envoy.log()
+            log = fresh_gw.envoy.log()
             written = len([l for l in log.splitlines() if "authgate: denied" in l])
             left_out = sum(int(m) for m in re.findall(r"authgate: (\d+) audit lines left out", log))
             return written, left_out, log.count(summary)
@@ -177,4 +168,4 @@ def test_audit_summary_comes_from_the_tick_after_a_burst_and_silence():
         time.sleep(1.5)
         assert tally() == (written, left_out, summaries), "each left-out line is summarised once"
     finally:
-        close_stack(gw)
+        close_stack(fresh_gw)
