@@ -138,6 +138,21 @@ def configs():
         ("jwt_authn missing", "missing 401", native_jwt(["rsa"], False), [], 401),
         ("authgate jwt missing", "missing 401", AG_JWT, [], 401),
     ]
+    return out + before_rows(out)
+
+
+def before_rows(rows):
+    """BENCH_COMPARE=old.wasm: every authgate row again with an older module, interleaved in
+    the same run, so a change is measured against what it replaced on the same machine state."""
+    old = os.environ.get("BENCH_COMPARE")
+    if not old:
+        return []
+    out = []
+    for name, group, filt, headers, status in rows:
+        if name.startswith("authgate "):
+            copy = json.loads(json.dumps(filt))
+            copy["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = old
+            out.append((f"{name} [before]", group, copy, headers, status))
     return out
 
 
