@@ -28,17 +28,37 @@ pub enum Denial {
 }
 
 impl Denial {
-    /// The `error` code of the problem body, fixed by the contract.
-    pub fn code(&self) -> &'static str {
+    /// Every `error` code, fixed by the contract: the one list that replies (`response.detail`
+    /// keys) and metrics (a counter per code) are built from.
+    pub const CODES: [&'static str; 7] = [
+        "missing_credentials",
+        "invalid_credentials",
+        "token_expired",
+        "unsupported_scheme",
+        "insufficient_scope",
+        "invalid_request",
+        "too_many_failures",
+    ];
+
+    /// This denial's place in [`Denial::CODES`]; the match makes a new variant name its code.
+    pub fn code_index(&self) -> usize {
         match self {
-            Denial::MissingCredentials => "missing_credentials",
-            Denial::InvalidCredentials(_) => "invalid_credentials",
-            Denial::TokenExpired => "token_expired",
-            Denial::UnsupportedScheme => "unsupported_scheme",
-            Denial::InsufficientScope(_) => "insufficient_scope",
-            Denial::InvalidRequest(_) => "invalid_request",
-            Denial::TooManyFailures(_) => "too_many_failures",
+            Denial::MissingCredentials => 0,
+            Denial::InvalidCredentials(_) => 1,
+            Denial::TokenExpired => 2,
+            Denial::UnsupportedScheme => 3,
+            Denial::InsufficientScope(_) => 4,
+            Denial::InvalidRequest(_) => 5,
+            Denial::TooManyFailures(_) => 6,
         }
+    }
+
+    /// The `error` code of the problem body.
+    pub fn code(&self) -> &'static str {
+        Denial::CODES
+            .get(self.code_index())
+            .copied()
+            .unwrap_or("invalid_credentials")
     }
 }
 
@@ -91,3 +111,27 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_denial_has_its_own_code() {
+        let all = [
+            Denial::MissingCredentials,
+            Denial::InvalidCredentials("x"),
+            Denial::TokenExpired,
+            Denial::UnsupportedScheme,
+            Denial::InsufficientScope("s".into()),
+            Denial::InvalidRequest("x"),
+            Denial::TooManyFailures(1),
+        ];
+        let codes: Vec<&str> = all.iter().map(Denial::code).collect();
+        assert_eq!(
+            codes,
+            Denial::CODES,
+            "one code per variant, in the list's order"
+        );
+    }
+}

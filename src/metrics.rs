@@ -4,8 +4,10 @@
 
 use crate::config::Config;
 use crate::engine::Decision;
+use crate::error::Denial;
 use crate::providers::CacheUse;
-use crate::reply::CODES;
+
+const CODES: [&str; 7] = Denial::CODES;
 
 /// Counter indexes into [`Catalog::names`].
 pub struct Catalog {
@@ -23,10 +25,6 @@ pub struct Catalog {
     /// `(cache name, hit counter, miss counter)`.
     cache: Vec<(&'static str, usize, usize)>,
     jwks: Vec<Option<(usize, usize)>>,
-}
-
-fn code_index(code: &str) -> usize {
-    CODES.iter().position(|c| *c == code).unwrap_or(0)
 }
 
 impl Catalog {
@@ -121,13 +119,10 @@ impl Catalog {
                     v.extend(provider(&a.provider).map(|i| self.provider_allowed[i]));
                     v
                 }
-                Some(w) => vec![
-                    self.would_deny,
-                    self.would_deny_by + code_index(w.denial.code()),
-                ],
+                Some(w) => vec![self.would_deny, self.would_deny_by + w.denial.code_index()],
             },
             Decision::Deny(d) => {
-                let code = code_index(d.denial.code());
+                let code = d.denial.code_index();
                 let mut v = vec![self.denied, self.denied_by + code];
                 v.extend(provider(&d.provider).map(|i| self.provider_denied_by[i] + code));
                 v
@@ -136,19 +131,13 @@ impl Catalog {
         }
     }
 
-    /// The counters cache use moves, with amounts.
-    pub fn for_cache(&self, uses: &[CacheUse]) -> Vec<(usize, u64)> {
-        let mut out = Vec::new();
-        for u in uses {
-            if let Some((_, hit, miss)) = self.cache.iter().find(|(c, _, _)| *c == u.cache) {
-                out.extend(
-                    [(*hit, u.hits), (*miss, u.misses)]
-                        .into_iter()
-                        .filter(|(_, n)| *n > 0),
-                );
-            }
-        }
-        out
+    /// The counters one provider's cache use moves, with amounts.
+    pub fn for_cache(&self, u: CacheUse) -> impl Iterator<Item = (usize, u64)> + use<'_> {
+        let counters = self.cache.iter().find(|(c, _, _)| *c == u.cache);
+        counters
+            .into_iter()
+            .flat_map(move |&(_, hit, miss)| [(hit, u.hits), (miss, u.misses)])
+            .filter(|(_, n)| *n > 0)
     }
 
     /// The counter a JWKS fetch outcome of provider `i` moves.

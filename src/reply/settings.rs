@@ -8,16 +8,8 @@ use crate::error::ConfigError;
 use crate::json;
 use std::collections::BTreeMap;
 
-/// Every `error` code a reply can carry.
-pub const CODES: [&str; 7] = [
-    "missing_credentials",
-    "invalid_credentials",
-    "token_expired",
-    "unsupported_scheme",
-    "insufficient_scope",
-    "invalid_request",
-    "too_many_failures",
-];
+/// The error codes `response.detail` may name.
+pub const CODES: [&str; 7] = crate::error::Denial::CODES;
 
 /// Problem members authgate writes itself; `extra` cannot replace them.
 const RESERVED: [&str; 8] = [
