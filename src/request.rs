@@ -15,6 +15,11 @@ pub trait RequestView {
     fn header_values(&self, name: &str) -> Vec<String> {
         self.header(name).into_iter().collect()
     }
+
+    /// Whether header `name` is present (without building its value).
+    fn has(&self, name: &str) -> bool {
+        self.header(name).is_some()
+    }
 }
 
 /// A fixed list of headers, for tests and tools.
@@ -38,6 +43,10 @@ impl HeaderList {
 }
 
 impl RequestView for HeaderList {
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
     /// Repeated headers are joined with `,` as Envoy does for the ones the core reads.
     fn header(&self, name: &str) -> Option<String> {
         joined(
@@ -63,6 +72,10 @@ impl RequestView for HeaderList {
 pub struct HeaderPairs(pub Vec<(String, Vec<u8>)>);
 
 impl RequestView for HeaderPairs {
+    fn has(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
     fn header(&self, name: &str) -> Option<String> {
         let lines: Vec<std::borrow::Cow<str>> = self
             .0

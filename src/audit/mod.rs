@@ -6,7 +6,7 @@ mod limiter;
 
 pub use limiter::AuditLimiter;
 
-use crate::engine::{Allowed, Denied};
+use crate::engine::{Allowed, Refusal};
 use crate::request::path_only;
 
 /// Request facts an audit line shows.
@@ -55,7 +55,7 @@ fn common(f: &Facts) -> String {
 }
 
 /// The line for a refusal; `reported` when report mode let it through.
-pub fn denied_line(d: &Denied, f: &Facts, reported: bool) -> String {
+pub fn denied_line(d: &Refusal, f: &Facts, reported: bool) -> String {
     format!(
         "authgate: {} status={} error={} rule={} provider={} {} credential={} reason={}",
         if reported {

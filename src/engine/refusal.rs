@@ -2,7 +2,7 @@
 //! in report mode a pass that carries what enforcing would have answered.
 
 use super::requirement::Failure;
-use super::{Allowed, Decision, Denied, Engine};
+use super::{Allowed, Decision, Engine, Refusal};
 use crate::config::Mode;
 use crate::error::Denial;
 use crate::reply::{self, ReplyContext};
@@ -42,7 +42,7 @@ impl Engine {
             html: reply::prefers_html(accept.as_deref()),
             settings: &self.config.response,
         };
-        let denied = Box::new(Denied {
+        let denied = Box::new(Refusal {
             reply: reply::render(&failure.denial, &ctx),
             denial: failure.denial,
             rule: label,
@@ -64,12 +64,8 @@ impl Engine {
     pub fn throttled(&self, view: &dyn RequestView, retry_after: u64) -> Decision {
         let req = Request::new(view);
         let allowed = Allowed {
-            edits: crate::providers::HeaderEdits {
-                remove: self.config.identity_headers.clone(),
-                ..Default::default()
-            },
             rule: "throttle".into(),
-            ..Allowed::default()
+            ..self.allowed_base(view)
         };
         let failure = Failure::of(Denial::TooManyFailures(retry_after));
         self.refuse_as(&req, None, failure, "throttle".into(), allowed)

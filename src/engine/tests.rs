@@ -51,174 +51,36 @@ mod decisions {
         let wrong = basic("bob:wrong");
         let bob_mixed_case = bob.replace("Basic", "bASIC");
         type Case<'a> = (&'a str, &'a str, &'a str, Vec<(&'a str, &'a str)>, Want);
+        #[rustfmt::skip]
         let cases: Vec<Case> = vec![
             ("none rule", "GET", "/healthz", vec![], Want::Allow(&[])),
-            (
-                "missing",
-                "GET",
-                "/x",
-                vec![],
-                Want::Deny(401, "missing_credentials"),
-            ),
-            (
-                "basic bcrypt",
-                "GET",
-                "/x",
-                vec![("authorization", &alice)],
-                Want::Allow(&[("x-auth-user", "alice")]),
-            ),
-            (
-                "basic sha",
-                "GET",
-                "/x",
-                vec![("authorization", &bob)],
-                Want::Allow(&[("x-auth-user", "bob")]),
-            ),
-            (
-                "basic wrong",
-                "GET",
-                "/x",
-                vec![("authorization", &wrong)],
-                Want::Deny(401, "invalid_credentials"),
-            ),
-            (
-                "scheme case",
-                "GET",
-                "/x",
-                vec![("authorization", &bob_mixed_case)],
-                Want::Allow(&[("x-auth-user", "bob")]),
-            ),
-            (
-                "key header",
-                "GET",
-                "/x",
-                vec![("x-api-key", "k-1")],
-                Want::Allow(&[("x-auth-client", "acme")]),
-            ),
-            (
-                "key query",
-                "GET",
-                "/x?api_key=k-1",
-                vec![],
-                Want::Allow(&[("x-auth-client", "acme")]),
-            ),
-            (
-                "key wrong",
-                "GET",
-                "/x",
-                vec![("x-api-key", "k-2")],
-                Want::Deny(401, "invalid_credentials"),
-            ),
-            (
-                "key twice",
-                "GET",
-                "/x?api_key=k-1",
-                vec![("x-api-key", "k-1")],
-                Want::Deny(400, "invalid_request"),
-            ),
-            (
-                "two authorization",
-                "GET",
-                "/x",
-                vec![("authorization", &bob), ("authorization", &bob)],
-                Want::Deny(400, "invalid_request"),
-            ),
-            (
-                "bearer not accepted",
-                "GET",
-                "/x",
-                vec![("authorization", "Bearer abc")],
-                Want::Deny(401, "unsupported_scheme"),
-            ),
-            (
-                "any: one valid is enough",
-                "GET",
-                "/x",
-                vec![("authorization", &wrong), ("x-api-key", "k-1")],
-                Want::Allow(&[("x-auth-client", "acme")]),
-            ),
-            (
-                "any: unsupported scheme but valid key",
-                "GET",
-                "/x",
-                vec![("authorization", "Digest a=1"), ("x-api-key", "k-1")],
-                Want::Allow(&[("x-auth-client", "acme")]),
-            ),
-            (
-                "basic not accepted on key route",
-                "GET",
-                "/keys",
-                vec![("authorization", &bob)],
-                Want::Deny(401, "unsupported_scheme"),
-            ),
-            (
-                "all: both",
-                "POST",
-                "/admin",
-                vec![("authorization", &bob), ("x-api-key", "k-1")],
-                Want::Allow(&[("x-auth-user", "bob"), ("x-auth-client", "acme")]),
-            ),
-            (
-                "all: one missing",
-                "POST",
-                "/admin",
-                vec![("authorization", &bob)],
-                Want::Deny(401, "missing_credentials"),
-            ),
-            (
-                "all: one wrong",
-                "POST",
-                "/admin",
-                vec![("authorization", &bob), ("x-api-key", "nope")],
-                Want::Deny(401, "invalid_credentials"),
-            ),
-            (
-                "method not in rule falls through",
-                "GET",
-                "/admin",
-                vec![("authorization", &bob)],
-                Want::Allow(&[("x-auth-user", "bob")]),
-            ),
-            (
-                "allow_missing: nothing sent",
-                "GET",
-                "/public/feed",
-                vec![],
-                Want::Allow(&[]),
-            ),
-            (
-                "allow_missing: wrong sent",
-                "GET",
-                "/public/feed",
-                vec![("x-api-key", "nope")],
-                Want::Deny(401, "invalid_credentials"),
-            ),
-            (
-                "allow_missing: unsupported",
-                "GET",
-                "/public/feed",
-                vec![("authorization", "Bearer x")],
-                Want::Deny(401, "unsupported_scheme"),
-            ),
-            (
-                "preflight",
-                "OPTIONS",
-                "/x",
-                vec![
-                    ("origin", "https://a"),
-                    ("access-control-request-method", "GET"),
-                ],
-                Want::Allow(&[]),
-            ),
-            (
-                "options without preflight headers",
-                "OPTIONS",
-                "/x",
-                vec![("origin", "https://a")],
-                Want::Deny(401, "missing_credentials"),
-            ),
+            ("missing", "GET", "/x", vec![], Want::Deny(401, "missing_credentials")),
+            ("basic bcrypt", "GET", "/x", vec![("authorization", &alice)], Want::Allow(&[("x-auth-user", "alice")])),
+            ("basic sha", "GET", "/x", vec![("authorization", &bob)], Want::Allow(&[("x-auth-user", "bob")])),
+            ("basic wrong", "GET", "/x", vec![("authorization", &wrong)], Want::Deny(401, "invalid_credentials")),
+            ("scheme case", "GET", "/x", vec![("authorization", &bob_mixed_case)], Want::Allow(&[("x-auth-user", "bob")])),
+            ("key header", "GET", "/x", vec![("x-api-key", "k-1")], Want::Allow(&[("x-auth-client", "acme")])),
+            ("key query", "GET", "/x?api_key=k-1", vec![], Want::Allow(&[("x-auth-client", "acme")])),
+            ("key wrong", "GET", "/x", vec![("x-api-key", "k-2")], Want::Deny(401, "invalid_credentials")),
+            ("key twice", "GET", "/x?api_key=k-1", vec![("x-api-key", "k-1")], Want::Deny(400, "invalid_request")),
+            ("two authorization", "GET", "/x", vec![("authorization", &bob), ("authorization", &bob)], Want::Deny(400, "invalid_request")),
+            ("bearer not accepted", "GET", "/x", vec![("authorization", "Bearer abc")], Want::Deny(401, "unsupported_scheme")),
+            ("any: one valid is enough", "GET", "/x", vec![("authorization", &wrong), ("x-api-key", "k-1")], Want::Allow(&[("x-auth-client", "acme")])),
+            ("any: unsupported scheme but valid key", "GET", "/x", vec![("authorization", "Digest a=1"), ("x-api-key", "k-1")], Want::Allow(&[("x-auth-client", "acme")])),
+            ("basic not accepted on key route", "GET", "/keys", vec![("authorization", &bob)], Want::Deny(401, "unsupported_scheme")),
+            ("all: both", "POST", "/admin", vec![("authorization", &bob), ("x-api-key", "k-1")], Want::Allow(&[("x-auth-user", "bob"), ("x-auth-client", "acme")])),
+            ("all: one missing", "POST", "/admin", vec![("authorization", &bob)], Want::Deny(401, "missing_credentials")),
+            ("all: one wrong", "POST", "/admin", vec![("authorization", &bob), ("x-api-key", "nope")], Want::Deny(401, "invalid_credentials")),
+            ("method not in rule falls through", "GET", "/admin", vec![("authorization", &bob)], Want::Allow(&[("x-auth-user", "bob")])),
+            ("allow_missing: nothing sent", "GET", "/public/feed", vec![], Want::Allow(&[])),
+            ("allow_missing: wrong sent", "GET", "/public/feed", vec![("x-api-key", "nope")], Want::Deny(401, "invalid_credentials")),
+            ("allow_missing: unsupported", "GET", "/public/feed", vec![("authorization", "Bearer x")], Want::Deny(401, "unsupported_scheme")),
+            ("preflight", "OPTIONS", "/x", vec![("origin", "https://a"), ("access-control-request-method", "GET")], Want::Allow(&[])),
+            ("options without preflight headers", "OPTIONS", "/x", vec![("origin", "https://a")], Want::Deny(401, "missing_credentials")),
         ];
-        for (name, method, path, headers, want) in cases {
+        for (name, method, path, mut headers, want) in cases {
+            // Every request also carries forged identity headers: they must never pass.
+            headers.extend([("x-auth-user", "forged"), ("x-auth-client", "forged")]);
             let view = HeaderList::new(method, path, &headers);
             let got = e.decide(&view, 0);
             match (&want, &got) {
@@ -231,6 +93,14 @@ mod decisions {
                     assert!(
                         v.edits.remove.contains(&"x-auth-user".to_string()),
                         "{name}: spoofable"
+                    );
+                    let clean = HeaderList::new(method, path, &headers[..headers.len() - 2]);
+                    let Decision::Allow(c) = e.decide(&clean, 0) else {
+                        panic!("{name}")
+                    };
+                    assert!(
+                        !c.edits.remove.iter().any(|h| h.starts_with("x-auth-")),
+                        "{name}: an absent identity header costs no removal"
                     );
                     assert!(
                         v.edits.remove.contains(&"x-auth-client".to_string()),

@@ -81,8 +81,12 @@ impl Counters {
         for i in self.catalog.for_decision(decision, config) {
             self.add(i, 1);
         }
-        for (i, by) in self.catalog.for_cache(&engine.take_cache_use()) {
-            self.add(i, by);
+        for p in &config.providers {
+            if let Some(used) = p.check.take_cache_use() {
+                for (i, by) in self.catalog.for_cache(used) {
+                    self.add(i, by);
+                }
+            }
         }
         let level = config.audit_level;
         // Lines the host would drop are not built: building one costs host calls.

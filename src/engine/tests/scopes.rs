@@ -80,3 +80,34 @@ fn scopes_and_combinations() {
         );
     }
 }
+
+/// Which failure wins does not depend on the rule's order: a provider still waiting for its
+/// keys may yet accept, so the request waits rather than get the 403 of a Basic user short of
+/// scope; once the wait is over, the token could not be checked and that is the answer.
+#[test]
+fn waiting_outranks_a_scope_shortfall_in_any_order() {
+    for order in [["idp", "staff"], ["staff", "idp"]] {
+        let json = serde_json::json!({
+            "providers": {
+                "idp": {"type": "jwt", "issuer": "joe", "from_headers": [{"name": "x-token"}],
+                        "remote_jwks": {"uri": "https://idp.test/keys", "cluster": "idp"}},
+                "staff": {"type": "basic", "htpasswd": "bob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ="}
+            },
+            "rules": [{"match": {"prefix": "/"}, "requires": {"any": order}, "scopes": ["read"]}]
+        });
+        let e = Engine::from_json(json.to_string().as_bytes(), [5; 32]).unwrap();
+        let h = [
+            ("x-token", A3_JWS),
+            ("authorization", "Basic Ym9iOnNlY3JldA=="),
+        ];
+        let view = HeaderList::new("GET", "/", &h);
+        assert_eq!(e.decide(&view, RFC_NOW), Decision::Wait(0), "{order:?}");
+        let Decision::Deny(d) = e.decide_now(&view, RFC_NOW) else {
+            panic!("{order:?}")
+        };
+        assert!(
+            d.reply.body.contains("could not be fetched in time"),
+            "{order:?}"
+        );
+    }
+}
