@@ -5,7 +5,7 @@
 #![allow(clippy::expect_used)] // a benchmark, not filter code
 
 use authgate::providers::jwt::{JwtProvider, RawJwt};
-use authgate::providers::Setup;
+use authgate::providers::{Provider, Setup};
 use authgate::request::{HeaderList, Request};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -106,11 +106,11 @@ fn main() {
     for (alg, t) in &tokens {
         let miss = measure(50, 21, || {
             provider.clear_cache();
-            black_box(provider.check(black_box(t), 0, &req, NOW)).expect("valid");
+            black_box(provider.verify(black_box(t), 0, &req, NOW)).expect("valid");
         });
-        provider.check(t, 0, &req, NOW).expect("valid");
+        provider.verify(t, 0, &req, NOW).expect("valid");
         let hit = measure(2000, 21, || {
-            black_box(provider.check(black_box(t), 0, &req, NOW)).expect("valid");
+            black_box(provider.verify(black_box(t), 0, &req, NOW)).expect("valid");
         });
         println!(
             "| {alg} | {:.1} µs | {:.2} µs | {:.0}× |",

@@ -1,7 +1,7 @@
 //! Token parsing and verification against a key set with every key type.
 #![no_main]
 use authgate::providers::jwt::{token, JwtProvider, RawJwt};
-use authgate::providers::Setup;
+use authgate::providers::{Provider, Setup};
 use authgate::request::{HeaderList, Request};
 use libfuzzer_sys::fuzz_target;
 thread_local! {
@@ -28,6 +28,6 @@ fuzz_target!(|data: &[u8]| {
     PROVIDER.with(|p| {
         // A fresh cache each time, so every input reaches the verifier.
         p.clear_cache();
-        let _ = p.check(s, 0, &Request::new(&view), 1_700_000_000);
+        let _ = p.verify(s, 0, &Request::new(&view), 1_700_000_000);
     });
 });

@@ -195,29 +195,6 @@ impl JwtProvider {
         self.cache.borrow_mut().clear();
     }
 
-    /// Verifies `token` (found in source `source`) at `now`.
-    pub fn check(
-        &self,
-        token: &str,
-        source: usize,
-        req: &Request,
-        now: u64,
-    ) -> Result<Accepted, Rejection> {
-        let verdict = self.verdict(token, now, &mut self.cache.borrow_mut())?;
-        let mut edits = HeaderEdits {
-            set: verdict.set.clone(),
-            remove: vec![],
-        };
-        if !self.forward {
-            locate::hide(self.sources[source].place(), req, &mut edits);
-        }
-        Ok(Accepted {
-            edits,
-            identity: verdict.subject.clone(),
-            scopes: verdict.scopes.clone(),
-        })
-    }
-
     fn verdict(
         &self,
         token: &str,
@@ -336,6 +313,7 @@ impl Provider for JwtProvider {
             .is_some_and(TokenSource::is_authorization)
     }
 
+    /// Verifies `token` (found in source `source`) at `now`.
     fn verify(
         &self,
         token: &str,
@@ -343,7 +321,19 @@ impl Provider for JwtProvider {
         req: &Request,
         now: u64,
     ) -> Result<Accepted, Rejection> {
-        self.check(token, source, req, now)
+        let verdict = self.verdict(token, now, &mut self.cache.borrow_mut())?;
+        let mut edits = HeaderEdits {
+            set: verdict.set.clone(),
+            remove: vec![],
+        };
+        if !self.forward {
+            locate::hide(self.sources[source].place(), req, &mut edits);
+        }
+        Ok(Accepted {
+            edits,
+            identity: verdict.subject.clone(),
+            scopes: verdict.scopes.clone(),
+        })
     }
 
     fn headers_read(&self) -> Vec<&str> {

@@ -6,7 +6,7 @@ use super::jwks::KeyMaterial;
 use super::rfc_vectors::*;
 use super::{verifier, JwtProvider, RawJwt};
 use crate::error::Denial;
-use crate::providers::{Rejection, Setup};
+use crate::providers::{Provider, Rejection, Setup};
 use crate::request::{HeaderList, Request};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
@@ -28,7 +28,7 @@ fn provider(config: Value) -> JwtProvider {
 
 fn verify(p: &JwtProvider, token: &str, now: u64) -> Result<Vec<(String, String)>, Rejection> {
     let view = HeaderList::new("GET", "/", &[]);
-    p.check(token, 0, &Request::new(&view), now)
+    p.verify(token, 0, &Request::new(&view), now)
         .map(|a| a.edits.set)
 }
 

@@ -277,15 +277,15 @@ fn cache_hits_recheck_time_and_key_rotation_drops_them() {
     let view = HeaderList::new("GET", "/", &[]);
     let req = Request::new(&view);
     let token = keys.mint(Alg::Es256, json!({}), good_claims());
-    assert!(p.check(&token, 0, &req, NOW).is_ok());
+    assert!(p.verify(&token, 0, &req, NOW).is_ok());
     assert_eq!(p.cached(), 1);
-    assert!(p.check(&token, 0, &req, NOW + 10).is_ok());
+    assert!(p.verify(&token, 0, &req, NOW + 10).is_ok());
     assert_eq!(
-        p.check(&token, 0, &req, NOW + 700).map(|_| ()),
+        p.verify(&token, 0, &req, NOW + 700).map(|_| ()),
         Err(Rejection::Refused(Denial::TokenExpired))
     );
     assert_eq!(p.cached(), 0, "expired entries are dropped");
-    assert!(p.check(&token, 0, &req, NOW).is_ok());
+    assert!(p.verify(&token, 0, &req, NOW).is_ok());
     let fp = p
         .local
         .iter()
