@@ -11,6 +11,9 @@ use std::fmt;
 pub enum Denial {
     /// No credential that the matched rule accepts was sent (RFC 6750 §3.1: no `error`).
     MissingCredentials,
+    /// `Authorization` names a scheme the rule accepts (`Bearer`, `Basic`) and holds nothing
+    /// after it — typically a script's empty variable. Its code is `missing_credentials`.
+    EmptyCredentials(&'static str),
     /// A credential was sent and is wrong, malformed or unknown. The reason is a fixed phrase,
     /// never derived from the credential, so it is safe to show and log.
     InvalidCredentials(&'static str),
@@ -43,7 +46,7 @@ impl Denial {
     /// This denial's place in [`Denial::CODES`]; the match makes a new variant name its code.
     pub fn code_index(&self) -> usize {
         match self {
-            Denial::MissingCredentials => 0,
+            Denial::MissingCredentials | Denial::EmptyCredentials(_) => 0,
             Denial::InvalidCredentials(_) => 1,
             Denial::TokenExpired => 2,
             Denial::UnsupportedScheme => 3,
@@ -66,6 +69,12 @@ impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Denial::MissingCredentials => f.write_str("no credentials were sent"),
+            Denial::EmptyCredentials(scheme) => {
+                write!(
+                    f,
+                    "the Authorization header names {scheme} but holds no credential"
+                )
+            }
             Denial::InvalidCredentials(why) => write!(f, "invalid credentials: {why}"),
             Denial::TokenExpired => f.write_str("the token has expired"),
             Denial::UnsupportedScheme => f.write_str("authorization scheme not accepted here"),
@@ -118,6 +127,10 @@ mod tests {
 
     #[test]
     fn every_denial_has_its_own_code() {
+        assert_eq!(
+            Denial::EmptyCredentials("Bearer").code(),
+            "missing_credentials"
+        );
         let all = [
             Denial::MissingCredentials,
             Denial::InvalidCredentials("x"),

@@ -85,9 +85,23 @@ pub(super) fn check(
         let claimed = presented
             .iter()
             .any(|p| providers[p.provider].check.reads_authorization(p.source));
-        // An `Authorization` scheme no provider of the rule claimed is named as such.
-        if matches!(auth, Authorization::Credentials { .. }) && !claimed {
-            return Err(Unmet::Refused(Failure::of(Denial::UnsupportedScheme)));
+        if let Authorization::Credentials { scheme, rest } = auth {
+            // `Bearer` with nothing after it (an empty shell variable) is not a foreign scheme.
+            let empty = rest.is_empty().then(|| {
+                list.iter().find_map(|&i| {
+                    providers[i]
+                        .check
+                        .authorization_scheme()
+                        .filter(|s| s.eq_ignore_ascii_case(scheme))
+                })
+            });
+            if let Some(Some(name)) = empty {
+                return Err(Unmet::Refused(Failure::of(Denial::EmptyCredentials(name))));
+            }
+            // An `Authorization` scheme no provider of the rule claimed is named as such.
+            if !claimed {
+                return Err(Unmet::Refused(Failure::of(Denial::UnsupportedScheme)));
+            }
         }
         if presented.is_empty() && rule.allow_missing {
             return Ok(None);

@@ -131,6 +131,12 @@ pub trait Provider: std::fmt::Debug {
         now: u64,
     ) -> Result<Accepted, Rejection>;
 
+    /// The `Authorization` scheme this provider reads (`Basic`, `Bearer`), if any: a header
+    /// that names it but holds nothing is an empty credential, not a foreign scheme.
+    fn authorization_scheme(&self) -> Option<&'static str> {
+        None
+    }
+
     /// Headers credentials are read from (they may not also be set for upstream).
     fn headers_read(&self) -> Vec<&str>;
 

@@ -105,6 +105,11 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
             "Unauthorized",
             "This resource requires authentication, and no credentials were sent. Send one of the accepted credentials.".into(),
         ),
+        Denial::EmptyCredentials(scheme) => (
+            401,
+            "Unauthorized",
+            format!("The Authorization header names the {scheme} scheme but holds no credential after it (an empty variable in a script?). Send the credential after the scheme."),
+        ),
         Denial::InvalidCredentials(why) => (
             401,
             "Unauthorized",

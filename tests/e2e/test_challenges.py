@@ -55,11 +55,25 @@ CASES = [
     ("Basic user short of scope", "/scoped", [("authorization", basic("bob", "secret"))], 403,
      "insufficient_scope", [BEARER + ', error="insufficient_scope", scope="read"']),
     ("nothing sent", "/x", [], 401, "missing_credentials", [BEARER, APIKEY, BASIC]),
+    # An empty shell variable: the scheme is one the route takes, the credential is missing.
+    ("Bearer with nothing after it", "/x", [("authorization", "Bearer")], 401, "missing_credentials",
+     [BEARER, APIKEY, BASIC]),
+    ("Bearer and a space", "/x", [("authorization", "Bearer ")], 401, "missing_credentials",
+     [BEARER, APIKEY, BASIC]),
+    ("Basic with nothing after it", "/x", [("authorization", "basic")], 401, "missing_credentials",
+     [BEARER, APIKEY, BASIC]),
 ]
 
 
 @pytest.mark.parametrize("name,path,headers,status,error,want", CASES, ids=[c[0] for c in CASES])
 def test_error_attributes_only_on_the_failed_scheme(gw, name, path, headers, status, error, want):
     r = refused(gw, path, headers)
-    assert_problem(r, status, error)
+    body = assert_problem(r, status, error)
     assert challenges(r) == want
+    if headers and headers[0][1].strip().lower() in ("bearer", "basic"):
+        assert "holds no credential" in body["detail"], body
+
+
+def test_empty_bearer_with_a_valid_key_passes(gw):
+    """An empty `Authorization: Bearer` does not block a valid API key on an `any` route."""
+    assert gw.get("/x", [("authorization", "Bearer"), ("x-api-key", "k-1")]).status == 200

@@ -231,7 +231,12 @@ impl Provider for BasicProvider {
 
     fn find(&self, _req: &Request, auth: &Authorization) -> Found {
         auth.for_scheme("basic")
+            .filter(|c| !c.is_empty())
             .map_or(Found::Absent, |c| Found::One(c.to_string(), 0))
+    }
+
+    fn authorization_scheme(&self) -> Option<&'static str> {
+        Some("Basic")
     }
 
     fn reads_authorization(&self, _source: usize) -> bool {

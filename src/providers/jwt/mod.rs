@@ -336,6 +336,13 @@ impl Provider for JwtProvider {
         })
     }
 
+    fn authorization_scheme(&self) -> Option<&'static str> {
+        self.sources
+            .iter()
+            .any(|s| matches!(s, TokenSource::Header(h, Prefix::Bearer) if h == "authorization"))
+            .then_some("Bearer")
+    }
+
     fn headers_read(&self) -> Vec<&str> {
         self.sources
             .iter()

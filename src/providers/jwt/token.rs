@@ -125,6 +125,10 @@ impl Claims {
             Some(_) => Err(err),
         };
         let iss = string("iss", "`iss` is not a string")?;
+        // RFC 7519 §4.1.2 and §4.1.7: `sub` and `jti` are strings (a StringOrURI, a
+        // case-sensitive string); a number, object or array there is malformed.
+        string("sub", "`sub` is not a string")?;
+        string("jti", "`jti` is not a string")?;
         let aud = match all.get("aud") {
             None => vec![],
             Some(Value::String(s)) => vec![s.clone()],

@@ -189,6 +189,27 @@ fn refusal_table() {
             es(json!({}), with(json!({"exp": "1700000600"}))),
             invalid("`exp` is not a number"),
         ),
+        // RFC 7519 §4.1.2 and §4.1.7 (jwt_verify_lib's suite accepts these; authgate does not).
+        (
+            "numeric sub",
+            es(json!({}), with(json!({"sub": 1234}))),
+            invalid("`sub` is not a string"),
+        ),
+        (
+            "object sub",
+            es(json!({}), with(json!({"sub": {"id": "a"}}))),
+            invalid("`sub` is not a string"),
+        ),
+        (
+            "array sub",
+            es(json!({}), with(json!({"sub": ["a"]}))),
+            invalid("`sub` is not a string"),
+        ),
+        (
+            "numeric jti",
+            es(json!({}), with(json!({"jti": 7}))),
+            invalid("`jti` is not a string"),
+        ),
         (
             "unknown kid",
             es(json!({"kid": "nope"}), good_claims()),
