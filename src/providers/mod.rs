@@ -143,6 +143,12 @@ pub trait Provider: std::fmt::Debug {
     /// Headers set for upstream, each with the config field (below the provider) naming it.
     fn headers_set(&self) -> Vec<(&'static str, &str)>;
 
+    /// What the configuration left out but did not refuse (keys skipped per RFC 7517 §5),
+    /// logged once at configure as warnings.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Whether its credentials carry scopes that a rule's `scopes` can require.
     fn has_scopes(&self) -> bool {
         false

@@ -71,6 +71,14 @@ impl Worker {
                 return None;
             }
         };
+        for p in &engine.config().providers {
+            for w in p.check.warnings() {
+                host.log(
+                    LogLevel::Warn,
+                    &format!("authgate: provider {}: {w}", p.name),
+                );
+            }
+        }
         if let Some(old) = self.current.borrow().as_ref() {
             old.counters.flush(host);
         }

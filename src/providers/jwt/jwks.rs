@@ -94,9 +94,33 @@ pub struct KeySet {
     pub skipped: Vec<String>,
 }
 
-/// Parses a JWKS document (`{"keys": [...]}`), or a single JWK. With `strict`, any key that
-/// cannot be used is an error (configuration); otherwise it is skipped and noted (a remote
-/// set may hold keys for other purposes). A set with no usable key is always an error.
+/// Why a key was not taken.
+enum KeyError {
+    /// A key type, curve or algorithm authgate does not support: RFC 7517 §5 says such a
+    /// member SHOULD be ignored, so it is skipped (with a warning) even in a configuration.
+    Unsupported(String),
+    /// A key that is malformed or dangerous (private, weak, not on its curve): refused in a
+    /// configuration, skipped in a fetched set.
+    Invalid(String),
+}
+
+impl From<String> for KeyError {
+    fn from(why: String) -> Self {
+        KeyError::Invalid(why)
+    }
+}
+
+impl From<&str> for KeyError {
+    fn from(why: &str) -> Self {
+        KeyError::Invalid(why.to_string())
+    }
+}
+
+/// Parses a JWKS document (`{"keys": [...]}`), or a single JWK. Keys of a type, curve or
+/// algorithm authgate does not support are skipped and noted (RFC 7517 §5). With `strict`
+/// (configuration), a malformed or dangerous key is an error; otherwise it is skipped and
+/// noted too (a remote set may hold keys for other purposes). A set with no usable key is
+/// always an error.
 pub fn parse(value: &Value, strict: bool) -> Result<KeySet, String> {
     let list: Vec<&Value> = match value.get("keys") {
         Some(Value::Array(keys)) => keys.iter().collect(),
@@ -108,21 +132,41 @@ pub fn parse(value: &Value, strict: bool) -> Result<KeySet, String> {
         return Err(format!("more than {MAX_KEYS} keys"));
     }
     let mut set = KeySet::default();
+    let listed = list.len();
     for (i, k) in list.into_iter().enumerate() {
         match parse_key(k) {
             Ok(Some(jwk)) => set.keys.push(jwk),
-            Ok(None) => set.skipped.push(format!("keys[{i}]: not a signature key")),
-            Err(why) if strict => return Err(format!("keys[{i}]: {why}")),
-            Err(why) => set.skipped.push(format!("keys[{i}]: {why}")),
+            Ok(None) => {}
+            Err(KeyError::Invalid(why)) if strict => return Err(format!("keys[{i}]: {why}")),
+            Err(KeyError::Invalid(why) | KeyError::Unsupported(why)) => set
+                .skipped
+                .push(format!("keys[{i}] ({}): {why}", describe(k))),
         }
     }
     if set.keys.is_empty() {
         return Err(match set.skipped.first() {
             Some(first) => format!("no usable signature key ({first})"),
-            None => "no keys".into(),
+            None if listed == 0 => "no keys".into(),
+            None => "no usable signature key (none is for signatures)".into(),
         });
     }
     Ok(set)
+}
+
+/// `kid "a", kty "EC", crv "P-521"`: how a warning names a key (public members only).
+fn describe(k: &Value) -> String {
+    let mut parts = Vec::new();
+    for name in ["kid", "kty", "crv", "alg"] {
+        if let Some(Value::String(v)) = k.get(name) {
+            let v: String = v.chars().take(64).filter(|c| !c.is_control()).collect();
+            parts.push(format!("{name} {v:?}"));
+        }
+    }
+    if parts.is_empty() {
+        "no kid, kty or crv".into()
+    } else {
+        parts.join(", ")
+    }
 }
 
 fn field<'a>(k: &'a Value, name: &str) -> Result<Option<&'a str>, String> {
@@ -149,7 +193,7 @@ fn exact(k: &Value, name: &str, len: usize) -> Result<Vec<u8>, String> {
 }
 
 /// `Ok(None)`: a well-formed key that is not for signatures (`use: enc`).
-fn parse_key(k: &Value) -> Result<Option<Jwk>, String> {
+fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
     if !k.is_object() {
         return Err("a key must be an object".into());
     }
@@ -167,9 +211,10 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, String> {
     let kid = field(k, "kid")?.map(str::to_string);
     let alg = match field(k, "alg")? {
         None => None,
-        Some(name) => {
-            Some(Alg::from_name(name).ok_or_else(|| format!("unsupported `alg` {name:?}"))?)
-        }
+        Some(name) => Some(
+            Alg::from_name(name)
+                .ok_or_else(|| KeyError::Unsupported(format!("unsupported `alg` {name:?}")))?,
+        ),
     };
     let kty = field(k, "kty")?.ok_or("`kty` is missing")?;
     let crv = field(k, "crv")?;
@@ -181,7 +226,8 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, String> {
                 return Err(format!(
                     "HMAC secret is {} bytes; at least {min} are needed (RFC 7518 §3.2)",
                     secret.len()
-                ));
+                )
+                .into());
             }
             KeyMaterial::Hmac(secret)
         }
@@ -192,7 +238,8 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, String> {
                 return Err(format!(
                     "RSA key is {} bits; at least {MIN_RSA_BITS} are needed",
                     n.bits()
-                ));
+                )
+                .into());
             }
             KeyMaterial::Rsa(rsa::RsaPublicKey::new(n, e).map_err(|e| format!("bad RSA key: {e}"))?)
         }
@@ -233,12 +280,23 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, String> {
             ed25519_compact::PublicKey::from_slice(&exact(k, "x", 32)?)
                 .map_err(|_| "not an Ed25519 public key")?,
         ),
-        ("EC", c) | ("OKP", c) => return Err(format!("unsupported curve {:?}", c.unwrap_or(""))),
-        (other, _) => return Err(format!("unsupported key type {other:?}")),
+        ("EC", Some(c)) | ("OKP", Some(c)) => {
+            return Err(KeyError::Unsupported(format!("unsupported curve {c:?}")))
+        }
+        ("EC", None) | ("OKP", None) => {
+            return Err(KeyError::Unsupported(
+                "no `crv`, so the curve is unknown".into(),
+            ))
+        }
+        (other, _) => {
+            return Err(KeyError::Unsupported(format!(
+                "unsupported key type {other:?}"
+            )))
+        }
     };
     if let Some(a) = alg {
         if a.key_kind() != material.kind() {
-            return Err(format!("`alg` {} does not fit this key type", a.name()));
+            return Err(format!("`alg` {} does not fit this key type", a.name()).into());
         }
     }
     let fingerprint = fingerprint(k);

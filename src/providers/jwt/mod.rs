@@ -61,12 +61,15 @@ pub struct JwtProvider {
     pub remote: Option<RemoteJwks>,
     /// This worker's verified tokens.
     cache: RefCell<TokenCache>,
+    /// What was skipped at load (unsupported keys), for one log line each.
+    warnings: Vec<String>,
 }
 
 impl JwtProvider {
     /// Validates a raw `jwt` provider.
     pub fn compile(setup: &Setup, raw: &RawJwt) -> Result<Self, ConfigError> {
         let (name, field) = (setup.name, setup.field());
+        let mut warnings = Vec::new();
         let local = match &raw.local_jwks {
             None => vec![],
             Some(v) => {
@@ -83,9 +86,14 @@ impl JwtProvider {
                     }
                     other => other,
                 };
-                jwks::parse(v, true)
-                    .map_err(|e| ConfigError::new(format!("{field}.local_jwks"), e))?
-                    .keys
+                let set = jwks::parse(v, true)
+                    .map_err(|e| ConfigError::new(format!("{field}.local_jwks"), e))?;
+                warnings.extend(
+                    set.skipped
+                        .iter()
+                        .map(|w| format!("local_jwks {w}; key skipped")),
+                );
+                set.keys
             }
         };
         let remote = match &raw.remote_jwks {
@@ -182,6 +190,7 @@ impl JwtProvider {
             local,
             remote,
             cache: RefCell::new(TokenCache::new(setup.secret, CACHE_CAPACITY)),
+            warnings,
         })
     }
 
@@ -367,6 +376,10 @@ impl Provider for JwtProvider {
 
     fn has_scopes(&self) -> bool {
         true
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
     }
 
     fn take_cache_use(&self) -> Option<CacheUse> {

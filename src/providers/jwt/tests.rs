@@ -176,3 +176,39 @@ fn local_jwks_as_a_string_and_weak_rsa() {
 }
 
 mod minted;
+
+/// RFC 7517 §5: a key set as an identity provider publishes it, with keys authgate cannot use,
+/// loads; each unusable key is skipped with a warning that names it. Dangerous keys still
+/// refuse the set (see `config_refusals`).
+#[test]
+fn unsupported_keys_are_skipped_with_a_warning() {
+    let good = json!({"kty": "EC", "crv": "P-256", "x": A3_EC_X, "y": A3_EC_Y, "kid": "good"});
+    let p = provider(json!({"local_jwks": {"keys": [
+        {"kty": "OKP", "crv": "X25519", "x": B64.encode([9u8; 32]), "kid": "x25519", "use": "sig"},
+        {"kty": "EC", "crv": "P-256K1", "x": "AA", "y": "AA", "kid": "odd-curve"},
+        {"kty": "EC", "x": A3_EC_X, "y": A3_EC_Y, "kid": "no-crv"},
+        {"kty": "AKP", "alg": "ML-DSA-44", "pub": "AA", "kid": "pq"},
+        {"kty": "RSA", "alg": "RSA-OAEP-256", "n": A2_RSA_N, "e": "AQAB", "kid": "oaep"},
+        {"kty": "RSA", "use": "enc", "n": A2_RSA_N, "e": "AQAB", "kid": "enc"},
+        good,
+    ]}}));
+    assert!(verify(&p, A3_JWS, RFC_NOW).is_ok());
+    let w = p.warnings();
+    assert_eq!(w.len(), 5, "{w:?}");
+    assert!(
+        w[0].contains("keys[0] (kid \"x25519\", kty \"OKP\", crv \"X25519\"): unsupported curve"),
+        "{w:?}"
+    );
+    assert!(w[2].contains("no `crv`"), "{w:?}");
+    assert!(
+        w[3].contains("kty \"AKP\"") && w[3].contains("unsupported"),
+        "{w:?}"
+    );
+    assert!(w[4].contains("unsupported `alg` \"RSA-OAEP-256\""), "{w:?}");
+    // Only unusable keys: refused, naming the first.
+    let raw: RawJwt = serde_json::from_value(json!({"local_jwks": {"keys": [
+        {"kty": "OKP", "crv": "X25519", "x": B64.encode([9u8; 32])}]}}))
+    .unwrap();
+    let err = JwtProvider::compile(&SETUP, &raw).unwrap_err();
+    assert!(err.reason.contains("no usable signature key"), "{err}");
+}

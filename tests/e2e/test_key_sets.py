@@ -1,0 +1,54 @@
+"""Key sets as users paste them (RFC 7517 §5): a JWKS copied from an identity provider, with
+keys authgate cannot use (X25519, P-521, no `crv`, an encryption algorithm, a post-quantum key
+type), loads; Envoy starts, logs one warning per skipped key naming it, and the usable key
+verifies tokens. A set whose only keys are unusable, or that holds a private key, is still
+refused at load."""
+
+import pytest
+
+from common import allowed, assert_problem, refused
+from harness import Envoy, Upstream, bootstrap, free_port
+from jwtkit import Keys, b64, claims
+
+KEYS = Keys()
+GOOD = KEYS.jwks(["p256"])["keys"][0]
+IDP_STYLE = {"keys": [
+    {"kty": "OKP", "crv": "X25519", "use": "sig", "kid": "x25519", "x": b64(bytes(32))},
+    {"kty": "EC", "crv": "P-521", "kid": "p521", "x": b64(bytes(66)), "y": b64(bytes(66))},
+    {"kty": "EC", "kid": "no-crv", "x": GOOD["x"], "y": GOOD["y"]},
+    {"kty": "RSA", "alg": "RSA-OAEP-256", "kid": "oaep", "n": b64(bytes([0xC5]) * 256), "e": "AQAB"},
+    {"kty": "AKP", "alg": "ML-DSA-44", "kid": "pq", "pub": b64(bytes(32))},
+    GOOD,
+]}
+CONFIG = {"realm": "api", "providers": {"idp": {"type": "jwt", "issuer": "https://idp.test",
+                                                "local_jwks": IDP_STYLE}}}
+
+
+def test_an_idp_key_set_with_unusable_keys_loads_and_says_what_it_skipped(gw):
+    seen = allowed(gw, "/x", [("authorization", "Bearer " + KEYS.token("ES256", claims(aud=None)))])
+    assert seen.header("authorization") is None
+    log = gw.envoy.log()
+    warnings = [l for l in log.splitlines() if "provider idp: local_jwks keys[" in l]
+    # One line per skipped key, per VM that configured (Envoy configures a base VM too).
+    for kid in ("x25519", "p521", "no-crv", "oaep", "pq"):
+        assert any(f'kid "{kid}"' in l and "key skipped" in l for l in warnings), (kid, warnings)
+    assert all("[warning]" in l for l in warnings), warnings
+    assert_problem(refused(gw, "/x", [("authorization", "Bearer x.y.z")]), 401, "invalid_credentials")
+
+
+@pytest.mark.parametrize("name,jwks,expected", [
+    ("only unusable keys", {"keys": IDP_STYLE["keys"][:2]}, "no usable signature key"),
+    ("a private key beside a good one", {"keys": [dict(GOOD, d=b64(bytes(32))), GOOD]}, "private key"),
+], ids=["only-unusable", "private-key"])
+def test_dangerous_or_empty_sets_are_still_refused(name, jwks, expected):
+    upstream = Upstream()
+    plugin = {"providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "local_jwks": jwks}}}
+    envoy = Envoy(bootstrap(plugin, free_port(), free_port(), upstream.port))
+    try:
+        envoy.start()
+        assert envoy.exited(timeout=30) not in (None, 0), envoy.log()
+        lines = [l for l in envoy.log().splitlines() if "authgate: invalid configuration" in l]
+        assert len(lines) == 1 and "providers.idp.local_jwks" in lines[0] and expected in lines[0], lines
+    finally:
+        envoy.stop()
+        upstream.close()
