@@ -65,6 +65,7 @@ fn main() {
         &Setup {
             name: "idp",
             secret: [1; 32],
+            signatures: None,
         },
         &raw,
     )

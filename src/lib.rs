@@ -13,6 +13,7 @@ pub mod authorization;
 pub mod cache;
 pub mod capabilities;
 pub mod config;
+pub mod crypto;
 pub mod engine;
 pub mod error;
 pub mod json;

@@ -22,6 +22,8 @@ pub struct Catalog {
     held: usize,
     /// Audit lines left out by the rate limit.
     pub audit_suppressed: usize,
+    /// Signatures verified by the host, and in the module.
+    pub signatures: (usize, usize),
     /// `(cache name, hit counter, miss counter)`.
     cache: Vec<(&'static str, usize, usize)>,
     jwks: Vec<Option<(usize, usize)>>,
@@ -50,6 +52,10 @@ impl Catalog {
             .unwrap_or(0);
         let held = add("authgate.held".into());
         let audit_suppressed = add("authgate.audit.suppressed".into());
+        let signatures = (
+            add("authgate.signatures.host".into()),
+            add("authgate.signatures.module".into()),
+        );
         // The documented caches always have counters; a provider's other cache gets its own.
         let mut cache_names = vec!["basic", "jwt"];
         for p in &config.providers {
@@ -96,6 +102,7 @@ impl Catalog {
             would_deny_by,
             held,
             audit_suppressed,
+            signatures,
             cache,
             jwks,
         }

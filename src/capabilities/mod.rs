@@ -94,15 +94,14 @@ pub trait Host {
     /// 32 unpredictable bytes (keys for caches and fingerprints).
     fn random_key(&self) -> [u8; 32];
 
-    /// Verifies a signature with the host's own crypto, when it has it: `None` means "not
-    /// available, verify in the module". Reserved for host signature verification.
-    fn verify_signature(
-        &self,
-        _hash: &str,
-        _public_key_der: &[u8],
-        _signature: &[u8],
-        _message: &[u8],
-    ) -> Option<bool> {
+    /// The host's own signature verification, when it has one (probed once per call; ask at
+    /// configure).
+    fn signatures(&self) -> Option<std::rc::Rc<dyn crate::crypto::HostSignatures>> {
+        None
+    }
+
+    /// A variable of the VM's environment (Envoy's `vm_config.environment_variables`).
+    fn env_var(&self, _name: &str) -> Option<String> {
         None
     }
 }

@@ -5,6 +5,7 @@ use super::fields;
 use super::protobuf_struct;
 use super::raw::{RawConfig, RawRule};
 use super::{AuditLevel, Config, Mode, NamedProvider};
+use crate::crypto::HostSignatures;
 use crate::error::ConfigError;
 use crate::providers::{registry, Setup};
 use crate::reply::Challenge;
@@ -12,6 +13,7 @@ use crate::reply::ResponseSettings;
 use crate::rules::{PathMatch, Requirement, Rule};
 use crate::throttle::Throttle;
 use serde_json::Value;
+use std::rc::Rc;
 
 const DEFAULT_REALM: &str = "authgate";
 
@@ -19,6 +21,15 @@ const DEFAULT_REALM: &str = "authgate";
 /// config), or a serialized `google.protobuf.Struct`, which Envoy passes as protobuf bytes.
 /// `secret` keys the providers' per-worker caches.
 pub fn compile(bytes: &[u8], secret: [u8; 32]) -> Result<Config, ConfigError> {
+    compile_with(bytes, secret, None)
+}
+
+/// [`compile`], with the host's own signature verification for providers that can use it.
+pub fn compile_with(
+    bytes: &[u8],
+    secret: [u8; 32],
+    signatures: Option<Rc<dyn HostSignatures>>,
+) -> Result<Config, ConfigError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ConfigError::new(
             "",
@@ -35,7 +46,7 @@ pub fn compile(bytes: &[u8], secret: [u8; 32]) -> Result<Config, ConfigError> {
     };
     let raw: RawConfig =
         serde_path_to_error::deserialize(value).map_err(|e| path_error(e.path(), e.inner()))?;
-    compile_raw(&raw, secret)
+    compile_raw(&raw, secret, signatures)
 }
 
 fn path_error(path: &serde_path_to_error::Path, e: &impl std::fmt::Display) -> ConfigError {
@@ -48,7 +59,11 @@ fn path_error(path: &serde_path_to_error::Path, e: &impl std::fmt::Display) -> C
     ConfigError::new(path, e.to_string())
 }
 
-fn compile_raw(raw: &RawConfig, secret: [u8; 32]) -> Result<Config, ConfigError> {
+fn compile_raw(
+    raw: &RawConfig,
+    secret: [u8; 32],
+    signatures: Option<Rc<dyn HostSignatures>>,
+) -> Result<Config, ConfigError> {
     let realm = raw.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into());
     if realm.is_empty() || realm.len() > 128 || !fields::is_plain_value(&realm) {
         return Err(ConfigError::new(
@@ -70,7 +85,12 @@ fn compile_raw(raw: &RawConfig, secret: [u8; 32]) -> Result<Config, ConfigError>
                 "a provider name must be a token (letters, digits, -_.) and not `none`",
             ));
         }
-        let check = registry::compile(&Setup { name, secret }, p)?;
+        let setup = Setup {
+            name,
+            secret,
+            signatures: signatures.clone(),
+        };
+        let check = registry::compile(&setup, p)?;
         providers.push(NamedProvider {
             name: name.clone(),
             check,

@@ -7,7 +7,7 @@ pub mod fields;
 mod protobuf_struct;
 pub mod raw;
 
-pub use compile::compile;
+pub use compile::{compile, compile_with};
 
 use crate::reply::ResponseSettings;
 use crate::rules::Rule;

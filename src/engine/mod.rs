@@ -83,6 +83,18 @@ impl Engine {
         Ok(Engine::new(config::compile(json, secret)?, secret))
     }
 
+    /// [`Engine::from_json`], with the host's own signature verification.
+    pub fn from_json_with(
+        json: &[u8],
+        secret: [u8; 32],
+        signatures: Option<std::rc::Rc<dyn crate::crypto::HostSignatures>>,
+    ) -> Result<Self, ConfigError> {
+        Ok(Engine::new(
+            config::compile_with(json, secret, signatures)?,
+            secret,
+        ))
+    }
+
     /// The compiled configuration.
     pub fn config(&self) -> &Config {
         &self.config

@@ -74,6 +74,14 @@ impl Host for HostCalls {
             .unwrap_or_default()
     }
 
+    fn signatures(&self) -> Option<std::rc::Rc<dyn crate::crypto::HostSignatures>> {
+        super::foreign::EnvoySignatures::probe()
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
     fn random_key(&self) -> [u8; 32] {
         // WASI `random_get` is served by Envoy.
         let mut s = [0u8; 32];

@@ -4,6 +4,7 @@
 //! host calls, `http.rs` is the per-request context.
 
 mod calls;
+mod foreign;
 mod http;
 
 use crate::worker::Worker;

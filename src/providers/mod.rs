@@ -11,10 +11,12 @@ pub mod locate;
 pub mod registry;
 
 use crate::authorization::Authorization;
+use crate::crypto::HostSignatures;
 use crate::error::Denial;
 use crate::providers::jwt::remote::RemoteJwks;
 use crate::reply::Challenge;
 use crate::request::Request;
+use std::rc::Rc;
 
 /// Header edits a request gets before it goes upstream: remove these, then set those.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,13 +73,15 @@ pub enum Found {
     Conflict,
 }
 
-/// What is shared by every check of one worker: the key for cache entries.
-#[derive(Clone, Copy)]
+/// What a provider is compiled with besides its configuration.
+#[derive(Clone)]
 pub struct Setup<'a> {
     /// The provider's name in the configuration.
     pub name: &'a str,
     /// Keys the provider's per-worker caches (never a credential in the clear).
     pub secret: [u8; 32],
+    /// The host's own signature verification, when it has one and it is in use.
+    pub signatures: Option<Rc<dyn HostSignatures>>,
 }
 
 impl Setup<'_> {
@@ -152,6 +156,16 @@ pub trait Provider: std::fmt::Debug {
     /// Whether its credentials carry scopes that a rule's `scopes` can require.
     fn has_scopes(&self) -> bool {
         false
+    }
+
+    /// Whether it verifies public-key signatures (the start-up line says where).
+    fn has_public_keys(&self) -> bool {
+        false
+    }
+
+    /// Signatures verified (by the host, in the module) since the last call.
+    fn take_signature_checks(&self) -> (u64, u64) {
+        (0, 0)
     }
 
     /// Cache use since the last call, if the provider caches.

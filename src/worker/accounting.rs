@@ -81,7 +81,11 @@ impl Counters {
         for i in self.catalog.for_decision(decision, config) {
             self.add(i, 1);
         }
+        let (by_host, in_module) = self.catalog.signatures;
         for p in &config.providers {
+            let (host_checks, module_checks) = p.check.take_signature_checks();
+            self.add(by_host, host_checks);
+            self.add(in_module, module_checks);
             if let Some(used) = p.check.take_cache_use() {
                 for (i, by) in self.catalog.for_cache(used) {
                     self.add(i, by);

@@ -64,13 +64,22 @@ impl Worker {
     /// Applies a plugin configuration. `Some(tick period in ms)` when it is accepted; when it
     /// is refused, one log line names the field and the reason and the old one stays.
     pub fn configure(&self, host: &dyn Host, bytes: &[u8]) -> Option<u64> {
-        let engine = match Engine::from_json(bytes, host.random_key()) {
+        let signatures = signature_path(host);
+        let engine = match Engine::from_json_with(bytes, host.random_key(), signatures.clone()) {
             Ok(engine) => engine,
             Err(e) => {
                 host.log(LogLevel::Error, &e.to_string());
                 return None;
             }
         };
+        if engine
+            .config()
+            .providers
+            .iter()
+            .any(|p| p.check.has_public_keys())
+        {
+            host.log(LogLevel::Info, &signature_line(signatures.is_some()));
+        }
         for p in &engine.config().providers {
             for w in p.check.warnings() {
                 host.log(
@@ -229,5 +238,26 @@ impl Worker {
             out.push((h.id, decision));
         }
         out
+    }
+}
+
+/// The host's signature verification, unless the VM's environment sets
+/// `AUTHGATE_SIGNATURES=module` (a diagnostic switch, and how the tests exercise both paths).
+fn signature_path(host: &dyn Host) -> Option<Rc<dyn crate::crypto::HostSignatures>> {
+    if host.env_var("AUTHGATE_SIGNATURES").as_deref() == Some("module") {
+        return None;
+    }
+    host.signatures()
+}
+
+/// The start-up line that says where each algorithm is verified.
+fn signature_line(by_host: bool) -> String {
+    if by_host {
+        format!(
+            "authgate: signatures: {} verified by the host (Envoy's verify_signature, BoringSSL); every other algorithm in the module",
+            crate::crypto::host_algorithms().join(" ")
+        )
+    } else {
+        "authgate: signatures: every algorithm verified in the module (the host offers no verify_signature, or AUTHGATE_SIGNATURES=module)".into()
     }
 }

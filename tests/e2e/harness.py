@@ -130,7 +130,7 @@ class JwksServer:
 
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
-              before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None):
+              before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None, vm_env=None):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
     or a string sent as is."""
@@ -148,7 +148,8 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
                 "name": "authgate",
                 "root_id": root_id,
                 "vm_config": {"runtime": "envoy.wasm.runtime.v8",
-                              "code": {"local": {"filename": wasm}}},
+                              "code": {"local": {"filename": wasm}},
+                              **({"environment_variables": {"key_values": vm_env}} if vm_env else {})},
                 "configuration": configuration,
                 **({"failure_policy": failure_policy} if failure_policy else {"fail_open": False}),
             },

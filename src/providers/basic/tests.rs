@@ -10,6 +10,7 @@ fn provider() -> BasicProvider {
         &Setup {
             name: "staff",
             secret: [0; 32],
+            signatures: None,
         },
         &RawBasic {
             htpasswd: HTPASSWD.into(),
@@ -72,6 +73,7 @@ fn password_may_contain_colons() {
         &Setup {
             name: "s",
             secret: [0; 32],
+            signatures: None,
         },
         &RawBasic {
             htpasswd: format!("u:{{SHA}}{}", b64(&Sha1::digest(b"a:b"))),

@@ -3,6 +3,7 @@
 //! Private key material, encryption keys and weak keys are never loaded.
 
 use super::alg::{Alg, KeyKind};
+use crate::crypto::der;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use serde_json::Value;
@@ -60,6 +61,9 @@ pub struct Jwk {
     pub material: KeyMaterial,
     /// Identifies the key material, so cached verifications can be dropped with their key.
     pub fingerprint: u64,
+    /// The public key as DER SubjectPublicKeyInfo (RSA, P-256, P-384), built once here for a
+    /// host that verifies signatures itself.
+    pub spki: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Jwk {
@@ -218,6 +222,7 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
     };
     let kty = field(k, "kty")?.ok_or("`kty` is missing")?;
     let crv = field(k, "crv")?;
+    let mut spki = None;
     let material = match (kty, crv) {
         ("oct", _) => {
             let secret = bytes(k, "k")?;
@@ -232,8 +237,10 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
             KeyMaterial::Hmac(secret)
         }
         ("RSA", _) => {
-            let n = rsa::BigUint::from_bytes_be(&bytes(k, "n")?);
-            let e = rsa::BigUint::from_bytes_be(&bytes(k, "e")?);
+            let (n_bytes, e_bytes) = (bytes(k, "n")?, bytes(k, "e")?);
+            spki = Some(der::rsa_spki(&n_bytes, &e_bytes));
+            let n = rsa::BigUint::from_bytes_be(&n_bytes);
+            let e = rsa::BigUint::from_bytes_be(&e_bytes);
             if n.bits() < MIN_RSA_BITS {
                 return Err(format!(
                     "RSA key is {} bits; at least {MIN_RSA_BITS} are needed",
@@ -244,9 +251,11 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
             KeyMaterial::Rsa(rsa::RsaPublicKey::new(n, e).map_err(|e| format!("bad RSA key: {e}"))?)
         }
         ("EC", Some("P-256")) => {
+            let (x, y) = (exact(k, "x", 32)?, exact(k, "y", 32)?);
+            spki = Some(der::ec_spki(der::OID_P256, &x, &y));
             let point = p256::EncodedPoint::from_affine_coordinates(
-                exact(k, "x", 32)?.as_slice().into(),
-                exact(k, "y", 32)?.as_slice().into(),
+                x.as_slice().into(),
+                y.as_slice().into(),
                 false,
             );
             KeyMaterial::P256(
@@ -255,9 +264,11 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
             )
         }
         ("EC", Some("P-384")) => {
+            let (x, y) = (exact(k, "x", 48)?, exact(k, "y", 48)?);
+            spki = Some(der::ec_spki(der::OID_P384, &x, &y));
             let point = p384::EncodedPoint::from_affine_coordinates(
-                exact(k, "x", 48)?.as_slice().into(),
-                exact(k, "y", 48)?.as_slice().into(),
+                x.as_slice().into(),
+                y.as_slice().into(),
                 false,
             );
             KeyMaterial::P384(
@@ -305,6 +316,7 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
         alg,
         material,
         fingerprint,
+        spki,
     }))
 }
 

@@ -21,6 +21,7 @@ pub mod verifier;
 
 pub use self::config::{RawClaimToHeader, RawJwt, RawJwtHeader, RawRemoteJwks};
 
+use self::alg::Alg;
 use self::cache::{TokenCache, Verdict};
 use self::claims::ClaimRules;
 use self::extractor::{Prefix, TokenSource};
@@ -30,12 +31,13 @@ use super::{locate, Accepted, CacheUse, Found, HeaderEdits, Provider, Rejection,
 use crate::authorization::Authorization;
 use crate::config::fields;
 use crate::config::raw::section;
+use crate::crypto::{self, der, HostSignatures};
 use crate::error::{ConfigError, Denial};
 use crate::json;
 use crate::reply::Challenge;
 use crate::request::Request;
 use serde_json::Value;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 /// Most keys tried for a token without `kid`.
@@ -45,7 +47,6 @@ const MAX_CANDIDATES: usize = 8;
 pub const CACHE_CAPACITY: usize = 1024;
 
 /// A compiled `jwt` provider.
-#[derive(Debug)]
 pub struct JwtProvider {
     domain: Vec<u8>,
     /// Where tokens are read, in order.
@@ -63,6 +64,11 @@ pub struct JwtProvider {
     cache: RefCell<TokenCache>,
     /// What was skipped at load (unsupported keys), for one log line each.
     warnings: Vec<String>,
+    /// The host's signature verification, when in use.
+    signatures: Option<Rc<dyn HostSignatures>>,
+    /// Signatures checked by the host, and in the module, since last counted.
+    host_checks: Cell<u64>,
+    module_checks: Cell<u64>,
 }
 
 impl JwtProvider {
@@ -191,6 +197,9 @@ impl JwtProvider {
             remote,
             cache: RefCell::new(TokenCache::new(setup.secret, CACHE_CAPACITY)),
             warnings,
+            signatures: setup.signatures.clone(),
+            host_checks: Cell::new(0),
+            module_checks: Cell::new(0),
         })
     }
 
@@ -248,7 +257,7 @@ impl JwtProvider {
                 continue;
             }
             tried += 1;
-            if verifier::verify(t.alg, &k.material, t.signing_input.as_bytes(), &t.signature) {
+            if self.check_signature(t.alg, k, t.signing_input.as_bytes(), &t.signature) {
                 verified_with = Some(k.fingerprint);
                 break;
             }
@@ -287,6 +296,22 @@ impl JwtProvider {
         Ok(verdict)
     }
 
+    /// One signature check: by the host when it verifies this algorithm (the key's DER was
+    /// built at load), otherwise in the module. A host that fails in any way says "no".
+    fn check_signature(&self, alg: Alg, k: &Jwk, input: &[u8], signature: &[u8]) -> bool {
+        let host = self.signatures.as_ref().zip(k.spki.as_ref());
+        if let (Some((host, spki)), Some((hash, coordinate))) = (host, crypto::host_form(alg)) {
+            self.host_checks.set(self.host_checks.get() + 1);
+            return match coordinate {
+                None => host.verify(hash, spki, signature, input),
+                Some(c) => der::ecdsa_signature(signature, c)
+                    .is_some_and(|sig| host.verify(hash, spki, &sig, input)),
+            };
+        }
+        self.module_checks.set(self.module_checks.get() + 1);
+        verifier::verify(alg, &k.material, input, signature)
+    }
+
     fn headers_for(&self, t: &token::Token) -> Vec<(String, String)> {
         let mut set = Vec::new();
         if let Some(h) = &self.forward_payload_header {
@@ -298,6 +323,18 @@ impl JwtProvider {
             }
         }
         set
+    }
+}
+
+impl std::fmt::Debug for JwtProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtProvider")
+            .field("sources", &self.sources)
+            .field("rules", &self.rules)
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("host_signatures", &self.signatures.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -380,6 +417,14 @@ impl Provider for JwtProvider {
 
     fn warnings(&self) -> Vec<String> {
         self.warnings.clone()
+    }
+
+    fn has_public_keys(&self) -> bool {
+        true
+    }
+
+    fn take_signature_checks(&self) -> (u64, u64) {
+        (self.host_checks.take(), self.module_checks.take())
     }
 
     fn take_cache_use(&self) -> Option<CacheUse> {

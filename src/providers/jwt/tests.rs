@@ -19,6 +19,7 @@ const NOW: u64 = 1_700_000_000;
 const SETUP: Setup = Setup {
     name: "idp",
     secret: [3; 32],
+    signatures: None,
 };
 
 fn provider(config: Value) -> JwtProvider {
