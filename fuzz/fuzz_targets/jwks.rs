@@ -4,5 +4,5 @@ use authgate::providers::jwt::remote::RemoteJwks;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = RemoteJwks::parse(data);
+    let _ = RemoteJwks::parse(data, true);
 });

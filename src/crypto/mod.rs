@@ -28,6 +28,7 @@ pub fn host_form(alg: Alg) -> Option<(&'static str, Option<usize>)> {
         Alg::Rs512 => ("sha512", None),
         Alg::Es256 => ("sha256", Some(32)),
         Alg::Es384 => ("sha384", Some(48)),
+        Alg::Es512 => ("sha512", Some(66)),
         _ => return None,
     })
 }

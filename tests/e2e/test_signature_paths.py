@@ -1,5 +1,5 @@
 """Signatures verified by Envoy's own crypto (the `verify_signature` foreign function) for
-RS256/384/512 and ES256/384, and in the module for the rest — and the same tokens through the
+RS256/384/512 and ES256/384/512, and in the module for the rest — and the same tokens through the
 module alone when the VM's environment says `AUTHGATE_SIGNATURES=module`. Each path accepts
 good tokens, refuses forged ones, says at start which path each algorithm takes, and counts
 its checks (`authgate.signatures.host`, `.module`)."""
@@ -57,7 +57,7 @@ def test_each_algorithm_on_each_path(stack):
     # Each algorithm: one good token and one forged one.
     if path == "host":
         assert (c["host"], c["module"]) == (2 * len(HOST_ALGS), 2 * len(MODULE_ALGS)), c
-        line = "signatures: RS256 RS384 RS512 ES256 ES384 verified by the host"
+        line = "signatures: RS256 RS384 RS512 ES256 ES384 ES512 verified by the host"
     else:
         assert (c["host"], c["module"]) == (0, 2 * (len(HOST_ALGS) + len(MODULE_ALGS))), c
         line = "signatures: every algorithm verified in the module"
@@ -70,3 +70,40 @@ def test_a_signature_of_the_wrong_length_never_reaches_the_host(stack):
     for bad in (sig[:-4], sig + "AAAA", ""):
         r = refused(gw, "/x", [("authorization", f"Bearer {head}.{body}.{bad}")])
         assert_problem(r, 401, "invalid_credentials")
+
+
+def es512_token(key, kid="p521"):
+    import json
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    head = b64(json.dumps({"alg": "ES512", "kid": kid}))
+    body = b64(json.dumps(claims(aud=None)))
+    r, s = decode_dss_signature(key.sign(f"{head}.{body}".encode(), ec.ECDSA(hashes.SHA512())))
+    return f"{head}.{body}.{b64(r.to_bytes(66, 'big') + s.to_bytes(66, 'big'))}"
+
+
+def test_es512_through_the_host_and_a_clear_skip_without_it():
+    from cryptography.hazmat.primitives.asymmetric import ec
+    key = ec.generate_private_key(ec.SECP521R1())
+    nums = key.public_key().public_numbers()
+    jwk = {"kty": "EC", "crv": "P-521", "kid": "p521",
+           "x": b64(nums.x.to_bytes(66, "big")), "y": b64(nums.y.to_bytes(66, "big"))}
+    config = {"realm": "api", "providers": {"idp": {"type": "jwt", "issuer": "https://idp.test",
+              "local_jwks": {"keys": [jwk, KEYS.jwks(["p256"])["keys"][0]]}}}}
+    token = es512_token(key)
+    gw = make_stack(config)
+    try:
+        allowed(gw, "/x", [("authorization", f"Bearer {token}")])
+        r = refused(gw, "/x", [("authorization", f"Bearer {forged(token)}")])
+        assert_problem(r, 401, "invalid_credentials")
+        assert counters(gw)["host"] == 2
+    finally:
+        close_stack(gw)
+    gw = make_stack(config, extra={"vm_env": {"AUTHGATE_SIGNATURES": "module"}})
+    try:
+        r = refused(gw, "/x", [("authorization", f"Bearer {token}")])
+        assert_problem(r, 401, "invalid_credentials")
+        assert 'kid "p521"' in gw.envoy.log() and "verified only by the host" in gw.envoy.log()
+    finally:
+        close_stack(gw)

@@ -26,6 +26,8 @@ pub enum Alg {
     Es256,
     /// ECDSA P-384 SHA-384.
     Es384,
+    /// ECDSA P-521 SHA-512 (verified by the host only).
+    Es512,
     /// ECDSA secp256k1 SHA-256 (RFC 8812).
     Es256k,
     /// EdDSA with Ed25519 (RFC 8037).
@@ -43,6 +45,8 @@ pub enum KeyKind {
     P256,
     /// `kty: EC`, `crv: P-384`.
     P384,
+    /// `kty: EC`, `crv: P-521`.
+    P521,
     /// `kty: EC`, `crv: secp256k1`.
     Secp256k1,
     /// `kty: OKP`, `crv: Ed25519`.
@@ -51,7 +55,7 @@ pub enum KeyKind {
 
 impl Alg {
     /// Every algorithm, for tables and tests.
-    pub const ALL: [Alg; 13] = [
+    pub const ALL: [Alg; 14] = [
         Alg::Hs256,
         Alg::Hs384,
         Alg::Hs512,
@@ -63,6 +67,7 @@ impl Alg {
         Alg::Ps512,
         Alg::Es256,
         Alg::Es384,
+        Alg::Es512,
         Alg::Es256k,
         Alg::EdDsa,
     ];
@@ -86,6 +91,7 @@ impl Alg {
             Alg::Ps512 => "PS512",
             Alg::Es256 => "ES256",
             Alg::Es384 => "ES384",
+            Alg::Es512 => "ES512",
             Alg::Es256k => "ES256K",
             Alg::EdDsa => "EdDSA",
         }
@@ -100,6 +106,7 @@ impl Alg {
             }
             Alg::Es256 => KeyKind::P256,
             Alg::Es384 => KeyKind::P384,
+            Alg::Es512 => KeyKind::P521,
             Alg::Es256k => KeyKind::Secp256k1,
             Alg::EdDsa => KeyKind::Ed25519,
         }
@@ -126,7 +133,7 @@ mod tests {
         for a in Alg::ALL {
             assert_eq!(Alg::from_name(a.name()), Some(a));
         }
-        for bad in ["none", "None", "NONE", "nOnE", "hs256", "RS1", "", "ES512"] {
+        for bad in ["none", "None", "NONE", "nOnE", "hs256", "RS1", "", "es512"] {
             assert_eq!(Alg::from_name(bad), None, "{bad}");
         }
     }

@@ -30,6 +30,8 @@ pub enum KeyMaterial {
     P256(p256::ecdsa::VerifyingKey),
     /// `kty: EC`, P-384.
     P384(p384::ecdsa::VerifyingKey),
+    /// `kty: EC`, P-521: the host verifies with the key's DER; the module has no P-521 code.
+    P521,
     /// `kty: EC`, secp256k1.
     Secp256k1(k256::ecdsa::VerifyingKey),
     /// `kty: OKP`, Ed25519.
@@ -44,6 +46,7 @@ impl KeyMaterial {
             KeyMaterial::Rsa(_) => KeyKind::Rsa,
             KeyMaterial::P256(_) => KeyKind::P256,
             KeyMaterial::P384(_) => KeyKind::P384,
+            KeyMaterial::P521 => KeyKind::P521,
             KeyMaterial::Secp256k1(_) => KeyKind::Secp256k1,
             KeyMaterial::Ed25519(_) => KeyKind::Ed25519,
         }
@@ -125,7 +128,9 @@ impl From<&str> for KeyError {
 /// (configuration), a malformed or dangerous key is an error; otherwise it is skipped and
 /// noted too (a remote set may hold keys for other purposes). A set with no usable key is
 /// always an error.
-pub fn parse(value: &Value, strict: bool) -> Result<KeySet, String> {
+///
+/// `host` says whether the host verifies signatures: P-521 keys (ES512) are usable only then.
+pub fn parse(value: &Value, strict: bool, host: bool) -> Result<KeySet, String> {
     let list: Vec<&Value> = match value.get("keys") {
         Some(Value::Array(keys)) => keys.iter().collect(),
         Some(_) => return Err("`keys` must be an array".into()),
@@ -138,7 +143,7 @@ pub fn parse(value: &Value, strict: bool) -> Result<KeySet, String> {
     let mut set = KeySet::default();
     let listed = list.len();
     for (i, k) in list.into_iter().enumerate() {
-        match parse_key(k) {
+        match parse_key(k, host) {
             Ok(Some(jwk)) => set.keys.push(jwk),
             Ok(None) => {}
             Err(KeyError::Invalid(why)) if strict => return Err(format!("keys[{i}]: {why}")),
@@ -197,7 +202,7 @@ fn exact(k: &Value, name: &str, len: usize) -> Result<Vec<u8>, String> {
 }
 
 /// `Ok(None)`: a well-formed key that is not for signatures (`use: enc`).
-fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
+fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
     if !k.is_object() {
         return Err("a key must be an object".into());
     }
@@ -276,6 +281,19 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
                     .map_err(|_| "not a point on P-384")?,
             )
         }
+        ("EC", Some("P-521")) if host => {
+            let (x, y) = (exact(k, "x", 66)?, exact(k, "y", 66)?);
+            if !on_p521(&x, &y) {
+                return Err("not a point on P-521".into());
+            }
+            spki = Some(der::ec_spki(der::OID_P521, &x, &y));
+            KeyMaterial::P521
+        }
+        ("EC", Some("P-521")) => {
+            return Err(KeyError::Unsupported(
+                "curve \"P-521\" (ES512) is verified only by the host's verify_signature, which is not in use".into(),
+            ))
+        }
         ("EC", Some("secp256k1")) => {
             let point = k256::EncodedPoint::from_affine_coordinates(
                 exact(k, "x", 32)?.as_slice().into(),
@@ -318,6 +336,30 @@ fn parse_key(k: &Value) -> Result<Option<Jwk>, KeyError> {
         fingerprint,
         spki,
     }))
+}
+
+/// Whether (x, y) is on P-521: both below p and y² = x³ − 3x + b (mod p) (SEC 2 §2.6.1).
+/// The module never verifies with P-521, but a point off the curve is refused at load as on
+/// every other curve, and before the host ever sees it.
+fn on_p521(x: &[u8], y: &[u8]) -> bool {
+    use rsa::BigUint;
+    const B: &str = "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00";
+    let one = BigUint::from(1u8);
+    let p = (one << 521usize) - BigUint::from(1u8);
+    let (Some(b), x, y) = (
+        BigUint::parse_bytes(B.as_bytes(), 16),
+        BigUint::from_bytes_be(x),
+        BigUint::from_bytes_be(y),
+    ) else {
+        return false;
+    };
+    if x >= p || y >= p {
+        return false;
+    }
+    let lhs = (&y * &y) % &p;
+    let three_x = (BigUint::from(3u8) * &x) % &p;
+    let rhs = ((&x * &x % &p) * &x + &b + &p - three_x) % &p;
+    lhs == rhs
 }
 
 /// SHA-256 over the fields that make up the key (RFC 7638's members), first 8 bytes.

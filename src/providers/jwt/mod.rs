@@ -92,7 +92,7 @@ impl JwtProvider {
                     }
                     other => other,
                 };
-                let set = jwks::parse(v, true)
+                let set = jwks::parse(v, true, setup.signatures.is_some())
                     .map_err(|e| ConfigError::new(format!("{field}.local_jwks"), e))?;
                 warnings.extend(
                     set.skipped
@@ -440,7 +440,7 @@ impl Provider for JwtProvider {
     /// the set (rotation, revocation) are dropped from the cache.
     fn install_jwks(&self, body: &[u8], fetched_at: u64) -> Result<usize, String> {
         let r = self.remote.as_ref().ok_or("no remote key set")?;
-        let set = RemoteJwks::parse(body)?;
+        let set = RemoteJwks::parse(body, self.signatures.is_some())?;
         let n = set.keys.len();
         let old: Vec<u64> = r
             .keys()

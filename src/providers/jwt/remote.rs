@@ -122,13 +122,14 @@ impl RemoteJwks {
             || (s.refresh_wanted && now >= at + self.min_refetch_interval)
     }
 
-    /// Parses a fetched body. On error the installed keys stay as they are.
-    pub fn parse(body: &[u8]) -> Result<KeySet, String> {
+    /// Parses a fetched body (`host`: the host verifies signatures). On error the installed
+    /// keys stay as they are.
+    pub fn parse(body: &[u8], host: bool) -> Result<KeySet, String> {
         if body.len() > MAX_BODY {
             return Err(format!("body larger than {MAX_BODY} bytes"));
         }
         let value = json::parse_strict(body).map_err(|e| format!("not JSON: {e}"))?;
-        jwks::parse(&value, false)
+        jwks::parse(&value, false, host)
     }
 
     /// Installs a key set fetched at `fetched_at`; returns the fingerprints of the keys it

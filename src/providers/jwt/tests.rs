@@ -213,3 +213,119 @@ fn unsupported_keys_are_skipped_with_a_warning() {
     let err = JwtProvider::compile(&SETUP, &raw).unwrap_err();
     assert!(err.reason.contains("no usable signature key"), "{err}");
 }
+
+/// A host that records what it is asked and answers as told.
+struct RecordingHost {
+    answer: bool,
+    asked: std::cell::RefCell<Vec<(String, Vec<u8>, Vec<u8>)>>,
+}
+
+impl crate::crypto::HostSignatures for RecordingHost {
+    fn verify(&self, hash: &str, spki: &[u8], signature: &[u8], _message: &[u8]) -> bool {
+        self.asked
+            .borrow_mut()
+            .push((hash.into(), spki.to_vec(), signature.to_vec()));
+        self.answer
+    }
+}
+
+fn with_host(config: Value, answer: bool) -> (JwtProvider, std::rc::Rc<RecordingHost>) {
+    let host = std::rc::Rc::new(RecordingHost {
+        answer,
+        asked: Default::default(),
+    });
+    let raw: RawJwt = serde_json::from_value(config).unwrap();
+    let setup = Setup {
+        signatures: Some(host.clone()),
+        ..SETUP
+    };
+    (JwtProvider::compile(&setup, &raw).unwrap(), host)
+}
+
+/// The host gets the key's DER and the signature as DER (RFC 7515 §A.3's token), and its
+/// "no" is a refusal; HMAC never goes to the host.
+#[test]
+fn host_verification_gets_der_and_its_no_is_final() {
+    let ec = json!({"local_jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": A3_EC_X, "y": A3_EC_Y}]}});
+    let (p, host) = with_host(ec.clone(), true);
+    assert!(verify(&p, A3_JWS, RFC_NOW).is_ok());
+    let asked = host.asked.borrow();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].0, "sha256");
+    assert_eq!(asked[0].1.len(), 91, "P-256 SubjectPublicKeyInfo");
+    assert_eq!(&asked[0].2[..2], &[0x30, 0x45], "DER ECDSA-Sig-Value");
+    assert_eq!(p.take_signature_checks(), (1, 0));
+    let (p, _) = with_host(ec, false);
+    assert_eq!(
+        verify(&p, A3_JWS, RFC_NOW),
+        Err(Rejection::Refused(Denial::InvalidCredentials(
+            "invalid signature"
+        )))
+    );
+    let (p, host) = with_host(
+        json!({"local_jwks": {"keys": [{"kty": "oct", "k": A1_HMAC_K}]}}),
+        false,
+    );
+    assert!(verify(&p, A1_JWS, RFC_NOW).is_ok());
+    assert!(host.asked.borrow().is_empty());
+    assert_eq!(p.take_signature_checks(), (0, 1));
+}
+
+/// P-521's generator (SEC 2 §2.6.1), as a JWK.
+fn p521_key(y_plus_one: bool) -> Value {
+    let x = "00c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66";
+    let mut y = "011839296a789a3bc0045c8a5fb42c7d1bd998f54449579b446817afbd17273e662c97ee72995ef42640c550b9013fad0761353c7086a272c24088be94769fd16650".to_string();
+    if y_plus_one {
+        y.replace_range(130.., "51");
+    }
+    let bytes = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    json!({"kty": "EC", "crv": "P-521", "kid": "p521", "x": B64.encode(bytes(x)), "y": B64.encode(bytes(&y))})
+}
+
+/// ES512 goes to the host (P-521 has no module code); without a host the key is skipped with
+/// a warning that says why; a point off the curve is refused at load either way.
+#[test]
+fn es512_by_the_host_only() {
+    let config = json!({"local_jwks": {"keys": [p521_key(false)]}});
+    let (p, host) = with_host(config.clone(), true);
+    let sig = B64.encode([0x80u8; 132]);
+    let token = format!(
+        "{}.{}.{sig}",
+        B64.encode(br#"{"alg":"ES512","kid":"p521"}"#),
+        B64.encode(br#"{"iss":"joe"}"#)
+    );
+    assert!(verify(&p, &token, RFC_NOW).is_ok());
+    let asked = host.asked.borrow();
+    assert_eq!(asked[0].0, "sha512");
+    assert_eq!(
+        &asked[0].2[..3],
+        &[0x30, 0x81, 0x8a],
+        "long-form DER length"
+    );
+    let raw: RawJwt = serde_json::from_value(
+        json!({"local_jwks": {"keys": [p521_key(false), {"kty": "oct", "k": A1_HMAC_K}]}}),
+    )
+    .unwrap();
+    let no_host = JwtProvider::compile(&SETUP, &raw).unwrap();
+    assert!(
+        no_host.warnings()[0].contains("verified only by the host"),
+        "{:?}",
+        no_host.warnings()
+    );
+    let off: RawJwt =
+        serde_json::from_value(json!({"local_jwks": {"keys": [p521_key(true)]}})).unwrap();
+    let setup = Setup {
+        signatures: Some(host.clone()),
+        ..SETUP
+    };
+    drop(asked);
+    assert!(JwtProvider::compile(&setup, &off)
+        .unwrap_err()
+        .reason
+        .contains("not a point on P-521"));
+}
