@@ -214,10 +214,13 @@ fn unsupported_keys_are_skipped_with_a_warning() {
     assert!(err.reason.contains("no usable signature key"), "{err}");
 }
 
+/// What the host was asked: digest, key DER, signature DER.
+type Asked = (String, Vec<u8>, Vec<u8>);
+
 /// A host that records what it is asked and answers as told.
 struct RecordingHost {
     answer: bool,
-    asked: std::cell::RefCell<Vec<(String, Vec<u8>, Vec<u8>)>>,
+    asked: std::cell::RefCell<Vec<Asked>>,
 }
 
 impl crate::crypto::HostSignatures for RecordingHost {
