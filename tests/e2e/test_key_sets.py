@@ -1,5 +1,5 @@
 """Key sets as users paste them (RFC 7517 §5): a JWKS copied from an identity provider, with
-keys authgate cannot use (X25519, P-521, no `crv`, an encryption algorithm, a post-quantum key
+keys authgate cannot use (X25519, P-192, no `crv`, an encryption algorithm, a post-quantum key
 type), loads; Envoy starts, logs one warning per skipped key naming it, and the usable key
 verifies tokens. A set whose only keys are unusable, or that holds a private key, is still
 refused at load."""
@@ -14,7 +14,7 @@ KEYS = Keys()
 GOOD = KEYS.jwks(["p256"])["keys"][0]
 IDP_STYLE = {"keys": [
     {"kty": "OKP", "crv": "X25519", "use": "sig", "kid": "x25519", "x": b64(bytes(32))},
-    {"kty": "EC", "crv": "P-521", "kid": "p521", "x": b64(bytes(66)), "y": b64(bytes(66))},
+    {"kty": "EC", "crv": "P-192", "kid": "p192", "x": b64(bytes(24)), "y": b64(bytes(24))},
     {"kty": "EC", "kid": "no-crv", "x": GOOD["x"], "y": GOOD["y"]},
     {"kty": "RSA", "alg": "RSA-OAEP-256", "kid": "oaep", "n": b64(bytes([0xC5]) * 256), "e": "AQAB"},
     {"kty": "AKP", "alg": "ML-DSA-44", "kid": "pq", "pub": b64(bytes(32))},
@@ -30,7 +30,7 @@ def test_an_idp_key_set_with_unusable_keys_loads_and_says_what_it_skipped(gw):
     log = gw.envoy.log()
     warnings = [l for l in log.splitlines() if "provider idp: local_jwks keys[" in l]
     # One line per skipped key, per VM that configured (Envoy configures a base VM too).
-    for kid in ("x25519", "p521", "no-crv", "oaep", "pq"):
+    for kid in ("x25519", "p192", "no-crv", "oaep", "pq"):
         assert any(f'kid "{kid}"' in l and "key skipped" in l for l in warnings), (kid, warnings)
     assert all("[warning]" in l for l in warnings), warnings
     assert_problem(refused(gw, "/x", [("authorization", "Bearer x.y.z")]), 401, "invalid_credentials")
@@ -52,3 +52,30 @@ def test_dangerous_or_empty_sets_are_still_refused(name, jwks, expected):
     finally:
         envoy.stop()
         upstream.close()
+
+
+def test_google_x509_key_map_as_local_jwks():
+    """`{"<kid>": "-----BEGIN CERTIFICATE-----..."}` (Firebase, Google service accounts): the
+    certificate's public key verifies tokens with that `kid`, on the host path and in the module."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+    from conftest import close_stack, make_stack
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "securetoken")])
+    pems = {}
+    for kid, key in (("rsa", KEYS.rsa), ("p256", KEYS.p256)):
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(7).not_valid_before(datetime.datetime(2026, 1, 1))
+                .not_valid_after(datetime.datetime(2036, 1, 1)).sign(key, hashes.SHA256()))
+        pems[kid] = cert.public_bytes(serialization.Encoding.PEM).decode()
+    config = {"providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "local_jwks": pems}}}
+    for env in (None, {"AUTHGATE_SIGNATURES": "module"}):
+        gw = make_stack(config, extra={"vm_env": env} if env else {})
+        try:
+            for alg in ("RS256", "ES256"):
+                allowed(gw, "/x", [("authorization", "Bearer " + KEYS.token(alg, claims(aud=None)))])
+            other = Keys()
+            refused(gw, "/x", [("authorization", "Bearer " + other.token("RS256", claims(aud=None), header={"kid": "rsa"}))])
+        finally:
+            close_stack(gw)

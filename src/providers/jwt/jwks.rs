@@ -123,7 +123,8 @@ impl From<&str> for KeyError {
     }
 }
 
-/// Parses a JWKS document (`{"keys": [...]}`), or a single JWK. Keys of a type, curve or
+/// Parses a JWKS document (`{"keys": [...]}`), a single JWK, or an x509 key map
+/// ([`super::x509`]). Keys of a type, curve or
 /// algorithm authgate does not support are skipped and noted (RFC 7517 §5). With `strict`
 /// (configuration), a malformed or dangerous key is an error; otherwise it is skipped and
 /// noted too (a remote set may hold keys for other purposes). A set with no usable key is
@@ -131,6 +132,11 @@ impl From<&str> for KeyError {
 ///
 /// `host` says whether the host verifies signatures: P-521 keys (ES512) are usable only then.
 pub fn parse(value: &Value, strict: bool, host: bool) -> Result<KeySet, String> {
+    if let Value::Object(map) = value {
+        if super::x509::is_key_map(value) {
+            return parse(&super::x509::to_jwks(map), strict, host);
+        }
+    }
     let list: Vec<&Value> = match value.get("keys") {
         Some(Value::Array(keys)) => keys.iter().collect(),
         Some(_) => return Err("`keys` must be an array".into()),

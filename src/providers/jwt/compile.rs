@@ -1,0 +1,148 @@
+//! Phase two for a `jwt` provider: every field of [`RawJwt`] checked, keys loaded, the
+//! provider built. Every refusal names its field.
+
+use super::cache::TokenCache;
+use super::claims::ClaimRules;
+use super::extractor::{Prefix, TokenSource};
+use super::jwks;
+use super::remote::RemoteJwks;
+use super::{JwtProvider, RawJwt, CACHE_CAPACITY};
+use crate::config::fields;
+use crate::error::ConfigError;
+use crate::json;
+use crate::providers::Setup;
+use serde_json::Value;
+use std::cell::{Cell, RefCell};
+
+impl JwtProvider {
+    /// Validates a raw `jwt` provider.
+    pub fn compile(setup: &Setup, raw: &RawJwt) -> Result<Self, ConfigError> {
+        let (name, field) = (setup.name, setup.field());
+        let mut warnings = Vec::new();
+        let local = match &raw.local_jwks {
+            None => vec![],
+            Some(v) => {
+                let parsed;
+                let v = match v {
+                    Value::String(s) => {
+                        parsed = json::parse_strict(s.as_bytes()).map_err(|e| {
+                            ConfigError::new(
+                                format!("{field}.local_jwks"),
+                                format!("not JSON: {e}"),
+                            )
+                        })?;
+                        &parsed
+                    }
+                    other => other,
+                };
+                let set = jwks::parse(v, true, setup.signatures.is_some())
+                    .map_err(|e| ConfigError::new(format!("{field}.local_jwks"), e))?;
+                warnings.extend(
+                    set.skipped
+                        .iter()
+                        .map(|w| format!("local_jwks {w}; key skipped")),
+                );
+                set.keys
+            }
+        };
+        let remote = match &raw.remote_jwks {
+            None => None,
+            Some(r) => Some(RemoteJwks::compile(
+                &format!("{field}.remote_jwks"),
+                &r.uri,
+                &r.cluster,
+                r.timeout_ms,
+                r.cache_duration_seconds,
+                r.min_refetch_interval_seconds,
+            )?),
+        };
+        if local.is_empty() && remote.is_none() {
+            return Err(ConfigError::new(
+                field,
+                "needs `local_jwks` or `remote_jwks`",
+            ));
+        }
+        let mut sources = Vec::new();
+        for (i, h) in raw.from_headers.iter().flatten().enumerate() {
+            let name = fields::header_to_read(&format!("{field}.from_headers[{i}].name"), &h.name)?;
+            let prefix = match h.value_prefix.as_deref() {
+                None | Some("") => Prefix::None,
+                Some(p) if p.trim().eq_ignore_ascii_case("bearer") => Prefix::Bearer,
+                Some(p) => Prefix::Literal(p.to_string()),
+            };
+            sources.push(TokenSource::Header(name, prefix));
+        }
+        for (i, p) in raw.from_params.iter().flatten().enumerate() {
+            if !fields::is_token(p) {
+                return Err(ConfigError::new(
+                    format!("{field}.from_params[{i}]"),
+                    "must be a parameter name",
+                ));
+            }
+            sources.push(TokenSource::Param(p.clone()));
+        }
+        for (i, c) in raw.from_cookies.iter().flatten().enumerate() {
+            if !fields::is_token(c) {
+                return Err(ConfigError::new(
+                    format!("{field}.from_cookies[{i}]"),
+                    "must be a cookie name",
+                ));
+            }
+            sources.push(TokenSource::Cookie(c.clone()));
+        }
+        if sources.is_empty() {
+            // Envoy's default: `Authorization: Bearer <token>`; when any source is given,
+            // only those are read.
+            sources.push(TokenSource::Header("authorization".into(), Prefix::Bearer));
+        }
+        let forward_payload_header = match &raw.forward_payload_header {
+            Some(h) => Some(fields::header_to_set(
+                &format!("{field}.forward_payload_header"),
+                h,
+            )?),
+            None => None,
+        };
+        let mut claim_to_headers = Vec::new();
+        for (i, c) in raw.claim_to_headers.iter().flatten().enumerate() {
+            if c.claim_name.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{field}.claim_to_headers[{i}].claim_name"),
+                    "must not be empty",
+                ));
+            }
+            let h = fields::header_to_set(
+                &format!("{field}.claim_to_headers[{i}].header_name"),
+                &c.header_name,
+            )?;
+            claim_to_headers.push((c.claim_name.clone(), h));
+        }
+        let audiences = raw.audiences.clone().unwrap_or_default();
+        if raw.audiences.is_some() && audiences.is_empty() {
+            return Err(ConfigError::new(
+                format!("{field}.audiences"),
+                "must not be empty (omit it to accept any audience)",
+            ));
+        }
+        Ok(JwtProvider {
+            domain: format!("jwt/{name}").into_bytes(),
+            sources,
+            rules: ClaimRules {
+                issuer: raw.issuer.clone(),
+                audiences,
+                clock_skew: raw.clock_skew_seconds.unwrap_or(60),
+                max_lifetime: raw.max_lifetime_seconds,
+                require_expiration: raw.require_expiration.unwrap_or(false),
+            },
+            forward: raw.forward.unwrap_or(false),
+            forward_payload_header,
+            claim_to_headers,
+            local,
+            remote,
+            cache: RefCell::new(TokenCache::new(setup.secret, CACHE_CAPACITY)),
+            warnings,
+            signatures: setup.signatures.clone(),
+            host_checks: Cell::new(0),
+            module_checks: Cell::new(0),
+        })
+    }
+}
