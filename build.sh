@@ -111,6 +111,8 @@ demo() {
 
 bench() {
   build
+  log "building the floor filters (bench/floor)"
+  (cd bench/floor && cargo build --release --target "$TARGET" --quiet)
   ensure_venv
   ensure_apt wrk wrk
   ensure_apt taskset util-linux

@@ -48,6 +48,19 @@ def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM)):
                                      "value": json.dumps(config)}}}}
 
 
+FLOOR = os.path.join(HERE, "floor", "target", "wasm32-wasip1", "release", "authgate_bench_floor.wasm")
+
+
+def floor(root_id):
+    """The floor filters (bench/floor): `pass` reads one header and continues, `deny` sends a
+    fixed 401 with a challenge and a ~250-byte body. Same SDK as authgate."""
+    return {"name": "envoy.filters.http.wasm", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
+        "config": {"name": "floor", "root_id": root_id, "fail_open": False,
+                   "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": FLOOR}}},
+                   "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": "{}"}}}}
+
+
 def native_api_key():
     return {"name": "envoy.filters.http.api_key_auth", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.api_key_auth.v3.ApiKeyAuth",
@@ -83,7 +96,7 @@ AG_KEY_QUIET = authgate({"providers": {"k": {"type": "api_key", "credentials": [
 AG_SHA = authgate({"providers": {"b": {"type": "basic", "htpasswd": SHA_USER}}})
 AG_BCRYPT = authgate({"providers": {"b": {"type": "basic", "htpasswd": BCRYPT_USER}}})
 AG_JWT = authgate({"providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "audiences": ["orders"],
-                                         "local_jwks": KEYS.jwks(["rsa", "p256", "ed"])}}})
+                                         "local_jwks": KEYS.jwks(["rsa", "p256", "p384", "ed"])}}})
 
 
 def bearer(token):
@@ -104,6 +117,8 @@ def configs():
     rs, es, ed = token("RS256"), token("ES256"), token("EdDSA")
     out = [
         ("passthrough (no auth filter)", "baseline", None, [], 200),
+        ("floor: wasm filter that reads one header", "floor", floor("pass"), [("x-api-key", "k-1")], 200),
+        ("floor: wasm filter that sends a fixed 401", "floor", floor("deny"), [], 401),
         ("api_key_auth valid", "api key", native_api_key(), [("x-api-key", "k-1")], 200),
         ("authgate api_key valid", "api key", AG_KEY, [("x-api-key", "k-1")], 200),
         ("api_key_auth wrong", "api key 401", native_api_key(), [("x-api-key", "nope")], 401),
@@ -128,6 +143,10 @@ def configs():
         if alg != "EdDSA":
             out += [(f"jwt_authn {alg} fresh tokens", f"jwt {alg} fresh", native_jwt([fam], False), ("pool", alg), 200)]
         out += [(f"authgate jwt {alg} fresh tokens", f"jwt {alg} fresh", AG_JWT, ("pool", alg), 200)]
+    # Fresh tokens of the other families: ES384 by the host, PS256 in the module.
+    out += [("jwt_authn ES384 fresh tokens", "jwt ES384 fresh", native_jwt(["p384"], False), ("pool", "ES384"), 200),
+            ("authgate jwt ES384 fresh tokens", "jwt ES384 fresh", AG_JWT, ("pool", "ES384"), 200),
+            ("authgate jwt PS256 fresh tokens", "jwt PS256 fresh", AG_JWT, ("pool", "PS256"), 200)]
     for w in variants():
         key = {"providers": {"k": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}]}}}
         out += [(f"variant {os.path.basename(w)} api_key valid", "variant", authgate(key, w), [("x-api-key", "k-1")], 200),
@@ -299,12 +318,63 @@ def report(running, elapsed):
           f"interleaved {SECONDS}s runs; wasm {meta['wasm_bytes']} bytes; {meta['elapsed_s']}s in all")
     print()
     print(table)
+    checks = targets(rows)
+    if checks:
+        print()
+        print("\n".join(checks))
+    start = startup() if os.environ.get("BENCH_STARTUP", "1") != "0" else {}
+    if start:
+        print()
+        print("startup, time to /ready (median of 5): " + ", ".join(f"{k} {v} ms" for k, v in start.items()))
+    meta["startup_ms"] = start
     with open(os.path.join(HERE, "results.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+        json.dump({"meta": meta, "rows": rows, "targets": checks}, f, indent=1)
     with open(os.path.join(HERE, "results.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(HERE, "results.svg"), "w") as f:
         f.write(svg(rows, meta))
+
+
+def targets(rows):
+    """The issue's targets as ratios of this run's rows (skipped when a row is missing)."""
+    by = {r["name"]: r for r in rows}
+    out = []
+    for alg in ("RS256", "ES256"):
+        a, n = by.get(f"authgate jwt {alg} fresh tokens"), by.get(f"jwt_authn {alg} fresh tokens")
+        if a and n and n["cpu_us_added"] > 0:
+            ratio = a["cpu_us_added"] / n["cpu_us_added"]
+            out.append(f"fresh {alg}: CPU {a['cpu_us_added']} vs jwt_authn {n['cpu_us_added']} µs/req = {ratio:.2f}x "
+                       f"(target <= 1.5x: {'met' if ratio <= 1.5 else 'missed'})")
+    for floor_name, status, want in (("floor: wasm filter that reads one header", 200, 0.95),
+                                     ("floor: wasm filter that sends a fixed 401", 401, 0.9)):
+        f = by.get(floor_name)
+        if not f:
+            continue
+        for r in rows:
+            reused = status == 401 or "fresh" not in r["name"]
+            if r["name"].startswith("authgate") and r["status"] == status and reused and "[before]" not in r["name"]:
+                ratio = r["rps"] / f["rps"]
+                out.append(f"{r['name']}: {ratio:.2f} of the {status} floor "
+                           f"(target >= {want}: {'met' if ratio >= want else 'missed'})")
+    return out
+
+
+def startup():
+    """Time from Envoy's start to /ready with no wasm filter, the floor filter and authgate
+    (V8 compiles the module on the main thread at every start)."""
+    cases = [("no wasm filter", None), ("floor filter", floor("pass")), ("authgate", AG_JWT)]
+    out = {}
+    for name, filt in cases:
+        times = []
+        for _ in range(5):
+            envoy = Envoy(bootstrap(filt, free_port(), free_port()), concurrency=1, log_level="warning",
+                          wasm_log_level=None)
+            t = time.time()
+            envoy.start()
+            times.append((time.time() - t) * 1000)
+            envoy.stop()
+        out[name] = round(statistics.median(times))
+    return out
 
 
 def svg(rows, meta):
