@@ -107,6 +107,10 @@ INVALID = [
     ("wrong audience", lambda: T(aud=["billing"]), "audience not accepted"),
     ("exp beyond max lifetime", lambda: T(lifetime=2 * 86400), "token lifetime exceeds the maximum"),
     ("string exp", lambda: KEYS.token("ES256", dict(claims(), exp=str(NOW + 600))), "`exp` is not a number"),
+    # RFC 7519 §4.1.2, §4.1.7 (jwt_verify_lib's suite accepts these; authgate does not).
+    ("numeric sub", lambda: T(sub=1234), "`sub` is not a string"),
+    ("object sub", lambda: KEYS.token("ES256", dict(claims(), sub={"id": "a"})), "`sub` is not a string"),
+    ("numeric jti", lambda: KEYS.token("ES256", dict(claims(), jti=7)), "`jti` is not a string"),
     ("tampered claims", lambda: forged(T(), 1, b64(json.dumps(claims(sub="mallory")))), "invalid signature"),
     ("tampered signature", lambda: forged(T(), 2, b64(b"\x00" * 64)), "invalid signature"),
     ("alg none", lambda: f"{b64(json.dumps({'alg': 'none'}))}.{b64(json.dumps(claims()))}.", "unsigned tokens (alg none) are not accepted"),
