@@ -66,6 +66,7 @@ fn main() {
             name: "idp",
             secret: [1; 32],
             signatures: None,
+            audience: None,
         },
         &raw,
     )

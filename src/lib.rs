@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod providers;
 pub mod reply;
 pub mod request;
+pub mod resource;
 pub mod rules;
 pub mod shared_state;
 pub mod throttle;

@@ -24,6 +24,8 @@ pub struct Catalog {
     pub audit_suppressed: usize,
     /// Signatures verified by the host, and in the module.
     pub signatures: (usize, usize),
+    /// Protected resource metadata documents served.
+    metadata_served: usize,
     /// `(cache name, hit counter, miss counter)`.
     cache: Vec<(&'static str, usize, usize)>,
     jwks: Vec<Option<(usize, usize)>>,
@@ -52,6 +54,7 @@ impl Catalog {
             .unwrap_or(0);
         let held = add("authgate.held".into());
         let audit_suppressed = add("authgate.audit.suppressed".into());
+        let metadata_served = add("authgate.metadata.served".into());
         let signatures = (
             add("authgate.signatures.host".into()),
             add("authgate.signatures.module".into()),
@@ -103,6 +106,7 @@ impl Catalog {
             held,
             audit_suppressed,
             signatures,
+            metadata_served,
             cache,
             jwks,
         }
@@ -135,6 +139,7 @@ impl Catalog {
                 v
             }
             Decision::Wait(_) => vec![self.held],
+            Decision::Answer(_) => vec![self.metadata_served],
         }
     }
 

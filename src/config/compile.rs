@@ -8,8 +8,9 @@ use super::{AuditLevel, Config, Mode, NamedProvider};
 use crate::crypto::HostSignatures;
 use crate::error::ConfigError;
 use crate::providers::{registry, Setup};
-use crate::reply::Challenge;
 use crate::reply::ResponseSettings;
+use crate::reply::{Challenge, Scheme};
+use crate::resource::Resource;
 use crate::rules::{PathMatch, Requirement, Rule};
 use crate::throttle::Throttle;
 use serde_json::Value;
@@ -89,6 +90,7 @@ fn compile_raw(
             name,
             secret,
             signatures: signatures.clone(),
+            audience: raw.resource.as_ref().map(|r| r.id.as_str()),
         };
         let check = registry::compile(&setup, p)?;
         providers.push(NamedProvider {
@@ -97,6 +99,20 @@ fn compile_raw(
         });
     }
     let identity_headers = identity_headers(&providers)?;
+    let resource = match &raw.resource {
+        Some(r) => {
+            let mut methods: Vec<&str> = Vec::new();
+            for p in &providers {
+                for m in p.check.bearer_methods() {
+                    if !methods.contains(&m) {
+                        methods.push(m);
+                    }
+                }
+            }
+            Some(Resource::compile(r, &methods)?)
+        }
+        None => None,
+    };
 
     let mut rules = Vec::new();
     match &raw.rules {
@@ -158,6 +174,15 @@ fn compile_raw(
             ))
         }
     };
+    // RFC 9728 §5.1: every Bearer challenge says where the resource's metadata is.
+    if let Some(r) = &resource {
+        for c in rules.iter_mut().flat_map(|rule| rule.challenges.iter_mut()) {
+            if c.scheme == Scheme::Bearer {
+                c.base
+                    .push_str(&format!(", resource_metadata=\"{}\"", r.metadata_url));
+            }
+        }
+    }
     Ok(Config {
         realm,
         providers,
@@ -170,6 +195,7 @@ fn compile_raw(
         audit_level,
         audit_lines_per_second: raw.audit_lines_per_second.unwrap_or(100),
         response: ResponseSettings::compile(raw.response.as_ref())?,
+        resource,
         throttle: match &raw.throttle {
             Some(t) => Some(Throttle::compile(t.max_failures, t.window_seconds)?),
             None => None,

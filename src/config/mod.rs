@@ -38,6 +38,8 @@ pub struct Config {
     pub audit_lines_per_second: u32,
     /// How replies read.
     pub response: ResponseSettings,
+    /// Protected resource metadata (RFC 9728), when configured.
+    pub resource: Option<crate::resource::Resource>,
     /// Brute-force throttling, when configured.
     pub throttle: Option<Throttle>,
 }

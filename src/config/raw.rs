@@ -49,6 +49,28 @@ pub struct RawConfig {
     /// Brute-force throttling per client address.
     #[serde(default)]
     pub throttle: Option<RawThrottle>,
+    /// OAuth 2.0 Protected Resource Metadata (RFC 9728).
+    #[serde(default)]
+    pub resource: Option<RawResource>,
+}
+
+/// `resource` (RFC 9728 §2).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawResource {
+    /// The resource identifier: an absolute https URL without query or fragment.
+    pub id: String,
+    /// Issuer URLs of the authorization servers that issue tokens for it.
+    pub authorization_servers: Vec<String>,
+    /// Scopes the resource advertises.
+    #[serde(default)]
+    pub scopes_supported: Option<Vec<String>>,
+    /// A name for people.
+    #[serde(default)]
+    pub resource_name: Option<String>,
+    /// A documentation URL for people.
+    #[serde(default)]
+    pub resource_documentation: Option<String>,
 }
 
 /// `throttle`.

@@ -25,6 +25,9 @@ pub enum Decision {
     Allow(Allowed),
     /// Answer locally; the request never goes upstream.
     Deny(Box<Refusal>),
+    /// Answer locally with a reply that is not a refusal: the protected resource metadata
+    /// document (RFC 9728), served by authgate itself.
+    Answer(Box<Reply>),
     /// Hold the request: the remote key set of this provider (index) has not arrived yet.
     /// Decide again when it has, or with [`Engine::decide_now`] once the wait is over.
     Wait(usize),
@@ -131,6 +134,13 @@ impl Engine {
         let req = Request::new(view);
         let mut allowed = self.allowed_base(view);
         let method = req.method();
+        let path_and_query = req.path_and_query();
+        let path = path_only(&path_and_query);
+        if let Some(r) = &self.config.resource {
+            if path == r.metadata_path {
+                return Decision::Answer(Box::new(r.answer(&method)));
+            }
+        }
         if self.config.allow_cors_preflight
             && method == "OPTIONS"
             && req.header("origin").is_some()
@@ -139,8 +149,6 @@ impl Engine {
             allowed.rule = "cors-preflight".into();
             return Decision::Allow(allowed);
         }
-        let path_and_query = req.path_and_query();
-        let path = path_only(&path_and_query);
         let Some(rule) = self.config.rules.iter().find(|r| r.matches(&method, path)) else {
             // Unreachable: the last rule matches everything. Refuse rather than trust that.
             let failure = requirement::Failure::of(Denial::MissingCredentials);

@@ -32,12 +32,22 @@ impl Engine {
         mut allowed: Allowed,
     ) -> Decision {
         let request_id = req.header("x-request-id");
+        let scope_hint = match (&self.config.resource, rule) {
+            (Some(_), Some(r)) if !r.scopes.is_empty() => Some(r.scopes.join(" ")),
+            _ => None,
+        };
         let accept = req.header("accept");
         let provider = failure.provider.and_then(|i| self.config.providers.get(i));
         let ctx = ReplyContext {
             challenges: rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]),
             needs_all: rule.is_some_and(|r| matches!(r.requires, Requirement::All(_))),
             failed: provider.map(|p| p.check.challenge("").scheme),
+            scope_hint: scope_hint.as_deref(),
+            resource_metadata: self
+                .config
+                .resource
+                .as_ref()
+                .map(|r| r.metadata_url.as_str()),
             request_id: request_id.as_deref(),
             html: reply::prefers_html(accept.as_deref()),
             settings: &self.config.response,

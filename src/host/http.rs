@@ -2,6 +2,7 @@
 //! and carries out its decision — header edits and continue, a local reply, or a pause.
 
 use crate::engine::Decision;
+use crate::reply::Reply;
 use crate::request::HeaderPairs;
 use crate::worker::{Step, Worker};
 use proxy_wasm::hostcalls;
@@ -91,23 +92,26 @@ fn apply(decision: Decision, resume: bool) -> Action {
             }
             Action::Continue
         }
-        Decision::Deny(denied) => {
-            let r = &denied.reply;
-            let headers = r
-                .headers
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            if let Err(status) =
-                hostcalls::send_http_response(r.status.into(), headers, Some(r.body.as_bytes()))
-            {
-                log::error!("authgate: could not send the local reply: {status:?}");
-            }
-            Action::Pause
-        }
+        Decision::Deny(denied) => send(&denied.reply),
+        Decision::Answer(reply) => send(&reply),
         // Not reached: the worker holds a waiting request rather than returning it.
         Decision::Wait(_) => fail_closed("a request was held twice"),
     }
+}
+
+/// Sends a local reply; the request stops here.
+fn send(r: &Reply) -> Action {
+    let headers = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if let Err(status) =
+        hostcalls::send_http_response(r.status.into(), headers, Some(r.body.as_bytes()))
+    {
+        log::error!("authgate: could not send the local reply: {status:?}");
+    }
+    Action::Pause
 }
 
 /// Answers 500 and stops the request: used when the filter cannot do its job.

@@ -82,6 +82,8 @@ pub struct Setup<'a> {
     pub secret: [u8; 32],
     /// The host's own signature verification, when it has one and it is in use.
     pub signatures: Option<Rc<dyn HostSignatures>>,
+    /// The audience tokens must carry when the provider names none: the `resource` id.
+    pub audience: Option<&'a str>,
 }
 
 impl Setup<'_> {
@@ -150,6 +152,11 @@ pub trait Provider: std::fmt::Debug {
     /// What the configuration left out but did not refuse (keys skipped per RFC 7517 §5),
     /// logged once at configure as warnings.
     fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// How its bearer tokens may be sent, in RFC 9728's words (`header`, `query`).
+    fn bearer_methods(&self) -> Vec<&'static str> {
         Vec::new()
     }
 

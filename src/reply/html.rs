@@ -62,6 +62,8 @@ pub struct Page<'a> {
     pub request_id: Option<&'a str>,
     /// A documentation link.
     pub docs_url: Option<&'a str>,
+    /// The protected resource metadata URL (RFC 9728), linked for people too.
+    pub resource_metadata: Option<&'a str>,
 }
 
 impl Page<'_> {
@@ -86,6 +88,13 @@ impl Page<'_> {
                 escape(u)
             )
         });
+        let docs = docs
+            + &self.resource_metadata.map_or(String::new(), |u| {
+                format!(
+                    "<p>Where to get a token: <a href=\"{0}\">{0}</a> (OAuth protected resource metadata)</p>",
+                    escape(u)
+                )
+            });
         let rid = self.request_id.map_or(String::new(), |r| {
             format!(
                 "<p class=\"meta\">Request ID: <code>{}</code></p>",
@@ -143,6 +152,7 @@ mod tests {
             accepted: vec![("Basic", "Authorization: Basic <base64>")],
             request_id: Some("\"><img>"),
             docs_url: None,
+            resource_metadata: None,
         }
         .render();
         assert!(!p.contains("<script>") && !p.contains("<img>"));

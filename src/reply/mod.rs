@@ -196,6 +196,10 @@ pub struct ReplyContext<'a> {
     /// The scheme of the credential that failed, when one did: only its challenge carries
     /// error attributes.
     pub failed: Option<Scheme>,
+    /// With a `resource`: the scopes the rule needs, for the 401's Bearer challenge.
+    pub scope_hint: Option<&'a str>,
+    /// With a `resource`: the URL of its metadata document (RFC 9728), for the body.
+    pub resource_metadata: Option<&'a str>,
     /// The request's `x-request-id`.
     pub request_id: Option<&'a str>,
     /// The client prefers HTML.
@@ -236,10 +240,16 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             continue;
         }
         seen.push(&c.base);
-        let value = match attributes(c.scheme, denial, ctx.failed) {
-            Some(attrs) => format!("{}, {attrs}", c.base),
-            None => c.base.clone(),
-        };
+        let mut value = c.base.clone();
+        // MCP: a 401 names the scopes the route needs, so a client asks for them (a 403's
+        // `insufficient_scope` names them among its error attributes).
+        if let (Scheme::Bearer, 401, Some(scopes)) = (c.scheme, status, ctx.scope_hint) {
+            value.push_str(&format!(", scope=\"{}\"", quotable(scopes)));
+        }
+        if let Some(attrs) = attributes(c.scheme, denial, ctx.failed) {
+            value.push_str(", ");
+            value.push_str(&attrs);
+        }
         headers.push(("www-authenticate".to_string(), value));
     }
     if ctx.html {
@@ -255,6 +265,7 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
                 .collect(),
             request_id,
             docs_url: ctx.settings.docs_url.as_deref(),
+            resource_metadata: ctx.resource_metadata,
         }
         .render();
         return Reply {
@@ -285,6 +296,10 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     if let Some(id) = request_id {
         body.push_str(",\"request_id\":");
         json::push_str(&mut body, id);
+    }
+    if let Some(url) = ctx.resource_metadata {
+        body.push_str(",\"resource_metadata\":");
+        json::push_str(&mut body, url);
     }
     body.push_str(",\"accepted\":[");
     for (n, c) in ctx.challenges.iter().enumerate() {

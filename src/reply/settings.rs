@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 pub const CODES: [&str; 7] = crate::error::Denial::CODES;
 
 /// Problem members authgate writes itself; `extra` cannot replace them.
-const RESERVED: [&str; 8] = [
+const RESERVED: [&str; 9] = [
     "type",
     "title",
     "status",
@@ -21,6 +21,7 @@ const RESERVED: [&str; 8] = [
     "request_id",
     "accepted",
     "required_scopes",
+    "resource_metadata",
 ];
 
 /// Compiled `response` settings.

@@ -75,6 +75,8 @@ fn ctx<'a>(challenges: &'a [Challenge], request_id: Option<&'a str>) -> ReplyCon
         challenges,
         needs_all: false,
         failed: None,
+        scope_hint: None,
+        resource_metadata: None,
         request_id,
         html: false,
         settings: &PLAIN,

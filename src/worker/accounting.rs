@@ -100,7 +100,7 @@ impl Counters {
         let wants_line = match decision {
             Decision::Deny(_) => true,
             Decision::Allow(a) => a.would_deny.is_some() || config.log_allowed,
-            Decision::Wait(_) => false,
+            Decision::Wait(_) | Decision::Answer(_) => false,
         };
         if !wants_line {
             return;
@@ -124,7 +124,7 @@ impl Counters {
                 Some(d) => audit::denied_line(d, &facts, true),
                 None => audit::allowed_line(a, &facts),
             },
-            Decision::Wait(_) => return,
+            Decision::Wait(_) | Decision::Answer(_) => return,
         };
         host.log(level, &line);
     }

@@ -26,6 +26,7 @@ fn status(d: Decision) -> u16 {
     match d {
         Decision::Allow(_) => 200,
         Decision::Deny(d) => d.reply.status,
+        Decision::Answer(r) => r.status,
         Decision::Wait(_) => 0,
     }
 }
@@ -110,4 +111,36 @@ fn waiting_outranks_a_scope_shortfall_in_any_order() {
             "{order:?}"
         );
     }
+}
+
+/// RFC 9728 with a `resource`: the metadata document is answered before any rule, every
+/// Bearer challenge points at it, a scoped route's 401 names the scope, and a token must be
+/// issued for the resource when the provider names no audience.
+#[test]
+fn protected_resource_metadata_and_challenges() {
+    let json = serde_json::json!({
+        "providers": {"idp": {"type": "jwt", "issuer": "joe",
+                              "local_jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": A3_EC_X, "y": A3_EC_Y}]}}},
+        "rules": [{"match": {"prefix": "/mcp"}, "requires": "idp", "scopes": ["mcp:tools"]}],
+        "resource": {"id": "https://api.example.com/mcp", "authorization_servers": ["https://as.example.com"]}
+    });
+    let e = Engine::from_json(json.to_string().as_bytes(), [5; 32]).unwrap();
+    let url = "https://api.example.com/.well-known/oauth-protected-resource/mcp";
+    let Decision::Answer(doc) = e.decide(&HeaderList::new("GET", "/.well-known/oauth-protected-resource/mcp?x", &[]), 0) else {
+        panic!("metadata")
+    };
+    assert_eq!(doc.status, 200);
+    let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/mcp", &[]), RFC_NOW) else {
+        panic!("401")
+    };
+    let www: Vec<&str> = d.reply.headers.iter().filter(|(k, _)| k == "www-authenticate").map(|(_, v)| v.as_str()).collect();
+    assert_eq!(www, [format!("Bearer realm=\"authgate\", resource_metadata=\"{url}\", scope=\"mcp:tools\"")]);
+    let body: serde_json::Value = serde_json::from_str(&d.reply.body).unwrap();
+    assert_eq!(body["resource_metadata"], url);
+    // RFC 7515 §A.3's token has no `aud`: not issued for this resource.
+    let bearer = format!("Bearer {A3_JWS}");
+    let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/mcp", &[("authorization", &bearer)]), RFC_NOW) else {
+        panic!("audience")
+    };
+    assert!(d.reply.body.contains("audience not accepted"), "{}", d.reply.body);
 }

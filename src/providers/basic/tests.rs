@@ -11,6 +11,7 @@ fn provider() -> BasicProvider {
             name: "staff",
             secret: [0; 32],
             signatures: None,
+            audience: None,
         },
         &RawBasic {
             htpasswd: HTPASSWD.into(),
@@ -74,6 +75,7 @@ fn password_may_contain_colons() {
             name: "s",
             secret: [0; 32],
             signatures: None,
+            audience: None,
         },
         &RawBasic {
             htpasswd: format!("u:{{SHA}}{}", b64(&Sha1::digest(b"a:b"))),

@@ -116,7 +116,13 @@ impl JwtProvider {
             )?;
             claim_to_headers.push((c.claim_name.clone(), h));
         }
-        let audiences = raw.audiences.clone().unwrap_or_default();
+        // With a `resource` (RFC 9728) and no `audiences`, a token must be issued for the
+        // resource (RFC 8707; MCP: a server MUST reject tokens not issued for it).
+        let audiences = match (&raw.audiences, setup.audience) {
+            (Some(list), _) => list.clone(),
+            (None, Some(id)) => vec![id.to_string()],
+            (None, None) => vec![],
+        };
         if raw.audiences.is_some() && audiences.is_empty() {
             return Err(ConfigError::new(
                 format!("{field}.audiences"),

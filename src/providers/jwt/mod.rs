@@ -284,6 +284,21 @@ impl Provider for JwtProvider {
         true
     }
 
+    fn bearer_methods(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        for s in &self.sources {
+            let m = match s {
+                TokenSource::Header(..) => "header",
+                TokenSource::Param(_) => "query",
+                TokenSource::Cookie(_) => continue,
+            };
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        out
+    }
+
     fn warnings(&self) -> Vec<String> {
         self.warnings.clone()
     }

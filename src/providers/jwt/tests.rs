@@ -20,6 +20,7 @@ const SETUP: Setup = Setup {
     name: "idp",
     secret: [3; 32],
     signatures: None,
+    audience: None,
 };
 
 fn provider(config: Value) -> JwtProvider {

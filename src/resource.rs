@@ -1,0 +1,318 @@
+//! OAuth 2.0 Protected Resource Metadata (RFC 9728): the top-level `resource` object, the
+//! metadata document authgate serves itself at the well-known URL (§3.1: the well-known path
+//! inserted before the resource's path), and that URL, which every Bearer challenge and
+//! problem body carries (§5.1) so a client learns where to get a token. The MCP authorization
+//! specification makes both a MUST for MCP servers.
+
+use crate::config::raw::RawResource;
+use crate::error::ConfigError;
+use crate::json;
+use crate::reply::Reply;
+
+/// The well-known path prefix (RFC 9728 §3).
+pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+
+/// A compiled `resource`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// The resource identifier (`resource` in the document; the default token audience).
+    pub id: String,
+    /// The path the document is served at.
+    pub metadata_path: String,
+    /// The document's absolute URL, for challenges and bodies.
+    pub metadata_url: String,
+    /// The scopes the resource advertises.
+    pub scopes_supported: Vec<String>,
+    raw: Vec<(String, String)>,
+    list: Vec<(String, Vec<String>)>,
+}
+
+/// `scheme`, `authority`, `path` of an absolute URL without query or fragment.
+fn split_url(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    (!authority.is_empty()).then_some((scheme, authority, path))
+}
+
+fn is_local(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+}
+
+impl Resource {
+    /// Validates `resource`. `bearer_methods` are how tokens may be sent (`header`, `query`),
+    /// from the token sources of the `jwt` providers.
+    pub fn compile(raw: &RawResource, bearer_methods: &[&str]) -> Result<Self, ConfigError> {
+        let bad_id = |why: &str| ConfigError::new("resource.id", why.to_string());
+        let id = raw.id.as_str();
+        if id.contains('#') || id.contains('?') {
+            return Err(bad_id(
+                "must not have a query or a fragment (RFC 9728 §1.2)",
+            ));
+        }
+        if !fields_ok(id) {
+            return Err(bad_id(
+                "must be visible ASCII without quotes or backslashes",
+            ));
+        }
+        let (scheme, authority, path) =
+            split_url(id).ok_or_else(|| bad_id("must be an absolute https URL"))?;
+        match scheme {
+            "https" => {}
+            "http" if is_local(authority) => {}
+            _ => {
+                return Err(bad_id(
+                    "must be an https URL (http only for 127.0.0.1 or localhost)",
+                ))
+            }
+        }
+        if raw.authorization_servers.is_empty() {
+            return Err(ConfigError::new(
+                "resource.authorization_servers",
+                "must name at least one authorization server (its issuer URL)",
+            ));
+        }
+        for (i, a) in raw.authorization_servers.iter().enumerate() {
+            if split_url(a).is_none() || !fields_ok(a) {
+                return Err(ConfigError::new(
+                    format!("resource.authorization_servers[{i}]"),
+                    "must be an absolute URL (the authorization server's issuer)",
+                ));
+            }
+        }
+        for (field, v) in [
+            ("resource_documentation", &raw.resource_documentation),
+            ("resource_name", &raw.resource_name),
+        ] {
+            if v.as_deref()
+                .is_some_and(|v| v.is_empty() || v.chars().any(char::is_control))
+            {
+                return Err(ConfigError::new(
+                    format!("resource.{field}"),
+                    "must be non-empty text",
+                ));
+            }
+        }
+        let scopes = raw.scopes_supported.clone().unwrap_or_default();
+        for (i, s) in scopes.iter().enumerate() {
+            if s.is_empty()
+                || !s
+                    .bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+            {
+                return Err(ConfigError::new(
+                    format!("resource.scopes_supported[{i}]"),
+                    "is not a valid scope token (RFC 6749 §3.3)",
+                ));
+            }
+        }
+        let trimmed = path.trim_end_matches('/');
+        let metadata_path = format!("{WELL_KNOWN}{trimmed}");
+        let mut raw_members = vec![("resource".to_string(), id.to_string())];
+        if let Some(n) = &raw.resource_name {
+            raw_members.push(("resource_name".into(), n.clone()));
+        }
+        if let Some(d) = &raw.resource_documentation {
+            raw_members.push(("resource_documentation".into(), d.clone()));
+        }
+        let mut list = vec![(
+            "authorization_servers".to_string(),
+            raw.authorization_servers.clone(),
+        )];
+        if !scopes.is_empty() {
+            list.push(("scopes_supported".into(), scopes.clone()));
+        }
+        list.push((
+            "bearer_methods_supported".into(),
+            bearer_methods.iter().map(|m| m.to_string()).collect(),
+        ));
+        Ok(Resource {
+            id: id.to_string(),
+            metadata_url: format!("{scheme}://{authority}{metadata_path}"),
+            metadata_path,
+            scopes_supported: scopes,
+            raw: raw_members,
+            list,
+        })
+    }
+
+    /// The metadata document (RFC 9728 §2), as JSON.
+    pub fn document(&self) -> String {
+        let mut out = String::from("{");
+        let mut first = true;
+        let mut sep = |out: &mut String| {
+            if !std::mem::take(&mut first) {
+                out.push(',');
+            }
+        };
+        for (k, v) in &self.raw {
+            sep(&mut out);
+            json::push_str(&mut out, k);
+            out.push(':');
+            json::push_str(&mut out, v);
+        }
+        for (k, list) in &self.list {
+            sep(&mut out);
+            json::push_str(&mut out, k);
+            out.push_str(":[");
+            for (i, v) in list.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json::push_str(&mut out, v);
+            }
+            out.push(']');
+        }
+        out.push('}');
+        out
+    }
+}
+
+impl Resource {
+    /// authgate's own answer at the metadata URL: the document for `GET` and `HEAD`, a CORS
+    /// preflight answer for `OPTIONS` (browser-based clients read it cross-origin), 405 for
+    /// anything else. No credentials are asked for: the document is public by design.
+    pub fn answer(&self, method: &str) -> Reply {
+        let header = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let allow = "GET, HEAD, OPTIONS";
+        match method {
+            "GET" | "HEAD" => Reply {
+                status: 200,
+                headers: vec![
+                    header("content-type", "application/json"),
+                    header("access-control-allow-origin", "*"),
+                    header("cache-control", "public, max-age=3600"),
+                ],
+                body: if method == "GET" { self.document() } else { String::new() },
+            },
+            "OPTIONS" => Reply {
+                status: 204,
+                headers: vec![
+                    header("access-control-allow-origin", "*"),
+                    header("access-control-allow-methods", allow),
+                    header("access-control-allow-headers", "*"),
+                    header("access-control-max-age", "86400"),
+                ],
+                body: String::new(),
+            },
+            _ => Reply {
+                status: 405,
+                headers: vec![
+                    header("allow", allow),
+                    header("content-type", "application/problem+json"),
+                ],
+                body: "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,\"detail\":\"The protected resource metadata is read with GET.\"}".into(),
+            },
+        }
+    }
+}
+
+/// Visible ASCII without `"` or `\`: safe inside a quoted challenge parameter.
+fn fields_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(id: &str) -> RawResource {
+        RawResource {
+            id: id.into(),
+            authorization_servers: vec!["https://idp.example.com/realms/main".into()],
+            scopes_supported: Some(vec!["mcp:tools".into()]),
+            resource_name: Some("Orders MCP".into()),
+            resource_documentation: None,
+        }
+    }
+
+    /// RFC 9728 §3.1: the well-known path goes before the resource's path.
+    #[test]
+    fn metadata_url_and_document() {
+        let r = Resource::compile(&raw("https://api.example.com/mcp"), &["header"]).unwrap();
+        assert_eq!(r.metadata_path, "/.well-known/oauth-protected-resource/mcp");
+        assert_eq!(
+            r.metadata_url,
+            "https://api.example.com/.well-known/oauth-protected-resource/mcp"
+        );
+        let doc: serde_json::Value = serde_json::from_str(&r.document()).unwrap();
+        assert_eq!(doc["resource"], "https://api.example.com/mcp");
+        assert_eq!(
+            doc["authorization_servers"][0],
+            "https://idp.example.com/realms/main"
+        );
+        assert_eq!(doc["scopes_supported"][0], "mcp:tools");
+        assert_eq!(
+            doc["bearer_methods_supported"],
+            serde_json::json!(["header"])
+        );
+        assert_eq!(doc["resource_name"], "Orders MCP");
+        let root = Resource::compile(&raw("https://api.example.com"), &[]).unwrap();
+        assert_eq!(root.metadata_path, WELL_KNOWN);
+        let slash = Resource::compile(&raw("http://127.0.0.1:8080/"), &[]).unwrap();
+        assert_eq!(
+            slash.metadata_url,
+            "http://127.0.0.1:8080/.well-known/oauth-protected-resource"
+        );
+    }
+
+    #[test]
+    fn answers_by_method() {
+        let r = Resource::compile(&raw("https://api.example.com/mcp"), &["header"]).unwrap();
+        let get = r.answer("GET");
+        assert_eq!(get.status, 200);
+        assert!(get
+            .headers
+            .contains(&("access-control-allow-origin".into(), "*".into())));
+        assert_eq!(get.body, r.document());
+        assert_eq!(
+            (r.answer("HEAD").status, r.answer("HEAD").body.as_str()),
+            (200, "")
+        );
+        assert_eq!(r.answer("OPTIONS").status, 204);
+        let post = r.answer("POST");
+        assert_eq!(post.status, 405);
+        assert!(post
+            .headers
+            .contains(&("allow".into(), "GET, HEAD, OPTIONS".into())));
+    }
+
+    #[test]
+    fn refusals_name_the_field() {
+        for (id, field) in [
+            ("http://api.example.com/mcp", "resource.id"),
+            ("https://api.example.com/mcp?x=1", "resource.id"),
+            ("https://api.example.com/mcp#f", "resource.id"),
+            ("/mcp", "resource.id"),
+            ("https://api.example.com/a\"b", "resource.id"),
+        ] {
+            assert_eq!(
+                Resource::compile(&raw(id), &[]).unwrap_err().field,
+                field,
+                "{id}"
+            );
+        }
+        let mut r = raw("https://api.example.com/mcp");
+        r.authorization_servers.clear();
+        assert_eq!(
+            Resource::compile(&r, &[]).unwrap_err().field,
+            "resource.authorization_servers"
+        );
+        let mut r = raw("https://api.example.com/mcp");
+        r.scopes_supported = Some(vec!["a b".into()]);
+        assert_eq!(
+            Resource::compile(&r, &[]).unwrap_err().field,
+            "resource.scopes_supported[0]"
+        );
+        assert!(Resource::compile(&raw("http://localhost:3000/mcp"), &[]).is_ok());
+        assert!(Resource::compile(&raw("http://[::1]:3000/mcp"), &[]).is_ok());
+    }
+}
