@@ -138,6 +138,11 @@ impl JwtProvider {
                 }
                 if t.kid.is_some() && by_kid == 0 {
                     r.want_refresh();
+                    // The key set may have rotated: when a refetch is allowed now, hold the
+                    // request for it rather than refuse a token signed with a new key.
+                    if r.refetch_allowed(now) {
+                        return Err(Rejection::Pending);
+                    }
                 }
             }
             return Err(Denial::InvalidCredentials(match (&t.kid, by_kid, tried) {

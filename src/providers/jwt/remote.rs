@@ -111,6 +111,13 @@ impl RemoteJwks {
         self.state.borrow_mut().refresh_wanted = true;
     }
 
+    /// Whether an unknown `kid` may trigger a refetch at `now` (at most once per
+    /// `min_refetch_interval`).
+    pub fn refetch_allowed(&self, now: u64) -> bool {
+        self.fetched_at()
+            .is_none_or(|at| now >= at + self.min_refetch_interval)
+    }
+
     /// Whether a fetch is due at `now`, given when the newest key set (any worker's) was
     /// fetched.
     pub fn fetch_due(&self, now: u64, newest_fetch: Option<u64>) -> bool {

@@ -1,0 +1,115 @@
+"""A small OAuth 2.0 authorization server for the tests: RFC 8414 metadata, a JWKS and a token
+endpoint (client credentials, RFC 6749 §4.4) that issues ES256 access tokens whose `aud` is the
+`resource` the client asked for (RFC 8707). Its keys can rotate. Every request is logged."""
+
+import base64
+import json
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness import free_port
+from jwtkit import Keys
+
+
+class AuthorizationServer:
+    def __init__(self, clients, scopes=("mcp:tools",)):
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.clients = dict(clients)  # client_id -> secret
+        self.scopes = list(scopes)
+        self.generation = 0
+        self.keys = {0: Keys(prefix="gen0-")}
+        self.log = []  # (method, path)
+        self.issued = []  # decoded claims of every token issued
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _send(self, status, doc):
+                body = json.dumps(doc).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.send_header("cache-control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                outer.log.append(("GET", self.path))
+                path = self.path.split("?")[0]
+                if path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
+                    return self._send(200, outer.metadata())
+                if path == "/jwks":
+                    return self._send(200, outer.jwks())
+                self._send(404, {"error": "not_found"})
+
+            def do_POST(self):
+                outer.log.append(("POST", self.path))
+                length = int(self.headers.get("content-length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                if self.path.split("?")[0] != "/token":
+                    return self._send(404, {"error": "not_found"})
+                client, secret = outer.credentials(self.headers.get("authorization"), form)
+                if outer.clients.get(client) != secret or client is None:
+                    return self._send(401, {"error": "invalid_client"})
+                if form.get("grant_type", [""])[0] != "client_credentials":
+                    return self._send(400, {"error": "unsupported_grant_type"})
+                scope = form.get("scope", [" ".join(outer.scopes)])[0]
+                resource = form.get("resource", [None])[0]
+                self._send(200, outer.issue(client, scope, resource))
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def metadata(self):
+        return {"issuer": self.issuer, "token_endpoint": f"{self.issuer}/token",
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "jwks_uri": f"{self.issuer}/jwks", "grant_types_supported": ["client_credentials"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "scopes_supported": self.scopes, "response_types_supported": ["code"]}
+
+    def jwks(self):
+        keys = []
+        for gen in sorted(self.keys):
+            keys += self.keys[gen].jwks(["p256"])["keys"]
+        return {"keys": keys}
+
+    @staticmethod
+    def credentials(header, form):
+        if header and header.lower().startswith("basic "):
+            raw = base64.b64decode(header[6:]).decode()
+            user, _, password = raw.partition(":")
+            return urllib.parse.unquote(user), urllib.parse.unquote(password)
+        return form.get("client_id", [None])[0], form.get("client_secret", [None])[0]
+
+    def issue(self, client, scope, resource):
+        now = int(time.time())
+        claims = {"iss": self.issuer, "sub": client, "client_id": client, "scope": scope,
+                  "iat": now, "exp": now + 300}
+        if resource:
+            claims["aud"] = resource
+        self.issued.append(claims)
+        token = self.keys[self.generation].token("ES256", claims)
+        return {"access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": scope}
+
+    def token_for(self, audience, scope):
+        """A token minted directly (not through the endpoint), for negative tests."""
+        return self.issue("direct", scope, audience)["access_token"]
+
+    def rotate(self, drop_old=False):
+        """A new signing key; the JWKS serves it beside the old one (or alone)."""
+        self.generation += 1
+        self.keys[self.generation] = Keys(prefix=f"gen{self.generation}-")
+        if drop_old:
+            self.keys = {self.generation: self.keys[self.generation]}
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
