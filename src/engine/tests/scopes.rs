@@ -126,21 +126,42 @@ fn protected_resource_metadata_and_challenges() {
     });
     let e = Engine::from_json(json.to_string().as_bytes(), [5; 32]).unwrap();
     let url = "https://api.example.com/.well-known/oauth-protected-resource/mcp";
-    let Decision::Answer(doc) = e.decide(&HeaderList::new("GET", "/.well-known/oauth-protected-resource/mcp?x", &[]), 0) else {
+    let Decision::Answer(doc) = e.decide(
+        &HeaderList::new("GET", "/.well-known/oauth-protected-resource/mcp?x", &[]),
+        0,
+    ) else {
         panic!("metadata")
     };
     assert_eq!(doc.status, 200);
     let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/mcp", &[]), RFC_NOW) else {
         panic!("401")
     };
-    let www: Vec<&str> = d.reply.headers.iter().filter(|(k, _)| k == "www-authenticate").map(|(_, v)| v.as_str()).collect();
-    assert_eq!(www, [format!("Bearer realm=\"authgate\", resource_metadata=\"{url}\", scope=\"mcp:tools\"")]);
+    let www: Vec<&str> = d
+        .reply
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "www-authenticate")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        www,
+        [format!(
+            "Bearer realm=\"authgate\", resource_metadata=\"{url}\", scope=\"mcp:tools\""
+        )]
+    );
     let body: serde_json::Value = serde_json::from_str(&d.reply.body).unwrap();
     assert_eq!(body["resource_metadata"], url);
     // RFC 7515 §A.3's token has no `aud`: not issued for this resource.
     let bearer = format!("Bearer {A3_JWS}");
-    let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/mcp", &[("authorization", &bearer)]), RFC_NOW) else {
+    let Decision::Deny(d) = e.decide(
+        &HeaderList::new("GET", "/mcp", &[("authorization", &bearer)]),
+        RFC_NOW,
+    ) else {
         panic!("audience")
     };
-    assert!(d.reply.body.contains("audience not accepted"), "{}", d.reply.body);
+    assert!(
+        d.reply.body.contains("audience not accepted"),
+        "{}",
+        d.reply.body
+    );
 }
