@@ -1,18 +1,38 @@
 //! Remote key sets fetched once for all workers. A fetch is leased in shared data (the worker
 //! whose compare-and-swap takes the lease fetches; the lease also spaces out retries), and the
 //! result is published there as `"<fetched_at>\n<body>"`, which every other worker installs on
-//! its next tick. A failed fetch keeps the last good key set and says so in the log.
+//! its next tick. With discovery, the issuer's metadata is read the same way first (OpenID
+//! Connect Discovery, then RFC 8414) and the `jwks_uri` it names is published for every worker.
+//! A failed fetch keeps the last good key set (and `jwks_uri`) and says so in the log.
 
 use crate::capabilities::{Callout, Host, LogLevel};
 use crate::engine::Engine;
+use crate::providers::jwt::remote::RemoteJwks;
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+/// What a call in flight is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Call {
+    /// The key set of provider `.0`.
+    Keys(usize),
+    /// The issuer metadata of provider `.0`, in form `.1` (0: OpenID Connect, 1: RFC 8414).
+    Metadata(usize, usize),
+}
+
+impl Call {
+    fn provider(self) -> usize {
+        match self {
+            Call::Keys(i) | Call::Metadata(i, _) => i,
+        }
+    }
+}
 
 /// This worker's side of the remote key sets.
 #[derive(Debug, Default)]
 pub struct JwksFetches {
-    /// Calls in flight: token → provider index.
-    calls: RefCell<HashMap<u32, usize>>,
+    /// Calls in flight.
+    calls: RefCell<HashMap<u32, Call>>,
     /// The compare-and-swap token of the shared record installed, per provider index.
     installed: RefCell<HashMap<usize, u32>>,
 }
@@ -26,17 +46,62 @@ pub struct Fetched {
     pub ok: bool,
 }
 
-/// The shared-data key of a key set (`what` = jwks) or its lease (`what` = lease), per URI and
-/// cluster, so providers with the same source share one fetch.
+/// The shared-data key of a key set (`what` = jwks), its lease (`lease`), a discovered
+/// `jwks_uri` (`discovery`) or its lease (`dlease`), per URI and cluster, so providers with the
+/// same source share one fetch.
 fn shared_key(what: &str, uri: &str, cluster: &str) -> String {
     format!("authgate.{what}.{cluster}.{uri}")
 }
 
-/// `"<fetched_at>\n<body>"` → (fetched_at, body).
+/// `"<at>\n<bytes>"` → (at, bytes).
 fn split_record(record: &[u8]) -> Option<(u64, &[u8])> {
     let nl = record.iter().position(|&b| b == b'\n')?;
     let at = std::str::from_utf8(&record[..nl]).ok()?.parse().ok()?;
     Some((at, &record[nl + 1..]))
+}
+
+fn record(at: u64, body: &[u8]) -> Vec<u8> {
+    let mut out = format!("{at}\n").into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Takes the lease `key` until `until` (ms) by compare-and-swap; `false` when another worker
+/// holds it or took it first. The lease is also the retry back-off.
+fn take_lease(host: &dyn Host, key: &str, now: u64, until: u64) -> bool {
+    let Some(mut shared) = host.shared_get(key) else {
+        return false;
+    };
+    if shared.value.is_none() {
+        // A lease is taken by compare-and-swap on an existing record: create it first (a key
+        // set found by discovery has no record from configure).
+        let _ = host.shared_set(key, b"0", None);
+        let Some(again) = host.shared_get(key) else {
+            return false;
+        };
+        shared = again;
+    }
+    let held_until: u64 = shared
+        .value
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if held_until > now || shared.cas.is_none() {
+        return false;
+    }
+    host.shared_set(key, until.to_string().as_bytes(), shared.cas)
+        .is_ok()
+}
+
+fn lease_keys(remote: &RemoteJwks) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(t) = remote.target() {
+        keys.push(shared_key("lease", &t.uri, &t.cluster));
+    }
+    if let Some(d) = &remote.discovery {
+        keys.push(shared_key("dlease", &d.issuer, &d.cluster));
+    }
+    keys
 }
 
 impl JwksFetches {
@@ -45,19 +110,90 @@ impl JwksFetches {
     pub fn configure(&self, host: &dyn Host, engine: &Engine) {
         self.installed.borrow_mut().clear();
         for (_, _, r) in engine.remote_jwks() {
-            let lease = shared_key("lease", &r.uri, &r.cluster);
-            if host.shared_get(&lease).is_some_and(|s| s.value.is_none()) {
-                let _ = host.shared_set(&lease, b"0", None);
+            for lease in lease_keys(r) {
+                if host.shared_get(&lease).is_some_and(|s| s.value.is_none()) {
+                    let _ = host.shared_set(&lease, b"0", None);
+                }
             }
         }
     }
 
-    /// Installs key sets other workers fetched, and starts the fetches that are due and that
-    /// no other worker has leased.
+    fn busy(&self, call: Call) -> bool {
+        self.calls.borrow().values().any(|&c| c == call)
+    }
+
+    fn dispatch(
+        &self,
+        host: &dyn Host,
+        name: &str,
+        call: Call,
+        target: (&str, &str, &str),
+        timeout_ms: u64,
+    ) {
+        let (cluster, authority, path) = target;
+        let c = Callout {
+            cluster,
+            headers: vec![
+                (":method", "GET"),
+                (":path", path),
+                (":authority", authority),
+                ("accept", "application/json"),
+            ],
+            body: None,
+            timeout_ms,
+        };
+        match host.dispatch(&c) {
+            Ok(token) => {
+                self.calls.borrow_mut().insert(token, call);
+            }
+            Err(status) => host.log(
+                LogLevel::Error,
+                &format!(
+                    "authgate: provider {name}: cannot call cluster {cluster} for the {}: {status}",
+                    match call {
+                        Call::Keys(_) => "JWKS",
+                        Call::Metadata(..) => "issuer metadata",
+                    }
+                ),
+            ),
+        }
+    }
+
+    /// Installs what other workers fetched (discovered `jwks_uri`s, key sets), and starts the
+    /// fetches that are due and that no other worker has leased.
     pub fn sync_and_fetch(&self, host: &dyn Host, engine: &Engine) {
         let now = host.now_ms();
         for (i, name, remote) in engine.remote_jwks() {
-            let key = shared_key("jwks", &remote.uri, &remote.cluster);
+            if let Some(d) = &remote.discovery {
+                let key = shared_key("discovery", &d.issuer, &d.cluster);
+                if let Some((at, uri)) = host
+                    .shared_get(&key)
+                    .and_then(|s| s.value)
+                    .as_deref()
+                    .and_then(split_record)
+                    .and_then(|(at, uri)| Some((at, std::str::from_utf8(uri).ok()?.to_string())))
+                {
+                    remote.set_discovered(&uri, at);
+                }
+                if remote.discovery_due(now / 1000)
+                    && !self.busy(Call::Metadata(i, 0))
+                    && !self.busy(Call::Metadata(i, 1))
+                {
+                    let lease = shared_key("dlease", &d.issuer, &d.cluster);
+                    if take_lease(host, &lease, now, now + remote.timeout_ms * 2 + 1000) {
+                        let target = (
+                            d.cluster.as_str(),
+                            d.authority.as_str(),
+                            d.paths[0].as_str(),
+                        );
+                        self.dispatch(host, name, Call::Metadata(i, 0), target, remote.timeout_ms);
+                    }
+                }
+            }
+            let Some(t) = remote.target() else {
+                continue; // discovery has not found the key set yet
+            };
+            let key = shared_key("jwks", &t.uri, &t.cluster);
             if let Some(shared) = host.shared_get(&key) {
                 if let (Some(record), Some(cas)) = (shared.value, shared.cas) {
                     if self.installed.borrow().get(&i) != Some(&cas) {
@@ -69,58 +205,19 @@ impl JwksFetches {
                     }
                 }
             }
-            let busy = self.calls.borrow().values().any(|&j| j == i);
-            if busy || !remote.fetch_due(now / 1000, remote.fetched_at()) {
+            if self.busy(Call::Keys(i)) || !remote.fetch_due(now / 1000, remote.fetched_at()) {
                 continue;
             }
-            // The lease is also the retry back-off: the next attempt waits for it to lapse.
-            let lease = shared_key("lease", &remote.uri, &remote.cluster);
-            let Some(shared) = host.shared_get(&lease) else {
-                continue;
-            };
-            let until: u64 = shared
-                .value
-                .and_then(|v| String::from_utf8(v).ok())
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            if until > now || shared.cas.is_none() {
-                continue;
-            }
-            let next = (now + remote.timeout_ms + 1000).to_string();
-            if host
-                .shared_set(&lease, next.as_bytes(), shared.cas)
-                .is_err()
-            {
-                continue; // another worker took it
-            }
-            let call = Callout {
-                cluster: &remote.cluster,
-                headers: vec![
-                    (":method", "GET"),
-                    (":path", remote.path.as_str()),
-                    (":authority", remote.authority.as_str()),
-                    ("accept", "application/json"),
-                ],
-                body: None,
-                timeout_ms: remote.timeout_ms,
-            };
-            match host.dispatch(&call) {
-                Ok(token) => {
-                    self.calls.borrow_mut().insert(token, i);
-                }
-                Err(status) => host.log(
-                    LogLevel::Error,
-                    &format!(
-                        "authgate: provider {name}: cannot call cluster {} for the JWKS: {status}",
-                        remote.cluster
-                    ),
-                ),
+            let lease = shared_key("lease", &t.uri, &t.cluster);
+            if take_lease(host, &lease, now, now + remote.timeout_ms + 1000) {
+                let target = (t.cluster.as_str(), t.authority.as_str(), t.path.as_str());
+                self.dispatch(host, name, Call::Keys(i), target, remote.timeout_ms);
             }
         }
     }
 
     /// The answer to call `token` (`status` is `None` when there was no answer): installs and
-    /// publishes the key set, or logs why not. `None` when the call was not a fetch of ours.
+    /// publishes what it brought, or logs why not. `None` when the call was not ours.
     pub fn on_response(
         &self,
         host: &dyn Host,
@@ -129,9 +226,14 @@ impl JwksFetches {
         status: Option<&str>,
         body: &[u8],
     ) -> Option<Fetched> {
-        let i = self.calls.borrow_mut().remove(&token)?;
+        let call = self.calls.borrow_mut().remove(&token)?;
+        let i = call.provider();
         let (_, name, remote) = engine.remote_jwks().find(|(j, _, _)| *j == i)?;
         let now = host.now_ms() / 1000;
+        if let Call::Metadata(_, form) = call {
+            return self.on_metadata(host, (i, name, remote), form, status, body, now);
+        }
+        let t = remote.target()?;
         let outcome = match status {
             Some("200") => engine.install_jwks(i, body, now),
             Some(s) => Err(format!("HTTP status {s}")),
@@ -141,12 +243,10 @@ impl JwksFetches {
             Ok(n) => {
                 host.log(
                     LogLevel::Info,
-                    &format!("authgate: provider {name}: fetched {n} keys from {}", remote.uri),
+                    &format!("authgate: provider {name}: fetched {n} keys from {}", t.uri),
                 );
-                let mut record = format!("{now}\n").into_bytes();
-                record.extend_from_slice(body);
-                let key = shared_key("jwks", &remote.uri, &remote.cluster);
-                if host.shared_set(&key, &record, None).is_ok() {
+                let key = shared_key("jwks", &t.uri, &t.cluster);
+                if host.shared_set(&key, &record(now, body), None).is_ok() {
                     if let Some(cas) = host.shared_get(&key).and_then(|s| s.cas) {
                         self.installed.borrow_mut().insert(i, cas);
                     }
@@ -156,7 +256,7 @@ impl JwksFetches {
                 LogLevel::Error,
                 &format!(
                     "authgate: provider {name}: fetching the JWKS from {} (cluster {}) failed: {why}; keeping the last good key set",
-                    remote.uri, remote.cluster
+                    t.uri, t.cluster
                 ),
             ),
         }
@@ -164,6 +264,60 @@ impl JwksFetches {
             provider: i,
             ok: outcome.is_ok(),
         })
+    }
+
+    /// An issuer metadata answer: a `jwks_uri` to use (published for the other workers), the
+    /// RFC 8414 form to try when the OpenID Connect form is not there, or a logged failure that
+    /// keeps the last good `jwks_uri`.
+    fn on_metadata(
+        &self,
+        host: &dyn Host,
+        (i, name, remote): (usize, &str, &RemoteJwks),
+        form: usize,
+        status: Option<&str>,
+        body: &[u8],
+        now: u64,
+    ) -> Option<Fetched> {
+        let d = remote.discovery.as_ref()?;
+        let url = format!("http(s)://{}{}", d.authority, d.paths[form]);
+        if status == Some("404") && form == 0 {
+            let target = (
+                d.cluster.as_str(),
+                d.authority.as_str(),
+                d.paths[1].as_str(),
+            );
+            self.dispatch(host, name, Call::Metadata(i, 1), target, remote.timeout_ms);
+            return None;
+        }
+        let outcome = match status {
+            Some("200") => remote.read_metadata(body),
+            Some(s) => Err(format!("HTTP status {s}")),
+            None => Err("no response (timeout or connection failure)".into()),
+        };
+        match &outcome {
+            Ok(uri) => {
+                if remote.set_discovered(uri, now) {
+                    host.log(
+                        LogLevel::Info,
+                        &format!("authgate: provider {name}: discovered jwks_uri {uri} from {url}"),
+                    );
+                }
+                let key = shared_key("discovery", &d.issuer, &d.cluster);
+                let _ = host.shared_set(&key, &record(now, uri.as_bytes()), None);
+            }
+            Err(why) => host.log(
+                LogLevel::Error,
+                &format!(
+                    "authgate: provider {name}: discovery from {url} (cluster {}) failed: {why}; keeping the last good jwks_uri",
+                    d.cluster
+                ),
+            ),
+        }
+        Some(Fetched {
+            provider: i,
+            ok: false,
+        })
+        .filter(|_| outcome.is_err())
     }
 }
 

@@ -14,8 +14,9 @@ from jwtkit import Keys
 
 
 class AuthorizationServer:
-    def __init__(self, clients, scopes=("mcp:tools",)):
-        self.port = free_port()
+    def __init__(self, clients, scopes=("mcp:tools",), port=None, oidc=True):
+        self.port = port or free_port()
+        self.oidc = oidc  # serve the OpenID Connect form of the metadata too
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.clients = dict(clients)  # client_id -> secret
         self.scopes = list(scopes)
@@ -40,7 +41,10 @@ class AuthorizationServer:
             def do_GET(self):
                 outer.log.append(("GET", self.path))
                 path = self.path.split("?")[0]
-                if path in ("/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"):
+                forms = ["/.well-known/oauth-authorization-server"]
+                if outer.oidc:
+                    forms.append("/.well-known/openid-configuration")
+                if path in forms:
                     return self._send(200, outer.metadata())
                 if path == "/jwks":
                     return self._send(200, outer.jwks())

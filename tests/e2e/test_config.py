@@ -26,6 +26,15 @@ CASES = [
      "providers.k.hide_credential: unknown field `hide_credential`"),
     ("typo in remote_jwks", {"providers": {"j": {"type": "jwt", "remote_jwks": {"uri": "http://a/k", "cluster": "c", "timeout": 5}}}},
      "providers.j.remote_jwks.timeout: unknown field `timeout`"),
+    ("discovery beside remote_jwks", {"providers": {"j": {"type": "jwt", "issuer": "https://idp",
+        "discovery": {"cluster": "idp"}, "remote_jwks": {"uri": "https://idp/k", "cluster": "idp"}}}},
+     "providers.j.discovery: cannot stand beside `remote_jwks`"),
+    ("discovery without issuer", {"providers": {"j": {"type": "jwt", "discovery": {"cluster": "idp"}}}},
+     "providers.j.issuer: is required with `discovery`"),
+    ("discovery typo", {"providers": {"j": {"type": "jwt", "issuer": "https://idp", "discovery": {"clustr": "idp"}}}},
+     "providers.j.discovery.clustr: unknown field"),
+    ("discovery of a non-URL issuer", {"providers": {"j": {"type": "jwt", "issuer": "idp", "discovery": {"cluster": "idp"}}}},
+     "providers.j.issuer: must be an http:// or https:// URI"),
 ]
 
 

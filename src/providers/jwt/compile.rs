@@ -45,21 +45,39 @@ impl JwtProvider {
                 set.keys
             }
         };
-        let remote = match &raw.remote_jwks {
-            None => None,
-            Some(r) => Some(RemoteJwks::compile(
-                &format!("{field}.remote_jwks"),
-                &r.uri,
-                &r.cluster,
-                r.timeout_ms,
-                r.cache_duration_seconds,
-                r.min_refetch_interval_seconds,
-            )?),
-        };
+        let remote =
+            match (&raw.remote_jwks, &raw.discovery) {
+                (Some(_), Some(_)) => return Err(ConfigError::new(
+                    format!("{field}.discovery"),
+                    "cannot stand beside `remote_jwks`: discovery finds the key set's URI itself",
+                )),
+                (None, Some(d)) => Some(RemoteJwks::discover(
+                    &field,
+                    raw.issuer.as_deref().ok_or_else(|| {
+                        ConfigError::new(
+                            format!("{field}.issuer"),
+                            "is required with `discovery`: the metadata is read from the issuer",
+                        )
+                    })?,
+                    &d.cluster,
+                    d.jwks_cluster.as_deref(),
+                    d.timeout_ms,
+                    d.cache_duration_seconds,
+                )?),
+                (None, None) => None,
+                (Some(r), None) => Some(RemoteJwks::compile(
+                    &format!("{field}.remote_jwks"),
+                    &r.uri,
+                    &r.cluster,
+                    r.timeout_ms,
+                    r.cache_duration_seconds,
+                    r.min_refetch_interval_seconds,
+                )?),
+            };
         if local.is_empty() && remote.is_none() {
             return Err(ConfigError::new(
                 field,
-                "needs `local_jwks` or `remote_jwks`",
+                "needs `local_jwks`, `remote_jwks` or `discovery`",
             ));
         }
         let mut sources = Vec::new();

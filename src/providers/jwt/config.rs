@@ -20,6 +20,9 @@ pub struct RawJwt {
     /// A JWKS fetched through an Envoy cluster.
     #[serde(default)]
     pub remote_jwks: Option<RawRemoteJwks>,
+    /// The JWKS found from `issuer` (OpenID Connect Discovery, then RFC 8414).
+    #[serde(default)]
+    pub discovery: Option<RawDiscovery>,
     /// Headers the token is read from.
     #[serde(default)]
     pub from_headers: Option<Vec<RawJwtHeader>>,
@@ -68,6 +71,23 @@ pub struct RawRemoteJwks {
     pub min_refetch_interval_seconds: Option<u64>,
 }
 
+/// `discovery`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDiscovery {
+    /// The Envoy cluster that reaches the issuer.
+    pub cluster: String,
+    /// The Envoy cluster that reaches `jwks_uri` (default: `cluster`).
+    #[serde(default)]
+    pub jwks_cluster: Option<String>,
+    /// Fetch timeout, and the longest a request waits for the first key set (default 1000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// How long the metadata and the key set are used before they are read again (default 600).
+    #[serde(default)]
+    pub cache_duration_seconds: Option<u64>,
+}
+
 /// One entry of `from_headers`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +115,7 @@ impl std::fmt::Debug for RawJwt {
             .field("issuer", &self.issuer)
             .field("audiences", &self.audiences)
             .field("remote_jwks", &self.remote_jwks)
+            .field("discovery", &self.discovery)
             .finish_non_exhaustive()
     }
 }

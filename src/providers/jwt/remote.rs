@@ -10,10 +10,10 @@ use std::rc::Rc;
 /// Longest JWKS body accepted.
 pub const MAX_BODY: usize = 256 * 1024;
 
-/// A remote key set and its fetch schedule.
-#[derive(Debug)]
-pub struct RemoteJwks {
-    /// The URI as configured (for logs).
+/// Where a key set is fetched from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The URI (for logs and shared-data keys).
     pub uri: String,
     /// The Envoy cluster the call goes through.
     pub cluster: String,
@@ -21,12 +21,35 @@ pub struct RemoteJwks {
     pub authority: String,
     /// `:path` of the call.
     pub path: String,
+}
+
+/// Finding the key set from the issuer (OpenID Connect Discovery 1.0 §4, then RFC 8414 §3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovery {
+    /// The issuer the metadata document must name, exactly.
+    pub issuer: String,
+    /// The cluster that reaches the issuer.
+    pub cluster: String,
+    /// `:authority` of the metadata calls.
+    pub authority: String,
+    /// The two metadata paths, tried in order: OpenID Connect, then RFC 8414.
+    pub paths: [String; 2],
+    /// The cluster that reaches `jwks_uri`.
+    pub jwks_cluster: String,
+}
+
+/// A remote key set and its fetch schedule.
+#[derive(Debug)]
+pub struct RemoteJwks {
     /// How long a fetch may take, and how long a request may wait for the first key set.
     pub timeout_ms: u64,
-    /// Refetch this long after a successful fetch.
+    /// Refetch this long after a successful fetch (and rediscover, with discovery).
     pub cache_duration: u64,
     /// A token with an unknown `kid` triggers a refetch at most this often.
     pub min_refetch_interval: u64,
+    /// With discovery: how the target is found.
+    pub discovery: Option<Discovery>,
+    target: RefCell<Option<Target>>,
     state: RefCell<State>,
 }
 
@@ -36,6 +59,46 @@ struct State {
     /// When the installed key set was fetched (seconds).
     fetched_at: Option<u64>,
     refresh_wanted: bool,
+    /// With discovery: when the metadata document was last read (seconds).
+    discovered_at: Option<u64>,
+}
+
+/// `(authority, path)` of an http(s) URI, or why not.
+fn split_uri(uri: &str) -> Result<(String, String), &'static str> {
+    let rest = uri
+        .strip_prefix("https://")
+        .or_else(|| uri.strip_prefix("http://"))
+        .ok_or("must be an http:// or https:// URI")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains(['@', ' ']) || path.contains([' ', '#']) {
+        return Err("is not a valid URI");
+    }
+    Ok((authority.to_string(), path.to_string()))
+}
+
+fn check_timing(
+    field: &str,
+    timeout_ms: Option<u64>,
+    cache_duration: Option<u64>,
+) -> Result<(u64, u64), ConfigError> {
+    let timeout_ms = timeout_ms.unwrap_or(1000);
+    if !(1..=60_000).contains(&timeout_ms) {
+        return Err(ConfigError::new(
+            format!("{field}.timeout_ms"),
+            "must be 1 to 60000",
+        ));
+    }
+    let cache_duration = cache_duration.unwrap_or(600);
+    if cache_duration == 0 {
+        return Err(ConfigError::new(
+            format!("{field}.cache_duration_seconds"),
+            "must be at least 1",
+        ));
+    }
+    Ok((timeout_ms, cache_duration))
 }
 
 impl RemoteJwks {
@@ -48,52 +111,151 @@ impl RemoteJwks {
         cache_duration: Option<u64>,
         min_refetch: Option<u64>,
     ) -> Result<Self, ConfigError> {
-        let rest = uri
-            .strip_prefix("https://")
-            .or_else(|| uri.strip_prefix("http://"))
-            .ok_or_else(|| {
-                ConfigError::new(format!("{field}.uri"), "must be an http:// or https:// URI")
-            })?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() || authority.contains(['@', ' ']) || path.contains([' ', '#']) {
-            return Err(ConfigError::new(
-                format!("{field}.uri"),
-                "is not a valid URI",
-            ));
-        }
+        let (authority, path) =
+            split_uri(uri).map_err(|why| ConfigError::new(format!("{field}.uri"), why))?;
         if cluster.is_empty() {
             return Err(ConfigError::new(
                 format!("{field}.cluster"),
                 "must name an Envoy cluster",
             ));
         }
-        let timeout_ms = timeout_ms.unwrap_or(1000);
-        if !(1..=60_000).contains(&timeout_ms) {
-            return Err(ConfigError::new(
-                format!("{field}.timeout_ms"),
-                "must be 1 to 60000",
-            ));
-        }
-        let cache_duration = cache_duration.unwrap_or(600);
-        if cache_duration == 0 {
-            return Err(ConfigError::new(
-                format!("{field}.cache_duration_seconds"),
-                "must be at least 1",
-            ));
-        }
+        let (timeout_ms, cache_duration) = check_timing(field, timeout_ms, cache_duration)?;
         Ok(RemoteJwks {
-            uri: uri.to_string(),
-            cluster: cluster.to_string(),
-            authority: authority.to_string(),
-            path: path.to_string(),
             timeout_ms,
             cache_duration,
             min_refetch_interval: min_refetch.unwrap_or(30),
+            discovery: None,
+            target: RefCell::new(Some(Target {
+                uri: uri.to_string(),
+                cluster: cluster.to_string(),
+                authority,
+                path,
+            })),
             state: RefCell::new(State::default()),
         })
+    }
+
+    /// Validates `discovery` of provider `field` for `issuer`: the key set is found from the
+    /// issuer's metadata.
+    pub fn discover(
+        field: &str,
+        issuer: &str,
+        cluster: &str,
+        jwks_cluster: Option<&str>,
+        timeout_ms: Option<u64>,
+        cache_duration: Option<u64>,
+    ) -> Result<Self, ConfigError> {
+        let (authority, path) = split_uri(issuer).map_err(|why| {
+            ConfigError::new(
+                format!("{field}.issuer"),
+                format!("{why}: discovery reads the metadata at the issuer's URL"),
+            )
+        })?;
+        if issuer.contains('?') {
+            return Err(ConfigError::new(
+                format!("{field}.issuer"),
+                "must not have a query: discovery reads the metadata at the issuer's URL",
+            ));
+        }
+        for (name, c) in [("cluster", Some(cluster)), ("jwks_cluster", jwks_cluster)] {
+            if c.is_some_and(str::is_empty) {
+                return Err(ConfigError::new(
+                    format!("{field}.discovery.{name}"),
+                    "must name an Envoy cluster",
+                ));
+            }
+        }
+        let (timeout_ms, cache_duration) =
+            check_timing(&format!("{field}.discovery"), timeout_ms, cache_duration)?;
+        let path = path.trim_end_matches('/');
+        Ok(RemoteJwks {
+            timeout_ms,
+            cache_duration,
+            min_refetch_interval: 30,
+            discovery: Some(Discovery {
+                issuer: issuer.to_string(),
+                cluster: cluster.to_string(),
+                authority,
+                paths: [
+                    format!("{path}/.well-known/openid-configuration"),
+                    format!("/.well-known/oauth-authorization-server{path}"),
+                ],
+                jwks_cluster: jwks_cluster.unwrap_or(cluster).to_string(),
+            }),
+            target: RefCell::new(None),
+            state: RefCell::new(State::default()),
+        })
+    }
+
+    /// Where the key set is fetched from; `None` until discovery found it.
+    pub fn target(&self) -> Option<Target> {
+        self.target.borrow().clone()
+    }
+
+    /// What logs call this key set: its URI, or the issuer while it is being discovered.
+    pub fn label(&self) -> String {
+        match (self.target(), &self.discovery) {
+            (Some(t), _) => t.uri,
+            (None, Some(d)) => format!("the metadata of {}", d.issuer),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Whether the issuer's metadata should be read at `now`: never read yet, or older
+    /// than `cache_duration`.
+    pub fn discovery_due(&self, now: u64) -> bool {
+        self.discovery.is_some()
+            && self
+                .state
+                .borrow()
+                .discovered_at
+                .is_none_or(|at| now >= at + self.cache_duration)
+    }
+
+    /// Reads a metadata document: the `jwks_uri` it names, when its `issuer` is exactly the
+    /// configured one and the URI is https (or http, for an http issuer).
+    pub fn read_metadata(&self, body: &[u8]) -> Result<String, String> {
+        let d = self.discovery.as_ref().ok_or("no discovery")?;
+        let value = json::parse_strict(body).map_err(|e| format!("not JSON: {e}"))?;
+        let issuer = value
+            .get("issuer")
+            .and_then(|v| v.as_str())
+            .ok_or("no `issuer`")?;
+        if issuer != d.issuer {
+            return Err(format!(
+                "the document's issuer is {issuer:?} but the configured issuer is {:?}; they must be identical (a trailing slash counts)",
+                d.issuer
+            ));
+        }
+        let uri = value
+            .get("jwks_uri")
+            .and_then(|v| v.as_str())
+            .ok_or("no `jwks_uri`")?;
+        split_uri(uri).map_err(|why| format!("`jwks_uri` {why}"))?;
+        if !uri.starts_with("https://") && d.issuer.starts_with("https://") {
+            return Err(format!("`jwks_uri` {uri:?} is not https"));
+        }
+        Ok(uri.to_string())
+    }
+
+    /// Uses `jwks_uri` (discovered at `at`) from now on; `true` when it changed.
+    pub fn set_discovered(&self, jwks_uri: &str, at: u64) -> bool {
+        let Some(d) = &self.discovery else {
+            return false;
+        };
+        self.state.borrow_mut().discovered_at = Some(at);
+        let Ok((authority, path)) = split_uri(jwks_uri) else {
+            return false;
+        };
+        let target = Target {
+            uri: jwks_uri.to_string(),
+            cluster: d.jwks_cluster.clone(),
+            authority,
+            path,
+        };
+        let changed = self.target.borrow().as_ref() != Some(&target);
+        *self.target.borrow_mut() = Some(target);
+        changed
     }
 
     /// The installed key set, if one was ever fetched.
@@ -166,14 +328,15 @@ mod tests {
             None,
         )
         .unwrap();
+        let t = r.target().unwrap();
         assert_eq!(
-            (r.authority.as_str(), r.path.as_str()),
+            (t.authority.as_str(), t.path.as_str()),
             ("idp.example.com", "/.well-known/jwks.json")
         );
         assert_eq!((r.timeout_ms, r.cache_duration), (1000, 600));
         let r = RemoteJwks::compile("p", "http://127.0.0.1:9000", "c", Some(5), Some(1), Some(0))
             .unwrap();
-        assert_eq!(r.path, "/");
+        assert_eq!(r.target().unwrap().path, "/");
         for (uri, cluster, t) in [
             ("ftp://x/", "c", None),
             ("https:///x", "c", None),

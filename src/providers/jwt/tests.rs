@@ -150,7 +150,7 @@ fn config_refusals() {
         (
             "neither",
             json!({"issuer": "x"}),
-            "needs `local_jwks` or `remote_jwks`",
+            "needs `local_jwks`, `remote_jwks` or `discovery`",
         ),
     ];
     for (name, config, want) in cases {

@@ -158,3 +158,129 @@ fn a_call_that_cannot_be_dispatched_is_logged() {
         1
     );
 }
+
+fn discovering(issuer: &str) -> Engine {
+    let json = serde_json::json!({"providers": {"idp": {"type": "jwt", "issuer": issuer,
+        "discovery": {"cluster": "idp", "jwks_cluster": "keys", "timeout_ms": 500}}}});
+    Engine::from_json(json.to_string().as_bytes(), [3; 32]).unwrap()
+}
+
+fn metadata(issuer: &str, jwks_uri: &str) -> Vec<u8> {
+    serde_json::json!({"issuer": issuer, "jwks_uri": jwks_uri})
+        .to_string()
+        .into_bytes()
+}
+
+fn last_call(w: &Worker) -> crate::capabilities::fake::Recorded {
+    w.host.calls.borrow().last().unwrap().clone()
+}
+
+/// OpenID Connect Discovery first; on 404 the RFC 8414 form; the `jwks_uri` it names is then
+/// fetched through `jwks_cluster`, and another worker adopts both without fetching.
+#[test]
+fn discovery_finds_the_key_set_for_every_worker() {
+    let issuer = "https://idp.test/realms/main";
+    let a = FakeHost::default();
+    let b = FakeHost::with_store(a.store.clone());
+    let (a, b) = (
+        Worker {
+            host: a,
+            engine: discovering(issuer),
+            fetches: JwksFetches::default(),
+        },
+        Worker {
+            host: b,
+            engine: discovering(issuer),
+            fetches: JwksFetches::default(),
+        },
+    );
+    a.fetches.configure(&a.host, &a.engine);
+    b.fetches.configure(&b.host, &b.engine);
+    a.fetches.sync_and_fetch(&a.host, &a.engine);
+    let oidc = last_call(&a);
+    assert_eq!(oidc.cluster, "idp");
+    assert!(oidc.headers.contains(&(
+        ":path".into(),
+        "/realms/main/.well-known/openid-configuration".into()
+    )));
+    assert_eq!(
+        a.fetches
+            .on_response(&a.host, &a.engine, oidc.token, Some("404"), b""),
+        None
+    );
+    let rfc8414 = last_call(&a);
+    assert!(rfc8414.headers.contains(&(
+        ":path".into(),
+        "/.well-known/oauth-authorization-server/realms/main".into()
+    )));
+    let doc = metadata(issuer, "https://keys.idp.test/jwks");
+    a.fetches
+        .on_response(&a.host, &a.engine, rfc8414.token, Some("200"), &doc);
+    assert_eq!(
+        a.host
+            .lines_with("discovered jwks_uri https://keys.idp.test/jwks")
+            .len(),
+        1
+    );
+    a.fetches.sync_and_fetch(&a.host, &a.engine);
+    let keys = last_call(&a);
+    assert_eq!(keys.cluster, "keys");
+    assert!(keys
+        .headers
+        .contains(&(":authority".into(), "keys.idp.test".into())));
+    a.fetches
+        .on_response(&a.host, &a.engine, keys.token, Some("200"), &body());
+    assert!(has_keys(&a));
+    b.fetches.sync_and_fetch(&b.host, &b.engine);
+    assert!(
+        has_keys(&b) && b.host.calls.borrow().is_empty(),
+        "adopted, not fetched"
+    );
+}
+
+/// The most common discovery failure, a trailing slash, is named in the log with both
+/// issuers; the last good `jwks_uri` and keys stay.
+#[test]
+fn an_issuer_mismatch_is_refused_with_both_names() {
+    let issuer = "https://idp.test";
+    let w = Worker {
+        host: FakeHost::default(),
+        engine: discovering(issuer),
+        fetches: JwksFetches::default(),
+    };
+    w.fetches.configure(&w.host, &w.engine);
+    w.fetches.sync_and_fetch(&w.host, &w.engine);
+    let call = last_call(&w);
+    let got = w.fetches.on_response(
+        &w.host,
+        &w.engine,
+        call.token,
+        Some("200"),
+        &metadata("https://idp.test/", "https://idp.test/jwks"),
+    );
+    assert_eq!(
+        got,
+        Some(Fetched {
+            provider: 0,
+            ok: false
+        })
+    );
+    let line = &w.host.lines_with("discovery from")[0];
+    assert!(
+        line.contains("\"https://idp.test/\"") && line.contains("\"https://idp.test\""),
+        "{line}"
+    );
+    assert!(w.engine.remote_jwks().all(|(_, _, r)| r.target().is_none()));
+    // http jwks_uri for an https issuer: refused too.
+    w.host.advance(3_000);
+    w.fetches.sync_and_fetch(&w.host, &w.engine);
+    let call = last_call(&w);
+    w.fetches.on_response(
+        &w.host,
+        &w.engine,
+        call.token,
+        Some("200"),
+        &metadata(issuer, "http://idp.test/jwks"),
+    );
+    assert_eq!(w.host.lines_with("is not https").len(), 1);
+}

@@ -1,0 +1,209 @@
+//! Phase two for `rules[]`: each rule's match, requirement and scopes checked against the
+//! providers, its challenges built. Every refusal names its field.
+
+use super::fields;
+use super::raw::RawRule;
+use super::NamedProvider;
+use crate::error::ConfigError;
+use crate::reply::Challenge;
+use crate::rules::{PathMatch, Requirement, Rule};
+use serde_json::Value;
+
+pub(super) fn compile_rule(
+    field: &str,
+    raw: &RawRule,
+    providers: &[NamedProvider],
+    realm: &str,
+) -> Result<Rule, ConfigError> {
+    let m = &raw.matcher;
+    let path = match (&m.prefix, &m.path) {
+        (Some(p), None) => PathMatch::Prefix(p.clone()),
+        (None, Some(p)) => PathMatch::Exact(p.clone()),
+        _ => {
+            return Err(ConfigError::new(
+                format!("{field}.match"),
+                "needs exactly one of `prefix` and `path`",
+            ))
+        }
+    };
+    let (PathMatch::Prefix(p) | PathMatch::Exact(p)) = &path;
+    if !p.starts_with('/') {
+        return Err(ConfigError::new(
+            format!("{field}.match"),
+            "`prefix` and `path` must start with `/`",
+        ));
+    }
+    let methods = match &m.methods {
+        None => vec![],
+        Some(list) if list.is_empty() => {
+            return Err(ConfigError::new(
+                format!("{field}.match.methods"),
+                "must not be empty (omit it to match every method)",
+            ))
+        }
+        Some(list) => {
+            for (j, method) in list.iter().enumerate() {
+                if !fields::is_token(method) || method.bytes().any(|b| b.is_ascii_lowercase()) {
+                    return Err(ConfigError::new(
+                        format!("{field}.match.methods[{j}]"),
+                        "must be an upper-case method token such as GET (methods are case-sensitive)",
+                    ));
+                }
+            }
+            list.clone()
+        }
+    };
+    let (requires, allow_missing) =
+        compile_requires(&format!("{field}.requires"), &raw.requires, providers)?;
+    let scopes = match &raw.scopes {
+        None => vec![],
+        Some(_) if requires == Requirement::None => {
+            return Err(ConfigError::new(
+                format!("{field}.scopes"),
+                "a rule that requires `none` cannot require scopes",
+            ))
+        }
+        Some(list) => {
+            let has_jwt = match &requires {
+                Requirement::Any(l) | Requirement::All(l) => {
+                    l.iter().any(|&i| providers[i].check.has_scopes())
+                }
+                Requirement::None => false,
+            };
+            if !has_jwt {
+                return Err(ConfigError::new(
+                    format!("{field}.scopes"),
+                    "scopes are checked on JWTs, and no `jwt` provider is in `requires`",
+                ));
+            }
+            if list.is_empty() {
+                return Err(ConfigError::new(
+                    format!("{field}.scopes"),
+                    "must not be empty",
+                ));
+            }
+            for (j, s) in list.iter().enumerate() {
+                // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
+                let ok =
+                    |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
+                if s.is_empty() || !s.bytes().all(ok) {
+                    return Err(ConfigError::new(
+                        format!("{field}.scopes[{j}]"),
+                        "is not a valid scope token",
+                    ));
+                }
+            }
+            list.clone()
+        }
+    };
+    let challenges = match &requires {
+        Requirement::None => vec![],
+        Requirement::Any(list) | Requirement::All(list) => challenges(list, providers, realm),
+    };
+    Ok(Rule {
+        label: field.to_string(),
+        path,
+        methods,
+        requires,
+        allow_missing,
+        scopes,
+        challenges,
+    })
+}
+
+fn compile_requires(
+    field: &str,
+    value: &Value,
+    providers: &[NamedProvider],
+) -> Result<(Requirement, bool), ConfigError> {
+    let lookup = |f: &str, name: &Value| -> Result<usize, ConfigError> {
+        let name = name
+            .as_str()
+            .ok_or_else(|| ConfigError::new(f, "must be a provider name"))?;
+        providers
+            .iter()
+            .position(|p| p.name == name)
+            .ok_or_else(|| ConfigError::new(f, format!("no provider is named `{name}`")))
+    };
+    match value {
+        Value::String(s) if s == "none" => Ok((Requirement::None, false)),
+        Value::String(_) => Ok((Requirement::Any(vec![lookup(field, value)?]), false)),
+        Value::Object(map) => {
+            let mut kind = None;
+            let mut allow_missing = false;
+            for (k, v) in map {
+                match k.as_str() {
+                    "any" | "all" => {
+                        if kind.is_some() {
+                            return Err(ConfigError::new(
+                                field,
+                                "needs exactly one of `any` and `all`",
+                            ));
+                        }
+                        kind = Some((k.as_str(), v));
+                    }
+                    "allow_missing" => {
+                        allow_missing = v.as_bool().ok_or_else(|| {
+                            ConfigError::new(
+                                format!("{field}.allow_missing"),
+                                "must be true or false",
+                            )
+                        })?
+                    }
+                    other => {
+                        return Err(ConfigError::new(
+                            field,
+                            format!(
+                                "unknown field `{other}`, expected `any`, `all` or `allow_missing`"
+                            ),
+                        ))
+                    }
+                }
+            }
+            let Some((kind, list)) = kind else {
+                return Err(ConfigError::new(
+                    field,
+                    "needs exactly one of `any` and `all`",
+                ));
+            };
+            let f = format!("{field}.{kind}");
+            let list = list.as_array().filter(|l| !l.is_empty()).ok_or_else(|| {
+                ConfigError::new(&f, "must be a non-empty list of provider names")
+            })?;
+            let mut idx = Vec::with_capacity(list.len());
+            for (j, name) in list.iter().enumerate() {
+                let i = lookup(&format!("{f}[{j}]"), name)?;
+                if idx.contains(&i) {
+                    return Err(ConfigError::new(
+                        format!("{f}[{j}]"),
+                        "names a provider twice",
+                    ));
+                }
+                idx.push(i);
+            }
+            Ok((
+                if kind == "any" {
+                    Requirement::Any(idx)
+                } else {
+                    Requirement::All(idx)
+                },
+                allow_missing,
+            ))
+        }
+        _ => Err(ConfigError::new(
+            field,
+            "must be a provider name, \"none\", {\"any\": [...]} or {\"all\": [...]}",
+        )),
+    }
+}
+
+pub(super) fn challenges(
+    list: &[usize],
+    providers: &[NamedProvider],
+    realm: &str,
+) -> Vec<Challenge> {
+    list.iter()
+        .filter_map(|&i| providers.get(i))
+        .map(|p| p.check.challenge(realm))
+        .collect()
+}
