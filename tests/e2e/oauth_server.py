@@ -1,8 +1,12 @@
-"""A small OAuth 2.0 authorization server for the tests: RFC 8414 metadata, a JWKS and a token
-endpoint (client credentials, RFC 6749 §4.4) that issues ES256 access tokens whose `aud` is the
-`resource` the client asked for (RFC 8707). Its keys can rotate. Every request is logged."""
+"""A small OAuth 2.0 authorization server for the tests: RFC 8414 metadata, a JWKS, an
+authorization endpoint that approves at once (authorization code with PKCE, RFC 7636 S256),
+dynamic client registration (RFC 7591) and a token endpoint (client credentials, RFC 6749
+§4.4, and authorization code) that issues ES256 access tokens whose `aud` is the `resource`
+the client asked for (RFC 8707). Its keys can rotate. Every request is logged."""
 
 import base64
+import hashlib
+import secrets
 import json
 import threading
 import time
@@ -24,6 +28,7 @@ class AuthorizationServer:
         self.keys = {0: Keys(prefix="gen0-")}
         self.log = []  # (method, path)
         self.issued = []  # decoded claims of every token issued
+        self.codes = {}  # code -> (client_id, redirect_uri, code_challenge, resource, scope)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,14 +53,35 @@ class AuthorizationServer:
                     return self._send(200, outer.metadata())
                 if path == "/jwks":
                     return self._send(200, outer.jwks())
+                if path == "/authorize":
+                    q = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).items()}
+                    if q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+                        return self._send(400, {"error": "invalid_request", "error_description": "PKCE S256 required"})
+                    code = secrets.token_urlsafe(16)
+                    outer.codes[code] = (q["client_id"], q["redirect_uri"], q["code_challenge"],
+                                         q.get("resource"), q.get("scope", " ".join(outer.scopes)))
+                    location = q["redirect_uri"] + "?" + urllib.parse.urlencode({"code": code, "state": q.get("state", "")})
+                    self.send_response(302)
+                    self.send_header("location", location)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return None
                 self._send(404, {"error": "not_found"})
 
             def do_POST(self):
                 outer.log.append(("POST", self.path))
                 length = int(self.headers.get("content-length") or 0)
-                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                form_body = self.rfile.read(length).decode()
+                form = urllib.parse.parse_qs(form_body)
+                if self.path.split("?")[0] == "/register":
+                    doc = json.loads(form_body or "{}")
+                    client = "dcr-" + secrets.token_hex(4)
+                    outer.clients[client] = None  # a public client: PKCE, no secret
+                    return self._send(201, dict(doc, client_id=client, token_endpoint_auth_method="none"))
                 if self.path.split("?")[0] != "/token":
                     return self._send(404, {"error": "not_found"})
+                if form.get("grant_type", [""])[0] == "authorization_code":
+                    return self._send(*outer.redeem(form))
                 client, secret = outer.credentials(self.headers.get("authorization"), form)
                 if outer.clients.get(client) != secret or client is None:
                     return self._send(401, {"error": "invalid_client"})
@@ -75,7 +101,9 @@ class AuthorizationServer:
     def metadata(self):
         return {"issuer": self.issuer, "token_endpoint": f"{self.issuer}/token",
                 "authorization_endpoint": f"{self.issuer}/authorize",
-                "jwks_uri": f"{self.issuer}/jwks", "grant_types_supported": ["client_credentials"],
+                "jwks_uri": f"{self.issuer}/jwks", "registration_endpoint": f"{self.issuer}/register",
+                "grant_types_supported": ["client_credentials", "authorization_code"],
+                "code_challenge_methods_supported": ["S256"],
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
                 "scopes_supported": self.scopes, "response_types_supported": ["code"]}
 
@@ -102,6 +130,19 @@ class AuthorizationServer:
         self.issued.append(claims)
         token = self.keys[self.generation].token("ES256", claims)
         return {"access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": scope}
+
+    def redeem(self, form):
+        """The authorization code grant with PKCE (RFC 7636 §4.6): (status, answer)."""
+        f = {k: v[0] for k, v in form.items()}
+        entry = self.codes.pop(f.get("code", ""), None)
+        if not entry:
+            return 400, {"error": "invalid_grant"}
+        client, redirect_uri, challenge, resource, scope = entry
+        verifier = f.get("code_verifier", "")
+        computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        if computed != challenge or f.get("redirect_uri") != redirect_uri or f.get("client_id") != client:
+            return 400, {"error": "invalid_grant"}
+        return 200, self.issue(client, scope, f.get("resource") or resource)
 
     def token_for(self, audience, scope):
         """A token minted directly (not through the endpoint), for negative tests."""

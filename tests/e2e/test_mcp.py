@@ -139,6 +139,50 @@ def test_the_sdk_client_finds_its_way_to_a_token_and_calls_a_tool(world):
     assert all(auth == "" for _, _, auth in world["seen"]), world["seen"]
 
 
+def test_the_authorization_code_flow_with_pkce(world):
+    """The SDK's authorization-code + PKCE client, with programmatic redirect and callback
+    handlers: registers itself (RFC 7591), is sent to /authorize, redeems the code with its
+    verifier, and calls the tool."""
+    from urllib.parse import parse_qs, urlparse
+    from mcp.client.auth import AuthorizationCodeResult, OAuthClientProvider
+    from mcp.shared.auth import OAuthClientMetadata
+
+    redirect = "http://127.0.0.1:1/callback"  # never contacted: the handlers play the browser
+    got = {}
+
+    async def redirect_handler(url):
+        async with httpx2.AsyncClient(follow_redirects=False) as c:
+            r = await c.get(url)
+        assert r.status_code == 302, r.text
+        q = parse_qs(urlparse(r.headers["location"]).query)
+        got["code"], got["state"] = q["code"][0], q["state"][0]
+        got["authorize"] = parse_qs(urlparse(url).query)
+
+    async def callback_handler():
+        return AuthorizationCodeResult(code=got["code"], state=got["state"])
+
+    async def main():
+        meta = OAuthClientMetadata(client_name="authgate-test", redirect_uris=[redirect],
+                                   grant_types=["authorization_code", "refresh_token"],
+                                   response_types=["code"], token_endpoint_auth_method="none")
+        auth = OAuthClientProvider(server_url=world["url"], client_metadata=meta, storage=Storage(),
+                                   redirect_handler=redirect_handler, callback_handler=callback_handler)
+        async with httpx2.AsyncClient(auth=auth) as http:
+            async with streamable_http_client(world["url"], http_client=http) as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    return await session.call_tool("add", {"a": 40, "b": 2})
+
+    before = len(world["as"].log)
+    result = anyio.run(main)
+    assert result.structured_content == {"result": 42}
+    assert got["authorize"]["code_challenge_method"] == ["S256"]
+    assert got["authorize"]["resource"] == [world["url"]] and got["authorize"]["scope"] == ["mcp:tools"]
+    paths = [p.split("?")[0] for _, p in world["as"].log[before:]]
+    assert paths == ["/.well-known/oauth-authorization-server", "/register", "/authorize", "/token"], paths
+    assert world["as"].issued[-1]["aud"] == world["url"]
+
+
 def test_a_token_for_another_audience_or_without_the_scope_is_refused(world):
     body = b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}'
     headers = [("content-type", "application/json"), ("accept", "application/json, text/event-stream")]
