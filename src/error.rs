@@ -28,12 +28,15 @@ pub enum Denial {
     InvalidRequest(&'static str),
     /// Too many refused credentials from this client lately; holds the seconds to wait.
     TooManyFailures(u64),
+    /// Authenticated, but a rule's `claims` or `identities` condition fails; holds the
+    /// condition in words (configured values only, never the credential's).
+    AccessDenied(String),
 }
 
 impl Denial {
     /// Every `error` code, fixed by the contract: the one list that replies (`response.detail`
     /// keys) and metrics (a counter per code) are built from.
-    pub const CODES: [&'static str; 7] = [
+    pub const CODES: [&'static str; 8] = [
         "missing_credentials",
         "invalid_credentials",
         "token_expired",
@@ -41,6 +44,7 @@ impl Denial {
         "insufficient_scope",
         "invalid_request",
         "too_many_failures",
+        "access_denied",
     ];
 
     /// This denial's place in [`Denial::CODES`]; the match makes a new variant name its code.
@@ -53,6 +57,7 @@ impl Denial {
             Denial::InsufficientScope(_) => 4,
             Denial::InvalidRequest(_) => 5,
             Denial::TooManyFailures(_) => 6,
+            Denial::AccessDenied(_) => 7,
         }
     }
 
@@ -81,6 +86,7 @@ impl fmt::Display for Denial {
             Denial::InsufficientScope(s) => write!(f, "insufficient scope, requires {s}"),
             Denial::InvalidRequest(why) => write!(f, "invalid request: {why}"),
             Denial::TooManyFailures(s) => write!(f, "too many failed attempts, retry in {s} s"),
+            Denial::AccessDenied(why) => write!(f, "access denied: {why}"),
         }
     }
 }
@@ -139,6 +145,7 @@ mod tests {
             Denial::InsufficientScope("s".into()),
             Denial::InvalidRequest("x"),
             Denial::TooManyFailures(1),
+            Denial::AccessDenied("x".into()),
         ];
         let codes: Vec<&str> = all.iter().map(Denial::code).collect();
         assert_eq!(

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod authorization;
 pub mod cache;
 pub mod capabilities;
+pub mod conditions;
 pub mod config;
 pub mod crypto;
 pub mod engine;

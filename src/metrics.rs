@@ -7,7 +7,7 @@ use crate::engine::Decision;
 use crate::error::Denial;
 use crate::providers::CacheUse;
 
-const CODES: [&str; 7] = Denial::CODES;
+const CODES: [&str; 8] = Denial::CODES;
 
 /// Counter indexes into [`Catalog::names`].
 pub struct Catalog {

@@ -37,6 +37,10 @@ pub struct Rule {
     pub allow_missing: bool,
     /// Scopes a token must hold (checked by the `jwt` provider).
     pub scopes: Vec<String>,
+    /// Conditions on the authenticated credential's claims.
+    pub conditions: Vec<crate::conditions::Condition>,
+    /// The identities allowed (empty: any).
+    pub identities: Vec<String>,
     /// Challenges advertised in replies, one per provider in the rule's order.
     pub challenges: Vec<Challenge>,
 }
@@ -64,6 +68,8 @@ mod tests {
             requires: Requirement::None,
             allow_missing: false,
             scopes: vec![],
+            conditions: vec![],
+            identities: vec![],
             challenges: vec![],
         }
     }

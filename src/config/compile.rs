@@ -138,6 +138,8 @@ fn compile_raw(
         requires: Requirement::Any(everyone),
         allow_missing: false,
         scopes: vec![],
+        conditions: vec![],
+        identities: vec![],
     });
 
     let mode = match raw.mode.as_deref() {

@@ -4,6 +4,7 @@
 use super::fields;
 use super::raw::RawRule;
 use super::NamedProvider;
+use crate::conditions::Condition;
 use crate::error::ConfigError;
 use crate::reply::Challenge;
 use crate::rules::{PathMatch, Requirement, Rule};
@@ -96,6 +97,7 @@ pub(super) fn compile_rule(
             list.clone()
         }
     };
+    let (conditions, identities) = compile_access(field, raw, &requires, providers)?;
     let challenges = match &requires {
         Requirement::None => vec![],
         Requirement::Any(list) | Requirement::All(list) => challenges(list, providers, realm),
@@ -107,6 +109,8 @@ pub(super) fn compile_rule(
         requires,
         allow_missing,
         scopes,
+        conditions,
+        identities,
         challenges,
     })
 }
@@ -206,4 +210,52 @@ pub(super) fn challenges(
         .filter_map(|&i| providers.get(i))
         .map(|p| p.check.challenge(realm))
         .collect()
+}
+
+/// A rule's `claims` and `identities`.
+fn compile_access(
+    field: &str,
+    raw: &RawRule,
+    requires: &Requirement,
+    providers: &[NamedProvider],
+) -> Result<(Vec<Condition>, Vec<String>), ConfigError> {
+    let list: &[usize] = match requires {
+        Requirement::Any(l) | Requirement::All(l) => l,
+        Requirement::None => &[],
+    };
+    let mut conditions = Vec::new();
+    if let Some(claims) = &raw.claims {
+        if !list.iter().any(|&i| providers[i].check.has_claims()) {
+            return Err(ConfigError::new(
+                format!("{field}.claims"),
+                "claims are tested on tokens, and no provider in `requires` carries claims",
+            ));
+        }
+        if claims.is_empty() {
+            return Err(ConfigError::new(
+                format!("{field}.claims"),
+                "must not be empty",
+            ));
+        }
+        for (j, c) in claims.iter().enumerate() {
+            conditions.push(Condition::compile(&format!("{field}.claims[{j}]"), c)?);
+        }
+    }
+    let identities = match &raw.identities {
+        None => vec![],
+        Some(_) if list.is_empty() => {
+            return Err(ConfigError::new(
+                format!("{field}.identities"),
+                "a rule that requires `none` authenticates nobody",
+            ))
+        }
+        Some(ids) if ids.is_empty() || ids.iter().any(String::is_empty) => {
+            return Err(ConfigError::new(
+                format!("{field}.identities"),
+                "must be a non-empty list of user names, API clients or token subjects",
+            ))
+        }
+        Some(ids) => ids.clone(),
+    };
+    Ok((conditions, identities))
 }

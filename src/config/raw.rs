@@ -124,6 +124,12 @@ pub struct RawRule {
     /// Scopes a JWT must carry.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// Conditions on the authenticated credential's claims (`claim` + `equals`/`contains`/`in`).
+    #[serde(default)]
+    pub claims: Option<Vec<Value>>,
+    /// The Basic users, API key clients or token subjects allowed.
+    #[serde(default)]
+    pub identities: Option<Vec<String>>,
 }
 
 /// `match`: exactly one of `prefix`, `path`; optionally `methods`.

@@ -3,6 +3,7 @@
 
 use super::Engine;
 use crate::authorization::Authorization;
+use crate::conditions;
 use crate::config::NamedProvider;
 use crate::error::Denial;
 use crate::providers::{Accepted, Found, Rejection};
@@ -110,6 +111,7 @@ pub(super) fn check(
     }
     let mut merged: Option<Authenticated> = None;
     let mut scopes_held: Vec<String> = Vec::new();
+    let mut every: Vec<Accepted> = Vec::new();
     let mut worst: Option<Unmet> = None;
     for p in presented {
         let outcome = providers[p.provider]
@@ -117,16 +119,20 @@ pub(super) fn check(
             .verify(&p.value, p.source, req, now);
         let unmet = match outcome {
             Ok(accepted) if !all => {
-                if has_scopes(&accepted.scopes, &rule.scopes) {
+                if !has_scopes(&accepted.scopes, &rule.scopes) {
+                    Unmet::Refused(Failure::by(scope_denial(rule), p.provider))
+                } else if let Err(why) = access(rule, &[&accepted]) {
+                    Unmet::Refused(Failure::by(Denial::AccessDenied(why), p.provider))
+                } else {
                     return Ok(Some(Authenticated {
                         accepted,
                         provider: p.provider,
                     }));
                 }
-                Unmet::Refused(Failure::by(scope_denial(rule), p.provider))
             }
             Ok(accepted) => {
                 scopes_held.extend(accepted.scopes.iter().cloned());
+                every.push(accepted.clone());
                 match &mut merged {
                     Some(m) => {
                         m.accepted.edits.extend(accepted.edits);
@@ -161,7 +167,35 @@ pub(super) fn check(
     if !has_scopes(&scopes_held, &rule.scopes) {
         return Err(Unmet::Refused(Failure::of(scope_denial(rule))));
     }
+    if let Err(why) = access(rule, &every.iter().collect::<Vec<_>>()) {
+        return Err(Unmet::Refused(Failure::of(Denial::AccessDenied(why))));
+    }
     Ok(merged)
+}
+
+/// A rule's `identities` and `claims` conditions against the credentials that authenticated:
+/// an identity must be listed, and each condition must hold on one of them. `Err` names the
+/// first that fails.
+fn access(rule: &Rule, accepted: &[&Accepted]) -> Result<(), String> {
+    if rule.conditions.is_empty() && rule.identities.is_empty() {
+        return Ok(());
+    }
+    let identity_ok = rule.identities.is_empty()
+        || accepted.iter().any(|a| {
+            conditions::permits(&[], &rule.identities, a.identity.as_deref(), None).is_ok()
+        });
+    if !identity_ok {
+        return conditions::permits(&[], &rule.identities, None, None);
+    }
+    for c in &rule.conditions {
+        if !accepted
+            .iter()
+            .any(|a| a.claims.as_deref().is_some_and(|m| c.holds(m)))
+        {
+            return Err(c.describe());
+        }
+    }
+    Ok(())
 }
 
 /// Which failure an `any` rule reports when no credential passes: a provider still waiting
@@ -171,7 +205,14 @@ fn outranks(new: &Unmet, current: &Unmet) -> bool {
     fn rank(u: &Unmet) -> u8 {
         match u {
             Unmet::Pending(_) => 2,
-            Unmet::Refused(f) if matches!(f.denial, Denial::InsufficientScope(_)) => 1,
+            Unmet::Refused(f)
+                if matches!(
+                    f.denial,
+                    Denial::InsufficientScope(_) | Denial::AccessDenied(_)
+                ) =>
+            {
+                1
+            }
             Unmet::Refused(_) => 0,
         }
     }

@@ -44,6 +44,8 @@ pub struct Accepted {
     pub identity: Option<String>,
     /// The scopes the credential holds (tokens only).
     pub scopes: Vec<String>,
+    /// The claims it carries (tokens only), for rules' `claims` conditions.
+    pub claims: Option<Rc<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// Why a credential was not accepted (yet).
@@ -153,6 +155,11 @@ pub trait Provider: std::fmt::Debug {
     /// logged once at configure as warnings.
     fn warnings(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Whether its credentials carry claims that a rule's `claims` can test.
+    fn has_claims(&self) -> bool {
+        false
     }
 
     /// How its bearer tokens may be sent, in RFC 9728's words (`header`, `query`).

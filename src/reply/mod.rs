@@ -135,6 +135,11 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
             "Bad Request",
             format!("The request is malformed: {why}. Send exactly one credential, in one place."),
         ),
+        Denial::AccessDenied(why) => (
+            403,
+            "Forbidden",
+            format!("The credentials are valid but not allowed here: {why}."),
+        ),
         Denial::TooManyFailures(secs) => (
             429,
             "Too Many Requests",
@@ -235,8 +240,13 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     }
     let mut seen: Vec<&str> = Vec::with_capacity(ctx.challenges.len());
     for c in ctx.challenges {
-        // 403 is about scope, which only Bearer can express (RFC 6750 §3.1).
-        if status == 403 && c.scheme != Scheme::Bearer || seen.contains(&c.base.as_str()) {
+        // 403 is about scope, which only Bearer can express (RFC 6750 §3.1); an access
+        // rule's 403 asks for no other credential, so it has no challenge at all.
+        let no_challenge = matches!(denial, Denial::AccessDenied(_));
+        if no_challenge
+            || status == 403 && c.scheme != Scheme::Bearer
+            || seen.contains(&c.base.as_str())
+        {
             continue;
         }
         seen.push(&c.base);

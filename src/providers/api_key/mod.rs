@@ -164,6 +164,7 @@ impl ApiKeyProvider {
             edits,
             identity: Some(client.clone()),
             scopes: vec![],
+            claims: None,
         })
     }
 }

@@ -172,6 +172,7 @@ impl BasicProvider {
             edits,
             identity: Some(name.clone()),
             scopes: vec![],
+            claims: None,
         })
     }
 

@@ -20,6 +20,8 @@ pub struct Verdict {
     pub set: Vec<(String, String)>,
     /// `sub`, for the audit log.
     pub subject: Option<String>,
+    /// Every claim, for rules' `claims` conditions.
+    pub claims: Rc<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// The per-worker cache of verified tokens.

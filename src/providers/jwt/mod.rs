@@ -165,6 +165,7 @@ impl JwtProvider {
                 .and_then(|s| s.as_str())
                 .map(str::to_string),
             set: self.headers_for(&t),
+            claims: Rc::new(t.claims.all.clone()),
         });
         cache.insert(key, verdict.clone());
         Ok(verdict)
@@ -253,6 +254,7 @@ impl Provider for JwtProvider {
             edits,
             identity: verdict.subject.clone(),
             scopes: verdict.scopes.clone(),
+            claims: Some(verdict.claims.clone()),
         })
     }
 
@@ -286,6 +288,10 @@ impl Provider for JwtProvider {
     }
 
     fn has_scopes(&self) -> bool {
+        true
+    }
+
+    fn has_claims(&self) -> bool {
         true
     }
 
