@@ -49,3 +49,20 @@ def allowed(gw, path, headers=(), method="GET"):
     assert r.status == 200, (r.status, r.body)
     assert len(gw.upstream.seen) == before + 1
     return gw.upstream.seen[-1]
+
+
+def refused_at_load(plugin_config):
+    """Starts Envoy with a plugin configuration authgate must refuse: Envoy exits, and its log
+    has exactly one `invalid configuration` line, which is returned."""
+    from harness import Envoy, Upstream, bootstrap, free_port
+    upstream = Upstream()
+    envoy = Envoy(bootstrap(plugin_config, free_port(), free_port(), upstream.port))
+    try:
+        envoy.start()
+        assert envoy.exited(timeout=30) not in (None, 0), envoy.log()
+        lines = [l for l in envoy.log().splitlines() if "authgate: invalid configuration" in l]
+        assert len(lines) == 1, lines
+        return lines[0]
+    finally:
+        envoy.stop()
+        upstream.close()
