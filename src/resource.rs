@@ -6,7 +6,6 @@
 
 use crate::config::raw::RawResource;
 use crate::error::ConfigError;
-use crate::json;
 use crate::reply::Reply;
 
 /// The well-known path prefix (RFC 9728 §3).
@@ -23,8 +22,8 @@ pub struct Resource {
     pub metadata_url: String,
     /// The scopes the resource advertises.
     pub scopes_supported: Vec<String>,
-    raw: Vec<(String, String)>,
-    list: Vec<(String, Vec<String>)>,
+    /// The metadata document (RFC 9728 §2), rendered once at load.
+    pub document: String,
 }
 
 /// `scheme`, `authority`, `path` of an absolute URL without query or fragment.
@@ -114,67 +113,36 @@ impl Resource {
         }
         let trimmed = path.trim_end_matches('/');
         let metadata_path = format!("{WELL_KNOWN}{trimmed}");
-        let mut raw_members = vec![("resource".to_string(), id.to_string())];
-        if let Some(n) = &raw.resource_name {
-            raw_members.push(("resource_name".into(), n.clone()));
+        let mut doc = serde_json::Map::new();
+        doc.insert("resource".into(), id.into());
+        for (k, v) in [
+            ("resource_name", &raw.resource_name),
+            ("resource_documentation", &raw.resource_documentation),
+        ] {
+            if let Some(v) = v {
+                doc.insert(k.into(), v.clone().into());
+            }
         }
-        if let Some(d) = &raw.resource_documentation {
-            raw_members.push(("resource_documentation".into(), d.clone()));
-        }
-        let mut list = vec![(
-            "authorization_servers".to_string(),
-            raw.authorization_servers.clone(),
-        )];
+        doc.insert(
+            "authorization_servers".into(),
+            raw.authorization_servers.clone().into(),
+        );
         if !scopes.is_empty() {
-            list.push(("scopes_supported".into(), scopes.clone()));
+            doc.insert("scopes_supported".into(), scopes.clone().into());
         }
-        list.push((
+        doc.insert(
             "bearer_methods_supported".into(),
-            bearer_methods.iter().map(|m| m.to_string()).collect(),
-        ));
+            bearer_methods.to_vec().into(),
+        );
         Ok(Resource {
             id: id.to_string(),
             metadata_url: format!("{scheme}://{authority}{metadata_path}"),
             metadata_path,
             scopes_supported: scopes,
-            raw: raw_members,
-            list,
+            document: serde_json::Value::Object(doc).to_string(),
         })
     }
 
-    /// The metadata document (RFC 9728 §2), as JSON.
-    pub fn document(&self) -> String {
-        let mut out = String::from("{");
-        let mut first = true;
-        let mut sep = |out: &mut String| {
-            if !std::mem::take(&mut first) {
-                out.push(',');
-            }
-        };
-        for (k, v) in &self.raw {
-            sep(&mut out);
-            json::push_str(&mut out, k);
-            out.push(':');
-            json::push_str(&mut out, v);
-        }
-        for (k, list) in &self.list {
-            sep(&mut out);
-            json::push_str(&mut out, k);
-            out.push_str(":[");
-            for (i, v) in list.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json::push_str(&mut out, v);
-            }
-            out.push(']');
-        }
-        out.push('}');
-        out
-    }
-}
-
-impl Resource {
     /// authgate's own answer at the metadata URL: the document for `GET` and `HEAD`, a CORS
     /// preflight answer for `OPTIONS` (browser-based clients read it cross-origin), 405 for
     /// anything else. No credentials are asked for: the document is public by design.
@@ -189,7 +157,11 @@ impl Resource {
                     header("access-control-allow-origin", "*"),
                     header("cache-control", "public, max-age=3600"),
                 ],
-                body: if method == "GET" { self.document() } else { String::new() },
+                body: if method == "GET" {
+                    self.document.clone()
+                } else {
+                    String::new()
+                },
             },
             "OPTIONS" => Reply {
                 status: 204,
@@ -243,7 +215,7 @@ mod tests {
             r.metadata_url,
             "https://api.example.com/.well-known/oauth-protected-resource/mcp"
         );
-        let doc: serde_json::Value = serde_json::from_str(&r.document()).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&r.document).unwrap();
         assert_eq!(doc["resource"], "https://api.example.com/mcp");
         assert_eq!(
             doc["authorization_servers"][0],
@@ -272,7 +244,7 @@ mod tests {
         assert!(get
             .headers
             .contains(&("access-control-allow-origin".into(), "*".into())));
-        assert_eq!(get.body, r.document());
+        assert_eq!(get.body, r.document);
         assert_eq!(
             (r.answer("HEAD").status, r.answer("HEAD").body.as_str()),
             (200, "")
