@@ -14,7 +14,7 @@ use crate::authorization::Authorization;
 use crate::crypto::HostSignatures;
 use crate::error::Denial;
 use crate::providers::jwt::remote::RemoteJwks;
-use crate::reply::Challenge;
+use crate::reply::{Challenge, Scheme};
 use crate::request::Request;
 use std::rc::Rc;
 
@@ -119,6 +119,9 @@ impl CacheUse {
 
 /// One configured credential checker.
 pub trait Provider: std::fmt::Debug {
+    /// The scheme its credentials use.
+    fn scheme(&self) -> Scheme;
+
     /// The challenge this provider advertises under `realm`.
     fn challenge(&self, realm: &str) -> Challenge;
 

@@ -11,7 +11,7 @@ use crate::authorization::Authorization;
 use crate::config::fields;
 use crate::config::raw::section;
 use crate::error::{ConfigError, Denial};
-use crate::reply::Challenge;
+use crate::reply::{Challenge, Scheme};
 use crate::request::Request;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -187,6 +187,10 @@ pub fn from_config(setup: &Setup, value: Value) -> Result<Box<dyn Provider>, Con
 }
 
 impl Provider for ApiKeyProvider {
+    fn scheme(&self) -> Scheme {
+        Scheme::ApiKey
+    }
+
     fn challenge(&self, realm: &str) -> Challenge {
         match self.sources.first() {
             Some(KeySource::Query(n)) => Challenge::api_key(realm, "query", n),

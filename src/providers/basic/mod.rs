@@ -14,7 +14,7 @@ use crate::cache::VerifiedCache;
 use crate::config::fields;
 use crate::config::raw::section;
 use crate::error::{ConfigError, Denial};
-use crate::reply::Challenge;
+use crate::reply::{Challenge, Scheme};
 use crate::request::Request;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
@@ -226,6 +226,10 @@ pub fn from_config(setup: &Setup, value: Value) -> Result<Box<dyn Provider>, Con
 }
 
 impl Provider for BasicProvider {
+    fn scheme(&self) -> Scheme {
+        Scheme::Basic
+    }
+
     fn challenge(&self, realm: &str) -> Challenge {
         Challenge::basic(realm)
     }
