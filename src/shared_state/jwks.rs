@@ -73,8 +73,7 @@ fn take_lease(host: &dyn Host, key: &str, now: u64, until: u64) -> bool {
         return false;
     };
     if shared.value.is_none() {
-        // A lease is taken by compare-and-swap on an existing record: create it first (a key
-        // set found by discovery has no record from configure).
+        // A lease is taken by compare-and-swap on an existing record: create it first.
         let _ = host.shared_set(key, b"0", None);
         let Some(again) = host.shared_get(key) else {
             return false;
@@ -93,29 +92,11 @@ fn take_lease(host: &dyn Host, key: &str, now: u64, until: u64) -> bool {
         .is_ok()
 }
 
-fn lease_keys(remote: &RemoteJwks) -> Vec<String> {
-    let mut keys = Vec::new();
-    if let Some(t) = remote.target() {
-        keys.push(shared_key("lease", &t.uri, &t.cluster));
-    }
-    if let Some(d) = &remote.discovery {
-        keys.push(shared_key("dlease", &d.issuer, &d.cluster));
-    }
-    keys
-}
-
 impl JwksFetches {
-    /// For a new configuration: nothing installed yet, and a lease record for every remote key
-    /// set (a lease can only be taken by compare-and-swap on an existing record).
-    pub fn configure(&self, host: &dyn Host, engine: &Engine) {
+    /// For a new configuration: nothing installed yet (leases are created where they are
+    /// taken).
+    pub fn configure(&self) {
         self.installed.borrow_mut().clear();
-        for (_, _, r) in engine.remote_jwks() {
-            for lease in lease_keys(r) {
-                if host.shared_get(&lease).is_some_and(|s| s.value.is_none()) {
-                    let _ = host.shared_set(&lease, b"0", None);
-                }
-            }
-        }
     }
 
     fn busy(&self, call: Call) -> bool {
@@ -313,11 +294,11 @@ impl JwksFetches {
                 ),
             ),
         }
-        Some(Fetched {
+        // Only a failure is counted here: a success is counted when the key set arrives.
+        outcome.is_err().then_some(Fetched {
             provider: i,
             ok: false,
         })
-        .filter(|_| outcome.is_err())
     }
 }
 

@@ -93,7 +93,7 @@ impl Worker {
         }
         let counters = Counters::define(host, Catalog::new(engine.config()));
         audit_key::sync(host, &engine);
-        self.fetches.configure(host, &engine);
+        self.fetches.configure();
         let remote = engine.remote_jwks().count() > 0;
         *self.current.borrow_mut() = Some(Rc::new(Configured { engine, counters }));
         // With a remote key set, the first fetch starts on the first tick, not here: Envoy

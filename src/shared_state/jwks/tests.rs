@@ -39,8 +39,8 @@ fn workers() -> (Worker, Worker) {
             fetches: JwksFetches::default(),
         },
     );
-    a.fetches.configure(&a.host, &a.engine);
-    b.fetches.configure(&b.host, &b.engine);
+    a.fetches.configure();
+    b.fetches.configure();
     (a, b)
 }
 
@@ -194,8 +194,8 @@ fn discovery_finds_the_key_set_for_every_worker() {
             fetches: JwksFetches::default(),
         },
     );
-    a.fetches.configure(&a.host, &a.engine);
-    b.fetches.configure(&b.host, &b.engine);
+    a.fetches.configure();
+    b.fetches.configure();
     a.fetches.sync_and_fetch(&a.host, &a.engine);
     let oidc = last_call(&a);
     assert_eq!(oidc.cluster, "idp");
@@ -248,7 +248,7 @@ fn an_issuer_mismatch_is_refused_with_both_names() {
         engine: discovering(issuer),
         fetches: JwksFetches::default(),
     };
-    w.fetches.configure(&w.host, &w.engine);
+    w.fetches.configure();
     w.fetches.sync_and_fetch(&w.host, &w.engine);
     let call = last_call(&w);
     let got = w.fetches.on_response(
