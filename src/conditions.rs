@@ -111,19 +111,26 @@ impl Condition {
     }
 }
 
-/// Whether a credential (its identity and claims) may pass a rule's conditions: `Err` names
-/// the first that fails.
+/// One credential that authenticated, as conditions see it: its identity and its claims.
+pub type Credential<'a> = (Option<&'a str>, Option<&'a Map<String, Value>>);
+
+/// Whether the credentials that authenticated pass a rule's conditions: one identity must be
+/// listed (when `identities` is set), and each condition must hold on one credential's claims.
+/// `Err` names the first that fails.
 pub fn permits(
     conditions: &[Condition],
     identities: &[String],
-    identity: Option<&str>,
-    claims: Option<&Map<String, Value>>,
+    credentials: &[Credential],
 ) -> Result<(), String> {
-    if !identities.is_empty() && !identity.is_some_and(|i| identities.iter().any(|a| a == i)) {
+    let listed = |id: Option<&str>| id.is_some_and(|i| identities.iter().any(|a| a == i));
+    if !identities.is_empty() && !credentials.iter().any(|(id, _)| listed(*id)) {
         return Err("the identity is not among the identities allowed here".into());
     }
     for c in conditions {
-        if !claims.is_some_and(|m| c.holds(m)) {
+        if !credentials
+            .iter()
+            .any(|(_, claims)| claims.is_some_and(|m| c.holds(m)))
+        {
             return Err(c.describe());
         }
     }
@@ -168,14 +175,14 @@ mod tests {
         let c = [condition(json!({"claim": "tenant", "equals": "acme"}))];
         let ids = ["alice".to_string(), "acme".to_string()];
         let claims = json!({"tenant": "globex"});
-        assert!(permits(&[], &ids, Some("alice"), None).is_ok());
-        assert!(permits(&[], &ids, Some("bob"), None).is_err());
+        assert!(permits(&[], &ids, &[(Some("alice"), None)]).is_ok());
+        assert!(permits(&[], &ids, &[(Some("bob"), None)]).is_err());
         assert_eq!(
-            permits(&c, &[], Some("x"), claims.as_object()).unwrap_err(),
+            permits(&c, &[], &[(Some("x"), claims.as_object())]).unwrap_err(),
             "the claim `tenant` must equal \"acme\""
         );
         assert!(
-            permits(&c, &[], Some("x"), None).is_err(),
+            permits(&c, &[], &[(Some("x"), None)]).is_err(),
             "no claims: fails"
         );
     }

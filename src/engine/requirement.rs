@@ -180,22 +180,11 @@ fn access(rule: &Rule, accepted: &[&Accepted]) -> Result<(), String> {
     if rule.conditions.is_empty() && rule.identities.is_empty() {
         return Ok(());
     }
-    let identity_ok = rule.identities.is_empty()
-        || accepted.iter().any(|a| {
-            conditions::permits(&[], &rule.identities, a.identity.as_deref(), None).is_ok()
-        });
-    if !identity_ok {
-        return conditions::permits(&[], &rule.identities, None, None);
-    }
-    for c in &rule.conditions {
-        if !accepted
-            .iter()
-            .any(|a| a.claims.as_deref().is_some_and(|m| c.holds(m)))
-        {
-            return Err(c.describe());
-        }
-    }
-    Ok(())
+    let credentials: Vec<conditions::Credential> = accepted
+        .iter()
+        .map(|a| (a.identity.as_deref(), a.claims.as_deref()))
+        .collect();
+    conditions::permits(&rule.conditions, &rule.identities, &credentials)
 }
 
 /// Which failure an `any` rule reports when no credential passes: a provider still waiting
