@@ -34,7 +34,7 @@ use crate::authorization::Authorization;
 use crate::config::raw::section;
 use crate::crypto::{self, der, HostSignatures};
 use crate::error::{ConfigError, Denial};
-use crate::reply::Challenge;
+use crate::reply::{Challenge, Scheme};
 use crate::request::Request;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
@@ -153,19 +153,22 @@ impl JwtProvider {
             .into());
         };
         self.rules.check_static(&t.claims, now)?;
+        let set = self.headers_for(&t);
+        let subject = t
+            .claims
+            .all
+            .get("sub")
+            .and_then(|s| s.as_str())
+            .map(str::to_string);
         let verdict = Rc::new(Verdict {
             exp: t.claims.exp,
             nbf: t.claims.nbf,
             key: fingerprint,
-            scopes: t.claims.scopes.clone(),
-            subject: t
-                .claims
-                .all
-                .get("sub")
-                .and_then(|s| s.as_str())
-                .map(str::to_string),
-            set: self.headers_for(&t),
-            claims: Rc::new(t.claims.all.clone()),
+            set,
+            subject,
+            // The token is done with: its claims move into the cache rather than being copied.
+            scopes: t.claims.scopes,
+            claims: Rc::new(t.claims.all),
         });
         cache.insert(key, verdict.clone());
         Ok(verdict)
@@ -220,6 +223,10 @@ pub fn from_config(setup: &Setup, value: Value) -> Result<Box<dyn Provider>, Con
 }
 
 impl Provider for JwtProvider {
+    fn scheme(&self) -> Scheme {
+        Scheme::Bearer
+    }
+
     fn challenge(&self, realm: &str) -> Challenge {
         Challenge::bearer(realm)
     }
