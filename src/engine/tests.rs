@@ -125,13 +125,7 @@ mod decisions {
         let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/", &[]), 0) else {
             panic!()
         };
-        let www: Vec<&str> = d
-            .reply
-            .headers
-            .iter()
-            .filter(|(k, _)| k == "www-authenticate")
-            .map(|(_, v)| v.as_str())
-            .collect();
+        let www = d.reply.challenges();
         assert_eq!(
             www,
             [

@@ -89,6 +89,18 @@ pub struct Reply {
     pub body: String,
 }
 
+#[cfg(test)]
+impl Reply {
+    /// The `WWW-Authenticate` values, in order (for tests).
+    pub fn challenges(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == "www-authenticate")
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
 /// Longest `x-request-id` echoed into a body; longer ids are cut.
 const MAX_REQUEST_ID: usize = 128;
 

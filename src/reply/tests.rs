@@ -3,11 +3,7 @@
 use super::*;
 
 fn www(r: &Reply) -> Vec<&str> {
-    r.headers
-        .iter()
-        .filter(|(k, _)| k == "www-authenticate")
-        .map(|(_, v)| v.as_str())
-        .collect()
+    r.challenges()
 }
 
 #[test]

@@ -136,13 +136,7 @@ fn protected_resource_metadata_and_challenges() {
     let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/mcp", &[]), RFC_NOW) else {
         panic!("401")
     };
-    let www: Vec<&str> = d
-        .reply
-        .headers
-        .iter()
-        .filter(|(k, _)| k == "www-authenticate")
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let www = d.reply.challenges();
     assert_eq!(
         www,
         [format!(
