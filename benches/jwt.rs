@@ -67,6 +67,7 @@ fn main() {
             secret: [1; 32],
             signatures: None,
             audience: None,
+            env: authgate::providers::NO_ENV,
         },
         &raw,
     )

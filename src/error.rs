@@ -31,12 +31,16 @@ pub enum Denial {
     /// Authenticated, but a rule's `claims` or `identities` condition fails; holds the
     /// condition in words (configured values only, never the credential's).
     AccessDenied(String),
+    /// A service the check depends on (the introspection endpoint) could not answer: down,
+    /// too slow, or an answer that is not one. Says nothing about the credential; holds the
+    /// seconds after which to retry.
+    TemporarilyUnavailable(u64),
 }
 
 impl Denial {
     /// Every `error` code, fixed by the contract: the one list that replies (`response.detail`
     /// keys) and metrics (a counter per code) are built from.
-    pub const CODES: [&'static str; 8] = [
+    pub const CODES: [&'static str; 9] = [
         "missing_credentials",
         "invalid_credentials",
         "token_expired",
@@ -45,6 +49,7 @@ impl Denial {
         "invalid_request",
         "too_many_failures",
         "access_denied",
+        "temporarily_unavailable",
     ];
 
     /// This denial's place in [`Denial::CODES`]; the match makes a new variant name its code.
@@ -58,6 +63,7 @@ impl Denial {
             Denial::InvalidRequest(_) => 5,
             Denial::TooManyFailures(_) => 6,
             Denial::AccessDenied(_) => 7,
+            Denial::TemporarilyUnavailable(_) => 8,
         }
     }
 
@@ -87,6 +93,9 @@ impl fmt::Display for Denial {
             Denial::InvalidRequest(why) => write!(f, "invalid request: {why}"),
             Denial::TooManyFailures(s) => write!(f, "too many failed attempts, retry in {s} s"),
             Denial::AccessDenied(why) => write!(f, "access denied: {why}"),
+            Denial::TemporarilyUnavailable(s) => {
+                write!(f, "the token service could not answer, retry in {s} s")
+            }
         }
     }
 }
@@ -146,6 +155,7 @@ mod tests {
             Denial::InvalidRequest("x"),
             Denial::TooManyFailures(1),
             Denial::AccessDenied("x".into()),
+            Denial::TemporarilyUnavailable(1),
         ];
         let codes: Vec<&str> = all.iter().map(Denial::code).collect();
         assert_eq!(

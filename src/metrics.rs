@@ -6,8 +6,13 @@ use crate::config::Config;
 use crate::engine::Decision;
 use crate::error::Denial;
 use crate::providers::CacheUse;
+use crate::shared_state::introspection::Event;
 
-const CODES: [&str; 8] = Denial::CODES;
+const CODES: [&str; 9] = Denial::CODES;
+
+/// `authgate.introspection.<provider>.<event>`: calls made, answers taken from another
+/// worker's call, answers active and inactive, calls that failed.
+const INTROSPECTION_EVENTS: [&str; 5] = ["calls", "shared", "active", "inactive", "failed"];
 
 /// Counter indexes into [`Catalog::names`].
 pub struct Catalog {
@@ -29,6 +34,9 @@ pub struct Catalog {
     /// `(cache name, hit counter, miss counter)`.
     cache: Vec<(&'static str, usize, usize)>,
     jwks: Vec<Option<(usize, usize)>>,
+    /// Per provider with a token service: its first counter (calls, shared, active,
+    /// inactive, failed follow).
+    introspection: Vec<Option<usize>>,
 }
 
 impl Catalog {
@@ -60,7 +68,7 @@ impl Catalog {
             add("authgate.signatures.module".into()),
         );
         // The documented caches always have counters; a provider's other cache gets its own.
-        let mut cache_names = vec!["basic", "jwt"];
+        let mut cache_names = vec!["basic", "jwt", "introspection"];
         for p in &config.providers {
             if let Some(u) = p.check.take_cache_use() {
                 if !cache_names.contains(&u.cache) {
@@ -78,6 +86,7 @@ impl Catalog {
         let mut provider_allowed = Vec::new();
         let mut provider_denied_by = Vec::new();
         let mut jwks = Vec::new();
+        let mut introspection = Vec::new();
         for p in &config.providers {
             provider_allowed.push(add(format!("authgate.provider.{}.allowed", p.name)));
             provider_denied_by.push(
@@ -92,6 +101,13 @@ impl Catalog {
                     add(format!("authgate.jwks.{}.fetch_ok", p.name)),
                     add(format!("authgate.jwks.{}.fetch_failed", p.name)),
                 )
+            }));
+            introspection.push(p.check.introspection().map(|_| {
+                INTROSPECTION_EVENTS
+                    .iter()
+                    .map(|e| add(format!("authgate.introspection.{}.{e}", p.name)))
+                    .min()
+                    .unwrap_or(0)
             }));
         }
         Catalog {
@@ -109,6 +125,7 @@ impl Catalog {
             metadata_served,
             cache,
             jwks,
+            introspection,
         }
     }
 
@@ -150,6 +167,18 @@ impl Catalog {
             .into_iter()
             .flat_map(move |&(_, hit, miss)| [(hit, u.hits), (miss, u.misses)])
             .filter(|(_, n)| *n > 0)
+    }
+
+    /// The counter an introspection event moves.
+    pub fn for_introspection(&self, e: Event) -> Option<usize> {
+        let (i, n) = match e {
+            Event::Called(i) => (i, 0),
+            Event::Shared(i) => (i, 1),
+            Event::Answered(i, true) => (i, 2),
+            Event::Answered(i, false) => (i, 3),
+            Event::Failed(i) => (i, 4),
+        };
+        Some((*self.introspection.get(i)?)? + n)
     }
 
     /// The counter a JWKS fetch outcome of provider `i` moves.

@@ -48,6 +48,8 @@ pub struct FakeHost {
     pub client: RefCell<String>,
     /// Runs once, just before the next conditional shared-data write.
     pub before_next_cas: RefCell<Option<Hook>>,
+    /// The VM's environment variables.
+    pub env: RefCell<Vec<(String, String)>>,
     next_token: Cell<u32>,
 }
 
@@ -70,6 +72,7 @@ impl FakeHost {
             level: Cell::new(LogLevel::Info),
             client: RefCell::new("10.0.0.1:4000".into()),
             before_next_cas: RefCell::default(),
+            env: RefCell::default(),
             next_token: Cell::new(1),
         }
     }
@@ -183,6 +186,11 @@ impl Host for FakeHost {
 
     fn client_address(&self) -> String {
         self.client.borrow().clone()
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        let env = self.env.borrow();
+        env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
     fn random_key(&self) -> [u8; 32] {

@@ -8,7 +8,7 @@ use super::raw::RawConfig;
 use super::{AuditLevel, Config, Mode, NamedProvider};
 use crate::crypto::HostSignatures;
 use crate::error::ConfigError;
-use crate::providers::{registry, Setup};
+use crate::providers::{registry, Env, Setup};
 use crate::reply::ResponseSettings;
 use crate::reply::Scheme;
 use crate::resource::Resource;
@@ -22,14 +22,16 @@ const DEFAULT_REALM: &str = "authgate";
 /// config), or a serialized `google.protobuf.Struct`, which Envoy passes as protobuf bytes.
 /// `secret` keys the providers' per-worker caches.
 pub fn compile(bytes: &[u8], secret: [u8; 32]) -> Result<Config, ConfigError> {
-    compile_with(bytes, secret, None)
+    compile_with(bytes, secret, None, crate::providers::NO_ENV)
 }
 
-/// [`compile`], with the host's own signature verification for providers that can use it.
+/// [`compile`], with the host's own signature verification for providers that can use it and
+/// the Wasm VM's environment (secrets named by `client_secret_env`).
 pub fn compile_with(
     bytes: &[u8],
     secret: [u8; 32],
     signatures: Option<Rc<dyn HostSignatures>>,
+    env: Env,
 ) -> Result<Config, ConfigError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ConfigError::new(
@@ -47,7 +49,7 @@ pub fn compile_with(
     };
     let raw: RawConfig =
         serde_path_to_error::deserialize(value).map_err(|e| path_error(e.path(), e.inner()))?;
-    compile_raw(&raw, secret, signatures)
+    compile_raw(&raw, secret, signatures, env)
 }
 
 fn path_error(path: &serde_path_to_error::Path, e: &impl std::fmt::Display) -> ConfigError {
@@ -64,6 +66,7 @@ fn compile_raw(
     raw: &RawConfig,
     secret: [u8; 32],
     signatures: Option<Rc<dyn HostSignatures>>,
+    env: Env,
 ) -> Result<Config, ConfigError> {
     let realm = raw.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into());
     if realm.is_empty() || realm.len() > 128 || !fields::is_plain_value(&realm) {
@@ -91,6 +94,7 @@ fn compile_raw(
             secret,
             signatures: signatures.clone(),
             audience: raw.resource.as_ref().map(|r| r.id.as_str()),
+            env,
         };
         let check = registry::compile(&setup, p)?;
         providers.push(NamedProvider {

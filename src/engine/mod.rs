@@ -12,7 +12,7 @@ mod tests;
 use crate::config::{self, Config};
 use crate::error::{ConfigError, Denial};
 use crate::providers::jwt::remote::RemoteJwks;
-use crate::providers::HeaderEdits;
+use crate::providers::{HeaderEdits, Need};
 use crate::reply::Reply;
 use crate::request::{path_only, Request, RequestView};
 use requirement::Unmet;
@@ -28,9 +28,18 @@ pub enum Decision {
     /// Answer locally with a reply that is not a refusal: the protected resource metadata
     /// document (RFC 9728), served by authgate itself.
     Answer(Box<Reply>),
-    /// Hold the request: the remote key set of this provider (index) has not arrived yet.
-    /// Decide again when it has, or with [`Engine::decide_now`] once the wait is over.
-    Wait(usize),
+    /// Hold the request: something remote a provider needs has not arrived yet. Decide again
+    /// when it has, or with [`Engine::decide_now`] once the wait is over.
+    Wait(Awaited),
+}
+
+/// What a held request waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Awaited {
+    /// The provider (index) that waits.
+    pub provider: usize,
+    /// For what.
+    pub need: Need,
 }
 
 /// A request let through, with what the audit log needs.
@@ -86,14 +95,16 @@ impl Engine {
         Ok(Engine::new(config::compile(json, secret)?, secret))
     }
 
-    /// [`Engine::from_json`], with the host's own signature verification.
+    /// [`Engine::from_json`], with the host's own signature verification and the Wasm VM's
+    /// environment.
     pub fn from_json_with(
         json: &[u8],
         secret: [u8; 32],
         signatures: Option<std::rc::Rc<dyn crate::crypto::HostSignatures>>,
+        env: crate::providers::Env,
     ) -> Result<Self, ConfigError> {
         Ok(Engine::new(
-            config::compile_with(json, secret, signatures)?,
+            config::compile_with(json, secret, signatures, env)?,
             secret,
         ))
     }
@@ -167,13 +178,17 @@ impl Engine {
                 Decision::Allow(allowed)
             }
             Ok(None) => Decision::Allow(allowed),
-            Err(Unmet::Pending(i)) if may_wait => Decision::Wait(i),
-            Err(Unmet::Pending(i)) => {
+            Err(Unmet::Pending(provider, need)) if may_wait => {
+                Decision::Wait(Awaited { provider, need })
+            }
+            Err(Unmet::Pending(i, _)) => {
+                let Some(p) = self.config.providers.get(i) else {
+                    let failure = requirement::Failure::of(Denial::MissingCredentials);
+                    return self.refuse(&req, Some(rule), failure, allowed);
+                };
                 let failure = requirement::Failure {
                     provider: Some(i),
-                    ..requirement::Failure::of(Denial::InvalidCredentials(
-                        "the signing keys could not be fetched in time",
-                    ))
+                    ..requirement::Failure::of(p.check.gave_up())
                 };
                 self.refuse(&req, Some(rule), failure, allowed)
             }
@@ -213,6 +228,33 @@ impl Engine {
             .iter()
             .enumerate()
             .filter_map(|(i, p)| p.check.remote_jwks().map(|r| (i, p.name.as_str(), r)))
+    }
+
+    /// Keeps the token service's answer about `token` on provider `i` (see
+    /// [`crate::providers::Provider::install_answer`]).
+    pub fn install_answer(
+        &self,
+        i: usize,
+        token: &crate::providers::Credential,
+        answer: &crate::providers::introspection::Answer,
+        until: u64,
+        now: u64,
+    ) {
+        if let Some(p) = self.config.providers.get(i) {
+            p.check.install_answer(token, answer, until, now);
+        }
+    }
+
+    /// A keyed hash of `credential` within `domain` under the key every worker shares, so
+    /// that workers find each other's records without any of them holding the credential.
+    pub fn shared_hash(&self, domain: &str, credential: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(*self.audit_key.borrow());
+        h.update((domain.len() as u64).to_le_bytes());
+        h.update(domain.as_bytes());
+        h.update(credential.as_bytes());
+        h.finalize().into()
     }
 
     /// Installs a fetched key set for provider `i`; returns how many keys it holds. On error

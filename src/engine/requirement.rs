@@ -6,7 +6,7 @@ use crate::authorization::Authorization;
 use crate::conditions;
 use crate::config::NamedProvider;
 use crate::error::Denial;
-use crate::providers::{Accepted, Found, Rejection};
+use crate::providers::{Accepted, Found, Need, Rejection};
 use crate::request::Request;
 use crate::rules::{Requirement, Rule};
 
@@ -14,8 +14,8 @@ use crate::rules::{Requirement, Rule};
 pub(super) enum Unmet {
     /// Refused.
     Refused(Failure),
-    /// Provider (index) waits for its remote key set; the request may yet pass.
-    Pending(usize),
+    /// Provider (index) waits for something remote; the request may yet pass.
+    Pending(usize, Need),
 }
 
 /// A refusal and what the audit log says about it.
@@ -151,7 +151,7 @@ pub(super) fn check(
                 fingerprint: Some(engine.fingerprint(&p.value)),
                 ..Failure::by(d, p.provider)
             }),
-            Err(Rejection::Pending) => Unmet::Pending(p.provider),
+            Err(Rejection::Pending(need)) => Unmet::Pending(p.provider, need),
         };
         if all {
             return Err(unmet);
@@ -193,7 +193,7 @@ fn access(rule: &Rule, accepted: &[&Accepted]) -> Result<(), String> {
 fn outranks(new: &Unmet, current: &Unmet) -> bool {
     fn rank(u: &Unmet) -> u8 {
         match u {
-            Unmet::Pending(_) => 2,
+            Unmet::Pending(..) => 2,
             Unmet::Refused(f)
                 if matches!(
                     f.denial,

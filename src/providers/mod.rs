@@ -6,6 +6,7 @@
 
 pub mod api_key;
 pub mod basic;
+pub mod introspection;
 pub mod jwt;
 pub mod locate;
 pub mod registry;
@@ -53,8 +54,40 @@ pub struct Accepted {
 pub enum Rejection {
     /// Refused, for this reason.
     Refused(Denial),
-    /// Something remote the check needs (a key set) has not arrived: hold the request.
-    Pending,
+    /// Something remote the check needs has not arrived: hold the request.
+    Pending(Need),
+}
+
+/// What a held check waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Need {
+    /// The provider's remote key set.
+    Keys,
+    /// The token service's answer about this token (RFC 7662).
+    Introspection(Credential),
+}
+
+/// A credential carried to where it is sent (an introspection call). Its `Debug` never shows
+/// it, so no log line or test failure can print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential(String);
+
+impl Credential {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Credential(value.into())
+    }
+
+    /// The credential itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credential(..)")
+    }
 }
 
 impl From<Denial> for Rejection {
@@ -86,7 +119,19 @@ pub struct Setup<'a> {
     pub signatures: Option<Rc<dyn HostSignatures>>,
     /// The audience tokens must carry when the provider names none: the `resource` id.
     pub audience: Option<&'a str>,
+    /// The Wasm VM's environment variables (`client_secret_env`).
+    pub env: Env<'a>,
 }
+
+/// Reads one of the Wasm VM's environment variables.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn no_variable(_: &str) -> Option<String> {
+    None
+}
+
+/// An environment with no variables.
+pub const NO_ENV: Env<'static> = &no_variable;
 
 impl Setup<'_> {
     /// The JSON path of the provider's configuration, for errors.
@@ -198,5 +243,26 @@ pub trait Provider: std::fmt::Debug {
     /// Installs a fetched key set; returns how many keys it holds.
     fn install_jwks(&self, _body: &[u8], _fetched_at: u64) -> Result<usize, String> {
         Err("this provider has no remote key set".into())
+    }
+
+    /// The token service this provider asks about tokens (RFC 7662), if any.
+    fn introspection(&self) -> Option<&introspection::Introspector> {
+        None
+    }
+
+    /// Keeps the token service's `answer` about `token` until `until` (seconds), judged at
+    /// `now`.
+    fn install_answer(
+        &self,
+        _token: &Credential,
+        _answer: &introspection::Answer,
+        _until: u64,
+        _now: u64,
+    ) {
+    }
+
+    /// What a check still waiting when its time is up becomes.
+    fn gave_up(&self) -> Denial {
+        Denial::InvalidCredentials("the signing keys could not be fetched in time")
     }
 }

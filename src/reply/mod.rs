@@ -152,6 +152,11 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
             "Forbidden",
             format!("The credentials are valid but not allowed here: {why}."),
         ),
+        Denial::TemporarilyUnavailable(secs) => (
+            503,
+            "Service Unavailable",
+            format!("The credentials could not be checked because the token service did not answer. This is not a problem with the credentials: try again in {secs} seconds."),
+        ),
         Denial::TooManyFailures(secs) => (
             429,
             "Too Many Requests",
@@ -247,14 +252,18 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     };
     headers.push(("content-type".to_string(), content_type.to_string()));
     headers.push(("cache-control".to_string(), "no-store".to_string()));
-    if let Denial::TooManyFailures(secs) = denial {
+    if let Denial::TooManyFailures(secs) | Denial::TemporarilyUnavailable(secs) = denial {
         headers.push(("retry-after".to_string(), secs.to_string()));
     }
     let mut seen: Vec<&str> = Vec::with_capacity(ctx.challenges.len());
     for c in ctx.challenges {
         // 403 is about scope, which only Bearer can express (RFC 6750 §3.1); an access
-        // rule's 403 asks for no other credential, so it has no challenge at all.
-        let no_challenge = matches!(denial, Denial::AccessDenied(_));
+        // rule's 403 asks for no other credential, so it has no challenge at all; nor does a
+        // 503, which is not about the credential.
+        let no_challenge = matches!(
+            denial,
+            Denial::AccessDenied(_) | Denial::TemporarilyUnavailable(_)
+        );
         if no_challenge
             || status == 403 && c.scheme != Scheme::Bearer
             || seen.contains(&c.base.as_str())

@@ -42,6 +42,8 @@ fn contract_table() {
             400,
             &["Bearer realm=\"api\", error=\"invalid_request\", error_description=\"two Authorization headers\"", basic, key],
         ),
+        ("access denied", Denial::AccessDenied("x".into()), 403, &[]),
+        ("token service down", Denial::TemporarilyUnavailable(2), 503, &[]),
     ];
     for (name, denial, status, challenges) in cases {
         let mut cx = ctx(&all, Some("rid-1"));
@@ -57,6 +59,12 @@ fn contract_table() {
         assert_eq!(body["status"], *status, "{name}");
         assert_eq!(body["request_id"], "rid-1", "{name}");
         assert_eq!(body["accepted"].as_array().unwrap().len(), 3, "{name}");
+        let retry = r.headers.iter().find(|(k, _)| k == "retry-after");
+        assert_eq!(
+            retry.map(|(_, v)| v.as_str()),
+            (*status == 503).then_some("2"),
+            "{name}"
+        );
     }
 }
 

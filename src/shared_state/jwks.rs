@@ -66,32 +66,6 @@ fn record(at: u64, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Takes the lease `key` until `until` (ms) by compare-and-swap; `false` when another worker
-/// holds it or took it first. The lease is also the retry back-off.
-fn take_lease(host: &dyn Host, key: &str, now: u64, until: u64) -> bool {
-    let Some(mut shared) = host.shared_get(key) else {
-        return false;
-    };
-    if shared.value.is_none() {
-        // A lease is taken by compare-and-swap on an existing record: create it first.
-        let _ = host.shared_set(key, b"0", None);
-        let Some(again) = host.shared_get(key) else {
-            return false;
-        };
-        shared = again;
-    }
-    let held_until: u64 = shared
-        .value
-        .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    if held_until > now || shared.cas.is_none() {
-        return false;
-    }
-    host.shared_set(key, until.to_string().as_bytes(), shared.cas)
-        .is_ok()
-}
-
 impl JwksFetches {
     /// For a new configuration: nothing installed yet (leases are created where they are
     /// taken).
@@ -161,7 +135,7 @@ impl JwksFetches {
                     && !self.busy(Call::Metadata(i, 1))
                 {
                     let lease = shared_key("dlease", &d.issuer, &d.cluster);
-                    if take_lease(host, &lease, now, now + remote.timeout_ms * 2 + 1000) {
+                    if super::take_lease(host, &lease, now, now + remote.timeout_ms * 2 + 1000) {
                         let target = (
                             d.cluster.as_str(),
                             d.authority.as_str(),
@@ -190,7 +164,7 @@ impl JwksFetches {
                 continue;
             }
             let lease = shared_key("lease", &t.uri, &t.cluster);
-            if take_lease(host, &lease, now, now + remote.timeout_ms + 1000) {
+            if super::take_lease(host, &lease, now, now + remote.timeout_ms + 1000) {
                 let target = (t.cluster.as_str(), t.authority.as_str(), t.path.as_str());
                 self.dispatch(host, name, Call::Keys(i), target, remote.timeout_ms);
             }

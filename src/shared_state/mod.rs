@@ -1,9 +1,11 @@
 //! Records kept in the proxy's shared data, which every worker sees: the remote key sets and
-//! their fetch leases ([`jwks`]), the throttle's failure counts ([`throttle`]) and the key of
+//! their fetch leases ([`jwks`]), introspection answers and their call leases
+//! ([`introspection`]), the throttle's failure counts ([`throttle`]) and the key of
 //! credential fingerprints ([`audit_key`]). Each update is a compare-and-swap loop against the
 //! [`Host`], so concurrent workers never lose each other's writes; each has a race test.
 
 pub mod audit_key;
+pub mod introspection;
 pub mod jwks;
 pub mod throttle;
 
@@ -29,6 +31,32 @@ pub fn update(
         }
     }
     false
+}
+
+/// Takes the lease `key` until `until` (ms) by compare-and-swap; `false` when another worker
+/// holds it or took it first. The lease is also the retry back-off.
+pub fn take_lease(host: &dyn Host, key: &str, now: u64, until: u64) -> bool {
+    let Some(mut shared) = host.shared_get(key) else {
+        return false;
+    };
+    if shared.value.is_none() {
+        // A lease is taken by compare-and-swap on an existing record: create it first.
+        let _ = host.shared_set(key, b"0", None);
+        let Some(again) = host.shared_get(key) else {
+            return false;
+        };
+        shared = again;
+    }
+    let held_until: u64 = shared
+        .value
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if held_until > now || shared.cas.is_none() {
+        return false;
+    }
+    host.shared_set(key, until.to_string().as_bytes(), shared.cas)
+        .is_ok()
 }
 
 #[cfg(test)]

@@ -11,10 +11,12 @@ pub use accounting::{Counters, Seen};
 
 use crate::audit::AuditLimiter;
 use crate::capabilities::{Host, LogLevel};
-use crate::engine::{Decision, Engine};
+use crate::engine::{Awaited, Decision, Engine};
 use crate::metrics::Catalog;
+use crate::providers::Need;
 use crate::request::{HeaderPairs, RequestView};
 use crate::shared_state::audit_key;
+use crate::shared_state::introspection::{Introspections, Lookup};
 use crate::shared_state::jwks::JwksFetches;
 use crate::shared_state::throttle::{counts_as_failure, ClientSlot};
 use std::cell::RefCell;
@@ -43,7 +45,7 @@ struct Configured {
     counters: Counters,
 }
 
-/// A request held until its provider's remote key set arrives.
+/// A request held until what its provider needs arrives (a key set, an introspection answer).
 struct Held {
     id: u32,
     deadline_ms: u64,
@@ -58,6 +60,7 @@ pub struct Worker {
     audit: RefCell<AuditLimiter>,
     held: RefCell<Vec<Held>>,
     fetches: JwksFetches,
+    introspections: Introspections,
 }
 
 impl Worker {
@@ -65,13 +68,15 @@ impl Worker {
     /// is refused, one log line names the field and the reason and the old one stays.
     pub fn configure(&self, host: &dyn Host, bytes: &[u8]) -> Option<u64> {
         let signatures = signature_path(host);
-        let engine = match Engine::from_json_with(bytes, host.random_key(), signatures.clone()) {
-            Ok(engine) => engine,
-            Err(e) => {
-                host.log(LogLevel::Error, &e.to_string());
-                return None;
-            }
-        };
+        let env = |name: &str| host.env_var(name);
+        let engine =
+            match Engine::from_json_with(bytes, host.random_key(), signatures.clone(), &env) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    host.log(LogLevel::Error, &e.to_string());
+                    return None;
+                }
+            };
         if engine
             .config()
             .providers
@@ -94,10 +99,17 @@ impl Worker {
         let counters = Counters::define(host, Catalog::new(engine.config()));
         audit_key::sync(host, &engine);
         self.fetches.configure();
-        let remote = engine.remote_jwks().count() > 0;
+        self.introspections.configure();
+        let remote = engine.remote_jwks().count() > 0
+            || engine
+                .config()
+                .providers
+                .iter()
+                .any(|p| p.check.introspection().is_some());
         *self.current.borrow_mut() = Some(Rc::new(Configured { engine, counters }));
         // With a remote key set, the first fetch starts on the first tick, not here: Envoy
-        // also configures a short-lived base VM whose calls would never be answered.
+        // also configures a short-lived base VM whose calls would never be answered. Held
+        // requests (key sets, introspection) are looked at on every tick.
         Some(if remote { TICK_MS } else { METRICS_TICK_MS })
     }
 
@@ -132,7 +144,7 @@ impl Worker {
                 return Step::Decided(decision);
             }
         }
-        let decision = engine.decide(&headers, now / 1000);
+        let decision = self.settle(host, &c, &headers, now, false);
         if let Some((t, _, slot)) = &throttle {
             if counts_as_failure(&decision) {
                 slot.record_failure(host, t, now / 1000);
@@ -140,21 +152,55 @@ impl Worker {
         }
         c.counters
             .account(host, engine, &self.audit, &decision, &seen);
-        let Decision::Wait(i) = decision else {
+        let Decision::Wait(awaited) = decision else {
             return Step::Decided(decision);
         };
-        let timeout = engine
-            .remote_jwks()
-            .find(|(j, _, _)| *j == i)
-            .map_or(1000, |(_, _, r)| r.timeout_ms);
         let client = client.map_or_else(|| host.client_address(), str::to_string);
         self.held.borrow_mut().push(Held {
             id,
-            deadline_ms: now + timeout,
+            deadline_ms: now + wait_ms(engine, &awaited),
             headers,
             client,
         });
         Step::Held
+    }
+
+    /// Decides, and for a token the worker has no introspection answer for, finds one (from
+    /// another worker), starts the call, or gives up when the token service is failing.
+    /// `expired`: the request waited long enough; decide without waiting.
+    fn settle(
+        &self,
+        host: &dyn Host,
+        c: &Configured,
+        view: &dyn RequestView,
+        now_ms: u64,
+        expired: bool,
+    ) -> Decision {
+        let (engine, now) = (&c.engine, now_ms / 1000);
+        if expired {
+            return engine.decide_now(view, now);
+        }
+        let mut decision = engine.decide(view, now);
+        // Each round settles one provider's token; a rule has at most every provider.
+        for _ in 0..engine.config().providers.len() {
+            let Decision::Wait(Awaited {
+                provider,
+                need: Need::Introspection(token),
+            }) = &decision
+            else {
+                break;
+            };
+            let (lookup, event) = self.introspections.lookup(host, engine, *provider, token);
+            if let Some(e) = event.and_then(|e| c.counters.catalog().for_introspection(e)) {
+                c.counters.add(e, 1);
+            }
+            decision = match lookup {
+                Lookup::Installed => engine.decide(view, now),
+                Lookup::Unavailable => return engine.decide_now(view, now),
+                Lookup::Waiting => break,
+            };
+        }
+        decision
     }
 
     /// Request `id` ended (or was reset) while held: forget it.
@@ -196,6 +242,15 @@ impl Worker {
         let Some(c) = self.current() else {
             return Vec::new();
         };
+        if let Some(event) = self
+            .introspections
+            .on_response(host, &c.engine, token, status, body)
+        {
+            if let Some(i) = c.counters.catalog().for_introspection(event) {
+                c.counters.add(i, 1);
+            }
+            return self.release(host, &c);
+        }
         let Some(fetched) = self
             .fetches
             .on_response(host, &c.engine, token, status, body)
@@ -213,20 +268,27 @@ impl Worker {
         }
     }
 
-    /// Decides again for held requests: those whose keys arrived, and those out of time.
+    /// Decides again for held requests: those whose keys or answers arrived, and those out of
+    /// time. Refused credentials count towards the throttle here too.
     fn release(&self, host: &dyn Host, c: &Configured) -> Vec<(u32, Decision)> {
         let now = host.now_ms();
         let held = std::mem::take(&mut *self.held.borrow_mut());
         let mut out = Vec::new();
         for h in held {
-            let decision = if now >= h.deadline_ms {
-                c.engine.decide_now(&h.headers, now / 1000)
-            } else {
-                c.engine.decide(&h.headers, now / 1000)
-            };
+            let decision = self.settle(host, c, &h.headers, now, now >= h.deadline_ms);
             if let Decision::Wait(_) = decision {
                 self.held.borrow_mut().push(h);
                 continue;
+            }
+            if let Some(t) = &c.engine.config().throttle {
+                if counts_as_failure(&decision) {
+                    let ip = crate::throttle::client_ip(&h.client);
+                    ClientSlot::new(ip, c.engine.throttle_slot(ip)).record_failure(
+                        host,
+                        t,
+                        now / 1000,
+                    );
+                }
             }
             let seen = Seen {
                 view: &h.headers as &dyn RequestView,
@@ -238,6 +300,20 @@ impl Worker {
             out.push((h.id, decision));
         }
         out
+    }
+}
+
+/// How long a request may wait for what it awaits (ms): the fetch or call timeout, and for
+/// an introspection answer a little more, since the call's own timeout answers first.
+fn wait_ms(engine: &Engine, awaited: &Awaited) -> u64 {
+    let provider = engine.config().providers.get(awaited.provider);
+    match &awaited.need {
+        Need::Keys => provider
+            .and_then(|p| p.check.remote_jwks())
+            .map_or(1000, |r| r.timeout_ms),
+        Need::Introspection(_) => provider
+            .and_then(|p| p.check.introspection())
+            .map_or(1000, |s| s.timeout_ms + 500),
     }
 }
 

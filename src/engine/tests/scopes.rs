@@ -102,7 +102,14 @@ fn waiting_outranks_a_scope_shortfall_in_any_order() {
             ("authorization", "Basic Ym9iOnNlY3JldA=="),
         ];
         let view = HeaderList::new("GET", "/", &h);
-        assert_eq!(e.decide(&view, RFC_NOW), Decision::Wait(0), "{order:?}");
+        assert_eq!(
+            e.decide(&view, RFC_NOW),
+            Decision::Wait(Awaited {
+                provider: 0,
+                need: crate::providers::Need::Keys
+            }),
+            "{order:?}"
+        );
         let Decision::Deny(d) = e.decide_now(&view, RFC_NOW) else {
             panic!("{order:?}")
         };

@@ -12,6 +12,7 @@ fn provider() -> BasicProvider {
             secret: [0; 32],
             signatures: None,
             audience: None,
+            env: crate::providers::NO_ENV,
         },
         &RawBasic {
             htpasswd: HTPASSWD.into(),
@@ -76,6 +77,7 @@ fn password_may_contain_colons() {
             secret: [0; 32],
             signatures: None,
             audience: None,
+            env: crate::providers::NO_ENV,
         },
         &RawBasic {
             htpasswd: format!("u:{{SHA}}{}", b64(&Sha1::digest(b"a:b"))),

@@ -3,9 +3,9 @@
 
 use super::cache::TokenCache;
 use super::claims::ClaimRules;
-use super::extractor::{Prefix, TokenSource};
 use super::jwks;
 use super::remote::RemoteJwks;
+use super::{extractor, forward};
 use super::{JwtProvider, RawJwt, CACHE_CAPACITY};
 use crate::config::fields;
 use crate::error::ConfigError;
@@ -80,39 +80,12 @@ impl JwtProvider {
                 "needs `local_jwks`, `remote_jwks` or `discovery`",
             ));
         }
-        let mut sources = Vec::new();
-        for (i, h) in raw.from_headers.iter().flatten().enumerate() {
-            let name = fields::header_to_read(&format!("{field}.from_headers[{i}].name"), &h.name)?;
-            let prefix = match h.value_prefix.as_deref() {
-                None | Some("") => Prefix::None,
-                Some(p) if p.trim().eq_ignore_ascii_case("bearer") => Prefix::Bearer,
-                Some(p) => Prefix::Literal(p.to_string()),
-            };
-            sources.push(TokenSource::Header(name, prefix));
-        }
-        for (i, p) in raw.from_params.iter().flatten().enumerate() {
-            if !fields::is_token(p) {
-                return Err(ConfigError::new(
-                    format!("{field}.from_params[{i}]"),
-                    "must be a parameter name",
-                ));
-            }
-            sources.push(TokenSource::Param(p.clone()));
-        }
-        for (i, c) in raw.from_cookies.iter().flatten().enumerate() {
-            if !fields::is_token(c) {
-                return Err(ConfigError::new(
-                    format!("{field}.from_cookies[{i}]"),
-                    "must be a cookie name",
-                ));
-            }
-            sources.push(TokenSource::Cookie(c.clone()));
-        }
-        if sources.is_empty() {
-            // Envoy's default: `Authorization: Bearer <token>`; when any source is given,
-            // only those are read.
-            sources.push(TokenSource::Header("authorization".into(), Prefix::Bearer));
-        }
+        let sources = extractor::compile_sources(
+            &field,
+            raw.from_headers.as_deref(),
+            raw.from_params.as_deref(),
+            raw.from_cookies.as_deref(),
+        )?;
         let forward_payload_header = match &raw.forward_payload_header {
             Some(h) => Some(fields::header_to_set(
                 &format!("{field}.forward_payload_header"),
@@ -120,20 +93,7 @@ impl JwtProvider {
             )?),
             None => None,
         };
-        let mut claim_to_headers = Vec::new();
-        for (i, c) in raw.claim_to_headers.iter().flatten().enumerate() {
-            if c.claim_name.is_empty() {
-                return Err(ConfigError::new(
-                    format!("{field}.claim_to_headers[{i}].claim_name"),
-                    "must not be empty",
-                ));
-            }
-            let h = fields::header_to_set(
-                &format!("{field}.claim_to_headers[{i}].header_name"),
-                &c.header_name,
-            )?;
-            claim_to_headers.push((c.claim_name.clone(), h));
-        }
+        let claim_to_headers = forward::compile(&field, raw.claim_to_headers.as_deref())?;
         // With a `resource` (RFC 9728) and no `audiences`, a token must be issued for the
         // resource (RFC 8707; MCP: a server MUST reject tokens not issued for it).
         let audiences = match (&raw.audiences, setup.audience) {

@@ -2,7 +2,10 @@
 //! parameters and cookies, as Envoy's jwt_authn `from_headers`/`from_params`/`from_cookies`.
 //! A token found in more than one place is a conflict (RFC 6750 §2).
 
+use super::RawJwtHeader;
 use crate::authorization::Authorization;
+use crate::config::fields;
+use crate::error::ConfigError;
 use crate::providers::{locate, Found};
 use crate::request::Request;
 
@@ -55,6 +58,90 @@ pub fn find(sources: &[TokenSource], req: &Request, auth: &Authorization) -> Fou
         TokenSource::Param(p) => locate::query_param(&req.path_and_query(), p),
         TokenSource::Cookie(c) => locate::cookie(req, c),
     }))
+}
+
+/// The sources `from_headers`, `from_params` and `from_cookies` of provider `field` name, in
+/// that order; `Authorization: Bearer` when none is given (Envoy's default: when any source is
+/// given, only those are read).
+pub fn compile_sources(
+    field: &str,
+    headers: Option<&[RawJwtHeader]>,
+    params: Option<&[String]>,
+    cookies: Option<&[String]>,
+) -> Result<Vec<TokenSource>, ConfigError> {
+    let mut sources = Vec::new();
+    for (i, h) in headers.unwrap_or_default().iter().enumerate() {
+        let name = fields::header_to_read(&format!("{field}.from_headers[{i}].name"), &h.name)?;
+        let prefix = match h.value_prefix.as_deref() {
+            None | Some("") => Prefix::None,
+            Some(p) if p.trim().eq_ignore_ascii_case("bearer") => Prefix::Bearer,
+            Some(p) => Prefix::Literal(p.to_string()),
+        };
+        sources.push(TokenSource::Header(name, prefix));
+    }
+    let named = |list: Option<&[String]>, what: &str, thing: &str| {
+        let mut out = Vec::new();
+        for (i, n) in list.unwrap_or_default().iter().enumerate() {
+            if !fields::is_token(n) {
+                return Err(ConfigError::new(
+                    format!("{field}.{what}[{i}]"),
+                    format!("must be a {thing} name"),
+                ));
+            }
+            out.push(n.clone());
+        }
+        Ok(out)
+    };
+    sources.extend(
+        named(params, "from_params", "parameter")?
+            .into_iter()
+            .map(TokenSource::Param),
+    );
+    sources.extend(
+        named(cookies, "from_cookies", "cookie")?
+            .into_iter()
+            .map(TokenSource::Cookie),
+    );
+    if sources.is_empty() {
+        sources.push(TokenSource::Header("authorization".into(), Prefix::Bearer));
+    }
+    Ok(sources)
+}
+
+/// `Bearer` when the sources include `Authorization: Bearer` (a provider's
+/// `authorization_scheme`).
+pub fn authorization_scheme(sources: &[TokenSource]) -> Option<&'static str> {
+    sources
+        .iter()
+        .any(|s| matches!(s, TokenSource::Header(h, Prefix::Bearer) if h == "authorization"))
+        .then_some("Bearer")
+}
+
+/// The headers the sources read.
+pub fn headers_read(sources: &[TokenSource]) -> Vec<&str> {
+    sources
+        .iter()
+        .filter_map(|s| match s {
+            TokenSource::Header(h, _) => Some(h.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How tokens may be sent, in RFC 9728's words (`header`, `query`; cookies have no name there).
+pub fn bearer_methods(sources: &[TokenSource]) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for s in sources {
+        let m = match s {
+            TokenSource::Header(..) => "header",
+            TokenSource::Param(_) => "query",
+            TokenSource::Cookie(_) => continue,
+        };
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
 }
 
 fn strip(found: Found, prefix: &Prefix) -> Found {

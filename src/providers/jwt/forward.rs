@@ -2,7 +2,43 @@
 //! booleans as JSON, arrays joined by commas, objects as JSON. A value holding CR, LF or NUL
 //! is never written into a header.
 
+use super::RawClaimToHeader;
+use crate::config::fields;
+use crate::error::ConfigError;
 use serde_json::{Map, Value};
+
+/// `claim_to_headers` of provider `field` as `(claim path, header)` pairs.
+pub fn compile(
+    field: &str,
+    list: Option<&[RawClaimToHeader]>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut out = Vec::new();
+    for (i, c) in list.unwrap_or_default().iter().enumerate() {
+        if c.claim_name.is_empty() {
+            return Err(ConfigError::new(
+                format!("{field}.claim_to_headers[{i}].claim_name"),
+                "must not be empty",
+            ));
+        }
+        let h = fields::header_to_set(
+            &format!("{field}.claim_to_headers[{i}].header_name"),
+            &c.header_name,
+        )?;
+        out.push((c.claim_name.clone(), h));
+    }
+    Ok(out)
+}
+
+/// The headers `pairs` (claim path, header) make of `claims`.
+pub fn headers(claims: &Map<String, Value>, pairs: &[(String, String)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .filter_map(|(claim, header)| {
+            let v = lookup(claims, claim).and_then(render)?;
+            Some((header.clone(), v))
+        })
+        .collect()
+}
 
 /// The claim at `path` (`a.b.c` walks into nested objects; an exact top-level name wins).
 pub fn lookup<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {

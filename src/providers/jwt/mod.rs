@@ -26,10 +26,10 @@ pub use self::config::{RawClaimToHeader, RawJwt, RawJwtHeader, RawRemoteJwks};
 use self::alg::Alg;
 use self::cache::{TokenCache, Verdict};
 use self::claims::ClaimRules;
-use self::extractor::{Prefix, TokenSource};
+use self::extractor::TokenSource;
 use self::jwks::Jwk;
 use self::remote::RemoteJwks;
-use super::{locate, Accepted, CacheUse, Found, HeaderEdits, Provider, Rejection, Setup};
+use super::{locate, Accepted, CacheUse, Found, HeaderEdits, Need, Provider, Rejection, Setup};
 use crate::authorization::Authorization;
 use crate::config::raw::section;
 use crate::crypto::{self, der, HostSignatures};
@@ -134,14 +134,14 @@ impl JwtProvider {
         let Some(fingerprint) = verified_with else {
             if let Some((r, set)) = &remote {
                 if set.is_none() {
-                    return Err(Rejection::Pending);
+                    return Err(Rejection::Pending(Need::Keys));
                 }
                 if t.kid.is_some() && by_kid == 0 {
                     r.want_refresh();
                     // The key set may have rotated: when a refetch is allowed now, hold the
                     // request for it rather than refuse a token signed with a new key.
                     if r.refetch_allowed(now) {
-                        return Err(Rejection::Pending);
+                        return Err(Rejection::Pending(Need::Keys));
                     }
                 }
             }
@@ -195,11 +195,7 @@ impl JwtProvider {
         if let Some(h) = &self.forward_payload_header {
             set.push((h.clone(), t.payload_b64.to_string()));
         }
-        for (claim, header) in &self.claim_to_headers {
-            if let Some(value) = forward::lookup(&t.claims.all, claim).and_then(forward::render) {
-                set.push((header.clone(), value));
-            }
-        }
+        set.extend(forward::headers(&t.claims.all, &self.claim_to_headers));
         set
     }
 }
@@ -266,20 +262,11 @@ impl Provider for JwtProvider {
     }
 
     fn authorization_scheme(&self) -> Option<&'static str> {
-        self.sources
-            .iter()
-            .any(|s| matches!(s, TokenSource::Header(h, Prefix::Bearer) if h == "authorization"))
-            .then_some("Bearer")
+        extractor::authorization_scheme(&self.sources)
     }
 
     fn headers_read(&self) -> Vec<&str> {
-        self.sources
-            .iter()
-            .filter_map(|s| match s {
-                TokenSource::Header(h, _) => Some(h.as_str()),
-                _ => None,
-            })
-            .collect()
+        extractor::headers_read(&self.sources)
     }
 
     fn headers_set(&self) -> Vec<(&'static str, &str)> {
@@ -303,18 +290,7 @@ impl Provider for JwtProvider {
     }
 
     fn bearer_methods(&self) -> Vec<&'static str> {
-        let mut out = Vec::new();
-        for s in &self.sources {
-            let m = match s {
-                TokenSource::Header(..) => "header",
-                TokenSource::Param(_) => "query",
-                TokenSource::Cookie(_) => continue,
-            };
-            if !out.contains(&m) {
-                out.push(m);
-            }
-        }
-        out
+        extractor::bearer_methods(&self.sources)
     }
 
     fn warnings(&self) -> Vec<String> {

@@ -64,7 +64,7 @@ struct State {
 }
 
 /// `(authority, path)` of an http(s) URI, or why not.
-fn split_uri(uri: &str) -> Result<(String, String), &'static str> {
+pub(crate) fn split_uri(uri: &str) -> Result<(String, String), &'static str> {
     let rest = uri
         .strip_prefix("https://")
         .or_else(|| uri.strip_prefix("http://"))

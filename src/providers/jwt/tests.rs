@@ -21,6 +21,7 @@ const SETUP: Setup = Setup {
     secret: [3; 32],
     signatures: None,
     audience: None,
+    env: crate::providers::NO_ENV,
 };
 
 fn provider(config: Value) -> JwtProvider {

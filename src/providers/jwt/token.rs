@@ -112,7 +112,9 @@ pub fn parse(token: &str) -> Result<Token<'_>, &'static str> {
 }
 
 impl Claims {
-    fn from_map(all: Map<String, Value>) -> Result<Self, &'static str> {
+    /// The registered claims of `all`, checked for their types (also used for RFC 7662 answers,
+    /// whose members are the same).
+    pub fn from_map(all: Map<String, Value>) -> Result<Self, &'static str> {
         let string = |name, err| match all.get(name) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),

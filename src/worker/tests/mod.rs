@@ -170,3 +170,5 @@ fn a_request_held_too_long_is_refused_and_a_finished_one_forgotten() {
         .body
         .contains("the signing keys could not be fetched in time"));
 }
+
+mod introspection;

@@ -1,0 +1,131 @@
+//! Phase two for an `introspection` provider: every field of [`RawIntrospection`] checked, the
+//! client secret found (configuration or the VM's environment), the provider built. Every
+//! refusal names its field and none quotes the secret.
+
+use super::endpoint::{AuthMethod, Introspector};
+use super::{Answers, IntrospectionProvider, RawIntrospection, CACHE_CAPACITY};
+use crate::cache::VerifiedCache;
+use crate::error::ConfigError;
+use crate::providers::jwt::claims::ClaimRules;
+use crate::providers::jwt::remote::split_uri;
+use crate::providers::jwt::{extractor, forward};
+use crate::providers::Setup;
+use std::cell::RefCell;
+
+/// Longest `cache_max_seconds` and `negative_cache_seconds` (a day): revocation must show
+/// within a bounded time.
+const MAX_CACHE_SECONDS: u64 = 86_400;
+
+impl IntrospectionProvider {
+    /// Validates a raw `introspection` provider.
+    pub fn compile(setup: &Setup, raw: &RawIntrospection) -> Result<Self, ConfigError> {
+        let field = setup.field();
+        let at = |f: &str| format!("{field}.{f}");
+        let target =
+            split_uri(&raw.endpoint).map_err(|why| ConfigError::new(at("endpoint"), why))?;
+        if raw.cluster.is_empty() {
+            return Err(ConfigError::new(
+                at("cluster"),
+                "must name an Envoy cluster",
+            ));
+        }
+        if raw.client_id.is_empty() {
+            return Err(ConfigError::new(at("client_id"), "must not be empty"));
+        }
+        let secret = match (&raw.client_secret, &raw.client_secret_env) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    at("client_secret_env"),
+                    "cannot stand beside `client_secret`: give the secret one way",
+                ))
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    field,
+                    "needs `client_secret_env` (or `client_secret`) to authenticate to the endpoint",
+                ))
+            }
+            (Some(s), None) if s.is_empty() => {
+                return Err(ConfigError::new(at("client_secret"), "must not be empty"))
+            }
+            (Some(s), None) => s.clone(),
+            (None, Some(name)) => match (setup.env)(name) {
+                Some(s) if !s.is_empty() => s,
+                _ => {
+                    return Err(ConfigError::new(
+                        at("client_secret_env"),
+                        format!("the Wasm VM's environment has no (or an empty) `{name}` (Envoy: vm_config.environment_variables; Istio: WasmPlugin.spec.vmConfig.env)"),
+                    ))
+                }
+            },
+        };
+        let method = match raw.auth_method.as_deref() {
+            None | Some("client_secret_basic") => AuthMethod::Basic,
+            Some("client_secret_post") => AuthMethod::Post,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    at("auth_method"),
+                    "must be `client_secret_basic` or `client_secret_post`",
+                ))
+            }
+        };
+        let timeout_ms = raw.timeout_ms.unwrap_or(1000);
+        if !(1..=60_000).contains(&timeout_ms) {
+            return Err(ConfigError::new(at("timeout_ms"), "must be 1 to 60000"));
+        }
+        let cache_max = raw.cache_max_seconds.unwrap_or(300);
+        let negative = raw.negative_cache_seconds.unwrap_or(10);
+        for (name, v) in [
+            ("cache_max_seconds", cache_max),
+            ("negative_cache_seconds", negative),
+        ] {
+            if v > MAX_CACHE_SECONDS {
+                return Err(ConfigError::new(at(name), "must be at most 86400 (a day)"));
+            }
+        }
+        let audiences = match (&raw.audiences, setup.audience) {
+            (Some(list), _) => list.clone(),
+            (None, Some(id)) => vec![id.to_string()],
+            (None, None) => vec![],
+        };
+        if raw.audiences.is_some() && audiences.is_empty() {
+            return Err(ConfigError::new(
+                at("audiences"),
+                "must not be empty (omit it to accept any audience)",
+            ));
+        }
+        Ok(IntrospectionProvider {
+            domain: format!("introspection/{}", setup.name).into_bytes(),
+            sources: extractor::compile_sources(
+                &field,
+                raw.from_headers.as_deref(),
+                raw.from_params.as_deref(),
+                raw.from_cookies.as_deref(),
+            )?,
+            rules: ClaimRules {
+                issuer: raw.issuer.clone(),
+                audiences,
+                clock_skew: raw.clock_skew_seconds.unwrap_or(60),
+                max_lifetime: None,
+                require_expiration: false,
+            },
+            forward: raw.forward.unwrap_or(false),
+            claim_to_headers: forward::compile(&field, raw.claim_to_headers.as_deref())?,
+            endpoint: Introspector::new(
+                &raw.endpoint,
+                target,
+                &raw.cluster,
+                &raw.client_id,
+                secret,
+                method,
+                timeout_ms,
+                (cache_max, negative),
+            ),
+            answers: RefCell::new(Answers {
+                inner: VerifiedCache::new(setup.secret, CACHE_CAPACITY),
+                hits: 0,
+                misses: 0,
+            }),
+        })
+    }
+}

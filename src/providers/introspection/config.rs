@@ -1,0 +1,71 @@
+//! The `introspection` provider's configuration section exactly as users write it: where the
+//! token service is and how authgate authenticates to it (RFC 7662 §2.1), how long answers are
+//! kept, and the `jwt` provider's fields for where tokens are and what their claims must say.
+
+use crate::providers::jwt::{RawClaimToHeader, RawJwtHeader};
+use serde::Deserialize;
+
+/// `type: introspection`. Its `Debug` leaves the secret out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntrospection {
+    /// The introspection endpoint; its host is the call's `:authority`, its path the `:path`.
+    pub endpoint: String,
+    /// The Envoy cluster that reaches it.
+    pub cluster: String,
+    /// The client id authgate authenticates with.
+    pub client_id: String,
+    /// The client secret, in the configuration (tests and demos).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// The name of the Wasm VM environment variable that holds the client secret.
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// `client_secret_basic` (default) or `client_secret_post` (RFC 6749 §2.3.1).
+    #[serde(default)]
+    pub auth_method: Option<String>,
+    /// How long a call may take, and a request wait for it (default 1000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Longest an active answer is kept (default 300; never beyond the token's `exp`).
+    #[serde(default)]
+    pub cache_max_seconds: Option<u64>,
+    /// How long an inactive answer is kept (default 10).
+    #[serde(default)]
+    pub negative_cache_seconds: Option<u64>,
+    /// The answer's `iss` must equal this.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// One of the answer's `aud` values must be one of these.
+    #[serde(default)]
+    pub audiences: Option<Vec<String>>,
+    /// Headers the token is read from.
+    #[serde(default)]
+    pub from_headers: Option<Vec<RawJwtHeader>>,
+    /// Query parameters the token is read from.
+    #[serde(default)]
+    pub from_params: Option<Vec<String>>,
+    /// Cookies the token is read from.
+    #[serde(default)]
+    pub from_cookies: Option<Vec<String>>,
+    /// Leeway for `exp` and `nbf` (default 60).
+    #[serde(default)]
+    pub clock_skew_seconds: Option<u64>,
+    /// Keep the token on the request upstream (default false).
+    #[serde(default)]
+    pub forward: Option<bool>,
+    /// Members of the answer copied into headers upstream.
+    #[serde(default)]
+    pub claim_to_headers: Option<Vec<RawClaimToHeader>>,
+}
+
+impl std::fmt::Debug for RawIntrospection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawIntrospection")
+            .field("endpoint", &self.endpoint)
+            .field("cluster", &self.cluster)
+            .field("client_id", &self.client_id)
+            .field("client_secret_env", &self.client_secret_env)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,196 @@
+//! The token service as authgate calls it (RFC 7662): where the endpoint is, the request that
+//! asks about one token (§2.1, client authentication per RFC 6749 §2.3.1), what counts as an
+//! answer (§2.2), and how long an answer may be kept. The calling itself is the host's; the
+//! secret lives here and nowhere else, and no `Debug` or error shows it.
+
+use crate::json;
+use crate::providers::jwt::token::Claims;
+use base64::Engine as _;
+use serde_json::Value;
+
+/// Longest answer read; a longer one is not an answer.
+pub const MAX_ANSWER: usize = 16 * 1024;
+
+/// How long new tokens are answered 503 after the token service failed, and the
+/// `Retry-After` those replies carry (seconds).
+pub const BACKOFF_SECONDS: u64 = 2;
+
+/// How authgate authenticates to the token service (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `Authorization: Basic` with the form-encoded id and secret.
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+/// A secret whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// One introspection endpoint and the client authgate is there.
+#[derive(Debug)]
+pub struct Introspector {
+    /// The endpoint URL (for logs and shared-data keys).
+    pub endpoint: String,
+    /// The Envoy cluster the call goes through.
+    pub cluster: String,
+    /// `:authority` of the call.
+    pub authority: String,
+    /// `:path` of the call.
+    pub path: String,
+    /// The client id.
+    pub client_id: String,
+    /// How the client authenticates.
+    pub method: AuthMethod,
+    secret: Secret,
+    /// `Basic …` for [`AuthMethod::Basic`], built once.
+    authorization: Option<Secret>,
+    /// How long a call may take, and a request wait for it (ms).
+    pub timeout_ms: u64,
+    /// Longest an active answer is kept (seconds).
+    pub cache_max: u64,
+    /// How long an inactive answer is kept (seconds).
+    pub negative_cache: u64,
+}
+
+/// What the token service said about a token.
+#[derive(Debug)]
+pub struct Answer {
+    /// `active`.
+    pub active: bool,
+    /// The other members (for an active token), read as a JWT's claims are.
+    pub claims: Claims,
+}
+
+/// `application/x-www-form-urlencoded` for one name or value: everything but unreserved
+/// characters is percent-encoded (so `+`, `&`, `=` and `%` in a token survive).
+pub fn form_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Introspector {
+    /// An endpoint at `authority` + `path` reached through `cluster`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        endpoint: &str,
+        (authority, path): (String, String),
+        cluster: &str,
+        client_id: &str,
+        secret: String,
+        method: AuthMethod,
+        timeout_ms: u64,
+        (cache_max, negative_cache): (u64, u64),
+    ) -> Self {
+        let authorization = (method == AuthMethod::Basic).then(|| {
+            let pair = format!("{}:{}", form_encode(client_id), form_encode(&secret));
+            Secret(format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            ))
+        });
+        Introspector {
+            endpoint: endpoint.to_string(),
+            cluster: cluster.to_string(),
+            authority,
+            path,
+            client_id: client_id.to_string(),
+            method,
+            secret: Secret(secret),
+            authorization,
+            timeout_ms,
+            cache_max,
+            negative_cache,
+        }
+    }
+
+    /// Names the answers of this endpoint for this client in shared data: providers that ask
+    /// the same service as the same client share them.
+    pub fn source(&self) -> String {
+        format!("{}|{}|{}", self.cluster, self.endpoint, self.client_id)
+    }
+
+    /// The request headers of a call.
+    pub fn headers(&self) -> Vec<(&str, &str)> {
+        let mut h = vec![
+            (":method", "POST"),
+            (":path", self.path.as_str()),
+            (":authority", self.authority.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("accept", "application/json"),
+        ];
+        if let Some(a) = &self.authorization {
+            h.push(("authorization", a.0.as_str()));
+        }
+        h
+    }
+
+    /// The form body that asks about `token` (RFC 7662 §2.1).
+    pub fn body(&self, token: &str) -> Vec<u8> {
+        let mut body = format!("token={}&token_type_hint=access_token", form_encode(token));
+        if self.method == AuthMethod::Post {
+            body.push_str("&client_id=");
+            body.push_str(&form_encode(&self.client_id));
+            body.push_str("&client_secret=");
+            body.push_str(&form_encode(&self.secret.0));
+        }
+        body.into_bytes()
+    }
+
+    /// Reads a call's outcome (`status` `None`: no answer). `Err` says in a few words why it
+    /// is not an answer, never quoting the body (which may echo the token).
+    pub fn read(status: Option<&str>, body: &[u8]) -> Result<Answer, String> {
+        match status {
+            Some("200") => {}
+            Some(s) => return Err(format!("HTTP status {s}")),
+            None => return Err("no response (timeout or connection failure)".into()),
+        }
+        if body.len() > MAX_ANSWER {
+            return Err(format!("the answer is larger than {MAX_ANSWER} bytes"));
+        }
+        let Ok(Value::Object(mut all)) = json::parse_strict(body) else {
+            return Err("the answer is not a JSON object".into());
+        };
+        let active = match all.remove("active") {
+            Some(Value::Bool(b)) => b,
+            _ => return Err("the answer has no boolean `active` (RFC 7662 §2.2)".into()),
+        };
+        if !active {
+            return Ok(Answer {
+                active,
+                claims: Claims::default(),
+            });
+        }
+        let claims = Claims::from_map(all).map_err(|why| format!("the answer's {why}"))?;
+        Ok(Answer { active, claims })
+    }
+
+    /// Until when (seconds) an answer read at `now` may be used: an active one until the
+    /// earlier of its `exp` and `cache_max_seconds`, an inactive one `negative_cache_seconds`.
+    /// At least `now`, so the requests that waited for it are decided with it.
+    pub fn until(&self, answer: &Answer, now: u64) -> u64 {
+        if !answer.active {
+            return now + self.negative_cache;
+        }
+        let cap = now + self.cache_max;
+        let until = match answer.claims.exp {
+            Some(exp) if exp < cap as f64 => exp.max(0.0) as u64,
+            _ => cap,
+        };
+        until.max(now)
+    }
+}
