@@ -32,8 +32,14 @@ impl Filter {
 
 impl Context for Filter {
     fn on_done(&mut self) -> bool {
-        self.worker.on_request_done(self.id);
+        self.worker.on_request_done(&HostCalls, self.id);
         true
+    }
+
+    /// An introspection call made while this request's headers were decided is answered here
+    /// (the SDK delivers an answer to the context that made the call).
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
+        super::call_response(&self.worker, (token, Some(self.id)), body_size);
     }
 }
 

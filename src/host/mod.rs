@@ -29,19 +29,24 @@ struct Root {
 
 impl Context for Root {
     fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
-        let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-            .ok()
-            .flatten()
-            .map(|s| String::from_utf8_lossy(&s).into_owned());
-        let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let decided =
-            self.worker
-                .on_http_call_response(&HostCalls, token, status.as_deref(), &body);
-        http::resume_all(decided);
+        call_response(&self.worker, (token, None), body_size);
     }
+}
+
+/// Hands the answer to call `token`, delivered in `context`, to the worker, and carries out
+/// the decisions on the requests it releases.
+pub fn call_response(worker: &Worker, (token, context): (u32, Option<u32>), body_size: usize) {
+    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
+        .map(|s| String::from_utf8_lossy(&s).into_owned());
+    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let decided =
+        worker.on_http_call_response(&HostCalls, (token, context), status.as_deref(), &body);
+    http::resume_all(decided);
 }
 
 impl RootContext for Root {

@@ -49,7 +49,11 @@ struct InFlight {
     provider: usize,
     hash: [u8; 32],
     slot: u32,
+    lease: String,
     token: Credential,
+    /// The request whose context made the call (`None`: the worker's own context). The SDK
+    /// delivers the answer to that context, so when the request ends first, the answer is lost.
+    owner: Option<u32>,
 }
 
 /// This worker's side of the shared answers.
@@ -99,13 +103,27 @@ impl Introspections {
         self.calls.borrow_mut().clear();
     }
 
-    /// What can be done now for `token`, which provider `i` has no answer for.
+    /// A request ended: the calls its context made will never be answered here, so they are
+    /// forgotten and their leases freed; requests still waiting make them again (from the
+    /// worker's own context, on the next tick).
+    pub fn abandon(&self, host: &dyn Host, owner: u32) {
+        self.calls.borrow_mut().retain(|_, c| {
+            if c.owner != Some(owner) {
+                return true;
+            }
+            let _ = host.shared_set(&c.lease, b"0", None);
+            false
+        });
+    }
+
+    /// What can be done now for `token`, which provider `i` has no answer for; a call made
+    /// now is made from `owner`'s context (`None`: the worker's own).
     pub fn lookup(
         &self,
         host: &dyn Host,
         engine: &Engine,
-        i: usize,
-        token: &Credential,
+        (i, token): (usize, &Credential),
+        owner: Option<u32>,
     ) -> (Lookup, Option<Event>) {
         let Some((name, service)) = engine
             .config()
@@ -157,7 +175,9 @@ impl Introspections {
                         provider: i,
                         hash,
                         slot,
+                        lease,
                         token: token.clone(),
+                        owner,
                     },
                 );
                 (Lookup::Waiting, Some(Event::Called(i)))
@@ -195,7 +215,7 @@ impl Introspections {
         let source = service.source();
         let now_ms = host.now_ms();
         let now = now_ms / 1000;
-        let _ = host.shared_set(&key("lease", &source, Some(call.slot)), b"0", None);
+        let _ = host.shared_set(&call.lease, b"0", None);
         match Introspector::read(status, body) {
             Ok(answer) => {
                 let until = service.until(&answer, now);

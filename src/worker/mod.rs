@@ -61,6 +61,9 @@ pub struct Worker {
     held: RefCell<Vec<Held>>,
     fetches: JwksFetches,
     introspections: Introspections,
+    /// The request whose context the host is running (`None`: the worker's own), which owns
+    /// the calls made now.
+    context: std::cell::Cell<Option<u32>>,
 }
 
 impl Worker {
@@ -119,6 +122,7 @@ impl Worker {
 
     /// Decides on request `id` from its headers.
     pub fn on_request_headers(&self, host: &dyn Host, id: u32, headers: HeaderPairs) -> Step {
+        self.context.set(Some(id));
         let Some(c) = self.current() else {
             return Step::Unconfigured;
         };
@@ -190,7 +194,9 @@ impl Worker {
             else {
                 break;
             };
-            let (lookup, event) = self.introspections.lookup(host, engine, *provider, token);
+            let (lookup, event) =
+                self.introspections
+                    .lookup(host, engine, (*provider, token), self.context.get());
             if let Some(e) = event.and_then(|e| c.counters.catalog().for_introspection(e)) {
                 c.counters.add(e, 1);
             }
@@ -203,15 +209,18 @@ impl Worker {
         decision
     }
 
-    /// Request `id` ended (or was reset) while held: forget it.
-    pub fn on_request_done(&self, id: u32) {
+    /// Request `id` ended (or was reset): forget it if it was held, and the calls its context
+    /// made, whose answers can no longer arrive.
+    pub fn on_request_done(&self, host: &dyn Host, id: u32) {
         self.held.borrow_mut().retain(|h| h.id != id);
+        self.introspections.abandon(host, id);
     }
 
     /// The periodic tick: the audit summary, the shared fingerprint key, key sets other workers
     /// fetched and fetches that are due, held requests whose keys arrived or whose time is up,
     /// and the counters. Returns the held requests decided now.
     pub fn on_tick(&self, host: &dyn Host) -> Vec<(u32, Decision)> {
+        self.context.set(None);
         let Some(c) = self.current() else {
             return Vec::new();
         };
@@ -230,15 +239,17 @@ impl Worker {
         released
     }
 
-    /// The answer to HTTP call `token` (`status` `None`: no answer). Returns the held requests
-    /// decided now.
+    /// The answer to HTTP call `token` (`status` `None`: no answer), delivered in `context`
+    /// (the request whose context made the call; `None`: the worker's own). Returns the held
+    /// requests decided now.
     pub fn on_http_call_response(
         &self,
         host: &dyn Host,
-        token: u32,
+        (token, context): (u32, Option<u32>),
         status: Option<&str>,
         body: &[u8],
     ) -> Vec<(u32, Decision)> {
+        self.context.set(context);
         let Some(c) = self.current() else {
             return Vec::new();
         };

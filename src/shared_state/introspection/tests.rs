@@ -32,13 +32,19 @@ fn two_workers_make_one_call_and_share_its_answer() {
     let (a, ea, ia) = worker(None, 1);
     let (b, eb, ib) = worker(Some(a.store.clone()), 2);
     assert_eq!(
-        ia.lookup(&a, &ea, 0, &tok("t1")),
+        ia.lookup(&a, &ea, (0, &tok("t1")), None),
         (Lookup::Waiting, Some(Event::Called(0)))
     );
     assert_eq!(a.calls.borrow().len(), 1);
     // The same token again, on this worker and on the other: both wait for that call.
-    assert_eq!(ia.lookup(&a, &ea, 0, &tok("t1")), (Lookup::Waiting, None));
-    assert_eq!(ib.lookup(&b, &eb, 0, &tok("t1")), (Lookup::Waiting, None));
+    assert_eq!(
+        ia.lookup(&a, &ea, (0, &tok("t1")), None),
+        (Lookup::Waiting, None)
+    );
+    assert_eq!(
+        ib.lookup(&b, &eb, (0, &tok("t1")), None),
+        (Lookup::Waiting, None)
+    );
     assert!(
         b.calls.borrow().is_empty(),
         "the lease keeps the other worker from calling"
@@ -50,13 +56,13 @@ fn two_workers_make_one_call_and_share_its_answer() {
         Some(Event::Answered(0, true))
     );
     assert_eq!(
-        ib.lookup(&b, &eb, 0, &tok("t1")),
+        ib.lookup(&b, &eb, (0, &tok("t1")), None),
         (Lookup::Installed, Some(Event::Shared(0)))
     );
     assert!(b.calls.borrow().is_empty());
     // A different token is a different call.
     assert_eq!(
-        ib.lookup(&b, &eb, 0, &tok("t2")),
+        ib.lookup(&b, &eb, (0, &tok("t2")), None),
         (Lookup::Waiting, Some(Event::Called(0)))
     );
     // Nothing in shared data holds a token.
@@ -72,7 +78,7 @@ fn two_workers_make_one_call_and_share_its_answer() {
 #[test]
 fn the_call_posts_the_token_with_client_authentication() {
     let (a, ea, ia) = worker(None, 1);
-    ia.lookup(&a, &ea, 0, &tok("a+b"));
+    ia.lookup(&a, &ea, (0, &tok("a+b")), None);
     let calls = a.calls.borrow();
     let c = &calls[0];
     assert_eq!(c.cluster, "idp");
@@ -98,7 +104,7 @@ fn the_call_posts_the_token_with_client_authentication() {
 fn a_failure_backs_off_then_the_service_is_asked_again() {
     let (a, ea, ia) = worker(None, 1);
     let (b, eb, ib) = worker(Some(a.store.clone()), 2);
-    ia.lookup(&a, &ea, 0, &tok("t1"));
+    ia.lookup(&a, &ea, (0, &tok("t1")), None);
     let call = a.calls.borrow()[0].token;
     assert_eq!(
         ia.on_response(&a, &ea, call, None, b""),
@@ -109,16 +115,16 @@ fn a_failure_backs_off_then_the_service_is_asked_again() {
     assert!(line[0].contains("no response") && !line[0].contains("t1"));
     // Every worker answers new tokens at once, without a call, during the back-off.
     assert_eq!(
-        ib.lookup(&b, &eb, 0, &tok("t2")),
+        ib.lookup(&b, &eb, (0, &tok("t2")), None),
         (Lookup::Unavailable, None)
     );
     assert_eq!(
-        ia.lookup(&a, &ea, 0, &tok("t1")),
+        ia.lookup(&a, &ea, (0, &tok("t1")), None),
         (Lookup::Unavailable, None)
     );
     a.advance(BACKOFF_SECONDS * 1000 + 1);
     assert_eq!(
-        ia.lookup(&a, &ea, 0, &tok("t1")),
+        ia.lookup(&a, &ea, (0, &tok("t1")), None),
         (Lookup::Waiting, Some(Event::Called(0)))
     );
     // Garbage is a failure too, and is never quoted in the log.
@@ -137,7 +143,7 @@ fn a_call_that_cannot_be_made_is_a_failure() {
     let (a, ea, ia) = worker(None, 1);
     a.dispatch_fails.set(true);
     assert_eq!(
-        ia.lookup(&a, &ea, 0, &tok("t1")),
+        ia.lookup(&a, &ea, (0, &tok("t1")), None),
         (Lookup::Unavailable, Some(Event::Failed(0)))
     );
     assert_eq!(
@@ -150,7 +156,7 @@ fn a_call_that_cannot_be_made_is_a_failure() {
 #[test]
 fn a_slot_never_answers_for_another_token() {
     let (a, ea, ia) = worker(None, 1);
-    ia.lookup(&a, &ea, 0, &tok("t1"));
+    ia.lookup(&a, &ea, (0, &tok("t1")), None);
     let call = a.calls.borrow()[0].token;
     ia.on_response(&a, &ea, call, Some("200"), br#"{"active": true}"#);
     // Another token's answer written over the slot (two tokens, one slot): t1 is asked again.
@@ -169,7 +175,7 @@ fn a_slot_never_answers_for_another_token() {
     FakeHost::write_as_other(&a.store, &slot, other.as_bytes());
     let (b, eb, ib) = worker(Some(a.store.clone()), 2);
     assert_eq!(
-        ib.lookup(&b, &eb, 0, &tok("t1")),
+        ib.lookup(&b, &eb, (0, &tok("t1")), None),
         (Lookup::Waiting, Some(Event::Called(0)))
     );
 }
@@ -177,13 +183,13 @@ fn a_slot_never_answers_for_another_token() {
 #[test]
 fn an_expired_shared_answer_is_not_used() {
     let (a, ea, ia) = worker(None, 1);
-    ia.lookup(&a, &ea, 0, &tok("t1"));
+    ia.lookup(&a, &ea, (0, &tok("t1")), None);
     let call = a.calls.borrow()[0].token;
     ia.on_response(&a, &ea, call, Some("200"), br#"{"active": false}"#);
     let (b, eb, ib) = worker(Some(a.store.clone()), 2);
     b.advance(11_000);
     assert_eq!(
-        ib.lookup(&b, &eb, 0, &tok("t1")),
+        ib.lookup(&b, &eb, (0, &tok("t1")), None),
         (Lookup::Waiting, Some(Event::Called(0)))
     );
 }

@@ -55,7 +55,7 @@ fn held_requests_on_every_worker_are_released_by_one_answer() {
     );
     let call = a.calls.borrow()[0].token;
     let answer = br#"{"active": true, "sub": "alice"}"#;
-    let released = wa.on_http_call_response(&a, call, Some("200"), answer);
+    let released = wa.on_http_call_response(&a, (call, Some(1)), Some("200"), answer);
     assert_eq!(statuses(&released), [(1, 200), (2, 200)]);
     assert_eq!(statuses(&wb.on_tick(&b)), [(3, 200)]);
     // Later requests are answered from the kept answer, without holding.
@@ -76,7 +76,7 @@ fn a_failed_call_is_a_503_for_everyone_waiting_and_counts_no_failure() {
         Step::Held
     ));
     let call = a.calls.borrow()[0].token;
-    let released = wa.on_http_call_response(&a, call, Some("502"), b"");
+    let released = wa.on_http_call_response(&a, (call, Some(1)), Some("502"), b"");
     assert_eq!(statuses(&released), [(1, 503)]);
     // During the back-off a new token is answered at once, with no call.
     assert_eq!(status(&wa.on_request_headers(&a, 2, bearer("t2"))), 503);
@@ -119,8 +119,34 @@ fn inactive_tokens_count_towards_the_throttle_when_released() {
             Step::Held
         ));
         let call = a.calls.borrow().last().unwrap().token;
-        let released = wa.on_http_call_response(&a, call, Some("200"), br#"{"active": false}"#);
+        let released =
+            wa.on_http_call_response(&a, (call, Some(id)), Some("200"), br#"{"active": false}"#);
         assert_eq!(statuses(&released), [(id, 401)]);
     }
     assert_eq!(status(&wa.on_request_headers(&a, 3, bearer("x3"))), 429);
+}
+
+#[test]
+fn a_call_lost_with_its_request_is_made_again_for_those_still_waiting() {
+    let (a, wa) = worker(None);
+    assert!(matches!(
+        wa.on_request_headers(&a, 1, bearer("t1")),
+        Step::Held
+    ));
+    assert!(matches!(
+        wa.on_request_headers(&a, 2, bearer("t1")),
+        Step::Held
+    ));
+    // Request 1's client goes away: the call its context made will never be answered.
+    wa.on_request_done(&a, 1);
+    assert!(wa.on_tick(&a).is_empty());
+    let calls = a.calls.borrow().iter().map(|c| c.token).collect::<Vec<_>>();
+    assert_eq!(
+        calls.len(),
+        2,
+        "the tick made the call again, from the worker's own context"
+    );
+    let answer = br#"{"active": true, "sub": "alice"}"#;
+    let released = wa.on_http_call_response(&a, (calls[1], None), Some("200"), answer);
+    assert_eq!(statuses(&released), [(2, 200)]);
 }

@@ -131,7 +131,7 @@ fn a_request_held_for_keys_is_released_by_their_arrival() {
     ));
     assert!(w.on_tick(&host).is_empty(), "still waiting");
     let token = host.calls.borrow()[0].token;
-    let released = w.on_http_call_response(&host, token, Some("200"), &jwks());
+    let released = w.on_http_call_response(&host, (token, None), Some("200"), &jwks());
     assert_eq!(released.len(), 1);
     assert!(matches!(&released[0], (7, Decision::Allow(_))));
     assert_eq!(host.counter("authgate.held"), 1);
@@ -153,7 +153,7 @@ fn a_request_held_too_long_is_refused_and_a_finished_one_forgotten() {
     let held = |id| w.on_request_headers(&host, id, headers("/", &[("authorization", &bearer)]));
     assert!(matches!(held(1), Step::Held));
     assert!(matches!(held(2), Step::Held));
-    w.on_request_done(2);
+    w.on_request_done(&host, 2);
     host.advance(501);
     let released = w.on_tick(&host);
     assert_eq!(

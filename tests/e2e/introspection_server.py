@@ -1,0 +1,78 @@
+"""A token introspection endpoint (RFC 7662) for the tests and the demo. It authenticates its
+caller (client_secret_basic or client_secret_post, RFC 6749 §2.3.1; a wrong client gets 401),
+answers from a table of tokens, and counts every call. `mode` makes it misbehave: "slow"
+(answers after `delay` seconds), "500", "garbage" (not JSON), "echo" (an HTML error page that
+quotes the request, so tests can check the token never leaks from it)."""
+
+import base64
+import json
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from harness import free_port
+
+
+class IntrospectionServer:
+    def __init__(self, tokens, client=("authgate", "s3cret"), port=None):
+        self.tokens = dict(tokens)  # token -> answer (dict); unknown tokens are inactive
+        self.client = client
+        self.mode = "ok"
+        self.delay = 0.0
+        self.calls = []  # (token, client authenticated, form)
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _send(self, status, body, ctype="application/json"):
+                self.send_response(status)
+                self.send_header("content-type", ctype)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                form = {k: v[0] for k, v in urllib.parse.parse_qs(raw.decode(), keep_blank_values=True).items()}
+                ok = outer.authenticated(self.headers.get("authorization"), form)
+                with outer.lock:
+                    outer.calls.append((form.get("token"), ok, form))
+                if outer.mode == "slow":
+                    time.sleep(outer.delay)
+                if outer.mode == "500":
+                    return self._send(500, b'{"error": "server_error"}')
+                if outer.mode == "garbage":
+                    return self._send(200, b"<html>try again later</html>", "text/html")
+                if outer.mode == "echo":
+                    return self._send(200, b"<html>" + raw + b"</html>", "text/html")
+                if not ok:
+                    return self._send(401, b'{"error": "invalid_client"}')
+                answer = outer.tokens.get(form.get("token"), {"active": False})
+                self._send(200, json.dumps(answer).encode())
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port or free_port()), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def authenticated(self, authorization, form):
+        cid, secret = self.client
+        if authorization and authorization.startswith("Basic "):
+            pair = base64.b64decode(authorization[6:]).decode()
+            i, _, s = pair.partition(":")
+            return urllib.parse.unquote_plus(i) == cid and urllib.parse.unquote_plus(s) == secret
+        return form.get("client_id") == cid and form.get("client_secret") == secret
+
+    def calls_for(self, token):
+        with self.lock:
+            return sum(1 for t, _, _ in self.calls if t == token)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
