@@ -20,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
-from harness import WASM, Envoy, free_port, request  # noqa: E402
+from harness import WASM, Envoy, cluster, free_port, request  # noqa: E402
+from introspection_server import IntrospectionServer  # noqa: E402
 from jwtkit import Keys, b64, claims  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
@@ -103,6 +104,30 @@ def bearer(token):
     return [("authorization", f"Bearer {token}")]
 
 
+# One introspection endpoint for every Envoy of the run; it counts its calls per token.
+OPAQUE_POOL = 100
+IDP = None
+
+
+def idp():
+    global IDP
+    if IDP is None:
+        answer = {"active": True, "iss": "https://idp.test", "aud": "orders", "sub": "alice",
+                  "scope": "orders:read", "exp": int(time.time()) + 86400}
+        tokens = {f"opaque-{i}": answer for i in range(OPAQUE_POOL)}
+        tokens["opaque-reused"] = answer
+        IDP = IntrospectionServer(tokens, client=("authgate", "bench-secret"))
+    return IDP
+
+
+def ag_introspection():
+    return authgate({"providers": {"opaque": {
+        "type": "introspection", "endpoint": "http://idp.test/introspect", "cluster": "idp",
+        "client_id": "authgate", "client_secret": "bench-secret", "cache_max_seconds": 300,
+        "issuer": "https://idp.test", "audiences": ["orders"],
+        "claim_to_headers": [{"claim_name": "sub", "header_name": "x-sub"}]}}})
+
+
 def token(alg, **kw):
     return KEYS.token(alg, claims(lifetime=86400, **kw))
 
@@ -151,6 +176,11 @@ def configs():
         key = {"providers": {"k": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}]}}}
         out += [(f"variant {os.path.basename(w)} api_key valid", "variant", authgate(key, w), [("x-api-key", "k-1")], 200),
                 (f"variant {os.path.basename(w)} api_key wrong", "variant", authgate(key, w), [("x-api-key", "x")], 401)]
+    # Opaque tokens: a cached answer next to a reused JWT, and a pool of tokens in turn whose
+    # calls to the endpoint are counted (≈ one per token per cache period is the target).
+    out += [("authgate introspection cached token", "jwt ES256", ag_introspection(), bearer("opaque-reused"), 200),
+            (f"authgate introspection {OPAQUE_POOL} tokens in turn", "jwt ES256", ag_introspection(),
+             ("opaque", OPAQUE_POOL), 200)]
     out += [
         ("jwt_authn RS256 expired", "jwt 401", native_jwt(["rsa"], False), bearer(expired("RS256")), 401),
         ("authgate jwt RS256 expired", "jwt 401", AG_JWT, bearer(expired("RS256")), 401),
@@ -185,8 +215,9 @@ def bootstrap(filt, port, admin):
            "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
            "http_filters": filters}
+    clusters = [cluster("idp", idp().port)] if filt and '"introspection"' in json.dumps(filt) else []
     return {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
-            "static_resources": {"listeners": [{"name": "l", "address": {"socket_address": {
+            "static_resources": {"clusters": clusters, "listeners": [{"name": "l", "address": {"socket_address": {
                 "address": "127.0.0.1", "port_value": port}}, "filter_chains": [{"filters": [{
                     "name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}]}}
 
@@ -196,7 +227,10 @@ def lua_for(headers, tmp):
     path = os.path.join(tmp, f"{abs(hash(str(headers)))}.lua")
     if isinstance(headers, tuple):
         alg = headers[1]
-        tokens = [token(alg, jti=str(i)) for i in range(POOL)]
+        if headers[0] == "opaque":
+            tokens = [f"opaque-{i}" for i in range(alg)]
+        else:
+            tokens = [token(alg, jti=str(i)) for i in range(POOL)]
         body = "tokens = {" + ",".join(f'"{t}"' for t in tokens) + "}\n"
         body += 'i = 0\nrequest = function()\n  i = i % #tokens + 1\n  return wrk.format("GET", "/", {["authorization"] = "Bearer " .. tokens[i]})\nend\n'
     else:
@@ -259,7 +293,8 @@ def main():
             subprocess.run(["taskset", "-cp", "0", str(envoy.proc.pid)], capture_output=True)
             script = lua_for(headers, tmp)
             # Check the answer and warm the caches (bcrypt, verified tokens) before measuring.
-            probe = headers if isinstance(headers, list) else bearer(token(headers[1]))
+            probe = headers if isinstance(headers, list) else (
+                bearer("opaque-0") if headers[0] == "opaque" else bearer(token(headers[1])))
             for _ in range(3):
                 got = request(port, "GET", "/", probe).status
             if got != status:
@@ -283,6 +318,23 @@ def main():
         for c in running:
             c["envoy"].stop()
     report(running, time.time() - started)
+
+
+def introspection_calls(running):
+    """What the endpoint saw: calls per token against the requests each opaque row sent."""
+    if IDP is None:
+        return []
+    out = []
+    for c in running:
+        if "introspection" not in c["name"]:
+            continue
+        sent = sum(r["requests"] for r in c["runs"])
+        pool = ["opaque-reused"] if "cached" in c["name"] else [f"opaque-{i}" for i in range(OPAQUE_POOL)]
+        calls = sum(IDP.calls_for(t) for t in pool)
+        out.append(f"{c['name']}: {calls} introspection calls for {len(pool)} tokens over {sent} measured "
+                   f"requests (+ warm-up) = {calls / len(pool):.2f} per token per 300 s cache period "
+                   f"(target ≈ 1: {'met' if calls <= 1.1 * len(pool) else 'missed'})")
+    return out
 
 
 def median(c, key):
@@ -318,7 +370,7 @@ def report(running, elapsed):
           f"interleaved {SECONDS}s runs; wasm {meta['wasm_bytes']} bytes; {meta['elapsed_s']}s in all")
     print()
     print(table)
-    checks = targets(rows)
+    checks = targets(rows) + introspection_calls(running)
     if checks:
         print()
         print("\n".join(checks))
@@ -345,6 +397,11 @@ def targets(rows):
             ratio = a["cpu_us_added"] / n["cpu_us_added"]
             out.append(f"fresh {alg}: CPU {a['cpu_us_added']} vs jwt_authn {n['cpu_us_added']} µs/req = {ratio:.2f}x "
                        f"(target <= 1.5x: {'met' if ratio <= 1.5 else 'missed'})")
+    a, j = by.get("authgate introspection cached token"), by.get("authgate jwt ES256 reused token")
+    if a and j and j["cpu_us_added"] > 0:
+        ratio = a["cpu_us_added"] / j["cpu_us_added"]
+        out.append(f"cached introspected token: CPU {a['cpu_us_added']} vs reused ES256 JWT {j['cpu_us_added']} "
+                   f"µs/req = {ratio:.2f}x (target: same order, <= 2x: {'met' if ratio <= 2 else 'missed'})")
     for floor_name, status, want in (("floor: wasm filter that reads one header", 200, 0.95),
                                      ("floor: wasm filter that sends a fixed 401", 401, 0.9)):
         f = by.get(floor_name)

@@ -74,7 +74,7 @@ pub(super) fn compile_rule(
             if !has_jwt {
                 return Err(ConfigError::new(
                     format!("{field}.scopes"),
-                    "scopes are checked on JWTs, and no `jwt` provider is in `requires`",
+                    "scopes are checked on tokens, and no `jwt` or `introspection` provider is in `requires`",
                 ));
             }
             if list.is_empty() {
@@ -206,10 +206,19 @@ pub(super) fn challenges(
     providers: &[NamedProvider],
     realm: &str,
 ) -> Vec<Challenge> {
-    list.iter()
+    let mut out: Vec<Challenge> = Vec::with_capacity(list.len());
+    // Two token providers (a `jwt` and an `introspection` one) take the same `Bearer`: it is
+    // advertised, and listed in `accepted`, once.
+    for c in list
+        .iter()
         .filter_map(|&i| providers.get(i))
         .map(|p| p.check.challenge(realm))
-        .collect()
+    {
+        if !out.iter().any(|o| o.base == c.base) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A rule's `claims` and `identities`.

@@ -1,5 +1,5 @@
-"""./build.sh demo: Envoy with envoy/demo.yaml, the demo upstream and the demo JWKS server, plus
-curl lines that show each reply. `--check` runs every example once on free ports, prints the
+"""./build.sh demo: Envoy with envoy/demo.yaml, the demo upstream, the demo JWKS server and the
+demo introspection endpoint (RFC 7662, for opaque tokens), plus curl lines that show each reply. `--check` runs every example once on free ports, prints the
 replies and exits (non-zero if one is not what it should be); the tests use it. `--token`
 prints a demo JWT (ES256, signed with demo/jwt-signing-key.pem)."""
 
@@ -53,7 +53,18 @@ EXAMPLES = [
     ("a tampered JWT: 401, Bearer error=\"invalid_token\"", ["-H", f"Authorization: Bearer {TOKEN}x", "/orders"], 401),
     ("JWT without the reports:read scope: 403 insufficient_scope", ["-H", f"Authorization: Bearer {TOKEN}", "/reports"], 403),
     ("a browser gets an HTML page", ["-H", "Accept: text/html", "/orders"], 401),
+    ("an opaque token, checked at the demo's introspection endpoint (RFC 7662)",
+     ["-H", "Authorization: Bearer demo-opaque-olivia", "/orders"], 200),
+    ("a revoked opaque token: 401 invalid_credentials", ["-H", "Authorization: Bearer demo-opaque-revoked", "/orders"], 401),
+    ("/stock needs the stock-keepers group: olivia has it", ["-H", "Authorization: Bearer demo-opaque-olivia", "/stock"], 200),
+    ("... pat does not: 403 access_denied, no challenge", ["-H", "Authorization: Bearer demo-opaque-pat", "/stock"], 403),
 ]
+
+def introspection(port):
+    """The demo's introspection endpoint: demo/introspection.json's tokens (any other token is
+    inactive), as the compose demo's `idp` service serves them."""
+    from introspection_server import from_file
+    return from_file(os.path.join(ROOT, "demo", "introspection.json"), port=port)
 
 
 def curl_line(port, args):
@@ -62,23 +73,25 @@ def curl_line(port, args):
     return "curl -si " + " ".join(f'"{a}"' if TOKEN in a else shlex.quote(a) for a in url_args)
 
 
-def load_config(port, admin, upstream, jwks):
+def load_config(port, admin, upstream, jwks, idp):
     text = open(os.path.join(ROOT, "envoy", "demo.yaml")).read()
     text = text.replace("port_value: 8080", f"port_value: {port}")
     text = text.replace("port_value: 9901", f"port_value: {admin}")
     text = text.replace("port_value: 8081", f"port_value: {upstream}")
     text = text.replace("port_value: 8082", f"port_value: {jwks}")
+    text = text.replace("port_value: 8083", f"port_value: {idp}")
     return text.replace("filename: dist/authgate.wasm", f"filename: {os.path.join(ROOT, 'dist', 'authgate.wasm')}")
 
 
-def run(port, admin, upstream_port, jwks_port):
+def run(port, admin, upstream_port, jwks_port, idp_port):
     upstream = Upstream(upstream_port)
     import json
     jwks = JwksServer(json.load(open(os.path.join(ROOT, "demo", "jwks.json"))), port=jwks_port).start()
+    idp = introspection(idp_port)
     d = tempfile.mkdtemp(prefix="authgate-demo-")
     cfg = os.path.join(d, "demo.yaml")
     with open(cfg, "w") as f:
-        f.write(load_config(port, admin, upstream.port, jwks.port))
+        f.write(load_config(port, admin, upstream.port, jwks.port, idp.port))
     envoy = Envoy(cfg, admin_port=admin).start()
     if envoy.proc.poll() is not None:
         print(envoy.log())
@@ -108,13 +121,14 @@ def main():
         print(demo_token())
         return
     check = "--check" in sys.argv
-    port, admin, up, jw = (free_port(), free_port(), free_port(), free_port()) if check else (8080, 9901, 8081, 8082)
-    upstream, envoy = run(port, admin, up, jw)
+    port, admin, up, jw, ip = (free_port(), free_port(), free_port(), free_port(), free_port()) if check \
+        else (8080, 9901, 8081, 8082, 8083)
+    upstream, envoy = run(port, admin, up, jw, ip)
     token = demo_token()
     failures = 0
     try:
         print(f"\nauthgate demo: Envoy on 127.0.0.1:{port} (admin :{admin}), upstream on :{upstream.port}, "
-              f"JWKS on :{jw}\n\nTOKEN=$(.venv/bin/python tests/e2e/demo.py --token)   # from the repository root\n")
+              f"JWKS on :{jw}, introspection on :{ip}\n\nTOKEN=$(.venv/bin/python tests/e2e/demo.py --token)   # from the repository root\n")
         for what, args, status in EXAMPLES:
             print(f"# {what}\n{curl_line(port, args)}")
             if check:

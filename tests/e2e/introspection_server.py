@@ -2,20 +2,22 @@
 caller (client_secret_basic or client_secret_post, RFC 6749 §2.3.1; a wrong client gets 401),
 answers from a table of tokens, and counts every call. `mode` makes it misbehave: "slow"
 (answers after `delay` seconds), "500", "garbage" (not JSON), "echo" (an HTML error page that
-quotes the request, so tests can check the token never leaks from it)."""
+quotes the request, so tests can check the token never leaks from it).
+
+Run alone (the demo's `idp` container): `python introspection_server.py <tokens.json> [port] [host]`,
+where tokens.json is `{"client": [id, secret], "tokens": {token: answer}}` (demo/introspection.json)."""
 
 import base64
 import json
+import sys
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import free_port
-
 
 class IntrospectionServer:
-    def __init__(self, tokens, client=("authgate", "s3cret"), port=None):
+    def __init__(self, tokens, client=("authgate", "s3cret"), port=None, host="127.0.0.1"):
         self.tokens = dict(tokens)  # token -> answer (dict); unknown tokens are inactive
         self.client = client
         self.mode = "ok"
@@ -56,7 +58,7 @@ class IntrospectionServer:
             def log_message(self, *a):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port or free_port()), Handler)
+        self.server = ThreadingHTTPServer((host, port or 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -76,3 +78,17 @@ class IntrospectionServer:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def from_file(path, port=None, host="127.0.0.1"):
+    """A server for the tokens and client of a JSON file such as demo/introspection.json."""
+    with open(path) as f:
+        doc = json.load(f)
+    return IntrospectionServer(doc["tokens"], client=tuple(doc["client"]), port=port, host=host)
+
+
+if __name__ == "__main__":
+    server = from_file(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 80,
+                       sys.argv[3] if len(sys.argv) > 3 else "0.0.0.0")
+    print(f"introspection endpoint on {server.server.server_address}", flush=True)
+    threading.Event().wait()

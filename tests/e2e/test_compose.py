@@ -55,17 +55,20 @@ def test_mounted_host_paths_exist():
     assert ("envoy", "./dist/authgate.wasm", IN_CONTAINER_WASM) in mounts
     assert ("envoy", "./envoy/compose.yaml", "/etc/envoy/envoy.yaml") in mounts
     assert ("jwks", "./demo/jwks.json", "/usr/share/nginx/html/jwks.json") in mounts
+    assert ("idp", "./demo/introspection.json", "/srv/introspection.json") in mounts
 
 
 def test_compose_wiring_matches_envoy_config():
     """The names the Envoy config relies on are the ones compose provides."""
     services = compose()["services"]
-    assert {"envoy", "upstream", "jwks"} <= services.keys()
+    assert {"envoy", "upstream", "jwks", "idp"} <= services.keys()
     assert {"8080:8080", "9901:9901"} <= set(services["envoy"]["ports"])
     clusters = {c["name"]: c for c in envoy_config()["static_resources"]["clusters"]}
     addr = lambda c: clusters[c]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
     assert (addr("demo_upstream")["address"], addr("demo_upstream")["port_value"]) == ("upstream", 8081)
     assert (addr("demo_jwks")["address"], addr("demo_jwks")["port_value"]) == ("jwks", 80)
+    assert (addr("demo_idp")["address"], addr("demo_idp")["port_value"]) == ("idp", 80)
+    assert services["idp"]["command"][-2:] == ["80", "0.0.0.0"]
     assert str(services["upstream"]["environment"]["HTTP_PORT"]) == "8081"
     assert wasm_filter(envoy_config())["vm_config"]["code"]["local"]["filename"] == IN_CONTAINER_WASM
 

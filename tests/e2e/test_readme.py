@@ -1,6 +1,6 @@
 """The README's examples are executable: every `$` line of the block marked
 `readme-examples` runs in bash with the real curl against the demo (envoy/demo.yaml, its
-upstream and JWKS server), and what the README says about it must be what came back:
+upstream, JWKS server and introspection endpoint), and what the README says about it must be what came back:
 
 - a comment `# <status> [<error>][; challenges: S1 attrs, S2, ...][; upstream gets h: v]`
   gives the status, the body's `error`, the `WWW-Authenticate` schemes in order (a scheme
@@ -94,7 +94,7 @@ def check_shown(shown, status, headers, body):
 @pytest.fixture(scope="module")
 def demo():
     port = free_port()
-    upstream, envoy = run(port, free_port(), free_port(), free_port())
+    upstream, envoy = run(port, free_port(), free_port(), free_port(), free_port())
     yield port, upstream
     envoy.stop()
     upstream.close()
