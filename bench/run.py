@@ -215,7 +215,7 @@ def bootstrap(filt, port, admin):
            "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
            "http_filters": filters}
-    clusters = [cluster("idp", idp().port)] if filt and '"introspection"' in json.dumps(filt) else []
+    clusters = [cluster("idp", idp().port)] if filt and "introspection" in json.dumps(filt) else []
     return {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
             "static_resources": {"clusters": clusters, "listeners": [{"name": "l", "address": {"socket_address": {
                 "address": "127.0.0.1", "port_value": port}}, "filter_chains": [{"filters": [{

@@ -58,7 +58,12 @@ class IntrospectionServer:
             def log_message(self, *a):
                 pass
 
-        self.server = ThreadingHTTPServer((host, port or 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # Envoy opens many connections at once under load; the default backlog (5) would
+            # drop their SYNs and turn into call timeouts that are the test server's, not ours.
+            request_queue_size = 256
+
+        self.server = Server((host, port or 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

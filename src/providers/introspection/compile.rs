@@ -6,7 +6,7 @@ use super::endpoint::{AuthMethod, Introspector};
 use super::{Answers, IntrospectionProvider, RawIntrospection, CACHE_CAPACITY};
 use crate::cache::VerifiedCache;
 use crate::error::ConfigError;
-use crate::providers::jwt::claims::ClaimRules;
+use crate::providers::jwt::claims::{self, ClaimRules};
 use crate::providers::jwt::remote::split_uri;
 use crate::providers::jwt::{extractor, forward};
 use crate::providers::Setup;
@@ -83,17 +83,7 @@ impl IntrospectionProvider {
                 return Err(ConfigError::new(at(name), "must be at most 86400 (a day)"));
             }
         }
-        let audiences = match (&raw.audiences, setup.audience) {
-            (Some(list), _) => list.clone(),
-            (None, Some(id)) => vec![id.to_string()],
-            (None, None) => vec![],
-        };
-        if raw.audiences.is_some() && audiences.is_empty() {
-            return Err(ConfigError::new(
-                at("audiences"),
-                "must not be empty (omit it to accept any audience)",
-            ));
-        }
+        let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audience)?;
         Ok(IntrospectionProvider {
             domain: format!("introspection/{}", setup.name).into_bytes(),
             sources: extractor::compile_sources(

@@ -19,6 +19,24 @@ pub struct ClaimRules {
     pub require_expiration: bool,
 }
 
+/// `audiences` of provider `field`: the list given, else the `resource` id (RFC 8707; MCP: a
+/// server must reject tokens not issued for it), else any audience. An empty list is refused.
+pub fn audiences(
+    field: &str,
+    given: Option<&[String]>,
+    resource: Option<&str>,
+) -> Result<Vec<String>, crate::error::ConfigError> {
+    match (given, resource) {
+        (Some([]), _) => Err(crate::error::ConfigError::new(
+            format!("{field}.audiences"),
+            "must not be empty (omit it to accept any audience)",
+        )),
+        (Some(list), _) => Ok(list.to_vec()),
+        (None, Some(id)) => Ok(vec![id.to_string()]),
+        (None, None) => Ok(vec![]),
+    }
+}
+
 impl ClaimRules {
     /// Checks the issuer alone: cheap, done before any signature work.
     pub fn check_issuer(&self, claims: &Claims) -> Result<(), Denial> {

@@ -2,7 +2,7 @@
 //! provider built. Every refusal names its field.
 
 use super::cache::TokenCache;
-use super::claims::ClaimRules;
+use super::claims::{self, ClaimRules};
 use super::jwks;
 use super::remote::RemoteJwks;
 use super::{extractor, forward};
@@ -94,19 +94,7 @@ impl JwtProvider {
             None => None,
         };
         let claim_to_headers = forward::compile(&field, raw.claim_to_headers.as_deref())?;
-        // With a `resource` (RFC 9728) and no `audiences`, a token must be issued for the
-        // resource (RFC 8707; MCP: a server MUST reject tokens not issued for it).
-        let audiences = match (&raw.audiences, setup.audience) {
-            (Some(list), _) => list.clone(),
-            (None, Some(id)) => vec![id.to_string()],
-            (None, None) => vec![],
-        };
-        if raw.audiences.is_some() && audiences.is_empty() {
-            return Err(ConfigError::new(
-                format!("{field}.audiences"),
-                "must not be empty (omit it to accept any audience)",
-            ));
-        }
+        let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audience)?;
         Ok(JwtProvider {
             domain: format!("jwt/{name}").into_bytes(),
             sources,
