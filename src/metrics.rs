@@ -177,6 +177,7 @@ impl Catalog {
             Event::Answered(i, true) => (i, 2),
             Event::Answered(i, false) => (i, 3),
             Event::Failed(i) => (i, 4),
+            Event::Discovered(..) => return None,
         };
         Some((*self.introspection.get(i)?)? + n)
     }

@@ -42,6 +42,8 @@ pub enum Event {
     Answered(usize, bool),
     /// A call failed: no answer, or not one.
     Failed(usize),
+    /// The issuer's metadata was read (`true`) or could not be.
+    Discovered(usize, bool),
 }
 
 /// A call in flight.
@@ -60,6 +62,8 @@ struct InFlight {
 #[derive(Default)]
 pub struct Introspections {
     calls: RefCell<HashMap<u32, InFlight>>,
+    /// Metadata calls in flight: (provider, form), see [`discovery`].
+    metadata: RefCell<HashMap<u32, (usize, usize)>>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -101,6 +105,7 @@ impl Introspections {
     /// For a new configuration: calls made under the old one are no longer awaited.
     pub fn configure(&self) {
         self.calls.borrow_mut().clear();
+        self.metadata.borrow_mut().clear();
     }
 
     /// A request ended: the calls its context made will never be answered here, so they are
@@ -134,12 +139,12 @@ impl Introspections {
             return (Lookup::Unavailable, None);
         };
         let source = service.source();
-        let hash = engine.shared_hash(&source, token.expose());
+        let hash = engine.shared_hash(source, token.expose());
         let slot = slot_of(&hash);
         let now_ms = host.now_ms();
         let now = now_ms / 1000;
         let record = host
-            .shared_get(&key("answer", &source, Some(slot)))
+            .shared_get(&key("answer", source, Some(slot)))
             .and_then(|s| s.value);
         if let Some((until, body)) = record.as_deref().and_then(|r| read_record(r, &hex(&hash))) {
             if now <= until {
@@ -152,10 +157,14 @@ impl Introspections {
         if self.calls.borrow().values().any(|c| c.hash == hash) {
             return (Lookup::Waiting, None);
         }
-        if number(host, &key("down", &source, None)) > now_ms {
+        if number(host, &key("down", source, None)) > now_ms {
             return (Lookup::Unavailable, None);
         }
-        let lease = key("lease", &source, Some(slot));
+        let Some(endpoint) = service.endpoint() else {
+            // Discovery has not found the endpoint yet: the tick reads the metadata.
+            return (Lookup::Waiting, None);
+        };
+        let lease = key("lease", source, Some(slot));
         let until_ms = now_ms + service.timeout_ms + 1000;
         if !super::take_lease(host, &lease, now_ms, until_ms) {
             return (Lookup::Waiting, None);
@@ -163,7 +172,7 @@ impl Introspections {
         let body = service.body(token.expose());
         let call = Callout {
             cluster: &service.cluster,
-            headers: service.headers(),
+            headers: service.headers(&endpoint),
             body: Some(&body),
             timeout_ms: service.timeout_ms,
         };
@@ -190,7 +199,7 @@ impl Introspections {
                         service.cluster
                     ),
                 );
-                mark_down(host, &source, now_ms);
+                mark_down(host, source, now_ms);
                 let _ = host.shared_set(&lease, b"0", None);
                 (Lookup::Unavailable, Some(Event::Failed(i)))
             }
@@ -208,6 +217,9 @@ impl Introspections {
         status: Option<&str>,
         body: &[u8],
     ) -> Option<Event> {
+        if self.metadata.borrow().contains_key(&id) {
+            return self.on_metadata(host, engine, id, status, body);
+        }
         let call = self.calls.borrow_mut().remove(&id)?;
         let i = call.provider;
         let p = engine.config().providers.get(i)?;
@@ -222,7 +234,7 @@ impl Introspections {
                 engine.install_answer(i, &call.token, &answer, until, now);
                 let mut record = format!("{until}\n{}\n", hex(&call.hash)).into_bytes();
                 record.extend_from_slice(body);
-                let _ = host.shared_set(&key("answer", &source, Some(call.slot)), &record, None);
+                let _ = host.shared_set(&key("answer", source, Some(call.slot)), &record, None);
                 Some(Event::Answered(i, answer.active))
             }
             Err(why) => {
@@ -230,10 +242,10 @@ impl Introspections {
                     LogLevel::Error,
                     &format!(
                         "authgate: provider {}: introspection at {} (cluster {}) failed: {why}; new tokens are answered 503 for {BACKOFF_SECONDS} s",
-                        p.name, service.endpoint, service.cluster
+                        p.name, service.label(), service.cluster
                     ),
                 );
-                mark_down(host, &source, now_ms);
+                mark_down(host, source, now_ms);
                 Some(Event::Failed(i))
             }
         }
@@ -249,5 +261,6 @@ fn mark_down(host: &dyn Host, source: &str, now_ms: u64) {
     );
 }
 
+mod discovery;
 #[cfg(test)]
 mod tests;

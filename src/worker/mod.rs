@@ -234,6 +234,7 @@ impl Worker {
         }
         audit_key::sync(host, &c.engine);
         self.fetches.sync_and_fetch(host, &c.engine);
+        self.introspections.sync(host, &c.engine);
         let released = self.release(host, &c);
         c.counters.flush(host);
         released

@@ -2,7 +2,9 @@
 authorization endpoint that approves at once (authorization code with PKCE, RFC 7636 S256),
 dynamic client registration (RFC 7591) and a token endpoint (client credentials, RFC 6749
 §4.4, and authorization code) that issues ES256 access tokens whose `aud` is the `resource`
-the client asked for (RFC 8707). Its keys can rotate. Every request is logged."""
+the client asked for (RFC 8707), and token introspection (RFC 7662) for the confidential
+clients, which answers for the tokens it issued until they expire or are revoked. Its keys can
+rotate. Every request is logged."""
 
 import base64
 import hashlib
@@ -28,6 +30,8 @@ class AuthorizationServer:
         self.keys = {0: Keys(prefix="gen0-")}
         self.log = []  # (method, path)
         self.issued = []  # decoded claims of every token issued
+        self.by_token = {}  # access token -> claims, for introspection
+        self.revoked = set()
         self.codes = {}  # code -> (client_id, redirect_uri, code_challenge, resource, scope)
         outer = self
 
@@ -78,6 +82,8 @@ class AuthorizationServer:
                     client = "dcr-" + secrets.token_hex(4)
                     outer.clients[client] = None  # a public client: PKCE, no secret
                     return self._send(201, dict(doc, client_id=client, token_endpoint_auth_method="none"))
+                if self.path.split("?")[0] == "/introspect":
+                    return self._send(*outer.introspect(self.headers.get("authorization"), form))
                 if self.path.split("?")[0] != "/token":
                     return self._send(404, {"error": "not_found"})
                 if form.get("grant_type", [""])[0] == "authorization_code":
@@ -102,6 +108,7 @@ class AuthorizationServer:
         return {"issuer": self.issuer, "token_endpoint": f"{self.issuer}/token",
                 "authorization_endpoint": f"{self.issuer}/authorize",
                 "jwks_uri": f"{self.issuer}/jwks", "registration_endpoint": f"{self.issuer}/register",
+                "introspection_endpoint": f"{self.issuer}/introspect",
                 "grant_types_supported": ["client_credentials", "authorization_code"],
                 "code_challenge_methods_supported": ["S256"],
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
@@ -129,6 +136,7 @@ class AuthorizationServer:
             claims["aud"] = resource
         self.issued.append(claims)
         token = self.keys[self.generation].token("ES256", claims)
+        self.by_token[token] = claims
         return {"access_token": token, "token_type": "Bearer", "expires_in": 300, "scope": scope}
 
     def redeem(self, form):
@@ -143,6 +151,20 @@ class AuthorizationServer:
         if computed != challenge or f.get("redirect_uri") != redirect_uri or f.get("client_id") != client:
             return 400, {"error": "invalid_grant"}
         return 200, self.issue(client, scope, f.get("resource") or resource)
+
+    def introspect(self, authorization, form):
+        """RFC 7662 §2: a confidential client asks about a token: (status, answer)."""
+        client, secret = self.credentials(authorization, form)
+        if client is None or self.clients.get(client) is None or self.clients.get(client) != secret:
+            return 401, {"error": "invalid_client"}
+        token = form.get("token", [""])[0]
+        claims = self.by_token.get(token)
+        if not claims or token in self.revoked or claims["exp"] < time.time():
+            return 200, {"active": False}
+        return 200, dict(claims, active=True, token_type="Bearer")
+
+    def revoke(self, token):
+        self.revoked.add(token)
 
     def token_for(self, audience, scope):
         """A token minted directly (not through the endpoint), for negative tests."""

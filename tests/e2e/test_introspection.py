@@ -224,3 +224,31 @@ def test_bad_configurations_are_refused_at_load(over, field):
     line = refused_at_load(plugin(**over))
     assert field in line, line
     assert SECRET not in line
+
+
+def test_the_endpoint_is_discovered_from_the_issuer_and_revocation_shows_after_the_cache():
+    from oauth_server import AuthorizationServer
+    server = AuthorizationServer({"authgate": SECRET, "app": "app-secret"})
+    upstream = Upstream()
+    port = free_port()
+    provider = {"type": "introspection", "issuer": server.issuer, "cluster": "issuer",
+                "discovery": {"timeout_ms": 500}, "client_id": "authgate", "client_secret_env": "IDP_SECRET",
+                "cache_max_seconds": 1}
+    cfg = bootstrap({"realm": "api", "providers": {"opaque": provider}}, port, free_port(), upstream.port,
+                    clusters={"issuer": server.port}, vm_env={"IDP_SECRET": SECRET})
+    envoy = Envoy(cfg).start()
+    try:
+        token = server.token_for(None, "orders:read")
+        r = request(port, "GET", "/orders", bearer(token))
+        assert r.status == 200, (r.status, r.body)
+        assert f"discovered introspection_endpoint {server.issuer}/introspect" in envoy.log()
+        assert ("POST", "/introspect") in server.log
+        server.revoke(token)
+        assert request(port, "GET", "/orders", bearer(token)).status == 200, "kept up to cache_max_seconds"
+        time.sleep(2.1)
+        r = request(port, "GET", "/orders", bearer(token))
+        assert r.status == 401 and r.json()["error"] == "invalid_credentials", (r.status, r.body)
+    finally:
+        envoy.stop()
+        upstream.close()
+        server.close()

@@ -2,12 +2,12 @@
 //! client secret found (configuration or the VM's environment), the provider built. Every
 //! refusal names its field and none quotes the secret.
 
-use super::endpoint::{AuthMethod, Introspector};
+use super::endpoint::{AuthMethod, Discovery, Endpoint, Introspector};
 use super::{Answers, IntrospectionProvider, RawIntrospection, CACHE_CAPACITY};
 use crate::cache::VerifiedCache;
 use crate::error::ConfigError;
 use crate::providers::jwt::claims::{self, ClaimRules};
-use crate::providers::jwt::remote::split_uri;
+use crate::providers::jwt::remote::{check_timing, metadata_location};
 use crate::providers::jwt::{extractor, forward};
 use crate::providers::Setup;
 use std::cell::RefCell;
@@ -21,14 +21,52 @@ impl IntrospectionProvider {
     pub fn compile(setup: &Setup, raw: &RawIntrospection) -> Result<Self, ConfigError> {
         let field = setup.field();
         let at = |f: &str| format!("{field}.{f}");
-        let target =
-            split_uri(&raw.endpoint).map_err(|why| ConfigError::new(at("endpoint"), why))?;
         if raw.cluster.is_empty() {
             return Err(ConfigError::new(
                 at("cluster"),
                 "must name an Envoy cluster",
             ));
         }
+        let located = match (&raw.endpoint, &raw.discovery) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    at("discovery"),
+                    "cannot stand beside `endpoint`: discovery finds the endpoint itself",
+                ))
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    field,
+                    "needs `endpoint`, or `discovery` to find it from `issuer`",
+                ))
+            }
+            (Some(url), None) => (
+                Some(Endpoint::at(url).map_err(|why| ConfigError::new(at("endpoint"), why))?),
+                None,
+            ),
+            (None, Some(d)) => {
+                let issuer = raw.issuer.as_deref().ok_or_else(|| {
+                    ConfigError::new(
+                        at("issuer"),
+                        "is required with `discovery`: the metadata is read from the issuer",
+                    )
+                })?;
+                let cluster = d.cluster.as_deref().unwrap_or(&raw.cluster);
+                if cluster.is_empty() {
+                    return Err(ConfigError::new(
+                        at("discovery.cluster"),
+                        "must name an Envoy cluster",
+                    ));
+                }
+                let timing =
+                    check_timing(&at("discovery"), d.timeout_ms, d.cache_duration_seconds)?;
+                let location = metadata_location(&field, issuer)?;
+                (
+                    None,
+                    Some(Discovery::new(issuer, cluster, location, timing)),
+                )
+            }
+        };
         if raw.client_id.is_empty() {
             return Err(ConfigError::new(at("client_id"), "must not be empty"));
         }
@@ -102,8 +140,7 @@ impl IntrospectionProvider {
             forward: raw.forward.unwrap_or(false),
             claim_to_headers: forward::compile(&field, raw.claim_to_headers.as_deref())?,
             endpoint: Introspector::new(
-                &raw.endpoint,
-                target,
+                located,
                 &raw.cluster,
                 &raw.client_id,
                 secret,

@@ -10,7 +10,11 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct RawIntrospection {
     /// The introspection endpoint; its host is the call's `:authority`, its path the `:path`.
-    pub endpoint: String,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// Find the endpoint in the issuer's metadata instead (`introspection_endpoint`).
+    #[serde(default)]
+    pub discovery: Option<RawIntrospectionDiscovery>,
     /// The Envoy cluster that reaches it.
     pub cluster: String,
     /// The client id authgate authenticates with.
@@ -57,6 +61,21 @@ pub struct RawIntrospection {
     /// Members of the answer copied into headers upstream.
     #[serde(default)]
     pub claim_to_headers: Option<Vec<RawClaimToHeader>>,
+}
+
+/// `discovery` of an `introspection` provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIntrospectionDiscovery {
+    /// The Envoy cluster that reaches the issuer (default: the provider's `cluster`).
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// How long a metadata call may take (default 1000).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// How long the metadata is used before it is read again (default 600).
+    #[serde(default)]
+    pub cache_duration_seconds: Option<u64>,
 }
 
 impl std::fmt::Debug for RawIntrospection {

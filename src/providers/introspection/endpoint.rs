@@ -4,9 +4,11 @@
 //! secret lives here and nowhere else, and no `Debug` or error shows it.
 
 use crate::json;
+use crate::providers::jwt::remote::split_uri;
 use crate::providers::jwt::token::Claims;
 use base64::Engine as _;
 use serde_json::Value;
+use std::cell::{Cell, RefCell};
 
 /// Longest answer read; a longer one is not an answer.
 pub const MAX_ANSWER: usize = 16 * 1024;
@@ -34,17 +36,86 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// One introspection endpoint and the client authgate is there.
-#[derive(Debug)]
-pub struct Introspector {
-    /// The endpoint URL (for logs and shared-data keys).
-    pub endpoint: String,
-    /// The Envoy cluster the call goes through.
-    pub cluster: String,
+/// Where the endpoint is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The URL (for logs).
+    pub url: String,
     /// `:authority` of the call.
     pub authority: String,
     /// `:path` of the call.
     pub path: String,
+}
+
+impl Endpoint {
+    /// The endpoint at `url`, or why not.
+    pub fn at(url: &str) -> Result<Self, &'static str> {
+        let (authority, path) = split_uri(url)?;
+        Ok(Endpoint {
+            url: url.to_string(),
+            authority,
+            path,
+        })
+    }
+}
+
+/// Finding the endpoint from the issuer's metadata (`introspection_endpoint`, RFC 8414 §2).
+#[derive(Debug)]
+pub struct Discovery {
+    /// The issuer the metadata must name, exactly.
+    pub issuer: String,
+    /// The cluster that reaches the issuer.
+    pub cluster: String,
+    /// `:authority` of the metadata calls.
+    pub authority: String,
+    /// The metadata paths, tried in order: OpenID Connect, then RFC 8414.
+    pub paths: [String; 2],
+    /// How long a metadata call may take (ms).
+    pub timeout_ms: u64,
+    /// How long the metadata is used before it is read again (seconds).
+    pub cache_duration: u64,
+    /// When it was last read (seconds).
+    read_at: Cell<Option<u64>>,
+}
+
+impl Discovery {
+    /// Discovery of `issuer`'s metadata through `cluster`.
+    pub fn new(
+        issuer: &str,
+        cluster: &str,
+        (authority, paths): (String, [String; 2]),
+        (timeout_ms, cache_duration): (u64, u64),
+    ) -> Self {
+        Discovery {
+            issuer: issuer.to_string(),
+            cluster: cluster.to_string(),
+            authority,
+            paths,
+            timeout_ms,
+            cache_duration,
+            read_at: Cell::new(None),
+        }
+    }
+
+    /// Whether the metadata should be read at `now`: never read, or older than the period.
+    pub fn due(&self, now: u64) -> bool {
+        self.read_at
+            .get()
+            .is_none_or(|at| now >= at + self.cache_duration)
+    }
+}
+
+/// One introspection endpoint and the client authgate is there.
+#[derive(Debug)]
+pub struct Introspector {
+    /// The endpoint: configured, or found by [`Introspector::discovery`].
+    endpoint: RefCell<Option<Endpoint>>,
+    /// With `discovery`: how the endpoint is found.
+    pub discovery: Option<Discovery>,
+    /// Names this service's answers in shared data.
+    source: String,
+    /// The Envoy cluster the call goes through.
+    pub cluster: String,
     /// The client id.
     pub client_id: String,
     /// How the client authenticates.
@@ -84,11 +155,10 @@ pub fn form_encode(s: &str) -> String {
 }
 
 impl Introspector {
-    /// An endpoint at `authority` + `path` reached through `cluster`.
+    /// A service at `endpoint` (or found by `discovery`) reached through `cluster`.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        endpoint: &str,
-        (authority, path): (String, String),
+        (endpoint, discovery): (Option<Endpoint>, Option<Discovery>),
         cluster: &str,
         client_id: &str,
         secret: String,
@@ -103,11 +173,18 @@ impl Introspector {
                 base64::engine::general_purpose::STANDARD.encode(pair)
             ))
         });
+        // Providers that ask the same service as the same client share answers; a discovered
+        // endpoint is named by its issuer, which does not change when the endpoint does.
+        let at = match (&endpoint, &discovery) {
+            (Some(e), _) => e.url.clone(),
+            (None, Some(d)) => format!("discovered:{}", d.issuer),
+            (None, None) => String::new(),
+        };
         Introspector {
-            endpoint: endpoint.to_string(),
+            source: format!("{cluster}|{at}|{client_id}"),
+            endpoint: RefCell::new(endpoint),
+            discovery,
             cluster: cluster.to_string(),
-            authority,
-            path,
             client_id: client_id.to_string(),
             method,
             secret: Secret(secret),
@@ -118,18 +195,46 @@ impl Introspector {
         }
     }
 
-    /// Names the answers of this endpoint for this client in shared data: providers that ask
-    /// the same service as the same client share them.
-    pub fn source(&self) -> String {
-        format!("{}|{}|{}", self.cluster, self.endpoint, self.client_id)
+    /// Names the answers of this service for this client in shared data.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
-    /// The request headers of a call.
-    pub fn headers(&self) -> Vec<(&str, &str)> {
+    /// The endpoint, once known.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        self.endpoint.borrow().clone()
+    }
+
+    /// What logs call the endpoint: its URL, or the issuer's while it is being discovered.
+    pub fn label(&self) -> String {
+        match (self.endpoint(), &self.discovery) {
+            (Some(e), _) => e.url,
+            (None, Some(d)) => format!("the introspection_endpoint of {}", d.issuer),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Uses `url`, read from the issuer's metadata at `at`, from now on; `true` when it
+    /// changed.
+    pub fn set_discovered(&self, url: &str, at: u64) -> bool {
+        let Some(d) = &self.discovery else {
+            return false;
+        };
+        d.read_at.set(Some(at));
+        let Ok(e) = Endpoint::at(url) else {
+            return false;
+        };
+        let changed = self.endpoint.borrow().as_ref() != Some(&e);
+        *self.endpoint.borrow_mut() = Some(e);
+        changed
+    }
+
+    /// The request headers of a call to `e`.
+    pub fn headers<'a>(&'a self, e: &'a Endpoint) -> Vec<(&'a str, &'a str)> {
         let mut h = vec![
             (":method", "POST"),
-            (":path", self.path.as_str()),
-            (":authority", self.authority.as_str()),
+            (":path", e.path.as_str()),
+            (":authority", e.authority.as_str()),
             ("content-type", "application/x-www-form-urlencoded"),
             ("accept", "application/json"),
         ];

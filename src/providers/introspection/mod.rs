@@ -10,7 +10,7 @@ pub mod endpoint;
 #[cfg(test)]
 mod tests;
 
-pub use self::config::RawIntrospection;
+pub use self::config::{RawIntrospection, RawIntrospectionDiscovery};
 pub use self::endpoint::{Answer, Introspector};
 
 use super::jwt::cache::Verdict;

@@ -49,6 +49,10 @@ fn bad_configurations_are_refused_naming_the_field() {
         ("empty secret", json!({"client_secret": ""}), "providers.opaque.client_secret: must not be empty"),
         ("auth method", json!({"auth_method": "private_key_jwt"}), "providers.opaque.auth_method: must be"),
         ("endpoint", json!({"endpoint": "idp.example/introspect"}), "providers.opaque.endpoint: must be an http:// or https:// URI"),
+        ("no endpoint", json!({"endpoint": null}), "providers.opaque: needs `endpoint`, or `discovery`"),
+        ("both", json!({"discovery": {}}), "providers.opaque.discovery: cannot stand beside `endpoint`"),
+        ("discovery without issuer", json!({"endpoint": null, "discovery": {}}), "providers.opaque.issuer: is required with `discovery`"),
+        ("discovery timeout", json!({"endpoint": null, "issuer": "https://idp.example", "discovery": {"timeout_ms": 0}}), "providers.opaque.discovery.timeout_ms: must be 1 to 60000"),
         ("cluster", json!({"cluster": ""}), "providers.opaque.cluster: must name an Envoy cluster"),
         ("client id", json!({"client_id": ""}), "providers.opaque.client_id: must not be empty"),
         ("timeout", json!({"timeout_ms": 0}), "providers.opaque.timeout_ms: must be 1 to 60000"),
@@ -85,19 +89,20 @@ fn the_call_authenticates_as_rfc6749_says() {
     let s = service(&e);
     // RFC 6749 §2.3.1: id and secret are form-encoded, then joined by `:` and base64-encoded.
     let expected = base64::engine::general_purpose::STANDARD.encode("authgate:s3cr%3Aet%2B%2F%3D");
-    assert!(s
-        .headers()
-        .contains(&("authorization", &format!("Basic {expected}"))));
-    assert!(s.headers().contains(&(":method", "POST")));
-    assert!(s.headers().contains(&(":path", "/oauth2/introspect")));
-    assert!(s.headers().contains(&(":authority", "idp.example")));
+    let at = s.endpoint().unwrap();
+    let headers = s.headers(&at);
+    assert!(headers.contains(&("authorization", &format!("Basic {expected}"))));
+    assert!(headers.contains(&(":method", "POST")));
+    assert!(headers.contains(&(":path", "/oauth2/introspect")));
+    assert!(headers.contains(&(":authority", "idp.example")));
     assert_eq!(
         s.body("a+b/c=&d"),
         b"token=a%2Bb%2Fc%3D%26d&token_type_hint=access_token"
     );
     let e = engine(json!({"auth_method": "client_secret_post"}));
     let s = service(&e);
-    assert!(!s.headers().iter().any(|(k, _)| *k == "authorization"));
+    let at = s.endpoint().unwrap();
+    assert!(!s.headers(&at).iter().any(|(k, _)| *k == "authorization"));
     assert_eq!(
         String::from_utf8(s.body("t")).unwrap(),
         "token=t&token_type_hint=access_token&client_id=authgate&client_secret=s3cr%3Aet%2B%2F%3D"

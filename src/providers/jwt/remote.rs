@@ -79,7 +79,57 @@ pub(crate) fn split_uri(uri: &str) -> Result<(String, String), &'static str> {
     Ok((authority.to_string(), path.to_string()))
 }
 
-fn check_timing(
+/// Where `issuer`'s metadata is (for provider `field`): the `:authority`, and the two paths
+/// tried in order, OpenID Connect Discovery 1.0 §4 then RFC 8414 §3.
+pub fn metadata_location(field: &str, issuer: &str) -> Result<(String, [String; 2]), ConfigError> {
+    let (authority, path) = split_uri(issuer).map_err(|why| {
+        ConfigError::new(
+            format!("{field}.issuer"),
+            format!("{why}: discovery reads the metadata at the issuer's URL"),
+        )
+    })?;
+    if issuer.contains('?') {
+        return Err(ConfigError::new(
+            format!("{field}.issuer"),
+            "must not have a query: discovery reads the metadata at the issuer's URL",
+        ));
+    }
+    let path = path.trim_end_matches('/');
+    Ok((
+        authority,
+        [
+            format!("{path}/.well-known/openid-configuration"),
+            format!("/.well-known/oauth-authorization-server{path}"),
+        ],
+    ))
+}
+
+/// The URL a metadata document names as `member` (`jwks_uri`, `introspection_endpoint`), when
+/// the document's `issuer` is exactly `issuer` (RFC 8414 §3.3) and the URL is https (or http,
+/// for an http issuer).
+pub fn metadata_member(body: &[u8], issuer: &str, member: &str) -> Result<String, String> {
+    let value = json::parse_strict(body).map_err(|e| format!("not JSON: {e}"))?;
+    let named = value
+        .get("issuer")
+        .and_then(|v| v.as_str())
+        .ok_or("no `issuer`")?;
+    if named != issuer {
+        return Err(format!(
+            "the document's issuer is {named:?} but the configured issuer is {issuer:?}; they must be identical (a trailing slash counts)"
+        ));
+    }
+    let uri = value
+        .get(member)
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| format!("no `{member}`"))?;
+    split_uri(uri).map_err(|why| format!("`{member}` {why}"))?;
+    if !uri.starts_with("https://") && issuer.starts_with("https://") {
+        return Err(format!("`{member}` {uri:?} is not https"));
+    }
+    Ok(uri.to_string())
+}
+
+pub(crate) fn check_timing(
     field: &str,
     timeout_ms: Option<u64>,
     cache_duration: Option<u64>,
@@ -145,18 +195,7 @@ impl RemoteJwks {
         timeout_ms: Option<u64>,
         cache_duration: Option<u64>,
     ) -> Result<Self, ConfigError> {
-        let (authority, path) = split_uri(issuer).map_err(|why| {
-            ConfigError::new(
-                format!("{field}.issuer"),
-                format!("{why}: discovery reads the metadata at the issuer's URL"),
-            )
-        })?;
-        if issuer.contains('?') {
-            return Err(ConfigError::new(
-                format!("{field}.issuer"),
-                "must not have a query: discovery reads the metadata at the issuer's URL",
-            ));
-        }
+        let (authority, paths) = metadata_location(field, issuer)?;
         for (name, c) in [("cluster", Some(cluster)), ("jwks_cluster", jwks_cluster)] {
             if c.is_some_and(str::is_empty) {
                 return Err(ConfigError::new(
@@ -167,7 +206,6 @@ impl RemoteJwks {
         }
         let (timeout_ms, cache_duration) =
             check_timing(&format!("{field}.discovery"), timeout_ms, cache_duration)?;
-        let path = path.trim_end_matches('/');
         Ok(RemoteJwks {
             timeout_ms,
             cache_duration,
@@ -176,10 +214,7 @@ impl RemoteJwks {
                 issuer: issuer.to_string(),
                 cluster: cluster.to_string(),
                 authority,
-                paths: [
-                    format!("{path}/.well-known/openid-configuration"),
-                    format!("/.well-known/oauth-authorization-server{path}"),
-                ],
+                paths,
                 jwks_cluster: jwks_cluster.unwrap_or(cluster).to_string(),
             }),
             target: RefCell::new(None),
@@ -212,30 +247,10 @@ impl RemoteJwks {
                 .is_none_or(|at| now >= at + self.cache_duration)
     }
 
-    /// Reads a metadata document: the `jwks_uri` it names, when its `issuer` is exactly the
-    /// configured one and the URI is https (or http, for an http issuer).
+    /// Reads a metadata document: the `jwks_uri` it names (see [`metadata_member`]).
     pub fn read_metadata(&self, body: &[u8]) -> Result<String, String> {
         let d = self.discovery.as_ref().ok_or("no discovery")?;
-        let value = json::parse_strict(body).map_err(|e| format!("not JSON: {e}"))?;
-        let issuer = value
-            .get("issuer")
-            .and_then(|v| v.as_str())
-            .ok_or("no `issuer`")?;
-        if issuer != d.issuer {
-            return Err(format!(
-                "the document's issuer is {issuer:?} but the configured issuer is {:?}; they must be identical (a trailing slash counts)",
-                d.issuer
-            ));
-        }
-        let uri = value
-            .get("jwks_uri")
-            .and_then(|v| v.as_str())
-            .ok_or("no `jwks_uri`")?;
-        split_uri(uri).map_err(|why| format!("`jwks_uri` {why}"))?;
-        if !uri.starts_with("https://") && d.issuer.starts_with("https://") {
-            return Err(format!("`jwks_uri` {uri:?} is not https"));
-        }
-        Ok(uri.to_string())
+        metadata_member(body, &d.issuer, "jwks_uri")
     }
 
     /// Uses `jwks_uri` (discovered at `at`) from now on; `true` when it changed.

@@ -165,8 +165,8 @@ fn a_slot_never_answers_for_another_token() {
         .introspection()
         .unwrap()
         .source();
-    let hash = ea.shared_hash(&source, "t1");
-    let slot = key("answer", &source, Some(slot_of(&hash)));
+    let hash = ea.shared_hash(source, "t1");
+    let slot = key("answer", source, Some(slot_of(&hash)));
     let other = format!(
         "{}\n{}\n{{\"active\": true}}",
         T0 / 1000 + 60,
@@ -191,5 +191,89 @@ fn an_expired_shared_answer_is_not_used() {
     assert_eq!(
         ib.lookup(&b, &eb, (0, &tok("t1")), None),
         (Lookup::Waiting, Some(Event::Called(0)))
+    );
+}
+
+const DISCOVERING: &str = r#"{"providers": {"opaque": {"type": "introspection",
+    "discovery": {"timeout_ms": 400}, "issuer": "http://idp.local/realms/a", "cluster": "idp",
+    "client_id": "authgate", "client_secret": "hunter2"}}}"#;
+
+fn discovering_worker(
+    store: Option<crate::capabilities::fake::Store>,
+) -> (FakeHost, Engine, Introspections) {
+    let host = store.map_or_else(FakeHost::default, FakeHost::with_store);
+    host.now.set(T0);
+    let engine = Engine::from_json(DISCOVERING.as_bytes(), [1; 32]).unwrap();
+    audit_key::sync(&host, &engine);
+    (host, engine, Introspections::default())
+}
+
+fn path_of(host: &FakeHost, n: usize) -> String {
+    let calls = host.calls.borrow();
+    let h = &calls[n].headers;
+    h.iter()
+        .find(|(k, _)| k == ":path")
+        .map(|(_, v)| v.clone())
+        .unwrap()
+}
+
+#[test]
+fn the_endpoint_is_discovered_once_for_every_worker() {
+    let (a, ea, ia) = discovering_worker(None);
+    let (b, eb, ib) = discovering_worker(Some(a.store.clone()));
+    // No endpoint yet: requests wait, and no introspection call is made.
+    assert_eq!(
+        ia.lookup(&a, &ea, (0, &tok("t1")), None),
+        (Lookup::Waiting, None)
+    );
+    ia.sync(&a, &ea);
+    ib.sync(&b, &eb);
+    assert!(b.calls.borrow().is_empty(), "one worker reads the metadata");
+    assert_eq!(path_of(&a, 0), "/realms/a/.well-known/openid-configuration");
+    let first = a.calls.borrow()[0].token;
+    assert_eq!(ia.on_response(&a, &ea, first, Some("404"), b""), None);
+    assert_eq!(
+        path_of(&a, 1),
+        "/.well-known/oauth-authorization-server/realms/a"
+    );
+    let second = a.calls.borrow()[1].token;
+    let metadata = br#"{"issuer": "http://idp.local/realms/a",
+        "introspection_endpoint": "http://idp.local/realms/a/introspect"}"#;
+    assert_eq!(
+        ia.on_response(&a, &ea, second, Some("200"), metadata),
+        Some(Event::Discovered(0, true))
+    );
+    assert_eq!(
+        a.lines_with("discovered introspection_endpoint http://idp.local/realms/a/introspect")
+            .len(),
+        1
+    );
+    ib.sync(&b, &eb);
+    assert_eq!(
+        ib.lookup(&b, &eb, (0, &tok("t1")), None),
+        (Lookup::Waiting, Some(Event::Called(0)))
+    );
+    assert_eq!(path_of(&b, 0), "/realms/a/introspect");
+}
+
+#[test]
+fn a_metadata_document_for_another_issuer_is_refused() {
+    let (a, ea, ia) = discovering_worker(None);
+    ia.sync(&a, &ea);
+    let first = a.calls.borrow()[0].token;
+    let metadata = br#"{"issuer": "http://evil.local/realms/a",
+        "introspection_endpoint": "http://evil.local/introspect"}"#;
+    assert_eq!(
+        ia.on_response(&a, &ea, first, Some("200"), metadata),
+        Some(Event::Discovered(0, false))
+    );
+    assert_eq!(
+        a.lines_with("keeping the last good introspection_endpoint")
+            .len(),
+        1
+    );
+    assert_eq!(
+        ia.lookup(&a, &ea, (0, &tok("t1")), None),
+        (Lookup::Waiting, None)
     );
 }
