@@ -35,12 +35,15 @@ pub enum Denial {
     /// too slow, or an answer that is not one. Says nothing about the credential; holds the
     /// seconds after which to retry.
     TemporarilyUnavailable(u64),
+    /// A DPoP proof (RFC 9449) is missing, malformed, replayed or does not match the request
+    /// or the token. The reason is a fixed phrase.
+    InvalidDpopProof(&'static str),
 }
 
 impl Denial {
     /// Every `error` code, fixed by the contract: the one list that replies (`response.detail`
     /// keys) and metrics (a counter per code) are built from.
-    pub const CODES: [&'static str; 9] = [
+    pub const CODES: [&'static str; 10] = [
         "missing_credentials",
         "invalid_credentials",
         "token_expired",
@@ -50,6 +53,7 @@ impl Denial {
         "too_many_failures",
         "access_denied",
         "temporarily_unavailable",
+        "invalid_dpop_proof",
     ];
 
     /// This denial's place in [`Denial::CODES`]; the match makes a new variant name its code.
@@ -64,6 +68,7 @@ impl Denial {
             Denial::TooManyFailures(_) => 6,
             Denial::AccessDenied(_) => 7,
             Denial::TemporarilyUnavailable(_) => 8,
+            Denial::InvalidDpopProof(_) => 9,
         }
     }
 
@@ -96,6 +101,7 @@ impl fmt::Display for Denial {
             Denial::TemporarilyUnavailable(s) => {
                 write!(f, "the token service could not answer, retry in {s} s")
             }
+            Denial::InvalidDpopProof(why) => write!(f, "invalid DPoP proof: {why}"),
         }
     }
 }
@@ -156,6 +162,7 @@ mod tests {
             Denial::TooManyFailures(1),
             Denial::AccessDenied("x".into()),
             Denial::TemporarilyUnavailable(1),
+            Denial::InvalidDpopProof("x"),
         ];
         let codes: Vec<&str> = all.iter().map(Denial::code).collect();
         assert_eq!(

@@ -3,13 +3,15 @@
 //! Everything that decides lives in plain Rust modules that never touch the host: configuration
 //! ([`config`]), the request view ([`request`]), providers ([`providers`]), rules ([`rules`]),
 //! the decision ([`engine`]), replies ([`reply`]), and one worker's state and events
-//! ([`worker`]) with the records it keeps in shared data ([`shared_state`]). They reach the
+//! ([`worker`]) with the records it keeps in shared data ([`shared_state`]), and the sender
+//! constraints on tokens ([`binding`]). They reach the
 //! proxy only through the [`capabilities::Host`] trait. The host adapter (`host`, wasm32 only)
 //! implements that trait with proxy-wasm host calls and turns callbacks into [`worker::Worker`]
 //! calls; it decides nothing.
 
 pub mod audit;
 pub mod authorization;
+pub mod binding;
 pub mod cache;
 pub mod capabilities;
 pub mod conditions;

@@ -20,6 +20,38 @@ pub trait RequestView {
     fn has(&self, name: &str) -> bool {
         self.header(name).is_some()
     }
+
+    /// The SHA-256 (hex) of the client certificate of the TLS connection, when there is one
+    /// and the adapter was asked for it. Never a header: a client cannot set it.
+    fn peer_certificate_sha256(&self) -> Option<String> {
+        None
+    }
+}
+
+/// A request's headers with what its connection says.
+pub struct WithPeer<'a> {
+    /// The headers.
+    pub view: &'a dyn RequestView,
+    /// The client certificate's SHA-256 (hex), if any.
+    pub peer_certificate_sha256: Option<String>,
+}
+
+impl RequestView for WithPeer<'_> {
+    fn header(&self, name: &str) -> Option<String> {
+        self.view.header(name)
+    }
+
+    fn header_values(&self, name: &str) -> Vec<String> {
+        self.view.header_values(name)
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.view.has(name)
+    }
+
+    fn peer_certificate_sha256(&self) -> Option<String> {
+        self.peer_certificate_sha256.clone()
+    }
 }
 
 /// A fixed list of headers, for tests and tools.
@@ -134,6 +166,11 @@ impl<'a> Request<'a> {
     /// Every line of header `name` (not memoised: read once per credential source).
     pub fn header_values(&self, name: &str) -> Vec<String> {
         self.view.header_values(name)
+    }
+
+    /// The client certificate's SHA-256 (hex), when the connection has one.
+    pub fn peer_certificate_sha256(&self) -> Option<String> {
+        self.view.peer_certificate_sha256()
     }
 
     /// `:method`, empty when the proxy gave none.

@@ -50,6 +50,8 @@ pub struct FakeHost {
     pub before_next_cas: RefCell<Option<Hook>>,
     /// The VM's environment variables.
     pub env: RefCell<Vec<(String, String)>>,
+    /// The current request's client certificate SHA-256 (hex).
+    pub peer_certificate: RefCell<Option<String>>,
     next_token: Cell<u32>,
 }
 
@@ -73,6 +75,7 @@ impl FakeHost {
             client: RefCell::new("10.0.0.1:4000".into()),
             before_next_cas: RefCell::default(),
             env: RefCell::default(),
+            peer_certificate: RefCell::default(),
             next_token: Cell::new(1),
         }
     }
@@ -186,6 +189,10 @@ impl Host for FakeHost {
 
     fn client_address(&self) -> String {
         self.client.borrow().clone()
+    }
+
+    fn peer_certificate_sha256(&self) -> Option<String> {
+        self.peer_certificate.borrow().clone()
     }
 
     fn env_var(&self, name: &str) -> Option<String> {

@@ -100,6 +100,12 @@ pub trait Host {
         None
     }
 
+    /// The SHA-256 (hex) of the current request's client certificate, when its connection
+    /// has one (Envoy's `connection.sha256_peer_certificate_digest`).
+    fn peer_certificate_sha256(&self) -> Option<String> {
+        None
+    }
+
     /// A variable of the VM's environment (Envoy's `vm_config.environment_variables`).
     fn env_var(&self, _name: &str) -> Option<String> {
         None

@@ -212,7 +212,7 @@ pub(super) fn challenges(
     for c in list
         .iter()
         .filter_map(|&i| providers.get(i))
-        .map(|p| p.check.challenge(realm))
+        .flat_map(|p| p.check.challenges(realm))
     {
         if !out.iter().any(|o| o.base == c.base) {
             out.push(c);

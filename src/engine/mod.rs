@@ -55,6 +55,8 @@ pub struct Allowed {
     pub provider: Option<String>,
     /// In report mode: what enforcing would have answered.
     pub would_deny: Option<Box<Refusal>>,
+    /// A DPoP proof that checked out, still to be shown unused ([`Engine::replayed`]).
+    pub proof: Option<crate::binding::dpop::ProofUse>,
 }
 
 /// A refusal: the reason ([`Denial`]), the reply that says it, and what the audit log needs.
@@ -170,6 +172,7 @@ impl Engine {
             Ok(Some(auth)) => {
                 allowed.edits.extend(auth.accepted.edits);
                 allowed.identity = auth.accepted.identity;
+                allowed.proof = auth.accepted.proof;
                 allowed.provider = self
                     .config
                     .providers
@@ -194,6 +197,34 @@ impl Engine {
             }
             Err(Unmet::Refused(failure)) => self.refuse(&req, Some(rule), failure, allowed),
         }
+    }
+
+    /// The refusal of a request whose DPoP proof (accepted by provider `provider`) was used
+    /// before, or could not be shown unused: `why` says which.
+    pub fn replayed(
+        &self,
+        view: &dyn RequestView,
+        provider: Option<&str>,
+        why: &'static str,
+    ) -> Decision {
+        let req = Request::new(view);
+        let method = req.method();
+        let path_and_query = req.path_and_query();
+        let rule = self
+            .config
+            .rules
+            .iter()
+            .find(|r| r.matches(&method, path_only(&path_and_query)));
+        let mut allowed = self.allowed_base(view);
+        if let Some(r) = rule {
+            allowed.rule = r.label.clone();
+        }
+        let failure = requirement::Failure {
+            provider: provider.and_then(|n| self.config.providers.iter().position(|p| p.name == n)),
+            scheme: Some(crate::reply::Scheme::DPoP),
+            ..requirement::Failure::of(Denial::InvalidDpopProof(why))
+        };
+        self.refuse(&req, rule, failure, allowed)
     }
 
     /// A pass with no credential yet: identity headers a client sent are removed (each removal

@@ -41,7 +41,7 @@ impl Engine {
         let ctx = ReplyContext {
             challenges: rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]),
             needs_all: rule.is_some_and(|r| matches!(r.requires, Requirement::All(_))),
-            failed: provider.map(|p| p.check.scheme()),
+            failed: failure.scheme.or(provider.map(|p| p.check.scheme())),
             scope_hint: scope_hint.as_deref(),
             resource_metadata: self
                 .config

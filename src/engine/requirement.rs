@@ -26,6 +26,8 @@ pub(super) struct Failure {
     pub provider: Option<usize>,
     /// Fingerprint of the credential that failed.
     pub fingerprint: Option<String>,
+    /// The scheme the failed credential was sent with, when the provider takes several.
+    pub scheme: Option<crate::reply::Scheme>,
 }
 
 impl Failure {
@@ -35,6 +37,7 @@ impl Failure {
             denial,
             provider: None,
             fingerprint: None,
+            scheme: None,
         }
     }
 
@@ -137,6 +140,8 @@ pub(super) fn check(
                     Some(m) => {
                         m.accepted.edits.extend(accepted.edits);
                         m.accepted.identity = m.accepted.identity.take().or(accepted.identity);
+                        // Two DPoP providers of one `all` rule checked the same proof.
+                        m.accepted.proof = m.accepted.proof.take().or(accepted.proof);
                     }
                     None => {
                         merged = Some(Authenticated {
@@ -149,6 +154,7 @@ pub(super) fn check(
             }
             Err(Rejection::Refused(d)) => Unmet::Refused(Failure {
                 fingerprint: Some(engine.fingerprint(&p.value)),
+                scheme: Some(providers[p.provider].check.scheme_of(p.source)),
                 ..Failure::by(d, p.provider)
             }),
             Err(Rejection::Pending(need)) => Unmet::Pending(p.provider, need),

@@ -78,6 +78,14 @@ impl Host for HostCalls {
         super::foreign::EnvoySignatures::probe()
     }
 
+    fn peer_certificate_sha256(&self) -> Option<String> {
+        hostcalls::get_property(vec!["connection", "sha256_peer_certificate_digest"])
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .filter(|d| !d.is_empty())
+    }
+
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }

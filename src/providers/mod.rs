@@ -47,6 +47,8 @@ pub struct Accepted {
     pub scopes: Vec<String>,
     /// The claims it carries (tokens only), for rules' `claims` conditions.
     pub claims: Option<Rc<serde_json::Map<String, serde_json::Value>>>,
+    /// A DPoP proof that checked out: the replay cache must not have seen it.
+    pub proof: Option<crate::binding::dpop::ProofUse>,
 }
 
 /// Why a credential was not accepted (yet).
@@ -169,6 +171,21 @@ pub trait Provider: std::fmt::Debug {
 
     /// The challenge this provider advertises under `realm`.
     fn challenge(&self, realm: &str) -> Challenge;
+
+    /// Every challenge it advertises (a token provider that takes DPoP has two).
+    fn challenges(&self, realm: &str) -> Vec<Challenge> {
+        vec![self.challenge(realm)]
+    }
+
+    /// The scheme of a credential found in source `source` (`DPoP` or `Bearer` for tokens).
+    fn scheme_of(&self, _source: usize) -> Scheme {
+        self.scheme()
+    }
+
+    /// Whether it needs the client certificate of the connection (`mtls_bound`).
+    fn needs_peer_certificate(&self) -> bool {
+        false
+    }
 
     /// Where the provider's credential stands in the request; `auth` is the parsed
     /// `Authorization` header, shared by every provider.

@@ -20,6 +20,8 @@ pub enum Scheme {
     Basic,
     /// API keys (no registered scheme; `ApiKey` names where the key goes).
     ApiKey,
+    /// RFC 9449 DPoP-bound tokens.
+    DPoP,
 }
 
 /// One challenge, precomputed at configure time.
@@ -40,7 +42,14 @@ impl Scheme {
             Scheme::Bearer => "Bearer",
             Scheme::Basic => "Basic",
             Scheme::ApiKey => "ApiKey",
+            Scheme::DPoP => "DPoP",
         }
+    }
+
+    /// Whether credentials of this scheme are access tokens (RFC 6750, RFC 9449), whose
+    /// challenges carry `error`, `error_description` and `scope` (RFC 6750 §3, RFC 9449 §7.1).
+    pub fn is_token(self) -> bool {
+        matches!(self, Scheme::Bearer | Scheme::DPoP)
     }
 }
 
@@ -60,6 +69,16 @@ impl Challenge {
             scheme: Scheme::Bearer,
             base: format!("Bearer realm=\"{realm}\""),
             how: "Authorization: Bearer <token>".into(),
+        }
+    }
+
+    /// `DPoP algs="<algs>", realm="<realm>"` (RFC 9449 §7.1: `algs` names the proof
+    /// algorithms accepted).
+    pub fn dpop(realm: &str, algs: &str) -> Self {
+        Challenge {
+            scheme: Scheme::DPoP,
+            base: format!("DPoP algs=\"{algs}\", realm=\"{realm}\""),
+            how: "Authorization: DPoP <token> with DPoP: <proof> (RFC 9449)".into(),
         }
     }
 
@@ -152,6 +171,11 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
             "Forbidden",
             format!("The credentials are valid but not allowed here: {why}."),
         ),
+        Denial::InvalidDpopProof(why) => (
+            401,
+            "Unauthorized",
+            format!("The DPoP proof sent with the token was not accepted ({why}). Sign a new proof for this request (RFC 9449) with the key the token is bound to."),
+        ),
         Denial::TemporarilyUnavailable(secs) => (
             503,
             "Service Unavailable",
@@ -174,7 +198,7 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
 /// headers), the Bearer challenge says `invalid_request` (RFC 6750 §3.1). `insufficient_scope`
 /// is not blame but what is required, and only a Bearer challenge can say it.
 fn attributes(scheme: Scheme, denial: &Denial, failed: Option<Scheme>) -> Option<String> {
-    if scheme != Scheme::Bearer {
+    if !scheme.is_token() {
         return None;
     }
     if let Denial::InsufficientScope(scopes) = denial {
@@ -186,7 +210,15 @@ fn attributes(scheme: Scheme, denial: &Denial, failed: Option<Scheme>) -> Option
     if failed.is_some_and(|f| f != scheme) {
         return None;
     }
+    // With no credential to blame, only the Bearer challenge names the problem.
+    if failed.is_none() && scheme != Scheme::Bearer {
+        return None;
+    }
     match denial {
+        Denial::InvalidDpopProof(why) => Some(format!(
+            "error=\"invalid_dpop_proof\", error_description=\"{}\"",
+            quotable(why)
+        )),
         Denial::InvalidCredentials(why) => Some(format!(
             "error=\"invalid_token\", error_description=\"{}\"",
             quotable(why)
@@ -264,9 +296,7 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             denial,
             Denial::AccessDenied(_) | Denial::TemporarilyUnavailable(_)
         );
-        if no_challenge
-            || status == 403 && c.scheme != Scheme::Bearer
-            || seen.contains(&c.base.as_str())
+        if no_challenge || status == 403 && !c.scheme.is_token() || seen.contains(&c.base.as_str())
         {
             continue;
         }

@@ -1,12 +1,13 @@
 //! Records kept in the proxy's shared data, which every worker sees: the remote key sets and
 //! their fetch leases ([`jwks`]), introspection answers and their call leases
-//! ([`introspection`]), the throttle's failure counts ([`throttle`]) and the key of
-//! credential fingerprints ([`audit_key`]). Each update is a compare-and-swap loop against the
+//! ([`introspection`]), DPoP proofs already used ([`replay`]), the throttle's failure counts
+//! ([`throttle`]) and the key of credential fingerprints ([`audit_key`]). Each update is a compare-and-swap loop against the
 //! [`Host`], so concurrent workers never lose each other's writes; each has a race test.
 
 pub mod audit_key;
 pub mod introspection;
 pub mod jwks;
+pub mod replay;
 pub mod throttle;
 
 use crate::capabilities::{Host, SharedSetError};

@@ -14,10 +14,11 @@ use crate::capabilities::{Host, LogLevel};
 use crate::engine::{Awaited, Decision, Engine};
 use crate::metrics::Catalog;
 use crate::providers::Need;
-use crate::request::{HeaderPairs, RequestView};
+use crate::request::{HeaderPairs, RequestView, WithPeer};
 use crate::shared_state::audit_key;
 use crate::shared_state::introspection::{Introspections, Lookup};
 use crate::shared_state::jwks::JwksFetches;
+use crate::shared_state::replay;
 use crate::shared_state::throttle::{counts_as_failure, ClientSlot};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -43,6 +44,8 @@ pub enum Step {
 struct Configured {
     engine: Engine,
     counters: Counters,
+    /// A provider binds tokens to the connection's client certificate.
+    needs_peer: bool,
 }
 
 /// A request held until what its provider needs arrives (a key set, an introspection answer).
@@ -51,6 +54,7 @@ struct Held {
     deadline_ms: u64,
     headers: HeaderPairs,
     client: String,
+    peer: Option<String>,
 }
 
 /// The state of one worker; the adapter keeps one and shares it with its request contexts.
@@ -109,7 +113,16 @@ impl Worker {
                 .providers
                 .iter()
                 .any(|p| p.check.introspection().is_some());
-        *self.current.borrow_mut() = Some(Rc::new(Configured { engine, counters }));
+        let needs_peer = engine
+            .config()
+            .providers
+            .iter()
+            .any(|p| p.check.needs_peer_certificate());
+        *self.current.borrow_mut() = Some(Rc::new(Configured {
+            engine,
+            counters,
+            needs_peer,
+        }));
         // With a remote key set, the first fetch starts on the first tick, not here: Envoy
         // also configures a short-lived base VM whose calls would never be answered. Held
         // requests (key sets, introspection) are looked at on every tick.
@@ -148,7 +161,15 @@ impl Worker {
                 return Step::Decided(decision);
             }
         }
-        let decision = self.settle(host, &c, &headers, now, false);
+        let peer = c
+            .needs_peer
+            .then(|| host.peer_certificate_sha256())
+            .flatten();
+        let view = WithPeer {
+            view: &headers,
+            peer_certificate_sha256: peer.clone(),
+        };
+        let decision = self.settle(host, &c, &view, now, false);
         if let Some((t, _, slot)) = &throttle {
             if counts_as_failure(&decision) {
                 slot.record_failure(host, t, now / 1000);
@@ -165,6 +186,7 @@ impl Worker {
             deadline_ms: now + wait_ms(engine, &awaited),
             headers,
             client,
+            peer,
         });
         Step::Held
     }
@@ -172,7 +194,22 @@ impl Worker {
     /// Decides, and for a token the worker has no introspection answer for, finds one (from
     /// another worker), starts the call, or gives up when the token service is failing.
     /// `expired`: the request waited long enough; decide without waiting.
+    /// A pass with a DPoP proof is final only once the replay cache has not seen the proof.
     fn settle(
+        &self,
+        host: &dyn Host,
+        c: &Configured,
+        view: &dyn RequestView,
+        now_ms: u64,
+        expired: bool,
+    ) -> Decision {
+        match self.settle_wait(host, c, view, now_ms, expired) {
+            d @ Decision::Wait(_) => d,
+            d => replay::enforce(host, &c.engine, view, d, now_ms / 1000),
+        }
+    }
+
+    fn settle_wait(
         &self,
         host: &dyn Host,
         c: &Configured,
@@ -287,7 +324,11 @@ impl Worker {
         let held = std::mem::take(&mut *self.held.borrow_mut());
         let mut out = Vec::new();
         for h in held {
-            let decision = self.settle(host, c, &h.headers, now, now >= h.deadline_ms);
+            let view = WithPeer {
+                view: &h.headers,
+                peer_certificate_sha256: h.peer.clone(),
+            };
+            let decision = self.settle(host, c, &view, now, now >= h.deadline_ms);
             if let Decision::Wait(_) = decision {
                 self.held.borrow_mut().push(h);
                 continue;

@@ -163,8 +163,7 @@ impl ApiKeyProvider {
         Ok(Accepted {
             edits,
             identity: Some(client.clone()),
-            scopes: vec![],
-            claims: None,
+            ..Accepted::default()
         })
     }
 }

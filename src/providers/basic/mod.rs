@@ -171,8 +171,7 @@ impl BasicProvider {
         Ok(Accepted {
             edits,
             identity: Some(name.clone()),
-            scopes: vec![],
-            claims: None,
+            ..Accepted::default()
         })
     }
 

@@ -4,6 +4,7 @@
 
 use super::endpoint::{AuthMethod, Discovery, Endpoint, Introspector};
 use super::{Answers, IntrospectionProvider, RawIntrospection, CACHE_CAPACITY};
+use crate::binding::Binding;
 use crate::cache::VerifiedCache;
 use crate::error::ConfigError;
 use crate::providers::jwt::claims::{self, ClaimRules};
@@ -122,14 +123,17 @@ impl IntrospectionProvider {
             }
         }
         let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audience)?;
+        let binding = Binding::compile(&field, raw.binding(), setup.signatures.clone())?;
+        let sources = extractor::compile_sources(
+            &field,
+            raw.from_headers.as_deref(),
+            raw.from_params.as_deref(),
+            raw.from_cookies.as_deref(),
+        )?;
         Ok(IntrospectionProvider {
             domain: format!("introspection/{}", setup.name).into_bytes(),
-            sources: extractor::compile_sources(
-                &field,
-                raw.from_headers.as_deref(),
-                raw.from_params.as_deref(),
-                raw.from_cookies.as_deref(),
-            )?,
+            sources: extractor::with_binding(&field, sources, &binding, raw.custom_sources())?,
+            binding,
             rules: ClaimRules {
                 issuer: raw.issuer.clone(),
                 audiences,

@@ -20,6 +20,7 @@ use super::jwt::{forward, token};
 use super::{locate, Accepted, CacheUse, Credential, Found, HeaderEdits, Need, Provider};
 use super::{Rejection, Setup};
 use crate::authorization::Authorization;
+use crate::binding::Binding;
 use crate::cache::VerifiedCache;
 use crate::config::raw::section;
 use crate::error::{ConfigError, Denial};
@@ -61,6 +62,8 @@ pub struct IntrospectionProvider {
     domain: Vec<u8>,
     /// Where tokens are read, in order.
     pub sources: Vec<TokenSource>,
+    /// DPoP and certificate binding (the answer's `cnf`).
+    pub binding: Binding,
     rules: ClaimRules,
     forward: bool,
     /// `(answer member path, header)` pairs.
@@ -149,6 +152,18 @@ impl Provider for IntrospectionProvider {
         Challenge::bearer(realm)
     }
 
+    fn challenges(&self, realm: &str) -> Vec<Challenge> {
+        self.binding.challenges(realm)
+    }
+
+    fn scheme_of(&self, source: usize) -> Scheme {
+        extractor::scheme_of(&self.sources, source)
+    }
+
+    fn needs_peer_certificate(&self) -> bool {
+        self.binding.needs_peer_certificate()
+    }
+
     fn find(&self, req: &Request, auth: &Authorization) -> Found {
         extractor::find(&self.sources, req, auth)
     }
@@ -180,6 +195,13 @@ impl Provider for IntrospectionProvider {
             Outcome::Accept(v) => v,
         };
         self.rules.check_time(v.exp, v.nbf, now)?;
+        let proof = self.binding.check(
+            v.claims.get("cnf"),
+            self.sources[source].is_dpop(),
+            token,
+            req,
+            now,
+        )?;
         let mut edits = HeaderEdits {
             set: v.set.clone(),
             remove: vec![],
@@ -192,6 +214,7 @@ impl Provider for IntrospectionProvider {
             identity: v.subject.clone(),
             scopes: v.scopes.clone(),
             claims: Some(v.claims.clone()),
+            proof,
         })
     }
 

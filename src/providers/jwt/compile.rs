@@ -7,6 +7,7 @@ use super::jwks;
 use super::remote::RemoteJwks;
 use super::{extractor, forward};
 use super::{JwtProvider, RawJwt, CACHE_CAPACITY};
+use crate::binding::Binding;
 use crate::config::fields;
 use crate::error::ConfigError;
 use crate::json;
@@ -80,12 +81,14 @@ impl JwtProvider {
                 "needs `local_jwks`, `remote_jwks` or `discovery`",
             ));
         }
+        let binding = Binding::compile(&field, raw.binding(), setup.signatures.clone())?;
         let sources = extractor::compile_sources(
             &field,
             raw.from_headers.as_deref(),
             raw.from_params.as_deref(),
             raw.from_cookies.as_deref(),
         )?;
+        let sources = extractor::with_binding(&field, sources, &binding, raw.custom_sources())?;
         let forward_payload_header = match &raw.forward_payload_header {
             Some(h) => Some(fields::header_to_set(
                 &format!("{field}.forward_payload_header"),
@@ -110,6 +113,7 @@ impl JwtProvider {
             claim_to_headers,
             local,
             remote,
+            binding,
             cache: RefCell::new(TokenCache::new(setup.secret, CACHE_CAPACITY)),
             warnings,
             signatures: setup.signatures.clone(),

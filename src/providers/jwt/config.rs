@@ -50,6 +50,21 @@ pub struct RawJwt {
     /// Claims copied into headers upstream.
     #[serde(default)]
     pub claim_to_headers: Option<Vec<RawClaimToHeader>>,
+    /// DPoP (RFC 9449): `required` or `allowed`.
+    #[serde(default)]
+    pub dpop: Option<String>,
+    /// The DPoP proof algorithms accepted (default ES256, EdDSA, RS256, PS256).
+    #[serde(default)]
+    pub dpop_algs: Option<Vec<String>>,
+    /// How old a DPoP proof may be (default 60).
+    #[serde(default)]
+    pub dpop_max_age_seconds: Option<u64>,
+    /// Certificate-bound tokens (RFC 8705): `required` or `allowed`.
+    #[serde(default)]
+    pub mtls_bound: Option<String>,
+    /// Where the client certificate is read: `connection` (default) or `xfcc`.
+    #[serde(default)]
+    pub client_cert_from: Option<String>,
 }
 
 /// `remote_jwks`.
@@ -117,5 +132,23 @@ impl std::fmt::Debug for RawJwt {
             .field("remote_jwks", &self.remote_jwks)
             .field("discovery", &self.discovery)
             .finish_non_exhaustive()
+    }
+}
+
+impl RawJwt {
+    /// The sender-constraint fields.
+    pub fn binding(&self) -> crate::binding::RawBinding<'_> {
+        crate::binding::RawBinding {
+            dpop: self.dpop.as_deref(),
+            dpop_algs: self.dpop_algs.as_deref(),
+            dpop_max_age_seconds: self.dpop_max_age_seconds,
+            mtls_bound: self.mtls_bound.as_deref(),
+            client_cert_from: self.client_cert_from.as_deref(),
+        }
+    }
+
+    /// Whether any `from_*` source is given.
+    pub fn custom_sources(&self) -> bool {
+        self.from_headers.is_some() || self.from_params.is_some() || self.from_cookies.is_some()
     }
 }

@@ -16,6 +16,8 @@ pub enum Prefix {
     None,
     /// `Bearer <token>`, scheme matched case-insensitively (RFC 9110 §11.1).
     Bearer,
+    /// `DPoP <token>` (RFC 9449 §7.1), only in `Authorization`, with a proof beside it.
+    Dpop,
     /// Any other literal prefix, matched exactly.
     Literal(String),
 }
@@ -45,6 +47,11 @@ impl TokenSource {
     pub fn is_authorization(&self) -> bool {
         matches!(self, TokenSource::Header(h, _) if h == "authorization")
     }
+
+    /// Whether this source is `Authorization: DPoP`.
+    pub fn is_dpop(&self) -> bool {
+        matches!(self, TokenSource::Header(_, Prefix::Dpop))
+    }
 }
 
 /// Looks for the token in every source, in order.
@@ -52,6 +59,7 @@ pub fn find(sources: &[TokenSource], req: &Request, auth: &Authorization) -> Fou
     locate::in_one_place(sources.iter().map(|source| match source {
         TokenSource::Header(h, prefix) if h == "authorization" => match prefix {
             Prefix::Bearer => locate::single(auth.for_scheme("bearer").map(str::to_string)),
+            Prefix::Dpop => locate::single(auth.for_scheme("dpop").map(str::to_string)),
             _ => strip(locate::single(req.header(h)), prefix),
         },
         TokenSource::Header(h, prefix) => strip(locate::header_lines(req, h), prefix),
@@ -111,10 +119,28 @@ pub fn compile_sources(
 /// `Bearer` when the sources include `Authorization: Bearer` (a provider's
 /// `authorization_scheme`).
 pub fn authorization_scheme(sources: &[TokenSource]) -> Option<&'static str> {
-    sources
-        .iter()
-        .any(|s| matches!(s, TokenSource::Header(h, Prefix::Bearer) if h == "authorization"))
-        .then_some("Bearer")
+    let reads = |p: Prefix| {
+        sources
+            .iter()
+            .any(|s| matches!(s, TokenSource::Header(h, q) if h == "authorization" && *q == p))
+    };
+    if reads(Prefix::Bearer) {
+        Some("Bearer")
+    } else if reads(Prefix::Dpop) {
+        Some("DPoP")
+    } else {
+        None
+    }
+}
+
+/// The scheme of a token found in source `source`: `DPoP` from `Authorization: DPoP`,
+/// otherwise `Bearer`.
+pub fn scheme_of(sources: &[TokenSource], source: usize) -> crate::reply::Scheme {
+    if sources.get(source).is_some_and(TokenSource::is_dpop) {
+        crate::reply::Scheme::DPoP
+    } else {
+        crate::reply::Scheme::Bearer
+    }
 }
 
 /// The headers the sources read.
@@ -126,6 +152,32 @@ pub fn headers_read(sources: &[TokenSource]) -> Vec<&str> {
             _ => None,
         })
         .collect()
+}
+
+/// `sources` with the sender constraint `binding` applied: `Authorization: DPoP` added when
+/// DPoP is allowed, and the only source when it is required (RFC 9449 §7.1 defines the scheme
+/// for that header alone; `from_*` cannot stand beside it).
+pub fn with_binding(
+    field: &str,
+    mut sources: Vec<TokenSource>,
+    binding: &crate::binding::Binding,
+    custom: bool,
+) -> Result<Vec<TokenSource>, ConfigError> {
+    if binding.dpop.is_none() {
+        return Ok(sources);
+    }
+    let dpop = TokenSource::Header("authorization".into(), Prefix::Dpop);
+    if binding.takes_bearer() {
+        sources.push(dpop);
+        return Ok(sources);
+    }
+    if custom {
+        return Err(ConfigError::new(
+            format!("{field}.dpop"),
+            "`required` reads tokens only from `Authorization: DPoP`; `from_headers`, `from_params` and `from_cookies` cannot stand beside it",
+        ));
+    }
+    Ok(vec![dpop])
 }
 
 /// How tokens may be sent, in RFC 9728's words (`header`, `query`; cookies have no name there).
@@ -154,6 +206,7 @@ fn strip(found: Found, prefix: &Prefix) -> Found {
             .split_once([' ', '\t'])
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim()),
+        Prefix::Dpop => None,
         Prefix::Literal(p) => v.strip_prefix(p.as_str()),
     };
     // The source index is set by `locate::in_one_place`.

@@ -31,8 +31,9 @@ use self::jwks::Jwk;
 use self::remote::RemoteJwks;
 use super::{locate, Accepted, CacheUse, Found, HeaderEdits, Need, Provider, Rejection, Setup};
 use crate::authorization::Authorization;
+use crate::binding::Binding;
 use crate::config::raw::section;
-use crate::crypto::{self, der, HostSignatures};
+use crate::crypto::HostSignatures;
 use crate::error::{ConfigError, Denial};
 use crate::reply::{Challenge, Scheme};
 use crate::request::Request;
@@ -60,6 +61,8 @@ pub struct JwtProvider {
     local: Vec<Jwk>,
     /// The remote key set, when configured.
     pub remote: Option<RemoteJwks>,
+    /// DPoP and certificate binding.
+    pub binding: Binding,
     /// This worker's verified tokens.
     cache: RefCell<TokenCache>,
     /// What was skipped at load (unsupported keys), for one log line each.
@@ -174,20 +177,17 @@ impl JwtProvider {
         Ok(verdict)
     }
 
-    /// One signature check: by the host when it verifies this algorithm (the key's DER was
-    /// built at load), otherwise in the module. A host that fails in any way says "no".
+    /// One signature check (see [`verifier::check_with`]), counted by where it ran.
     fn check_signature(&self, alg: Alg, k: &Jwk, input: &[u8], signature: &[u8]) -> bool {
-        let host = self.signatures.as_ref().zip(k.spki.as_ref());
-        if let (Some((host, spki)), Some((hash, coordinate))) = (host, crypto::host_form(alg)) {
-            self.host_checks.set(self.host_checks.get() + 1);
-            return match coordinate {
-                None => host.verify(hash, spki, signature, input),
-                Some(c) => der::ecdsa_signature(signature, c)
-                    .is_some_and(|sig| host.verify(hash, spki, &sig, input)),
-            };
-        }
-        self.module_checks.set(self.module_checks.get() + 1);
-        verifier::verify(alg, &k.material, input, signature)
+        let (good, by_host) =
+            verifier::check_with(self.signatures.as_ref(), alg, k, input, signature);
+        let counter = if by_host {
+            &self.host_checks
+        } else {
+            &self.module_checks
+        };
+        counter.set(counter.get() + 1);
+        good
     }
 
     fn headers_for(&self, t: &token::Token) -> Vec<(String, String)> {
@@ -227,6 +227,18 @@ impl Provider for JwtProvider {
         Challenge::bearer(realm)
     }
 
+    fn challenges(&self, realm: &str) -> Vec<Challenge> {
+        self.binding.challenges(realm)
+    }
+
+    fn scheme_of(&self, source: usize) -> Scheme {
+        extractor::scheme_of(&self.sources, source)
+    }
+
+    fn needs_peer_certificate(&self) -> bool {
+        self.binding.needs_peer_certificate()
+    }
+
     fn find(&self, req: &Request, auth: &Authorization) -> Found {
         extractor::find(&self.sources, req, auth)
     }
@@ -246,6 +258,13 @@ impl Provider for JwtProvider {
         now: u64,
     ) -> Result<Accepted, Rejection> {
         let verdict = self.verdict(token, now, &mut self.cache.borrow_mut())?;
+        let proof = self.binding.check(
+            verdict.claims.get("cnf"),
+            self.sources[source].is_dpop(),
+            token,
+            req,
+            now,
+        )?;
         let mut edits = HeaderEdits {
             set: verdict.set.clone(),
             remove: vec![],
@@ -258,6 +277,7 @@ impl Provider for JwtProvider {
             identity: verdict.subject.clone(),
             scopes: verdict.scopes.clone(),
             claims: Some(verdict.claims.clone()),
+            proof,
         })
     }
 

@@ -3,11 +3,36 @@
 
 use super::alg::Alg;
 use super::es384::Es384;
-use super::jwks::KeyMaterial;
+use super::jwks::{Jwk, KeyMaterial};
+use crate::crypto::{self, der, HostSignatures};
 use jwt_compact::alg::{
     Ed25519, Es256, Es256k, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa,
 };
 use jwt_compact::{Algorithm, AlgorithmSignature};
+use std::rc::Rc;
+
+/// One signature check: by the host when it verifies `alg` and the key's DER was built at
+/// load, otherwise in the module. A host that fails in any way says "no". Returns whether the
+/// signature is good and whether the host checked it.
+pub fn check_with(
+    host: Option<&Rc<dyn HostSignatures>>,
+    alg: Alg,
+    k: &Jwk,
+    input: &[u8],
+    signature: &[u8],
+) -> (bool, bool) {
+    if let (Some((host, spki)), Some((hash, coordinate))) =
+        (host.zip(k.spki.as_ref()), crypto::host_form(alg))
+    {
+        let good = match coordinate {
+            None => host.verify(hash, spki, signature, input),
+            Some(c) => der::ecdsa_signature(signature, c)
+                .is_some_and(|sig| host.verify(hash, spki, &sig, input)),
+        };
+        return (good, true);
+    }
+    (verify(alg, &k.material, input, signature), false)
+}
 
 /// Checks `signature` over `signing_input` (`header.payload`, RFC 7515 §5.2).
 pub fn verify(alg: Alg, key: &KeyMaterial, signing_input: &[u8], signature: &[u8]) -> bool {

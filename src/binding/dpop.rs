@@ -1,0 +1,217 @@
+//! DPoP proofs (RFC 9449): a JWT the client signs for each request with the key its access
+//! token is bound to. Checked exactly as §4.3 lists, then against the token (`ath`, §4.3 check
+//! 11; `cnf.jkt`, §6.1). What is left for the caller is the replay check: a proof's `jti` must
+//! not have been seen within its window, across every worker ([`ProofUse`]).
+
+use super::htu;
+use super::thumbprint::jwk_thumbprint;
+use crate::crypto::HostSignatures;
+use crate::error::Denial;
+use crate::json;
+use crate::providers::jwt::alg::{Alg, KeyKind};
+use crate::providers::jwt::jwks::{self, b64url};
+use crate::providers::jwt::verifier;
+use crate::request::Request;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::rc::Rc;
+
+/// Longest proof looked at.
+const MAX_PROOF: usize = 8 * 1024;
+/// Longest `jti` accepted.
+const MAX_JTI: usize = 256;
+/// How far in the future a proof's `iat` may be (clock skew between client and proxy).
+pub const FUTURE_SKEW_SECONDS: u64 = 5;
+/// The algorithms accepted by default (the list; every one asymmetric).
+pub const DEFAULT_ALGS: [&str; 4] = ["ES256", "EdDSA", "RS256", "PS256"];
+/// JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// A proof that checked out, still to be checked against the replay cache: its `jti` (with
+/// the key it was signed with) must be new until `until` (seconds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofUse {
+    /// `<jwk thumbprint>.<jti>`: what must not repeat.
+    pub id: String,
+    /// When the proof can no longer be accepted anyway, so the replay record may go.
+    pub until: u64,
+}
+
+/// A provider's DPoP settings.
+pub struct DpopCheck {
+    /// The proof algorithms accepted.
+    pub algs: Vec<Alg>,
+    /// How old a proof's `iat` may be (seconds).
+    pub max_age: u64,
+    /// The host's signature verification, when in use.
+    pub signatures: Option<Rc<dyn HostSignatures>>,
+}
+
+impl std::fmt::Debug for DpopCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopCheck")
+            .field("algs", &self.algs)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+fn proof_error(why: &'static str) -> Denial {
+    Denial::InvalidDpopProof(why)
+}
+
+/// The algorithms of `names`, or the name that is not an asymmetric signature algorithm.
+pub fn algs(names: &[String]) -> Result<Vec<Alg>, String> {
+    names
+        .iter()
+        .map(|n| match Alg::from_name(n) {
+            Some(a) if a.key_kind() != KeyKind::Hmac => Ok(a),
+            _ => Err(n.clone()),
+        })
+        .collect()
+}
+
+impl DpopCheck {
+    /// The `algs` a `DPoP` challenge advertises (RFC 9449 §7.1).
+    pub fn advertised(&self) -> String {
+        let names: Vec<&str> = self.algs.iter().map(|a| a.name()).collect();
+        names.join(" ")
+    }
+
+    /// Checks the request's proof for `token`, bound to key `jkt`, at `now` (seconds).
+    pub fn check(
+        &self,
+        req: &Request,
+        token: &str,
+        jkt: &str,
+        now: u64,
+    ) -> Result<ProofUse, Denial> {
+        // §4.3 check 1: exactly one DPoP header (Envoy may join a repeated one with commas,
+        // which no compact JWS contains).
+        let proofs = req.header_values("dpop");
+        let proof = match proofs.as_slice() {
+            [] => return Err(proof_error("no DPoP proof was sent")),
+            [one] if !one.contains(',') => one.trim(),
+            _ => return Err(proof_error("more than one DPoP proof was sent")),
+        };
+        if proof.len() > MAX_PROOF {
+            return Err(proof_error("the proof is too large"));
+        }
+        // Check 2: a well-formed JWT.
+        let mut parts = proof.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(proof_error("the proof is not a signed JWT"));
+        };
+        let header = object(h).ok_or(proof_error("the proof's header is malformed"))?;
+        // Check 4: typ.
+        if !header
+            .get("typ")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("dpop+jwt"))
+        {
+            return Err(proof_error("the proof's typ is not dpop+jwt"));
+        }
+        // Check 5: an asymmetric algorithm from the list (never none, never HMAC).
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(Alg::from_name)
+            .filter(|a| self.algs.contains(a))
+            .ok_or(proof_error("the proof's algorithm is not accepted"))?;
+        // Check 7: a public key.
+        let jwk = header
+            .get("jwk")
+            .filter(|j| j.is_object())
+            .ok_or(proof_error("the proof has no jwk header"))?;
+        if PRIVATE_MEMBERS.iter().any(|m| jwk.get(*m).is_some()) {
+            return Err(proof_error("the proof's jwk holds private key material"));
+        }
+        let key = jwks::parse(jwk, true, self.signatures.is_some())
+            .ok()
+            .and_then(|set| set.keys.into_iter().next())
+            .filter(|k| k.accepts(alg))
+            .ok_or(proof_error(
+                "the proof's jwk is not a key for its algorithm",
+            ))?;
+        // Check 6: the signature, with that key.
+        let signature = b64url(s).ok_or(proof_error("the proof's signature is malformed"))?;
+        let input = &proof[..h.len() + 1 + p.len()];
+        let (good, _) = verifier::check_with(
+            self.signatures.as_ref(),
+            alg,
+            &key,
+            input.as_bytes(),
+            &signature,
+        );
+        if !good {
+            return Err(proof_error("the proof's signature is invalid"));
+        }
+        let claims = object(p).ok_or(proof_error("the proof's claims are malformed"))?;
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .filter(|j| !j.is_empty() && j.len() <= MAX_JTI)
+            .ok_or(proof_error("the proof has no usable jti"))?;
+        // Check 8: htm.
+        let method = req.method();
+        if claims.get("htm").and_then(Value::as_str) != Some(method.as_str()) {
+            return Err(proof_error("the proof's htm is not the request method"));
+        }
+        // Check 9: htu.
+        let path = req.path_and_query();
+        let authority = req.header(":authority").or_else(|| req.header("host"));
+        let here =
+            authority.and_then(|a| htu::of_request(req.header(":scheme").as_deref(), &a, &path));
+        let named = claims
+            .get("htu")
+            .and_then(Value::as_str)
+            .and_then(htu::normalize);
+        if named.is_none() || named != here {
+            return Err(proof_error("the proof's htu is not the request URI"));
+        }
+        // Check 11 (nonces, check 10, are not used): iat within the window.
+        let iat = claims
+            .get("iat")
+            .and_then(Value::as_f64)
+            .ok_or(proof_error("the proof has no iat"))?;
+        if iat > (now + FUTURE_SKEW_SECONDS) as f64 {
+            return Err(proof_error("the proof's iat is in the future"));
+        }
+        if iat + (self.max_age as f64) < now as f64 {
+            return Err(proof_error("the proof is too old"));
+        }
+        // Check 12: ath, the hash of the token this proof goes with.
+        let ath = URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()));
+        if claims.get("ath").and_then(Value::as_str) != Some(ath.as_str()) {
+            return Err(proof_error(
+                "the proof's ath does not match the access token",
+            ));
+        }
+        // The token's binding: its cnf.jkt is this key's thumbprint.
+        let thumbprint = jwk_thumbprint(jwk).unwrap_or_default();
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            thumbprint.as_bytes(),
+            jkt.as_bytes(),
+        )) {
+            return Err(proof_error(
+                "the proof's key is not the key the token is bound to",
+            ));
+        }
+        Ok(ProofUse {
+            id: format!("{thumbprint}.{jti}"),
+            until: (iat.max(0.0) as u64) + self.max_age + FUTURE_SKEW_SECONDS,
+        })
+    }
+}
+
+/// A base64url JSON object segment.
+fn object(segment: &str) -> Option<Map<String, Value>> {
+    match json::parse_strict(&b64url(segment)?) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}

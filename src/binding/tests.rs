@@ -1,0 +1,408 @@
+//! DPoP proofs and certificate binding against RFC 9449's own example (§7.1, Figure 13, with
+//! the `jkt` of §6.1), proofs minted here for every way a proof can be wrong, and the binding
+//! rules around them.
+
+use super::dpop::{DpopCheck, DEFAULT_ALGS};
+use super::*;
+use crate::request::{HeaderList, WithPeer};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use p256::ecdsa::signature::Signer;
+use p256::ecdsa::{Signature, SigningKey};
+use serde_json::json;
+
+/// RFC 9449 §7.1 Figure 13: the access token, its proof, and the request they go with.
+const RFC_TOKEN: &str = "Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU";
+const RFC_PROOF: &str = concat!(
+    "eyJ0eXAiOiJkcG9wK2p3dCIsImFsZyI6IkVTMjU2IiwiandrIjp7Imt0eSI6Ik",
+    "VDIiwieCI6Imw4dEZyaHgtMzR0VjNoUklDUkRZOXpDa0RscEJoRjQyVVFVZldWQVdCR",
+    "nMiLCJ5IjoiOVZFNGpmX09rX282NHpiVFRsY3VOSmFqSG10NnY5VERWclUwQ2R2R1JE",
+    "QSIsImNydiI6IlAtMjU2In19.eyJqdGkiOiJlMWozVl9iS2ljOC1MQUVCIiwiaHRtIj",
+    "oiR0VUIiwiaHR1IjoiaHR0cHM6Ly9yZXNvdXJjZS5leGFtcGxlLm9yZy9wcm90ZWN0Z",
+    "WRyZXNvdXJjZSIsImlhdCI6MTU2MjI2MjYxOCwiYXRoIjoiZlVIeU8ycjJaM0RaNTNF",
+    "c05yV0JiMHhXWG9hTnk1OUlpS0NBcWtzbVFFbyJ9.2oW9RP35yRqzhrtNP86L-Ey71E",
+    "OptxRimPPToA1plemAgR6pxHF8y6-yqyVnmcw6Fy1dqd-jfxSYoMxhAJpLjA"
+);
+/// RFC 9449 §6.1: the thumbprint of the example key.
+const RFC_JKT: &str = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+const RFC_NOW: u64 = 1_562_262_618;
+
+fn check() -> DpopCheck {
+    let names: Vec<String> = DEFAULT_ALGS.iter().map(|a| a.to_string()).collect();
+    DpopCheck {
+        algs: dpop::algs(&names).unwrap(),
+        max_age: 60,
+        signatures: None,
+    }
+}
+
+fn request(method: &str, proofs: &[&str]) -> HeaderList {
+    let mut h = vec![(":authority", "resource.example.org"), (":scheme", "https")];
+    h.extend(proofs.iter().map(|p| ("dpop", *p)));
+    HeaderList::new(method, "/protectedresource?x=1", &h)
+}
+
+#[test]
+fn rfc9449_section_7_1_figure_13() {
+    let view = request("GET", &[RFC_PROOF]);
+    let used = check()
+        .check(&Request::new(&view), RFC_TOKEN, RFC_JKT, RFC_NOW)
+        .unwrap();
+    assert_eq!(used.id, format!("{RFC_JKT}.e1j3V_bKic8-LAEB"));
+    assert_eq!(used.until, RFC_NOW + 60 + dpop::FUTURE_SKEW_SECONDS);
+}
+
+struct Client {
+    key: SigningKey,
+    jwk: Value,
+}
+
+impl Client {
+    fn new(seed: u8) -> Self {
+        let key = SigningKey::from_bytes(&[seed; 32].into()).unwrap();
+        let point = key.verifying_key().to_encoded_point(false);
+        let jwk = json!({"kty": "EC", "crv": "P-256",
+            "x": B64.encode(point.x().unwrap()), "y": B64.encode(point.y().unwrap())});
+        Client { key, jwk }
+    }
+
+    fn jkt(&self) -> String {
+        thumbprint::jwk_thumbprint(&self.jwk).unwrap()
+    }
+
+    fn sign(&self, header: &Value, claims: &Value) -> String {
+        let input = format!(
+            "{}.{}",
+            B64.encode(header.to_string()),
+            B64.encode(claims.to_string())
+        );
+        let sig: Signature = self.key.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(sig.to_bytes()))
+    }
+
+    /// A good proof for GET https://resource.example.org/protectedresource and `token`, with
+    /// `change` applied to its header and claims.
+    fn proof(&self, token: &str, change: impl Fn(&mut Value, &mut Value)) -> String {
+        let mut header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": self.jwk});
+        let mut claims = json!({"jti": "j-1", "htm": "GET",
+            "htu": "https://resource.example.org/protectedresource", "iat": RFC_NOW,
+            "ath": B64.encode(<sha2::Sha256 as sha2::Digest>::digest(token.as_bytes()))});
+        change(&mut header, &mut claims);
+        self.sign(&header, &claims)
+    }
+}
+
+#[test]
+fn every_way_a_proof_can_be_wrong() {
+    let client = Client::new(7);
+    let other = Client::new(9);
+    let good = client.proof("tok", |_, _| {});
+    // Signed by another key than the one in its header.
+    let tampered = {
+        let forged = Client {
+            key: other.key.clone(),
+            jwk: client.jwk.clone(),
+        };
+        forged.proof("tok", |_, _| {})
+    };
+    let hs256 = {
+        let h =
+            B64.encode(json!({"typ": "dpop+jwt", "alg": "HS256", "jwk": client.jwk}).to_string());
+        format!("{h}.{}.sig", B64.encode(r#"{"jti":"j"}"#))
+    };
+    type Case<'a> = (&'a str, Vec<String>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
+        ("good", vec![good.clone()], "GET", ""),
+        ("no proof", vec![], "GET", "no DPoP proof"),
+        (
+            "two proofs",
+            vec![good.clone(), good.clone()],
+            "GET",
+            "more than one",
+        ),
+        (
+            "joined proofs",
+            vec![format!("{good},{good}")],
+            "GET",
+            "more than one",
+        ),
+        ("wrong method", vec![good.clone()], "POST", "htm"),
+        (
+            "wrong htu",
+            vec![client.proof("tok", |_, c| {
+                c["htu"] = json!("https://resource.example.org/other")
+            })],
+            "GET",
+            "htu",
+        ),
+        (
+            "htu of another host",
+            vec![client.proof("tok", |_, c| {
+                c["htu"] = json!("https://evil.example/protectedresource")
+            })],
+            "GET",
+            "htu",
+        ),
+        (
+            "stale iat",
+            vec![client.proof("tok", |_, c| c["iat"] = json!(RFC_NOW - 61))],
+            "GET",
+            "too old",
+        ),
+        (
+            "future iat",
+            vec![client.proof("tok", |_, c| c["iat"] = json!(RFC_NOW + 30))],
+            "GET",
+            "future",
+        ),
+        (
+            "ath of another token",
+            vec![client.proof("other-token", |_, _| {})],
+            "GET",
+            "ath",
+        ),
+        (
+            "no ath",
+            vec![client.proof("tok", |_, c| {
+                c.as_object_mut().unwrap().remove("ath");
+            })],
+            "GET",
+            "ath",
+        ),
+        (
+            "no jti",
+            vec![client.proof("tok", |_, c| {
+                c.as_object_mut().unwrap().remove("jti");
+            })],
+            "GET",
+            "jti",
+        ),
+        (
+            "another key",
+            vec![other.proof("tok", |_, _| {})],
+            "GET",
+            "not the key the token is bound to",
+        ),
+        (
+            "alg none",
+            vec![client.proof("tok", |h, _| h["alg"] = json!("none"))],
+            "GET",
+            "algorithm is not accepted",
+        ),
+        ("HS256", vec![hs256], "GET", "algorithm is not accepted"),
+        (
+            "typ",
+            vec![client.proof("tok", |h, _| h["typ"] = json!("JWT"))],
+            "GET",
+            "typ",
+        ),
+        (
+            "private key",
+            vec![client.proof("tok", |h, _| h["jwk"]["d"] = json!("AAAA"))],
+            "GET",
+            "private key material",
+        ),
+        (
+            "no jwk",
+            vec![client.proof("tok", |h, _| {
+                h.as_object_mut().unwrap().remove("jwk");
+            })],
+            "GET",
+            "no jwk",
+        ),
+        (
+            "jwk of another type",
+            vec![client.proof("tok", |h, _| h["alg"] = json!("RS256"))],
+            "GET",
+            "not a key for its algorithm",
+        ),
+        (
+            "bad signature",
+            vec![tampered],
+            "GET",
+            "signature is invalid",
+        ),
+        ("not a JWT", vec!["abc".into()], "GET", "not a signed JWT"),
+    ];
+    for (name, proofs, method, says) in cases {
+        let refs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+        let view = request(method, &refs);
+        let got = check().check(&Request::new(&view), "tok", &client.jkt(), RFC_NOW);
+        match (got, says) {
+            (Ok(_), "") => {}
+            (Err(Denial::InvalidDpopProof(why)), s) if !s.is_empty() => {
+                assert!(why.contains(s), "{name}: {why}")
+            }
+            (other, _) => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+fn binding(dpop: Option<&str>, mtls: Option<&str>, from: Option<&str>) -> Binding {
+    let raw = RawBinding {
+        dpop,
+        mtls_bound: mtls,
+        client_cert_from: from,
+        ..RawBinding::default()
+    };
+    Binding::compile("providers.p", raw, None).unwrap()
+}
+
+#[test]
+fn the_token_says_what_it_is_bound_to() {
+    let client = Client::new(7);
+    let jkt = client.jkt();
+    let bound = json!({"jkt": jkt});
+    let proof = client.proof("tok", |_, _| {});
+    let view = request("GET", &[&proof]);
+    let req = Request::new(&view);
+    let b = binding(Some("allowed"), None, None);
+    assert!(b
+        .check(Some(&bound), true, "tok", &req, RFC_NOW)
+        .unwrap()
+        .is_some());
+    let refused = |r: Result<Option<dpop::ProofUse>, Denial>| match r {
+        Err(Denial::InvalidCredentials(why)) => why,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        refused(b.check(Some(&bound), false, "tok", &req, RFC_NOW)),
+        "a DPoP-bound token was sent as a bearer token"
+    );
+    assert_eq!(
+        refused(b.check(None, true, "tok", &req, RFC_NOW)),
+        "the token is not bound to a DPoP key"
+    );
+    assert_eq!(
+        b.check(None, false, "tok", &req, RFC_NOW),
+        Ok(None),
+        "allowed: bearer passes"
+    );
+    assert!(!binding(Some("required"), None, None).takes_bearer());
+}
+
+#[test]
+fn certificate_bound_tokens() {
+    // RFC 8705 §3.1's example: x5t#S256 of the certificate whose SHA-256 is this digest.
+    let digest = "b8a4e5ad70c78d2e3d7cfc8e7b6fd5b2c4f37b3ff7b9a1d6a3a1a0b6ad4c7c2e";
+    let x5t = B64.encode(
+        (0..32)
+            .map(|i| u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<u8>>(),
+    );
+    let bound = json!({"x5t#S256": x5t});
+    let plain = HeaderList::new("GET", "/", &[]);
+    let with = |cert: Option<&str>| WithPeer {
+        view: &plain,
+        peer_certificate_sha256: cert.map(str::to_string),
+    };
+    let b = binding(None, Some("required"), None);
+    let ok = with(Some(digest));
+    assert_eq!(
+        b.check(Some(&bound), false, "t", &Request::new(&ok), 0),
+        Ok(None)
+    );
+    let other = with(Some(&"0".repeat(64)));
+    assert_eq!(
+        b.check(Some(&bound), false, "t", &Request::new(&other), 0),
+        Err(Denial::InvalidCredentials(
+            "the token is bound to another client certificate"
+        ))
+    );
+    let none = with(None);
+    assert!(b
+        .check(Some(&bound), false, "t", &Request::new(&none), 0)
+        .is_err());
+    assert_eq!(
+        b.check(None, false, "t", &Request::new(&ok), 0),
+        Err(Denial::InvalidCredentials(
+            "the token is not bound to a client certificate"
+        ))
+    );
+    // Through a trusted proxy: the first element's Hash of x-forwarded-client-cert.
+    let xfcc = format!(
+        "Hash={digest};Subject=\"CN=client\",By=spiffe://gw;Hash={}",
+        "0".repeat(64)
+    );
+    let forwarded = HeaderList::new("GET", "/", &[("x-forwarded-client-cert", &xfcc)]);
+    let b = binding(None, Some("allowed"), Some("xfcc"));
+    assert_eq!(
+        b.check(Some(&bound), false, "t", &Request::new(&forwarded), 0),
+        Ok(None)
+    );
+    assert_eq!(
+        b.check(None, false, "t", &Request::new(&forwarded), 0),
+        Ok(None)
+    );
+    assert!(!b.needs_peer_certificate());
+}
+
+#[test]
+fn bad_binding_configurations_name_the_field() {
+    let cases: &[(RawBinding, &str)] = &[
+        (
+            RawBinding {
+                dpop: Some("yes"),
+                ..RawBinding::default()
+            },
+            "providers.p.dpop: must be `required` or `allowed`",
+        ),
+        (
+            RawBinding {
+                mtls_bound: Some("on"),
+                ..RawBinding::default()
+            },
+            "providers.p.mtls_bound",
+        ),
+        (
+            RawBinding {
+                client_cert_from: Some("xfcc"),
+                ..RawBinding::default()
+            },
+            "providers.p.client_cert_from: needs `mtls_bound`",
+        ),
+        (
+            RawBinding {
+                mtls_bound: Some("allowed"),
+                client_cert_from: Some("header"),
+                ..RawBinding::default()
+            },
+            "providers.p.client_cert_from: must be",
+        ),
+        (
+            RawBinding {
+                dpop_max_age_seconds: Some(5),
+                ..RawBinding::default()
+            },
+            "providers.p.dpop_max_age_seconds: needs `dpop`",
+        ),
+        (
+            RawBinding {
+                dpop: Some("allowed"),
+                dpop_max_age_seconds: Some(0),
+                ..RawBinding::default()
+            },
+            "providers.p.dpop_max_age_seconds: must be 1 to 3600",
+        ),
+    ];
+    for (raw, want) in cases {
+        let raw = RawBinding { ..*raw };
+        let err = Binding::compile("providers.p", raw, None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
+    let hs = ["HS256".to_string()];
+    let raw = RawBinding {
+        dpop: Some("allowed"),
+        dpop_algs: Some(&hs),
+        ..RawBinding::default()
+    };
+    let err = Binding::compile("providers.p", raw, None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("providers.p.dpop_algs: \"HS256\" is not an asymmetric"),
+        "{err}"
+    );
+}
