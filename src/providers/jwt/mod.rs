@@ -271,6 +271,10 @@ impl Provider for JwtProvider {
         };
         if !self.forward {
             locate::hide(self.sources[source].place(), req, &mut edits);
+            if proof.is_some() {
+                // The proof goes with the token: upstream gets neither.
+                edits.remove.push("dpop".into());
+            }
         }
         Ok(Accepted {
             edits,

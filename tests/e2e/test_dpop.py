@@ -1,0 +1,180 @@
+"""DPoP (RFC 9449) through Envoy: tokens bound to a client's key (`cnf.jkt`), JWTs and
+introspected tokens alike, each request with a fresh proof made by `cryptography`. Every way a
+proof can be wrong is a 401 `invalid_dpop_proof` with a `DPoP` challenge naming the accepted
+algorithms and nothing reaching upstream; a bound token sent as Bearer is refused; a replayed
+proof is refused on any worker; `required` takes no bearer tokens at all."""
+
+import concurrent.futures
+import time
+
+import pytest
+
+from common import allowed, refused, refused_at_load
+from dpop_client import DpopClient
+from harness import Envoy, Upstream, bootstrap, free_port, request
+from introspection_server import IntrospectionServer
+from jwtkit import Keys, claims
+
+ISSUER = Keys()
+CLIENT = DpopClient()
+ALGS = 'algs="ES256 EdDSA RS256 PS256"'
+
+
+def token(bound=True, **extra):
+    c = claims(**extra)
+    if bound:
+        c["cnf"] = {"jkt": CLIENT.jkt}
+    return ISSUER.token("ES256", c)
+
+
+def plugin(opaque_port):
+    jwks = ISSUER.jwks(["p256"])
+    return {"realm": "api", "providers": {
+        "idp": {"type": "jwt", "issuer": "https://idp.test", "local_jwks": jwks, "dpop": "allowed",
+                "claim_to_headers": [{"claim_name": "sub", "header_name": "x-auth-sub"}]},
+        "strict": {"type": "jwt", "issuer": "https://idp.test", "local_jwks": jwks, "dpop": "required"},
+        "opaque": {"type": "introspection", "endpoint": "http://idp.test/introspect", "cluster": "idp",
+                   "client_id": "authgate", "client_secret": "s", "dpop": "allowed"},
+    }, "rules": [
+        {"match": {"prefix": "/strict"}, "requires": "strict"},
+        {"match": {"prefix": "/opaque"}, "requires": "opaque"},
+        {"match": {"prefix": "/"}, "requires": "idp"},
+    ]}
+
+
+class Gw:
+    def __init__(self, concurrency=1):
+        self.idp = IntrospectionServer({"opaque-bound": {"active": True, "sub": "olga", "cnf": {"jkt": CLIENT.jkt}}},
+                                       client=("authgate", "s"))
+        self.upstream = Upstream()
+        self.port = free_port()
+        cfg = bootstrap(plugin(self.idp.port), self.port, free_port(), self.upstream.port,
+                        clusters={"idp": self.idp.port})
+        self.envoy = Envoy(cfg, concurrency=concurrency).start()
+        assert self.envoy.proc.poll() is None, self.envoy.log()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def get(self, path, headers=(), method="GET"):
+        return request(self.port, method, path, headers)
+
+    def dpop(self, path, tok, method="GET", **over):
+        return [("authorization", f"DPoP {tok}"), ("dpop", CLIENT.proof(method, self.url(path), tok, **over))]
+
+    def close(self):
+        self.envoy.stop()
+        self.upstream.close()
+        self.idp.close()
+
+
+@pytest.fixture(scope="module")
+def gw():
+    g = Gw()
+    yield g
+    g.close()
+
+
+def assert_proof_refused(r, says):
+    assert r.status == 401, (r.status, r.body)
+    body = r.json()
+    assert body["error"] == "invalid_dpop_proof", body
+    challenges = r.all("www-authenticate")
+    dpop = [c for c in challenges if c.startswith("DPoP ")]
+    assert dpop and dpop[0].startswith(f'DPoP {ALGS}, realm="api", error="invalid_dpop_proof"'), challenges
+    assert says in dpop[0], dpop[0]
+    assert [c for c in challenges if c.startswith("Bearer")] == ['Bearer realm="api"'], challenges
+
+
+def test_a_bound_token_with_a_fresh_proof_passes_and_neither_goes_upstream(gw):
+    tok = token()
+    seen = allowed(gw, "/orders?id=7", gw.dpop("/orders", tok))
+    assert seen.header("x-auth-sub") == "alice"
+    assert seen.header("authorization") is None and seen.header("dpop") is None
+    # A fresh proof each time; the verified token itself is cached.
+    allowed(gw, "/orders", gw.dpop("/orders", tok))
+    allowed(gw, "/orders", gw.dpop("/orders", tok, method="POST"), method="POST")
+
+
+def test_an_introspected_token_is_bound_by_the_answers_cnf(gw):
+    allowed(gw, "/opaque", gw.dpop("/opaque", "opaque-bound"))
+    r = refused(gw, "/opaque", [("authorization", "Bearer opaque-bound")])
+    assert r.status == 401 and "sent as a bearer token" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("name,make,says", [
+    ("wrong htm", lambda g, t: g.dpop("/orders", t, method="POST"), "htm"),
+    ("wrong htu", lambda g, t: [("authorization", f"DPoP {t}"), ("dpop", CLIENT.proof("GET", g.url("/other"), t))], "htu"),
+    ("another host in htu", lambda g, t: [("authorization", f"DPoP {t}"),
+                                          ("dpop", CLIENT.proof("GET", "http://evil.test/orders", t))], "htu"),
+    ("stale iat", lambda g, t: g.dpop("/orders", t, iat=int(time.time()) - 120), "too old"),
+    ("iat in the future", lambda g, t: g.dpop("/orders", t, iat=int(time.time()) + 120), "future"),
+    ("ath of another token", lambda g, t: [("authorization", f"DPoP {t}"),
+                                           ("dpop", CLIENT.proof("GET", g.url("/orders"), token(sub="bob")))], "ath"),
+    ("thumbprint mismatch", lambda g, t: [("authorization", f"DPoP {t}"),
+                                          ("dpop", DpopClient().proof("GET", g.url("/orders"), t))], "bound to"),
+    ("alg none", lambda g, t: [("authorization", f"DPoP {t}"),
+                               ("dpop", CLIENT.proof("GET", g.url("/orders"), t).rsplit(".", 1)[0].replace(
+                                   CLIENT.proof("GET", g.url("/orders"), t).split(".")[0],
+                                   __import__("jwtkit").b64('{"typ":"dpop+jwt","alg":"none"}')) + ".")], "algorithm"),
+    ("HS256", lambda g, t: [("authorization", f"DPoP {t}"),
+                            ("dpop", CLIENT.proof("GET", g.url("/orders"), t, alg="HS256"))], "algorithm"),
+    ("private key in the header", lambda g, t: [("authorization", f"DPoP {t}"),
+                                                ("dpop", CLIENT.proof("GET", g.url("/orders"), t,
+                                                                      header={"jwk": dict(CLIENT.jwk, d="AAAA")}))], "private"),
+    ("two DPoP headers", lambda g, t: g.dpop("/orders", t) + [("dpop", CLIENT.proof("GET", g.url("/orders"), t))], "more than one"),
+    ("no proof", lambda g, t: [("authorization", f"DPoP {t}")], "no DPoP proof"),
+])
+def test_every_way_a_proof_can_be_wrong_is_refused(gw, name, make, says):
+    r = refused(gw, "/orders", make(gw, token()))
+    assert_proof_refused(r, says)
+
+
+def test_a_replayed_proof_is_refused(gw):
+    tok = token()
+    headers = gw.dpop("/orders", tok)
+    allowed(gw, "/orders", headers)
+    assert_proof_refused(refused(gw, "/orders", headers), "used before")
+
+
+def test_a_bound_token_sent_as_bearer_is_refused(gw):
+    r = refused(gw, "/orders", [("authorization", f"Bearer {token()}")])
+    assert r.status == 401 and r.json()["error"] == "invalid_credentials"
+    assert r.all("www-authenticate") == [
+        'Bearer realm="api", error="invalid_token", error_description="a DPoP-bound token was sent as a bearer token"',
+        f'DPoP {ALGS}, realm="api"']
+
+
+def test_allowed_takes_unbound_bearer_tokens_and_required_does_not(gw):
+    allowed(gw, "/orders", [("authorization", f"Bearer {token(bound=False)}")])
+    r = refused(gw, "/strict", [("authorization", f"Bearer {token(bound=False)}")])
+    assert r.status == 401 and r.json()["error"] == "unsupported_scheme"
+    assert r.all("www-authenticate") == [f'DPoP {ALGS}, realm="api"']
+    allowed(gw, "/strict", gw.dpop("/strict", token()))
+    r = refused(gw, "/strict", [("authorization", f"DPoP {token(bound=False)}"),
+                                ("dpop", CLIENT.proof("GET", gw.url("/strict"), token(bound=False)))])
+    assert r.status == 401 and "not bound to a DPoP key" in r.json()["detail"]
+
+
+def test_a_proof_replayed_on_another_worker_is_refused():
+    g = Gw(concurrency=2)
+    try:
+        tok = token()
+        headers = g.dpop("/orders", tok)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(lambda _: g.get("/orders", headers).status, range(8)))
+        assert sorted(statuses) == [200] + [401] * 7, statuses
+    finally:
+        g.close()
+
+
+@pytest.mark.parametrize("over,field", [
+    ({"dpop": "yes"}, "providers.idp.dpop: must be `required` or `allowed`"),
+    ({"dpop": "allowed", "dpop_algs": ["HS256"]}, "providers.idp.dpop_algs"),
+    ({"dpop": "required", "from_params": ["access_token"]}, "providers.idp.dpop: `required` reads tokens only"),
+    ({"client_cert_from": "xfcc"}, "providers.idp.client_cert_from: needs `mtls_bound`"),
+])
+def test_bad_binding_configurations_are_refused_at_load(over, field):
+    p = {"type": "jwt", "issuer": "https://idp.test", "local_jwks": ISSUER.jwks(["p256"]), **over}
+    line = refused_at_load({"providers": {"idp": p}})
+    assert field in line, line
