@@ -21,6 +21,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
 from harness import WASM, Envoy, cluster, free_port, request  # noqa: E402
+from dpop_client import DpopClient  # noqa: E402
 from introspection_server import IntrospectionServer  # noqa: E402
 from jwtkit import Keys, b64, claims  # noqa: E402
 
@@ -120,6 +121,27 @@ def idp():
     return IDP
 
 
+# DPoP: one client key, one token bound to it, and fresh proofs made ahead of the run (wrk
+# cannot sign): one file per wrk run, since a proof must never be sent twice.
+DPOP = DpopClient()
+DPOP_PER_RUN = int(os.environ.get("BENCH_DPOP_PER_RUN", "60000"))
+AG_DPOP = authgate({"providers": {"idp": {
+    "type": "jwt", "issuer": "https://idp.test", "audiences": ["orders"],
+    "local_jwks": KEYS.jwks(["p256"]), "dpop": "allowed", "dpop_max_age_seconds": 3600}}})
+
+
+def dpop_token():
+    return KEYS.token("ES256", claims(lifetime=86400, cnf={"jkt": DPOP.jkt}))
+
+
+DPOP_TOKEN = dpop_token()
+
+
+def dpop_headers(port):
+    url = f"http://127.0.0.1:{port}/"
+    return [("authorization", f"DPoP {DPOP_TOKEN}"), ("dpop", DPOP.proof("GET", url, DPOP_TOKEN))]
+
+
 def ag_introspection():
     return authgate({"providers": {"opaque": {
         "type": "introspection", "endpoint": "http://idp.test/introspect", "cluster": "idp",
@@ -178,6 +200,8 @@ def configs():
                 (f"variant {os.path.basename(w)} api_key wrong", "variant", authgate(key, w), [("x-api-key", "x")], 401)]
     # Opaque tokens: a cached answer next to a reused JWT, and a pool of tokens in turn whose
     # calls to the endpoint are counted (≈ one per token per cache period is the target).
+    out += [("authgate jwt ES256 DPoP: reused token, fresh proof each request", "jwt ES256", AG_DPOP,
+             ("dpop", 0), 200)]
     out += [("authgate introspection cached token", "jwt ES256", ag_introspection(), bearer("opaque-reused"), 200),
             (f"authgate introspection {OPAQUE_POOL} tokens in turn", "jwt ES256", ag_introspection(),
              ("opaque", OPAQUE_POOL), 200)]
@@ -222,10 +246,28 @@ def bootstrap(filt, port, admin):
                     "name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}]}}
 
 
-def lua_for(headers, tmp):
-    """A wrk script: fixed headers, or a pool of fresh tokens taken in turn."""
+def lua_for(headers, tmp, port):
+    """A wrk script: fixed headers, or a pool of fresh tokens taken in turn, or fresh DPoP
+    proofs (a new file for each wrk run, counted in a file beside them)."""
     path = os.path.join(tmp, f"{abs(hash(str(headers)))}.lua")
-    if isinstance(headers, tuple):
+    if isinstance(headers, tuple) and headers[0] == "dpop":
+        base = os.path.join(tmp, f"dpop-{port}")
+        url = f"http://127.0.0.1:{port}/"
+        for run in range(ROUNDS + 1):
+            with open(f"{base}.{run}", "w") as f:
+                for _ in range(DPOP_PER_RUN):
+                    f.write(DPOP.proof("GET", url, DPOP_TOKEN) + "\n")
+        with open(f"{base}.run", "w") as f:
+            f.write("0")
+        # `init` runs once in wrk's one thread (the top level also runs in its main state).
+        body = ('proofs = {}\ni = 0\nfunction init(args)\n'
+                f'  local c = io.open("{base}.run"); local run = tonumber(c:read("*a")); c:close()\n'
+                f'  c = io.open("{base}.run", "w"); c:write(tostring(run + 1)); c:close()\n'
+                f'  for line in io.lines("{base}." .. run) do proofs[#proofs + 1] = line end\n'
+                'end\nrequest = function()\n  i = i % #proofs + 1\n'
+                f'  return wrk.format("GET", "/", {{["authorization"] = "DPoP {DPOP_TOKEN}", ["dpop"] = proofs[i]}})\n'
+                'end\n')
+    elif isinstance(headers, tuple):
         alg = headers[1]
         if headers[0] == "opaque":
             tokens = [f"opaque-{i}" for i in range(alg)]
@@ -291,12 +333,14 @@ def main():
             envoy = Envoy(bootstrap(filt, port, admin), concurrency=1, log_level="info", wasm_log_level=None)
             envoy.start()
             subprocess.run(["taskset", "-cp", "0", str(envoy.proc.pid)], capture_output=True)
-            script = lua_for(headers, tmp)
+            script = lua_for(headers, tmp, port)
             # Check the answer and warm the caches (bcrypt, verified tokens) before measuring.
-            probe = headers if isinstance(headers, list) else (
+            dpop = isinstance(headers, tuple) and headers[0] == "dpop"
+            probe = headers if isinstance(headers, list) or dpop else (
                 bearer("opaque-0") if headers[0] == "opaque" else bearer(token(headers[1])))
             for _ in range(3):
-                got = request(port, "GET", "/", probe).status
+                # A DPoP proof is good once.
+                got = request(port, "GET", "/", dpop_headers(port) if dpop else probe).status
             if got != status:
                 raise SystemExit(f"{name}: expected {status}, got {got}\n{envoy.log()[-2000:]}")
             # A short unmeasured run first: JIT, connection pools and caches settle.
@@ -311,7 +355,8 @@ def main():
                 r["cpu_us_per_req"] = (cpu_seconds(c["envoy"].proc.pid) - before) * 1e6 / max(r["requests"], 1)
                 bad = r["non2xx"] if c["status"] == 200 else r["requests"] - r["non2xx"]
                 if bad or r["errors"]:
-                    raise SystemExit(f"{c['name']}: {bad} wrong answers, {r['errors']} socket errors")
+                    hint = " (DPoP proofs used up: raise BENCH_DPOP_PER_RUN)" if "DPoP" in c["name"] else ""
+                    raise SystemExit(f"{c['name']}: {bad} wrong answers, {r['errors']} socket errors{hint}")
                 c["runs"].append(r)
             print(f"round {rnd + 1}/{ROUNDS} done ({time.time() - started:.0f}s)", flush=True)
     finally:
@@ -397,6 +442,10 @@ def targets(rows):
             ratio = a["cpu_us_added"] / n["cpu_us_added"]
             out.append(f"fresh {alg}: CPU {a['cpu_us_added']} vs jwt_authn {n['cpu_us_added']} µs/req = {ratio:.2f}x "
                        f"(target <= 1.5x: {'met' if ratio <= 1.5 else 'missed'})")
+    d, j = by.get("authgate jwt ES256 DPoP: reused token, fresh proof each request"), by.get("authgate jwt ES256 reused token")
+    if d and j:
+        out.append(f"DPoP: CPU {d['cpu_us_added']} vs bearer {j['cpu_us_added']} µs/req "
+                   f"(+{d['cpu_us_added'] - j['cpu_us_added']:.1f} µs for the proof: parse, host ES256 verify, replay record)")
     a, j = by.get("authgate introspection cached token"), by.get("authgate jwt ES256 reused token")
     if a and j and j["cpu_us_added"] > 0:
         ratio = a["cpu_us_added"] / j["cpu_us_added"]

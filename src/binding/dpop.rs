@@ -5,17 +5,19 @@
 
 use super::htu;
 use super::thumbprint::jwk_thumbprint;
+use crate::cache::VerifiedCache;
 use crate::crypto::HostSignatures;
 use crate::error::Denial;
 use crate::json;
 use crate::providers::jwt::alg::{Alg, KeyKind};
-use crate::providers::jwt::jwks::{self, b64url};
+use crate::providers::jwt::jwks::{self, b64url, Jwk};
 use crate::providers::jwt::verifier;
 use crate::request::Request;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// Longest proof looked at.
@@ -47,7 +49,13 @@ pub struct DpopCheck {
     pub max_age: u64,
     /// The host's signature verification, when in use.
     pub signatures: Option<Rc<dyn HostSignatures>>,
+    /// Client keys already parsed and checked (a client signs every proof with the same key;
+    /// checking its point is on the curve costs more than the signature), by thumbprint.
+    pub keys: RefCell<VerifiedCache<Rc<Jwk>>>,
 }
+
+/// Client keys kept per worker.
+pub const KEY_CACHE: usize = 256;
 
 impl std::fmt::Debug for DpopCheck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,9 +138,9 @@ impl DpopCheck {
         if PRIVATE_MEMBERS.iter().any(|m| jwk.get(*m).is_some()) {
             return Err(proof_error("the proof's jwk holds private key material"));
         }
-        let key = jwks::parse(jwk, true, self.signatures.is_some())
-            .ok()
-            .and_then(|set| set.keys.into_iter().next())
+        let thumbprint = jwk_thumbprint(jwk).unwrap_or_default();
+        let key = self
+            .key(jwk, &thumbprint)
             .filter(|k| k.accepts(alg))
             .ok_or(proof_error(
                 "the proof's jwk is not a key for its algorithm",
@@ -192,7 +200,6 @@ impl DpopCheck {
             ));
         }
         // The token's binding: its cnf.jkt is this key's thumbprint.
-        let thumbprint = jwk_thumbprint(jwk).unwrap_or_default();
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             thumbprint.as_bytes(),
             jkt.as_bytes(),
@@ -205,6 +212,30 @@ impl DpopCheck {
             id: format!("{thumbprint}.{jti}"),
             until: (iat.max(0.0) as u64) + self.max_age + FUTURE_SKEW_SECONDS,
         })
+    }
+}
+
+impl DpopCheck {
+    /// The key of a proof's `jwk`, parsed once per thumbprint (the thumbprint covers every
+    /// member that makes the key, RFC 7638 §3.2).
+    fn key(&self, jwk: &Value, thumbprint: &str) -> Option<Rc<Jwk>> {
+        if thumbprint.is_empty() {
+            return None;
+        }
+        let cache = &mut *self.keys.borrow_mut();
+        let id = cache.key(b"dpop-jwk", thumbprint.as_bytes());
+        if let Some(k) = cache.get(&id) {
+            return Some(k);
+        }
+        let key = Rc::new(
+            jwks::parse(jwk, true, self.signatures.is_some())
+                .ok()?
+                .keys
+                .into_iter()
+                .next()?,
+        );
+        cache.insert(id, key.clone());
+        Some(key)
     }
 }
 

@@ -9,12 +9,14 @@ pub mod htu;
 pub mod mtls;
 pub mod thumbprint;
 
+use crate::cache::VerifiedCache;
 use crate::crypto::HostSignatures;
 use crate::error::{ConfigError, Denial};
 use crate::request::Request;
 use dpop::{DpopCheck, ProofUse};
 use mtls::CertSource;
 use serde_json::Value;
+use std::cell::RefCell;
 use std::rc::Rc;
 
 /// `"required"` or `"allowed"`.
@@ -64,7 +66,7 @@ impl Binding {
     pub fn compile(
         field: &str,
         raw: RawBinding,
-        signatures: Option<Rc<dyn HostSignatures>>,
+        (signatures, secret): (Option<Rc<dyn HostSignatures>>, [u8; 32]),
     ) -> Result<Self, ConfigError> {
         let at = |f: &str| format!("{field}.{f}");
         let dpop_mode = mode(&at("dpop"), raw.dpop)?;
@@ -101,12 +103,14 @@ impl Binding {
                         "must be 1 to 3600",
                     ));
                 }
+                let keys = RefCell::new(VerifiedCache::new(secret, dpop::KEY_CACHE));
                 Some((
                     m,
                     DpopCheck {
                         algs,
                         max_age,
                         signatures,
+                        keys,
                     },
                 ))
             }

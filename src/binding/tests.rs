@@ -33,6 +33,7 @@ fn check() -> DpopCheck {
         algs: dpop::algs(&names).unwrap(),
         max_age: 60,
         signatures: None,
+        keys: std::cell::RefCell::new(crate::cache::VerifiedCache::new([1; 32], 4)),
     }
 }
 
@@ -245,7 +246,7 @@ fn binding(dpop: Option<&str>, mtls: Option<&str>, from: Option<&str>) -> Bindin
         client_cert_from: from,
         ..RawBinding::default()
     };
-    Binding::compile("providers.p", raw, None).unwrap()
+    Binding::compile("providers.p", raw, (None, [0; 32])).unwrap()
 }
 
 #[test]
@@ -387,7 +388,7 @@ fn bad_binding_configurations_name_the_field() {
     ];
     for (raw, want) in cases {
         let raw = RawBinding { ..*raw };
-        let err = Binding::compile("providers.p", raw, None)
+        let err = Binding::compile("providers.p", raw, (None, [0; 32]))
             .unwrap_err()
             .to_string();
         assert!(err.contains(want), "{err}");
@@ -398,7 +399,7 @@ fn bad_binding_configurations_name_the_field() {
         dpop_algs: Some(&hs),
         ..RawBinding::default()
     };
-    let err = Binding::compile("providers.p", raw, None)
+    let err = Binding::compile("providers.p", raw, (None, [0; 32]))
         .unwrap_err()
         .to_string();
     assert!(

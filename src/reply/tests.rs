@@ -203,3 +203,67 @@ fn response_settings_refusals() {
 fn descriptions_never_carry_quotes() {
     assert_eq!(quotable("a\"b\\c\u{e9}\n"), "abc");
 }
+
+/// RFC 9449 §7.1: the `DPoP` challenge names the proof algorithms, and carries
+/// `invalid_dpop_proof` when the proof failed, `invalid_token` when a token sent with DPoP
+/// did; the Bearer challenge beside it stays plain.
+#[test]
+fn dpop_challenges() {
+    let both = [
+        Challenge::bearer("api"),
+        Challenge::dpop("api", "ES256 EdDSA"),
+    ];
+    let dpop = "DPoP algs=\"ES256 EdDSA\", realm=\"api\"";
+    let cases: &[(&str, Denial, Option<Scheme>, &[&str])] = &[
+        (
+            "proof",
+            Denial::InvalidDpopProof("the proof is too old"),
+            Some(Scheme::DPoP),
+            &[
+                "Bearer realm=\"api\"",
+                "DPoP algs=\"ES256 EdDSA\", realm=\"api\", error=\"invalid_dpop_proof\", error_description=\"the proof is too old\"",
+            ],
+        ),
+        (
+            "token sent with DPoP",
+            Denial::TokenExpired,
+            Some(Scheme::DPoP),
+            &[
+                "Bearer realm=\"api\"",
+                "DPoP algs=\"ES256 EdDSA\", realm=\"api\", error=\"invalid_token\", error_description=\"the token has expired\"",
+            ],
+        ),
+        (
+            "bound token sent as Bearer",
+            Denial::InvalidCredentials("a DPoP-bound token was sent as a bearer token"),
+            Some(Scheme::Bearer),
+            &[
+                "Bearer realm=\"api\", error=\"invalid_token\", error_description=\"a DPoP-bound token was sent as a bearer token\"",
+                dpop,
+            ],
+        ),
+        ("missing", Denial::MissingCredentials, None, &["Bearer realm=\"api\"", dpop]),
+    ];
+    for (name, denial, failed, want) in cases {
+        let mut cx = ctx(&both, None);
+        cx.failed = *failed;
+        let r = render(denial, &cx);
+        assert_eq!(r.status, 401, "{name}");
+        assert_eq!(www(&r), *want, "{name}");
+    }
+    // A DPoP-only rule short of scope says so on its DPoP challenge.
+    let only = [Challenge::dpop("api", "ES256")];
+    let r = render(
+        &Denial::InsufficientScope("admin".into()),
+        &ctx(&only, None),
+    );
+    assert_eq!(
+        www(&r),
+        ["DPoP algs=\"ES256\", realm=\"api\", error=\"insufficient_scope\", scope=\"admin\""]
+    );
+    let body: serde_json::Value =
+        serde_json::from_str(&render(&Denial::InvalidDpopProof("x"), &ctx(&only, None)).body)
+            .unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof");
+    assert_eq!(body["accepted"][0]["scheme"], "DPoP");
+}

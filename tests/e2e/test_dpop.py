@@ -178,3 +178,19 @@ def test_bad_binding_configurations_are_refused_at_load(over, field):
     p = {"type": "jwt", "issuer": "https://idp.test", "local_jwks": ISSUER.jwks(["p256"]), **over}
     line = refused_at_load({"providers": {"idp": p}})
     assert field in line, line
+
+
+def test_the_readme_client_gets_through(gw):
+    """The README's DPoP client (PyJWT and cryptography), run as written."""
+    import os
+    import re
+    from dpop_client import thumbprint
+    from harness import ROOT
+    text = open(os.path.join(ROOT, "README.md")).read()
+    code = re.search(r"A DPoP client in Python.*?```python\n(.*?)```", text, re.S).group(1)
+    scope = {}
+    exec(code, scope)
+    tok = ISSUER.token("ES256", dict(claims(), cnf={"jkt": thumbprint(scope["jwk"])}))
+    headers = scope["dpop_headers"]("GET", gw.url("/orders"), tok)
+    allowed(gw, "/orders", list(headers.items()))
+    assert_proof_refused(refused(gw, "/orders", list(headers.items())), "used before")

@@ -123,7 +123,11 @@ impl IntrospectionProvider {
             }
         }
         let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audience)?;
-        let binding = Binding::compile(&field, raw.binding(), setup.signatures.clone())?;
+        let binding = Binding::compile(
+            &field,
+            raw.binding(),
+            (setup.signatures.clone(), setup.secret),
+        )?;
         let sources = extractor::compile_sources(
             &field,
             raw.from_headers.as_deref(),

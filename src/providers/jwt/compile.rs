@@ -81,7 +81,11 @@ impl JwtProvider {
                 "needs `local_jwks`, `remote_jwks` or `discovery`",
             ));
         }
-        let binding = Binding::compile(&field, raw.binding(), setup.signatures.clone())?;
+        let binding = Binding::compile(
+            &field,
+            raw.binding(),
+            (setup.signatures.clone(), setup.secret),
+        )?;
         let sources = extractor::compile_sources(
             &field,
             raw.from_headers.as_deref(),
