@@ -46,8 +46,13 @@ fn is_local(authority: &str) -> bool {
 
 impl Resource {
     /// Validates `resource`. `bearer_methods` are how tokens may be sent (`header`, `query`),
-    /// from the token sources of the `jwt` providers.
-    pub fn compile(raw: &RawResource, bearer_methods: &[&str]) -> Result<Self, ConfigError> {
+    /// from the token sources of the token providers; `members` are more members of the
+    /// document (what tokens are bound to, [`crate::binding::metadata`]).
+    pub fn compile(
+        raw: &RawResource,
+        bearer_methods: &[&str],
+        members: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, ConfigError> {
         let bad_id = |why: &str| ConfigError::new("resource.id", why.to_string());
         let id = raw.id.as_str();
         if id.contains('#') || id.contains('?') {
@@ -134,6 +139,7 @@ impl Resource {
             "bearer_methods_supported".into(),
             bearer_methods.to_vec().into(),
         );
+        doc.extend(members);
         Ok(Resource {
             id: id.to_string(),
             metadata_url: format!("{scheme}://{authority}{metadata_path}"),
@@ -209,7 +215,12 @@ mod tests {
     /// RFC 9728 §3.1: the well-known path goes before the resource's path.
     #[test]
     fn metadata_url_and_document() {
-        let r = Resource::compile(&raw("https://api.example.com/mcp"), &["header"]).unwrap();
+        let r = Resource::compile(
+            &raw("https://api.example.com/mcp"),
+            &["header"],
+            Default::default(),
+        )
+        .unwrap();
         assert_eq!(r.metadata_path, "/.well-known/oauth-protected-resource/mcp");
         assert_eq!(
             r.metadata_url,
@@ -227,9 +238,11 @@ mod tests {
             serde_json::json!(["header"])
         );
         assert_eq!(doc["resource_name"], "Orders MCP");
-        let root = Resource::compile(&raw("https://api.example.com"), &[]).unwrap();
+        let root =
+            Resource::compile(&raw("https://api.example.com"), &[], Default::default()).unwrap();
         assert_eq!(root.metadata_path, WELL_KNOWN);
-        let slash = Resource::compile(&raw("http://127.0.0.1:8080/"), &[]).unwrap();
+        let slash =
+            Resource::compile(&raw("http://127.0.0.1:8080/"), &[], Default::default()).unwrap();
         assert_eq!(
             slash.metadata_url,
             "http://127.0.0.1:8080/.well-known/oauth-protected-resource"
@@ -238,7 +251,12 @@ mod tests {
 
     #[test]
     fn answers_by_method() {
-        let r = Resource::compile(&raw("https://api.example.com/mcp"), &["header"]).unwrap();
+        let r = Resource::compile(
+            &raw("https://api.example.com/mcp"),
+            &["header"],
+            Default::default(),
+        )
+        .unwrap();
         let get = r.answer("GET");
         assert_eq!(get.status, 200);
         assert!(get
@@ -267,7 +285,9 @@ mod tests {
             ("https://api.example.com/a\"b", "resource.id"),
         ] {
             assert_eq!(
-                Resource::compile(&raw(id), &[]).unwrap_err().field,
+                Resource::compile(&raw(id), &[], Default::default())
+                    .unwrap_err()
+                    .field,
                 field,
                 "{id}"
             );
@@ -275,16 +295,22 @@ mod tests {
         let mut r = raw("https://api.example.com/mcp");
         r.authorization_servers.clear();
         assert_eq!(
-            Resource::compile(&r, &[]).unwrap_err().field,
+            Resource::compile(&r, &[], Default::default())
+                .unwrap_err()
+                .field,
             "resource.authorization_servers"
         );
         let mut r = raw("https://api.example.com/mcp");
         r.scopes_supported = Some(vec!["a b".into()]);
         assert_eq!(
-            Resource::compile(&r, &[]).unwrap_err().field,
+            Resource::compile(&r, &[], Default::default())
+                .unwrap_err()
+                .field,
             "resource.scopes_supported[0]"
         );
-        assert!(Resource::compile(&raw("http://localhost:3000/mcp"), &[]).is_ok());
-        assert!(Resource::compile(&raw("http://[::1]:3000/mcp"), &[]).is_ok());
+        assert!(
+            Resource::compile(&raw("http://localhost:3000/mcp"), &[], Default::default()).is_ok()
+        );
+        assert!(Resource::compile(&raw("http://[::1]:3000/mcp"), &[], Default::default()).is_ok());
     }
 }

@@ -209,5 +209,33 @@ impl Binding {
     }
 }
 
+/// What the protected resource metadata (RFC 9728 §2) says of these providers' bindings:
+/// `dpop_signing_alg_values_supported`, `dpop_bound_access_tokens_required` (when every token
+/// provider requires DPoP) and `tls_client_certificate_bound_access_tokens`.
+pub fn metadata(bindings: &[&Binding]) -> serde_json::Map<String, Value> {
+    let mut out = serde_json::Map::new();
+    let mut algs: Vec<&str> = Vec::new();
+    for (_, d) in bindings.iter().filter_map(|b| b.dpop.as_ref()) {
+        for a in &d.algs {
+            if !algs.contains(&a.name()) {
+                algs.push(a.name());
+            }
+        }
+    }
+    if !algs.is_empty() {
+        out.insert("dpop_signing_alg_values_supported".into(), algs.into());
+    }
+    if !bindings.is_empty() && !bindings.iter().any(|b| b.takes_bearer()) {
+        out.insert("dpop_bound_access_tokens_required".into(), true.into());
+    }
+    if bindings.iter().any(|b| b.mtls.is_some()) {
+        out.insert(
+            "tls_client_certificate_bound_access_tokens".into(),
+            true.into(),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -407,3 +407,39 @@ fn bad_binding_configurations_name_the_field() {
         "{err}"
     );
 }
+
+/// RFC 9728 §2: the metadata document says what tokens are bound to, and the DPoP challenge
+/// points at it as the Bearer one does (§5.1).
+#[test]
+fn the_resource_metadata_names_the_bindings() {
+    let client = Client::new(7);
+    let config = json!({
+        "resource": {"id": "https://api.example.com", "authorization_servers": ["https://as.example.com"]},
+        "providers": {"idp": {"type": "jwt", "issuer": "https://as.example.com",
+            "local_jwks": {"keys": [client.jwk]}, "dpop": "required", "dpop_algs": ["ES256", "PS256"],
+            "mtls_bound": "allowed"}}
+    });
+    let e = crate::engine::Engine::from_json(config.to_string().as_bytes(), [1; 32]).unwrap();
+    let view = HeaderList::new("GET", "/.well-known/oauth-protected-resource", &[]);
+    let crate::engine::Decision::Answer(reply) = e.decide(&view, RFC_NOW) else {
+        panic!("the document")
+    };
+    let doc: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(
+        doc["dpop_signing_alg_values_supported"],
+        json!(["ES256", "PS256"])
+    );
+    assert_eq!(doc["dpop_bound_access_tokens_required"], json!(true));
+    assert_eq!(
+        doc["tls_client_certificate_bound_access_tokens"],
+        json!(true)
+    );
+    let refused = e.decide(&HeaderList::new("GET", "/x", &[]), RFC_NOW);
+    let crate::engine::Decision::Deny(d) = refused else {
+        panic!("refused")
+    };
+    assert_eq!(
+        d.reply.challenges(),
+        ["DPoP algs=\"ES256 PS256\", realm=\"authgate\", resource_metadata=\"https://api.example.com/.well-known/oauth-protected-resource\""]
+    );
+}

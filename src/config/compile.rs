@@ -10,7 +10,6 @@ use crate::crypto::HostSignatures;
 use crate::error::ConfigError;
 use crate::providers::{registry, Env, Setup};
 use crate::reply::ResponseSettings;
-use crate::reply::Scheme;
 use crate::resource::Resource;
 use crate::rules::{PathMatch, Requirement, Rule};
 use crate::throttle::Throttle;
@@ -113,7 +112,10 @@ fn compile_raw(
                     }
                 }
             }
-            Some(Resource::compile(r, &methods)?)
+            let bindings: Vec<&crate::binding::Binding> =
+                providers.iter().filter_map(|p| p.check.binding()).collect();
+            let members = crate::binding::metadata(&bindings);
+            Some(Resource::compile(r, &methods, members)?)
         }
         None => None,
     };
@@ -180,10 +182,11 @@ fn compile_raw(
             ))
         }
     };
-    // RFC 9728 §5.1: every Bearer challenge says where the resource's metadata is.
+    // RFC 9728 §5.1: every token challenge (Bearer, DPoP) says where the resource's
+    // metadata is.
     if let Some(r) = &resource {
         for c in rules.iter_mut().flat_map(|rule| rule.challenges.iter_mut()) {
-            if c.scheme == Scheme::Bearer {
+            if c.scheme.is_token() {
                 c.base
                     .push_str(&format!(", resource_metadata=\"{}\"", r.metadata_url));
             }

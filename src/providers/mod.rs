@@ -182,6 +182,11 @@ pub trait Provider: std::fmt::Debug {
         self.scheme()
     }
 
+    /// Its sender constraints, when it takes tokens.
+    fn binding(&self) -> Option<&crate::binding::Binding> {
+        None
+    }
+
     /// Whether it needs the client certificate of the connection (`mtls_bound`).
     fn needs_peer_certificate(&self) -> bool {
         false

@@ -164,6 +164,10 @@ impl Provider for IntrospectionProvider {
         self.binding.needs_peer_certificate()
     }
 
+    fn binding(&self) -> Option<&Binding> {
+        Some(&self.binding)
+    }
+
     fn find(&self, req: &Request, auth: &Authorization) -> Found {
         extractor::find(&self.sources, req, auth)
     }
