@@ -7,6 +7,7 @@
 #   ./build.sh soak     minutes of mixed traffic on 2 workers: no 5xx, flat memory, counts add up
 #   ./build.sh fuzz     cargo fuzz on the pure core (nightly), FUZZ_SECONDS per target
 #   ./build.sh measure  cost of a bcrypt check and other per-request costs, through Envoy
+#   ./build.sh cli      the native `authgate` command (check, explain, hash-key, htpasswd) → dist/authgate
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -86,6 +87,14 @@ build() {
   log "dist/authgate.wasm: $(wc -c < dist/authgate.wasm) bytes"
 }
 
+cli() {
+  ensure_rust
+  log "building dist/authgate (the native command line)"
+  cargo build --release --quiet --manifest-path cli/Cargo.toml
+  mkdir -p dist
+  cp cli/target/release/authgate dist/authgate
+}
+
 run_tests() {
   ensure_rust
   ensure_venv
@@ -95,6 +104,10 @@ run_tests() {
   cargo test --quiet
   log "clippy (wasm32, unwrap/expect/panic denied outside tests)"
   cargo clippy --quiet --target "$TARGET" --all-targets -- -D warnings
+  log "the command line: unit and command tests, clippy"
+  cargo test --quiet --manifest-path cli/Cargo.toml
+  cargo clippy --quiet --manifest-path cli/Cargo.toml --all-targets -- -D warnings
+  cli
   build
   log "building dist/authgate-trap.wasm (test-only: traps on /__authgate_trap)"
   cargo build --release --target "$TARGET" --quiet --features test-trap --target-dir target/trap
@@ -174,5 +187,6 @@ case "$cmd" in
   bench) bench "$@" ;;
   soak) soak "$@" ;;
   fuzz) fuzz "$@" ;;
-  *) echo "usage: $0 [build|test|demo|bench|soak|fuzz|measure]" >&2; exit 2 ;;
+  cli) cli ;;
+  *) echo "usage: $0 [build|test|demo|bench|soak|fuzz|measure|cli]" >&2; exit 2 ;;
 esac

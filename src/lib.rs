@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod engine;
 pub mod error;
 pub mod json;
+pub mod lint;
 pub mod metrics;
 pub mod providers;
 pub mod reply;

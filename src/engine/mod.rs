@@ -4,6 +4,7 @@
 //! any/all requirement and says which failure wins, [`refusal`] turns a failure into a reply.
 //! No host calls here; time comes in as a value.
 
+mod explain;
 mod refusal;
 mod requirement;
 #[cfg(test)]
@@ -15,6 +16,7 @@ use crate::providers::jwt::remote::RemoteJwks;
 use crate::providers::{HeaderEdits, Need};
 use crate::reply::Reply;
 use crate::request::{path_only, Request, RequestView};
+pub use explain::{Explanation, Outcome};
 use requirement::Unmet;
 use std::cell::RefCell;
 

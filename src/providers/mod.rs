@@ -182,6 +182,11 @@ pub trait Provider: std::fmt::Debug {
         self.scheme()
     }
 
+    /// Whether it reads credentials from the query string (they end up in access logs).
+    fn reads_query(&self) -> bool {
+        false
+    }
+
     /// Its sender constraints, when it takes tokens.
     fn binding(&self) -> Option<&crate::binding::Binding> {
         None

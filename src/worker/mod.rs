@@ -246,6 +246,32 @@ impl Worker {
         decision
     }
 
+    /// For tools (`authgate explain`): what the decision on `view` at `now_ms` looks at.
+    pub fn explain(
+        &self,
+        view: &dyn RequestView,
+        now_ms: u64,
+    ) -> Option<crate::engine::Explanation> {
+        Some(self.current()?.engine.explain(view, now_ms / 1000))
+    }
+
+    /// For tools (`authgate explain --jwks`): installs a key set in every provider that
+    /// fetches one remotely. Per provider: its name, and how many keys or why not.
+    pub fn install_keys(&self, body: &[u8], now_s: u64) -> Vec<(String, Result<usize, String>)> {
+        let Some(c) = self.current() else {
+            return Vec::new();
+        };
+        let remote: Vec<(usize, String)> = c
+            .engine
+            .remote_jwks()
+            .map(|(i, name, _)| (i, name.to_string()))
+            .collect();
+        remote
+            .into_iter()
+            .map(|(i, name)| (name, c.engine.install_jwks(i, body, now_s)))
+            .collect()
+    }
+
     /// Request `id` ended (or was reset): forget it if it was held, and the calls its context
     /// made, whose answers can no longer arrive.
     pub fn on_request_done(&self, host: &dyn Host, id: u32) {

@@ -186,6 +186,12 @@ pub fn from_config(setup: &Setup, value: Value) -> Result<Box<dyn Provider>, Con
 }
 
 impl Provider for ApiKeyProvider {
+    fn reads_query(&self) -> bool {
+        self.sources
+            .iter()
+            .any(|s| matches!(s, KeySource::Query(_)))
+    }
+
     fn scheme(&self) -> Scheme {
         Scheme::ApiKey
     }

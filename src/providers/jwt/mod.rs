@@ -243,6 +243,12 @@ impl Provider for JwtProvider {
         Some(&self.binding)
     }
 
+    fn reads_query(&self) -> bool {
+        self.sources
+            .iter()
+            .any(|s| matches!(s, TokenSource::Param(_)))
+    }
+
     fn find(&self, req: &Request, auth: &Authorization) -> Found {
         extractor::find(&self.sources, req, auth)
     }

@@ -1,0 +1,161 @@
+//! Finds authgate's plugin configurations in a file: a plugin configuration itself (JSON), an
+//! Envoy configuration (YAML or JSON, bootstrap or ECDS: every Wasm filter whose code file
+//! names authgate or whose configuration reads as authgate's), or an Istio `WasmPlugin`
+//! (`spec.pluginConfig`). Each comes with the Wasm VM environment its filter would have.
+
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// One plugin configuration found in a file.
+pub struct Found {
+    /// Where: the file, and which filter in it when there are several.
+    pub label: String,
+    /// The configuration as the filter receives it (JSON text).
+    pub config: Vec<u8>,
+    /// The VM's environment variables (`vm_config.environment_variables`, `vmConfig.env`).
+    pub env: HashMap<String, String>,
+    /// A bare plugin configuration has no VM environment of its own: this process's is used.
+    pub process_env: bool,
+}
+
+impl Found {
+    /// The VM environment variable `name` as the filter would see it.
+    pub fn var(&self, name: &str) -> Option<String> {
+        self.env
+            .get(name)
+            .cloned()
+            .or_else(|| self.process_env.then(|| std::env::var(name).ok()).flatten())
+    }
+}
+
+/// The documents of a file: JSON, or YAML (several documents separated by `---`).
+fn documents(text: &str) -> Result<Vec<Value>, String> {
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        return Ok(vec![v]);
+    }
+    let mut out = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(text) {
+        let v: Value =
+            serde::Deserialize::deserialize(doc).map_err(|e| format!("not JSON or YAML: {e}"))?;
+        if !v.is_null() {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// The configuration a Wasm filter's `configuration` holds: a `StringValue`'s JSON text, or a
+/// `Struct`'s object.
+fn configuration(c: &Value) -> Option<Vec<u8>> {
+    match c.get("value")? {
+        Value::String(s) => Some(s.clone().into_bytes()),
+        v @ Value::Object(_) => Some(v.to_string().into_bytes()),
+        _ => None,
+    }
+}
+
+fn is_authgate(config: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(config).is_ok_and(|v| v.get("providers").is_some())
+}
+
+/// Envoy's `vm_config.environment_variables`: `key_values`, and `host_env_keys` taken from
+/// this process's environment (as Envoy takes them from its own).
+fn envoy_env(vm: &Value) -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    let vars = &vm["environment_variables"];
+    if let Some(kv) = vars["key_values"].as_object() {
+        for (k, v) in kv {
+            if let Some(v) = v.as_str() {
+                env.insert(k.clone(), v.to_string());
+            }
+        }
+    }
+    for k in vars["host_env_keys"].as_array().into_iter().flatten() {
+        if let Some(k) = k.as_str() {
+            if let Ok(v) = std::env::var(k) {
+                env.insert(k.to_string(), v);
+            }
+        }
+    }
+    env
+}
+
+/// Every Wasm filter configuration below `v`.
+fn walk(v: &Value, out: &mut Vec<(Vec<u8>, HashMap<String, String>)>) {
+    match v {
+        Value::Object(m) => {
+            if let (Some(vm), Some(c)) = (m.get("vm_config"), m.get("configuration")) {
+                if let Some(config) = configuration(c) {
+                    let file = vm["code"]["local"]["filename"].as_str().unwrap_or("");
+                    if file.contains("authgate") || is_authgate(&config) {
+                        out.push((config, envoy_env(vm)));
+                    }
+                }
+                return;
+            }
+            m.values().for_each(|x| walk(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+        _ => {}
+    }
+}
+
+/// An Istio `WasmPlugin`'s configuration and environment (`INLINE` values, `HOST` ones from
+/// this process's environment).
+fn wasm_plugin(doc: &Value) -> Option<(Vec<u8>, HashMap<String, String>)> {
+    let spec = &doc["spec"];
+    let config = spec.get("pluginConfig")?.to_string().into_bytes();
+    let mut env = HashMap::new();
+    for e in spec["vmConfig"]["env"].as_array().into_iter().flatten() {
+        let Some(name) = e["name"].as_str() else {
+            continue;
+        };
+        let value = match e["valueFrom"].as_str() {
+            Some("HOST") => std::env::var(name).ok(),
+            _ => e["value"].as_str().map(str::to_string),
+        };
+        if let Some(v) = value {
+            env.insert(name.to_string(), v);
+        }
+    }
+    Some((config, env))
+}
+
+/// Every authgate configuration in the file at `path`.
+pub fn find(path: &str) -> Result<Vec<Found>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
+    let mut all = Vec::new();
+    let mut bare = false;
+    for doc in documents(&text)? {
+        if doc.get("kind").and_then(Value::as_str) == Some("WasmPlugin") {
+            all.extend(wasm_plugin(&doc));
+        } else if doc.get("providers").is_some() {
+            bare = true;
+            all.push((doc.to_string().into_bytes(), HashMap::new()));
+        } else {
+            walk(&doc, &mut all);
+        }
+    }
+    if all.is_empty() {
+        // An Envoy bootstrap whose filter configuration comes by ECDS holds none itself.
+        if text.contains("config_discovery") {
+            return Ok(vec![]);
+        }
+        return Err("no authgate configuration in it (a plugin configuration, an Envoy configuration with an authgate Wasm filter, or an Istio WasmPlugin)".into());
+    }
+    let many = all.len() > 1;
+    Ok(all
+        .into_iter()
+        .enumerate()
+        .map(|(i, (config, env))| Found {
+            label: if many {
+                format!("{path} (filter {})", i + 1)
+            } else {
+                path.to_string()
+            },
+            config,
+            env,
+            process_env: bare,
+        })
+        .collect())
+}

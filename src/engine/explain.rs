@@ -1,0 +1,106 @@
+//! What a decision looks at, for `authgate explain`: the rule that matches and, for each of
+//! its providers, where its credential stands in the request and what the provider concludes.
+//! The same calls the decision makes ([`crate::providers::Provider::find`] and `verify`);
+//! the filter itself never asks for an explanation.
+
+use super::Engine;
+use crate::authorization::Authorization;
+use crate::error::Denial;
+use crate::providers::{Found, Need, Rejection};
+use crate::request::{path_only, Request, RequestView};
+use crate::rules::Requirement;
+
+/// Where one provider's credential stands, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not in the request.
+    NotSent,
+    /// Sent more than once or in more than one place.
+    SentTwice,
+    /// Accepted: who, with which scopes.
+    Accepted {
+        /// The identity.
+        identity: Option<String>,
+        /// The scopes held.
+        scopes: Vec<String>,
+    },
+    /// Refused, for this reason.
+    Refused(Denial),
+    /// Waits for something remote (the CLI fetches nothing).
+    Waiting(&'static str),
+}
+
+/// What [`Engine::explain`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The rule that matches (`rules[i]`, `default`), or what answers instead.
+    pub rule: String,
+    /// Each provider of the rule, in its order: (name, scheme, outcome).
+    pub credentials: Vec<(String, &'static str, Outcome)>,
+}
+
+impl Engine {
+    /// Explains the decision on `view` at `now` (seconds).
+    pub fn explain(&self, view: &dyn RequestView, now: u64) -> Explanation {
+        let req = Request::new(view);
+        let method = req.method();
+        let path_and_query = req.path_and_query();
+        let path = path_only(&path_and_query);
+        if self
+            .config
+            .resource
+            .as_ref()
+            .is_some_and(|r| r.metadata_path == path)
+        {
+            return Explanation {
+                rule: "the protected resource metadata (RFC 9728), answered by authgate".into(),
+                credentials: vec![],
+            };
+        }
+        let Some(rule) = self.config.rules.iter().find(|r| r.matches(&method, path)) else {
+            return Explanation {
+                rule: "none".into(),
+                credentials: vec![],
+            };
+        };
+        let list: &[usize] = match &rule.requires {
+            Requirement::None => &[],
+            Requirement::Any(l) | Requirement::All(l) => l,
+        };
+        let auth_value = req.header("authorization");
+        let auth = Authorization::parse(auth_value.as_deref());
+        let mut credentials = Vec::new();
+        for &i in list {
+            let Some(p) = self.config.providers.get(i) else {
+                continue;
+            };
+            let found = p.check.find(&req, &auth);
+            let (scheme, outcome) = match found {
+                Found::Absent => (p.check.scheme().name(), Outcome::NotSent),
+                Found::Conflict => (p.check.scheme().name(), Outcome::SentTwice),
+                Found::One(value, source) => {
+                    let scheme = p.check.scheme_of(source).name();
+                    let outcome = match p.check.verify(&value, source, &req, now) {
+                        Ok(a) => Outcome::Accepted {
+                            identity: a.identity,
+                            scopes: a.scopes,
+                        },
+                        Err(Rejection::Refused(d)) => Outcome::Refused(d),
+                        Err(Rejection::Pending(Need::Keys)) => {
+                            Outcome::Waiting("the remote key set (give it with --jwks)")
+                        }
+                        Err(Rejection::Pending(Need::Introspection(_))) => {
+                            Outcome::Waiting("the introspection endpoint's answer")
+                        }
+                    };
+                    (scheme, outcome)
+                }
+            };
+            credentials.push((p.name.clone(), scheme, outcome));
+        }
+        Explanation {
+            rule: rule.label.clone(),
+            credentials,
+        }
+    }
+}
