@@ -38,7 +38,10 @@ fn covers(earlier: &Rule, later: &Rule) -> bool {
         (PathMatch::Exact(p), PathMatch::Exact(q)) => p == q,
         (PathMatch::Exact(_), PathMatch::Prefix(_)) => false,
     };
-    methods && path
+    // A host or header condition narrows the earlier rule: it covers only the same conditions.
+    let narrowed = !earlier.hosts.is_empty() || !earlier.headers.is_empty();
+    let same = earlier.hosts == later.hosts && earlier.headers == later.headers;
+    methods && path && (!narrowed || same)
 }
 
 /// Every warning about `config`, rules first.

@@ -1,6 +1,7 @@
 //! Compiled rules: which requests a rule applies to and what it requires.
 
 use crate::reply::Challenge;
+use crate::request::Request;
 
 /// How a rule matches the path (without its query).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,6 +10,78 @@ pub enum PathMatch {
     Prefix(String),
     /// Exact path, as Envoy's route `path`.
     Exact(String),
+}
+
+/// One entry of `match.hosts`, against `:authority` without its port, lower-case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostMatch {
+    /// This name exactly.
+    Exact(String),
+    /// `*.example.com`: a name ending in `.example.com` with at least one label before it.
+    Suffix(String),
+}
+
+impl HostMatch {
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostMatch::Exact(h) => host == h,
+            HostMatch::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()),
+        }
+    }
+}
+
+/// What a `match.headers` entry tests, as Envoy's `HeaderMatcher`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderTest {
+    /// The value equals this.
+    Exact(String),
+    /// The value starts with this.
+    Prefix(String),
+    /// The header is present (`true`) or absent (`false`).
+    Present(bool),
+}
+
+/// One entry of `match.headers`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderMatch {
+    /// The header (lower-case).
+    pub name: String,
+    /// The test on its value (repeated lines joined with commas, as Envoy's matcher sees it).
+    pub test: HeaderTest,
+    /// The test's result is inverted.
+    pub invert: bool,
+}
+
+impl HeaderMatch {
+    fn matches(&self, req: &Request) -> bool {
+        let value = req.header(&self.name);
+        let hit = match (&self.test, value.as_deref()) {
+            (HeaderTest::Present(want), v) => v.is_some() == *want,
+            (_, None) => false,
+            (HeaderTest::Exact(x), Some(v)) => v == x,
+            (HeaderTest::Prefix(p), Some(v)) => v.starts_with(p.as_str()),
+        };
+        hit != self.invert
+    }
+}
+
+/// The host of an `:authority`: without its port, lower-case; an IPv6 literal keeps its
+/// brackets (`[::1]:8080` → `[::1]`).
+pub fn host_of(authority: &str) -> String {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((inside, _)) => return format!("[{}]", inside.to_ascii_lowercase()),
+            None => authority,
+        },
+        None => authority.rsplit_once(':').map_or(authority, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                authority
+            }
+        }),
+    };
+    host.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// What a rule requires.
@@ -31,6 +104,10 @@ pub struct Rule {
     pub path: PathMatch,
     /// Methods; empty means every method.
     pub methods: Vec<String>,
+    /// Hosts (`:authority`); empty means every host.
+    pub hosts: Vec<HostMatch>,
+    /// Header conditions, every one of which must hold.
+    pub headers: Vec<HeaderMatch>,
     /// What the rule requires.
     pub requires: Requirement,
     /// A request with no credential at all passes; one that is present must be valid.
@@ -46,13 +123,21 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// Whether the rule applies to `method` on `path` (query already removed).
-    pub fn matches(&self, method: &str, path: &str) -> bool {
+    /// Whether the rule applies to `method` on `path` (query already removed) of `req`: every
+    /// part of its `match` holds. Host and headers are read only when the rule names them.
+    pub fn matches(&self, req: &Request, method: &str, path: &str) -> bool {
         let path_ok = match &self.path {
             PathMatch::Prefix(p) => path.starts_with(p.as_str()),
             PathMatch::Exact(p) => path == p,
         };
-        path_ok && (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
+        path_ok
+            && (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
+            && (self.hosts.is_empty() || {
+                let authority = req.header(":authority").or_else(|| req.header("host"));
+                let host = host_of(authority.as_deref().unwrap_or(""));
+                self.hosts.iter().any(|h| h.matches(&host))
+            })
+            && self.headers.iter().all(|h| h.matches(req))
     }
 }
 
@@ -65,6 +150,8 @@ mod tests {
             label: "r".into(),
             path,
             methods: methods.iter().map(|m| m.to_string()).collect(),
+            hosts: vec![],
+            headers: vec![],
             requires: Requirement::None,
             allow_missing: false,
             scopes: vec![],
@@ -99,8 +186,115 @@ mod tests {
             ("exact", &feed, "GET", "/public/feed", true),
             ("exact is exact", &feed, "GET", "/public/feed/", false),
         ];
+        let view = crate::request::HeaderList::new("GET", "/", &[]);
+        let req = Request::new(&view);
         for (name, r, method, path, want) in cases {
-            assert_eq!(r.matches(method, path), want, "{name}");
+            assert_eq!(r.matches(&req, method, path), want, "{name}");
         }
+    }
+
+    #[test]
+    fn hosts_as_envoys_virtual_host_domains() {
+        let mut r = rule(PathMatch::Prefix("/".into()), &[]);
+        r.hosts = vec![
+            HostMatch::Exact("shop.example.com".into()),
+            HostMatch::Suffix(".internal.example.com".into()),
+            HostMatch::Exact("[::1]".into()),
+        ];
+        let cases = [
+            ("exact", "shop.example.com", true),
+            ("with a port", "shop.example.com:8443", true),
+            ("upper case", "SHOP.Example.COM", true),
+            ("trailing dot", "shop.example.com.", true),
+            ("wildcard, one label", "a.internal.example.com", true),
+            ("wildcard, two labels", "a.b.internal.example.com:80", true),
+            (
+                "wildcard is not the bare domain",
+                "internal.example.com",
+                false,
+            ),
+            (
+                "only ends like the suffix",
+                "evilinternal.example.com",
+                false,
+            ),
+            ("another host", "example.com", false),
+            ("IPv6 with a port", "[::1]:8080", true),
+            ("IPv6 without", "[::1]", true),
+            ("another IPv6", "[::2]:8080", false),
+        ];
+        for (name, authority, want) in cases {
+            let view = crate::request::HeaderList::new("GET", "/", &[(":authority", authority)]);
+            assert_eq!(r.matches(&Request::new(&view), "GET", "/x"), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn header_matchers_as_envoys() {
+        let m = |test, invert| HeaderMatch {
+            name: "x-v".into(),
+            test,
+            invert,
+        };
+        let cases = [
+            (
+                "exact",
+                m(HeaderTest::Exact("2".into()), false),
+                Some("2"),
+                true,
+            ),
+            (
+                "exact differs",
+                m(HeaderTest::Exact("2".into()), false),
+                Some("20"),
+                false,
+            ),
+            (
+                "exact, absent",
+                m(HeaderTest::Exact("2".into()), false),
+                None,
+                false,
+            ),
+            (
+                "prefix",
+                m(HeaderTest::Prefix("prod".into()), false),
+                Some("prod-eu"),
+                true,
+            ),
+            (
+                "present",
+                m(HeaderTest::Present(true), false),
+                Some(""),
+                true,
+            ),
+            (
+                "present, absent",
+                m(HeaderTest::Present(true), false),
+                None,
+                false,
+            ),
+            ("absent", m(HeaderTest::Present(false), false), None, true),
+            (
+                "invert exact",
+                m(HeaderTest::Exact("2".into()), true),
+                Some("3"),
+                true,
+            ),
+            (
+                "invert, absent",
+                m(HeaderTest::Exact("2".into()), true),
+                None,
+                true,
+            ),
+        ];
+        for (name, matcher, value, want) in cases {
+            let headers: Vec<(&str, &str)> = value.map(|v| ("x-v", v)).into_iter().collect();
+            let view = crate::request::HeaderList::new("GET", "/", &headers);
+            assert_eq!(matcher.matches(&Request::new(&view)), want, "{name}");
+        }
+        // Repeated lines are one comma-joined value, as Envoy's HeaderMatcher sees them.
+        let view = crate::request::HeaderList::new("GET", "/", &[("x-v", "a"), ("x-v", "b")]);
+        let joined = m(HeaderTest::Exact("a,b".into()), false);
+        assert!(joined.matches(&Request::new(&view)));
     }
 }

@@ -130,7 +130,8 @@ fn compile_raw(
         }
         Some(list) => {
             for (i, r) in list.iter().enumerate() {
-                rules.push(compile_rule(&format!("rules[{i}]"), r, &providers, &realm)?);
+                let context = (providers.as_slice(), identity_headers.as_slice());
+                rules.push(compile_rule(&format!("rules[{i}]"), r, context, &realm)?);
             }
         }
         None => {}
@@ -140,6 +141,8 @@ fn compile_raw(
         label: "default".into(),
         path: PathMatch::Prefix(String::new()),
         methods: vec![],
+        hosts: vec![],
+        headers: vec![],
         challenges: challenges(&everyone, &providers, &realm),
         requires: Requirement::Any(everyone),
         allow_missing: false,

@@ -13,10 +13,12 @@ use serde_json::Value;
 pub(super) fn compile_rule(
     field: &str,
     raw: &RawRule,
-    providers: &[NamedProvider],
+    (providers, set_upstream): (&[NamedProvider], &[String]),
     realm: &str,
 ) -> Result<Rule, ConfigError> {
     let m = &raw.matcher;
+    let hosts = super::compile_match::hosts(field, m)?;
+    let headers = super::compile_match::headers(field, m, set_upstream)?;
     let path = match (&m.prefix, &m.path) {
         (Some(p), None) => PathMatch::Prefix(p.clone()),
         (None, Some(p)) => PathMatch::Exact(p.clone()),
@@ -106,6 +108,8 @@ pub(super) fn compile_rule(
         label: field.to_string(),
         path,
         methods,
+        hosts,
+        headers,
         requires,
         allow_missing,
         scopes,

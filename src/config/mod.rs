@@ -3,6 +3,7 @@
 //! challenges prebuilt).
 
 mod compile;
+mod compile_match;
 mod compile_rules;
 pub mod fields;
 mod protobuf_struct;

@@ -132,7 +132,7 @@ pub struct RawRule {
     pub identities: Option<Vec<String>>,
 }
 
-/// `match`: exactly one of `prefix`, `path`; optionally `methods`.
+/// `match`: exactly one of `prefix`, `path`; optionally `methods`, `hosts`, `headers`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawMatch {
@@ -145,4 +145,30 @@ pub struct RawMatch {
     /// HTTP methods; absent means all.
     #[serde(default)]
     pub methods: Option<Vec<String>>,
+    /// Host names (`:authority` without its port), as Envoy's virtual host `domains`.
+    #[serde(default)]
+    pub hosts: Option<Vec<String>>,
+    /// Header conditions, as Envoy's `HeaderMatcher`.
+    #[serde(default)]
+    pub headers: Option<Vec<RawHeaderMatch>>,
+}
+
+/// One entry of `match.headers`: a name and exactly one of `exact`, `prefix`, `present`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaderMatch {
+    /// The header name.
+    pub name: String,
+    /// The value equals this.
+    #[serde(default)]
+    pub exact: Option<String>,
+    /// The value starts with this.
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// The header is present (`true`) or absent (`false`).
+    #[serde(default)]
+    pub present: Option<bool>,
+    /// Invert the result.
+    #[serde(default)]
+    pub invert: Option<bool>,
 }

@@ -57,7 +57,12 @@ impl Engine {
                 credentials: vec![],
             };
         }
-        let Some(rule) = self.config.rules.iter().find(|r| r.matches(&method, path)) else {
+        let Some(rule) = self
+            .config
+            .rules
+            .iter()
+            .find(|r| r.matches(&req, &method, path))
+        else {
             return Explanation {
                 rule: "none".into(),
                 credentials: vec![],

@@ -164,7 +164,12 @@ impl Engine {
             allowed.rule = "cors-preflight".into();
             return Decision::Allow(allowed);
         }
-        let Some(rule) = self.config.rules.iter().find(|r| r.matches(&method, path)) else {
+        let Some(rule) = self
+            .config
+            .rules
+            .iter()
+            .find(|r| r.matches(&req, &method, path))
+        else {
             // Unreachable: the last rule matches everything. Refuse rather than trust that.
             let failure = requirement::Failure::of(Denial::MissingCredentials);
             return self.refuse(&req, self.config.rules.last(), failure, allowed);
@@ -216,7 +221,7 @@ impl Engine {
             .config
             .rules
             .iter()
-            .find(|r| r.matches(&method, path_only(&path_and_query)));
+            .find(|r| r.matches(&req, &method, path_only(&path_and_query)));
         let mut allowed = self.allowed_base(view);
         if let Some(r) = rule {
             allowed.rule = r.label.clone();

@@ -46,6 +46,7 @@ EXAMPLES = [
     ("Bearer is not accepted on /public/feed: 401 unsupported_scheme", ["-H", "Authorization: Bearer abc", "/public/feed"], 401),
     ("key sent twice: 400 invalid_request", ["-H", "x-api-key: demo-key-1", "/orders?api_key=demo-key-1"], 400),
     ("no authentication for /healthz", ["/healthz"], 200),
+    ("... but the ops host takes staff only, on every path (a host rule)", ["-H", "Host: metrics.ops.demo", "/healthz"], 401),
     ("POST /admin needs Basic and a key", ["-X", "POST", "-u", "bob:builder", "-H", "x-api-key: demo-key-1", "/admin/reindex"], 200),
     ("... and says so when one is missing", ["-X", "POST", "-u", "bob:builder", "/admin/reindex"], 401),
     ("forged identity headers are removed", ["-H", "x-auth-user: root", "-H", "x-api-key: demo-key-1", "/orders"], 200),

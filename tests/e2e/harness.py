@@ -294,7 +294,9 @@ def request(port, method, path, headers=(), body=None, timeout=10):
     """One HTTP/1.1 request. `headers` is a list of (name, value) pairs, sent in order and
     repeated as given; values may be bytes, sent unchanged."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    conn.putrequest(method, path, skip_accept_encoding=True)
+    # A `host` header given by the test replaces http.client's own.
+    skip_host = any(k.lower() == "host" for k, _ in headers)
+    conn.putrequest(method, path, skip_accept_encoding=True, skip_host=skip_host)
     for k, v in headers:
         conn.putheader(k, v)
     if body is not None:
