@@ -120,7 +120,7 @@ fn explain_shows_the_rule_the_credentials_and_the_reply() {
     let o = run(&["explain", &demo, "GET", "/orders", "-H", "x-api-key: nope"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
-    assert!(out.contains("rule: rules[2]"), "{out}");
+    assert!(out.contains("rule: rules[3]"), "{out}");
     assert!(
         out.contains("credential partners (ApiKey): refused: invalid credentials: unknown API key"),
         "{out}"
@@ -153,7 +153,7 @@ fn explain_shows_the_rule_the_credentials_and_the_reply() {
         "explain", "--format", "json", &demo, "GET", "/reports", "-H", &bearer,
     ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["rule"], "rules[4]");
+    assert_eq!(v["rule"], "rules[5]");
     assert_eq!(
         v["held"], true,
         "the demo's key set is remote: without --jwks the request waits"
