@@ -93,22 +93,22 @@ pub fn run(files: &[String], strict: bool, json_out: bool) -> i32 {
                        "warnings": r.warnings.iter().map(|(f, m)| json!({"field": f, "message": m})).collect::<Vec<_>>()})
             })
             .collect();
-        println!("{}", json!({"ok": !failed, "files": files}));
+        out!("{}", json!({"ok": !failed, "files": files}));
     } else {
         for r in &reports {
             match &r.refusal {
-                Some(line) => println!("{}: {line}", r.label),
+                Some(line) => out!("{}: {line}", r.label),
                 None if r.warnings.is_empty()
                     && r.label.ends_with(')')
                     && r.label.contains("ECDS") =>
                 {
-                    println!("{}", r.label)
+                    out!("{}", r.label)
                 }
-                None if r.warnings.is_empty() => println!("{}: ok", r.label),
+                None if r.warnings.is_empty() => out!("{}: ok", r.label),
                 None => {}
             }
             for (field, message) in &r.warnings {
-                println!("{}: warning: {field}: {message}", r.label);
+                out!("{}: warning: {field}: {message}", r.label);
             }
         }
     }

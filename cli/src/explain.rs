@@ -208,46 +208,46 @@ pub fn run(req: Request, json_out: bool) -> i32 {
             .collect();
         let out = json!({"rule": explanation.as_ref().map(|e| e.rule.clone()), "credentials": creds,
                          "held": held, "status": status, "headers": headers, "body": body, "upstream": upstream});
-        println!("{out}");
+        out!("{out}");
         return 0;
     }
     for (name, got) in keys {
         match got {
-            Ok(n) => println!("key set: {n} keys installed for provider {name}"),
-            Err(why) => println!("key set: not installed for provider {name}: {why}"),
+            Ok(n) => out!("key set: {n} keys installed for provider {name}"),
+            Err(why) => out!("key set: not installed for provider {name}: {why}"),
         }
     }
     if let Some(e) = &explanation {
-        println!("rule: {}", e.rule);
+        out!("rule: {}", e.rule);
         for (p, s, o) in &e.credentials {
-            println!("credential {p} ({s}): {}", outcome(o));
+            out!("credential {p} ({s}): {}", outcome(o));
         }
     }
     if held {
-        println!("\nthe request would be held: it waits for something remote (the CLI fetches nothing; give key sets with --jwks)");
+        out!("\nthe request would be held: it waits for something remote (the CLI fetches nothing; give key sets with --jwks)");
         return 0;
     }
     if status == 0 {
-        println!("\npassed upstream");
+        out!("\npassed upstream");
         for h in upstream["remove"].as_array().into_iter().flatten() {
-            println!("- {}", h.as_str().unwrap_or(""));
+            out!("- {}", h.as_str().unwrap_or(""));
         }
         for kv in upstream["set"].as_array().into_iter().flatten() {
-            println!(
+            out!(
                 "+ {}: {}",
                 kv[0].as_str().unwrap_or(""),
                 kv[1].as_str().unwrap_or("")
             );
         }
         if let Some(code) = upstream["would_deny"].as_str() {
-            println!("(report mode: enforcing would have refused it: {code})");
+            out!("(report mode: enforcing would have refused it: {code})");
         }
         return 0;
     }
-    println!("\nHTTP/1.1 {status} {}", reason(status));
+    out!("\nHTTP/1.1 {status} {}", reason(status));
     for (k, v) in &headers {
-        println!("{k}: {v}");
+        out!("{k}: {v}");
     }
-    println!("\n{body}");
+    out!("\n{body}");
     0
 }

@@ -3,6 +3,14 @@
 //! decision path, `hash-key` and `htpasswd` make the credentials a configuration holds.
 //! This file only reads arguments; the work is in the modules.
 
+/// `println!` that does not panic when the reader went away (`authgate explain … | head`).
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod check;
 mod explain;
 mod keys;
@@ -150,7 +158,7 @@ fn main() -> ExitCode {
         "explain" => explain(rest),
         "hash-key" => match rest {
             [key] => {
-                println!("{}", keys::hash_key(key));
+                out!("{}", keys::hash_key(key));
                 Ok(0)
             }
             _ => Err("hash-key needs exactly one KEY".into()),
@@ -164,12 +172,12 @@ fn main() -> ExitCode {
                 .map_or(Ok(10), str::parse)
                 .map_err(|_| "--cost needs a number")?;
             keys::htpasswd(user, cost).map(|line| {
-                println!("{line}");
+                out!("{line}");
                 0
             })
         }),
         "-h" | "--help" | "help" => {
-            println!("{USAGE}");
+            out!("{USAGE}");
             Ok(0)
         }
         other => Err(format!("unknown command {other:?}")),
