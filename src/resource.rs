@@ -168,6 +168,7 @@ impl Resource {
                 } else {
                     String::new()
                 },
+                grpc: None,
             },
             "OPTIONS" => Reply {
                 status: 204,
@@ -178,6 +179,7 @@ impl Resource {
                     header("access-control-max-age", "86400"),
                 ],
                 body: String::new(),
+                grpc: None,
             },
             _ => Reply {
                 status: 405,
@@ -186,6 +188,7 @@ impl Resource {
                     header("content-type", "application/problem+json"),
                 ],
                 body: "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,\"detail\":\"The protected resource metadata is read with GET.\"}".into(),
+                grpc: None,
             },
         }
     }

@@ -50,6 +50,7 @@ impl Engine {
                 .map(|r| r.metadata_url.as_str()),
             request_id: request_id.as_deref(),
             html: reply::prefers_html(accept.as_deref()),
+            grpc: reply::is_grpc(req.header("content-type").as_deref()),
             settings: &self.config.response,
         };
         let denied = Box::new(Refusal {

@@ -16,6 +16,35 @@ use super::calls::HostCalls;
 extern "C" {
     // The SDK's `resume_http_request` panics when the stream is gone; this returns the status.
     fn proxy_continue_stream(stream_type: u32) -> u32;
+    // The SDK's `send_grpc_response` panics on a host error; this returns the status.
+    fn proxy_send_local_response(
+        status_code: u32,
+        details: *const u8,
+        details_size: usize,
+        body: *const u8,
+        body_size: usize,
+        headers: *const u8,
+        headers_size: usize,
+        grpc_status: i32,
+    ) -> u32;
+}
+
+/// proxy-wasm's map encoding: the number of pairs, each pair's key and value sizes, then
+/// each key and value followed by a NUL.
+fn serialize(pairs: &[(String, String)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(pairs.len() as u32).to_le_bytes());
+    for (k, v) in pairs {
+        out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+    }
+    for (k, v) in pairs {
+        out.extend_from_slice(k.as_bytes());
+        out.push(0);
+        out.extend_from_slice(v.as_bytes());
+        out.push(0);
+    }
+    out
 }
 
 /// One request's context.
@@ -107,6 +136,26 @@ fn apply(decision: Decision, resume: bool) -> Action {
 
 /// Sends a local reply; the request stops here.
 fn send(r: &Reply) -> Action {
+    if let Some(g) = &r.grpc {
+        let meta = serialize(&r.headers);
+        // SAFETY: pointers and sizes of live buffers, for the duration of the call.
+        let status = unsafe {
+            proxy_send_local_response(
+                200,
+                core::ptr::null(),
+                0,
+                g.message.as_ptr(),
+                g.message.len(),
+                meta.as_ptr(),
+                meta.len(),
+                g.code as i32,
+            )
+        };
+        if status != Status::Ok as u32 {
+            log::error!("authgate: could not send the gRPC reply: {status}");
+        }
+        return Action::Pause;
+    }
     let headers = r
         .headers
         .iter()

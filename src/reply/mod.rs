@@ -2,9 +2,11 @@
 //! `WWW-Authenticate` challenges (RFC 9110 §11.6.1, RFC 6750 §3, RFC 7617 §2) and the
 //! `application/problem+json` body (RFC 9457). Nothing in a reply is taken from the credential.
 
+mod grpc;
 mod html;
 mod settings;
 
+pub use grpc::{is_grpc, GrpcReply};
 pub use html::prefers_html;
 pub use settings::{ResponseSettings, CODES};
 
@@ -106,6 +108,9 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     /// The problem+json body.
     pub body: String,
+    /// For a gRPC call: the gRPC status and message to answer with instead (the headers are
+    /// then its metadata, and there is no body).
+    pub grpc: Option<GrpcReply>,
 }
 
 #[cfg(test)]
@@ -260,6 +265,8 @@ pub struct ReplyContext<'a> {
     pub html: bool,
     /// `response` settings.
     pub settings: &'a ResponseSettings,
+    /// The request is a gRPC call.
+    pub grpc: bool,
 }
 
 /// Renders the reply for `denial`.
@@ -313,6 +320,23 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
         }
         headers.push(("www-authenticate".to_string(), value));
     }
+    if ctx.grpc {
+        // Metadata only: Envoy writes the trailers-only answer (its own content-type).
+        headers.retain(|(k, _)| k != "content-type" && k != "cache-control");
+        headers.push(("authgate-error".to_string(), denial.code().to_string()));
+        if let Some(id) = request_id {
+            headers.push(("x-request-id".to_string(), id.to_string()));
+        }
+        return Reply {
+            status,
+            headers,
+            body: String::new(),
+            grpc: Some(GrpcReply {
+                code: grpc::status_for(status),
+                message: detail,
+            }),
+        };
+    }
     if ctx.html {
         let body = html::Page {
             status,
@@ -333,6 +357,7 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             status,
             headers,
             body,
+            grpc: None,
         };
     }
 
@@ -380,6 +405,7 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
         status,
         headers,
         body,
+        grpc: None,
     }
 }
 

@@ -84,6 +84,7 @@ fn ctx<'a>(challenges: &'a [Challenge], request_id: Option<&'a str>) -> ReplyCon
         request_id,
         html: false,
         settings: &PLAIN,
+        grpc: false,
     }
 }
 
@@ -266,4 +267,45 @@ fn dpop_challenges() {
             .unwrap();
     assert_eq!(body["error"], "invalid_dpop_proof");
     assert_eq!(body["accepted"][0]["scheme"], "DPoP");
+}
+
+/// A gRPC call gets its status and the plain sentence, with the code, request id and
+/// challenges as metadata, and no body.
+#[test]
+fn grpc_refusals() {
+    let all = [
+        Challenge::bearer("api"),
+        Challenge::api_key("api", "header", "x-api-key"),
+    ];
+    let cases: &[(Denial, u32, u16)] = &[
+        (Denial::MissingCredentials, 16, 401),
+        (Denial::InvalidCredentials("unknown API key"), 16, 401),
+        (Denial::InsufficientScope("admin".into()), 7, 403),
+        (Denial::InvalidRequest("two"), 3, 400),
+        (Denial::TooManyFailures(9), 8, 429),
+        (Denial::TemporarilyUnavailable(2), 14, 503),
+    ];
+    for (denial, code, status) in cases {
+        let mut cx = ctx(&all, Some("rid-7"));
+        cx.grpc = true;
+        let r = render(denial, &cx);
+        let g = r.grpc.as_ref().unwrap();
+        assert_eq!((g.code, r.status), (*code, *status), "{denial:?}");
+        assert!(
+            !g.message.is_empty() && !g.message.contains('{'),
+            "{}",
+            g.message
+        );
+        assert!(r.body.is_empty());
+        let meta: Vec<&str> = r.headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(
+            meta.contains(&"authgate-error") && meta.contains(&"x-request-id"),
+            "{meta:?}"
+        );
+        assert!(!meta.contains(&"content-type"), "{meta:?}");
+    }
+    let mut cx = ctx(&all, None);
+    cx.grpc = true;
+    let r = render(&Denial::MissingCredentials, &cx);
+    assert_eq!(r.challenges().len(), 2, "the challenges stay, as metadata");
 }
