@@ -16,7 +16,8 @@ use super::calls::HostCalls;
 extern "C" {
     // The SDK's `resume_http_request` panics when the stream is gone; this returns the status.
     fn proxy_continue_stream(stream_type: u32) -> u32;
-    // The SDK's `send_grpc_response` panics on a host error; this returns the status.
+    // The SDK's `send_http_response`/`send_grpc_response` panic on a host error; this
+    // returns the status.
     fn proxy_send_local_response(
         status_code: u32,
         details: *const u8,
@@ -84,10 +85,13 @@ impl HttpContext for Filter {
         {
             core::arch::wasm32::unreachable();
         }
+        let grpc = crate::reply::is_grpc(
+            crate::request::RequestView::header(&headers, "content-type").as_deref(),
+        );
         match self.worker.on_request_headers(&HostCalls, self.id, headers) {
-            Step::Decided(decision) => apply(decision, false),
+            Step::Decided(decision) => apply(decision, false, grpc),
             Step::Held => Action::Pause,
-            Step::Unconfigured => fail_closed("the filter has no valid configuration"),
+            Step::Unconfigured => fail_closed("the filter has no valid configuration", grpc),
         }
     }
 }
@@ -97,25 +101,28 @@ impl HttpContext for Filter {
 pub fn resume_all(decided: Vec<(u32, Decision)>) {
     for (id, decision) in decided {
         if hostcalls::set_effective_context(id).is_ok() {
-            apply(decision, true);
+            // A held request's own refusal knows whether it is gRPC; only an internal error
+            // here would answer it as HTTP (Envoy then maps 500 for a gRPC client).
+            apply(decision, true, false);
         }
     }
 }
 
-/// Carries out a decision on the current (effective) request; `resume` when it was held.
-fn apply(decision: Decision, resume: bool) -> Action {
+/// Carries out a decision on the current (effective) request; `resume` when it was held;
+/// `grpc` when it is a gRPC call (for the fail-closed answer).
+fn apply(decision: Decision, resume: bool, grpc: bool) -> Action {
     match decision {
         Decision::Allow(allowed) => {
             let edits = allowed.edits;
             for name in &edits.remove {
                 if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
-                    return fail_closed("could not remove a request header");
+                    return fail_closed("could not remove a request header", grpc);
                 }
             }
             for (name, value) in &edits.set {
                 if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err()
                 {
-                    return fail_closed("could not set a request header");
+                    return fail_closed("could not set a request header", grpc);
                 }
             }
             if resume {
@@ -130,57 +137,39 @@ fn apply(decision: Decision, resume: bool) -> Action {
         Decision::Deny(denied) => send(&denied.reply),
         Decision::Answer(reply) => send(&reply),
         // Not reached: the worker holds a waiting request rather than returning it.
-        Decision::Wait(_) => fail_closed("a request was held twice"),
+        Decision::Wait(_) => fail_closed("a request was held twice", grpc),
     }
 }
 
-/// Sends a local reply; the request stops here.
+/// Sends a local reply; the request stops here. A gRPC answer goes with its status (the
+/// headers are its metadata, the message Envoy's `grpc-message`).
 fn send(r: &Reply) -> Action {
-    if let Some(g) = &r.grpc {
-        let meta = serialize(&r.headers);
-        // SAFETY: pointers and sizes of live buffers, for the duration of the call.
-        let status = unsafe {
-            proxy_send_local_response(
-                200,
-                core::ptr::null(),
-                0,
-                g.message.as_ptr(),
-                g.message.len(),
-                meta.as_ptr(),
-                meta.len(),
-                g.code as i32,
-            )
-        };
-        if status != Status::Ok as u32 {
-            log::error!("authgate: could not send the gRPC reply: {status}");
-        }
-        return Action::Pause;
-    }
-    let headers = r
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    if let Err(status) =
-        hostcalls::send_http_response(r.status.into(), headers, Some(r.body.as_bytes()))
-    {
-        log::error!("authgate: could not send the local reply: {status:?}");
+    let (status, body, grpc_status) = match &r.grpc {
+        Some(g) => (200, g.message.as_bytes(), g.code as i32),
+        None => (u32::from(r.status), r.body.as_bytes(), -1),
+    };
+    let headers = serialize(&r.headers);
+    // SAFETY: pointers and sizes of live buffers, for the duration of the call.
+    let result = unsafe {
+        proxy_send_local_response(
+            status,
+            core::ptr::null(),
+            0,
+            body.as_ptr(),
+            body.len(),
+            headers.as_ptr(),
+            headers.len(),
+            grpc_status,
+        )
+    };
+    if result != Status::Ok as u32 {
+        log::error!("authgate: could not send the local reply: {result}");
     }
     Action::Pause
 }
 
-/// Answers 500 and stops the request: used when the filter cannot do its job.
-fn fail_closed(why: &str) -> Action {
+/// Answers 500 (gRPC: INTERNAL) and stops the request: used when the filter cannot do its job.
+fn fail_closed(why: &str, grpc: bool) -> Action {
     log::error!("authgate: refusing request: {why}");
-    let body = "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500,\
-                \"detail\":\"Authentication is unavailable.\",\"error\":\"internal_error\"}";
-    let _ = hostcalls::send_http_response(
-        500,
-        vec![
-            ("content-type", "application/problem+json"),
-            ("cache-control", "no-store"),
-        ],
-        Some(body.as_bytes()),
-    );
-    Action::Pause
+    send(&crate::reply::internal_error(grpc))
 }

@@ -113,6 +113,32 @@ pub struct Reply {
     pub grpc: Option<GrpcReply>,
 }
 
+/// The answer when the filter cannot do its job (no configuration in force, a header that
+/// cannot be edited): 500 `internal_error`, or for a gRPC call INTERNAL. Never a pass.
+pub fn internal_error(grpc: bool) -> Reply {
+    let no_store = ("cache-control".to_string(), "no-store".to_string());
+    if grpc {
+        return Reply {
+            status: 500,
+            headers: vec![("authgate-error".into(), "internal_error".into())],
+            body: String::new(),
+            grpc: Some(GrpcReply {
+                code: grpc::status_for(500),
+                message: "Authentication is unavailable.".into(),
+            }),
+        };
+    }
+    Reply {
+        status: 500,
+        headers: vec![
+            ("content-type".into(), "application/problem+json".into()),
+            no_store,
+        ],
+        body: "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500,\"detail\":\"Authentication is unavailable.\",\"error\":\"internal_error\"}".into(),
+        grpc: None,
+    }
+}
+
 #[cfg(test)]
 impl Reply {
     /// The `WWW-Authenticate` values, in order (for tests).

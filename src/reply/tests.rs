@@ -309,3 +309,16 @@ fn grpc_refusals() {
     let r = render(&Denial::MissingCredentials, &cx);
     assert_eq!(r.challenges().len(), 2, "the challenges stay, as metadata");
 }
+
+/// The fail-closed answer: 500 `internal_error` as problem+json, or gRPC INTERNAL.
+#[test]
+fn internal_error_for_http_and_grpc() {
+    let http = internal_error(false);
+    assert_eq!(http.status, 500);
+    let body: serde_json::Value = serde_json::from_str(&http.body).unwrap();
+    assert_eq!(body["error"], "internal_error");
+    assert!(http.grpc.is_none());
+    let grpc = internal_error(true);
+    assert_eq!(grpc.grpc.as_ref().map(|g| g.code), Some(13));
+    assert!(grpc.body.is_empty());
+}
