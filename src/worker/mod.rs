@@ -4,6 +4,7 @@
 //! (throttling, holding a request for its keys, releasing it, counting, logging) is made here.
 
 mod accounting;
+mod signatures;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ use crate::shared_state::introspection::{Introspections, Lookup};
 use crate::shared_state::jwks::JwksFetches;
 use crate::shared_state::replay;
 use crate::shared_state::throttle::{counts_as_failure, ClientSlot};
+use signatures::{signature_line, signature_path};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -393,26 +395,5 @@ fn wait_ms(engine: &Engine, awaited: &Awaited) -> u64 {
         Need::Introspection(_) => provider
             .and_then(|p| p.check.introspection())
             .map_or(1000, |s| s.timeout_ms + 500),
-    }
-}
-
-/// The host's signature verification, unless the VM's environment sets
-/// `AUTHGATE_SIGNATURES=module` (a diagnostic switch, and how the tests exercise both paths).
-fn signature_path(host: &dyn Host) -> Option<Rc<dyn crate::crypto::HostSignatures>> {
-    if host.env_var("AUTHGATE_SIGNATURES").as_deref() == Some("module") {
-        return None;
-    }
-    host.signatures()
-}
-
-/// The start-up line that says where each algorithm is verified.
-fn signature_line(by_host: bool) -> String {
-    if by_host {
-        format!(
-            "authgate: signatures: {} verified by the host (Envoy's verify_signature, BoringSSL); every other algorithm in the module",
-            crate::crypto::host_algorithms().join(" ")
-        )
-    } else {
-        "authgate: signatures: every algorithm verified in the module (the host offers no verify_signature, or AUTHGATE_SIGNATURES=module)".into()
     }
 }

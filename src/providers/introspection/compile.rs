@@ -4,7 +4,6 @@
 
 use super::endpoint::{AuthMethod, Discovery, Endpoint, Introspector};
 use super::{Answers, IntrospectionProvider, RawIntrospection, CACHE_CAPACITY};
-use crate::binding::Binding;
 use crate::cache::VerifiedCache;
 use crate::error::ConfigError;
 use crate::providers::jwt::claims::{self, ClaimRules};
@@ -123,20 +122,19 @@ impl IntrospectionProvider {
             }
         }
         let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audience)?;
-        let binding = Binding::compile(
+        let (binding, sources) = extractor::compile_token_sources(
             &field,
+            setup,
             raw.binding(),
-            (setup.signatures.clone(), setup.secret),
-        )?;
-        let sources = extractor::compile_sources(
-            &field,
-            raw.from_headers.as_deref(),
-            raw.from_params.as_deref(),
-            raw.from_cookies.as_deref(),
+            (
+                raw.from_headers.as_deref(),
+                raw.from_params.as_deref(),
+                raw.from_cookies.as_deref(),
+            ),
         )?;
         Ok(IntrospectionProvider {
             domain: format!("introspection/{}", setup.name).into_bytes(),
-            sources: extractor::with_binding(&field, sources, &binding, raw.custom_sources())?,
+            sources,
             binding,
             rules: ClaimRules {
                 issuer: raw.issuer.clone(),

@@ -115,9 +115,4 @@ impl RawIntrospection {
             client_cert_from: self.client_cert_from.as_deref(),
         }
     }
-
-    /// Whether any `from_*` source is given.
-    pub fn custom_sources(&self) -> bool {
-        self.from_headers.is_some() || self.from_params.is_some() || self.from_cookies.is_some()
-    }
 }

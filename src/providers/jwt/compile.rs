@@ -7,7 +7,6 @@ use super::jwks;
 use super::remote::RemoteJwks;
 use super::{extractor, forward};
 use super::{JwtProvider, RawJwt, CACHE_CAPACITY};
-use crate::binding::Binding;
 use crate::config::fields;
 use crate::error::ConfigError;
 use crate::json;
@@ -81,18 +80,16 @@ impl JwtProvider {
                 "needs `local_jwks`, `remote_jwks` or `discovery`",
             ));
         }
-        let binding = Binding::compile(
+        let (binding, sources) = extractor::compile_token_sources(
             &field,
+            setup,
             raw.binding(),
-            (setup.signatures.clone(), setup.secret),
+            (
+                raw.from_headers.as_deref(),
+                raw.from_params.as_deref(),
+                raw.from_cookies.as_deref(),
+            ),
         )?;
-        let sources = extractor::compile_sources(
-            &field,
-            raw.from_headers.as_deref(),
-            raw.from_params.as_deref(),
-            raw.from_cookies.as_deref(),
-        )?;
-        let sources = extractor::with_binding(&field, sources, &binding, raw.custom_sources())?;
         let forward_payload_header = match &raw.forward_payload_header {
             Some(h) => Some(fields::header_to_set(
                 &format!("{field}.forward_payload_header"),

@@ -154,6 +154,30 @@ pub fn headers_read(sources: &[TokenSource]) -> Vec<&str> {
         .collect()
 }
 
+/// The `from_headers`, `from_params` and `from_cookies` fields of a token provider.
+pub type FromFields<'a> = (
+    Option<&'a [RawJwtHeader]>,
+    Option<&'a [String]>,
+    Option<&'a [String]>,
+);
+
+/// A token provider's (`jwt`, `introspection`) sender constraints and token sources: the
+/// `from_*` fields (`custom`: any of them given) with `Authorization: DPoP` added or alone as
+/// `dpop` asks.
+pub fn compile_token_sources(
+    field: &str,
+    setup: &crate::providers::Setup,
+    binding: crate::binding::RawBinding,
+    (headers, params, cookies): FromFields,
+) -> Result<(crate::binding::Binding, Vec<TokenSource>), ConfigError> {
+    let binding =
+        crate::binding::Binding::compile(field, binding, (setup.signatures.clone(), setup.secret))?;
+    let custom = headers.is_some() || params.is_some() || cookies.is_some();
+    let sources = compile_sources(field, headers, params, cookies)?;
+    let sources = with_binding(field, sources, &binding, custom)?;
+    Ok((binding, sources))
+}
+
 /// `sources` with the sender constraint `binding` applied: `Authorization: DPoP` added when
 /// DPoP is allowed, and the only source when it is required (RFC 9449 §7.1 defines the scheme
 /// for that header alone; `from_*` cannot stand beside it).
