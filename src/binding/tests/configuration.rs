@@ -1,0 +1,129 @@
+//! Certificate binding (connection and XFCC) and the binding fields refused at load.
+
+use super::*;
+
+#[test]
+fn certificate_bound_tokens() {
+    // RFC 8705 §3.1's example: x5t#S256 of the certificate whose SHA-256 is this digest.
+    let digest = "b8a4e5ad70c78d2e3d7cfc8e7b6fd5b2c4f37b3ff7b9a1d6a3a1a0b6ad4c7c2e";
+    let x5t = B64.encode(
+        (0..32)
+            .map(|i| u8::from_str_radix(&digest[2 * i..2 * i + 2], 16).unwrap())
+            .collect::<Vec<u8>>(),
+    );
+    let bound = json!({"x5t#S256": x5t});
+    let plain = HeaderList::new("GET", "/", &[]);
+    let with = |cert: Option<&str>| WithPeer {
+        view: &plain,
+        peer_certificate_sha256: cert.map(str::to_string),
+    };
+    let b = binding(None, Some("required"), None);
+    let ok = with(Some(digest));
+    assert_eq!(
+        b.check(Some(&bound), false, "t", &Request::new(&ok), 0),
+        Ok(None)
+    );
+    let other = with(Some(&"0".repeat(64)));
+    assert_eq!(
+        b.check(Some(&bound), false, "t", &Request::new(&other), 0),
+        Err(Denial::InvalidCredentials(
+            "the token is bound to another client certificate"
+        ))
+    );
+    let none = with(None);
+    assert!(b
+        .check(Some(&bound), false, "t", &Request::new(&none), 0)
+        .is_err());
+    assert_eq!(
+        b.check(None, false, "t", &Request::new(&ok), 0),
+        Err(Denial::InvalidCredentials(
+            "the token is not bound to a client certificate"
+        ))
+    );
+    // Through a trusted proxy: the first element's Hash of x-forwarded-client-cert.
+    let xfcc = format!(
+        "Hash={digest};Subject=\"CN=client\",By=spiffe://gw;Hash={}",
+        "0".repeat(64)
+    );
+    let forwarded = HeaderList::new("GET", "/", &[("x-forwarded-client-cert", &xfcc)]);
+    let b = binding(None, Some("allowed"), Some("xfcc"));
+    assert_eq!(
+        b.check(Some(&bound), false, "t", &Request::new(&forwarded), 0),
+        Ok(None)
+    );
+    assert_eq!(
+        b.check(None, false, "t", &Request::new(&forwarded), 0),
+        Ok(None)
+    );
+    assert!(!b.needs_peer_certificate());
+}
+
+#[test]
+fn bad_binding_configurations_name_the_field() {
+    let cases: &[(RawBinding, &str)] = &[
+        (
+            RawBinding {
+                dpop: Some("yes"),
+                ..RawBinding::default()
+            },
+            "providers.p.dpop: must be `required` or `allowed`",
+        ),
+        (
+            RawBinding {
+                mtls_bound: Some("on"),
+                ..RawBinding::default()
+            },
+            "providers.p.mtls_bound",
+        ),
+        (
+            RawBinding {
+                client_cert_from: Some("xfcc"),
+                ..RawBinding::default()
+            },
+            "providers.p.client_cert_from: needs `mtls_bound`",
+        ),
+        (
+            RawBinding {
+                mtls_bound: Some("allowed"),
+                client_cert_from: Some("header"),
+                ..RawBinding::default()
+            },
+            "providers.p.client_cert_from: must be",
+        ),
+        (
+            RawBinding {
+                dpop_max_age_seconds: Some(5),
+                ..RawBinding::default()
+            },
+            "providers.p.dpop_max_age_seconds: needs `dpop`",
+        ),
+        (
+            RawBinding {
+                dpop: Some("allowed"),
+                dpop_max_age_seconds: Some(0),
+                ..RawBinding::default()
+            },
+            "providers.p.dpop_max_age_seconds: must be 1 to 3600",
+        ),
+    ];
+    for (raw, want) in cases {
+        let raw = RawBinding { ..*raw };
+        let err = Binding::compile("providers.p", raw, (None, [0; 32]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
+    let hs = ["HS256".to_string()];
+    let raw = RawBinding {
+        dpop: Some("allowed"),
+        dpop_algs: Some(&hs),
+        ..RawBinding::default()
+    };
+    let err = Binding::compile("providers.p", raw, (None, [0; 32]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("providers.p.dpop_algs: \"HS256\" is not an asymmetric"),
+        "{err}"
+    );
+}
