@@ -361,6 +361,12 @@ def main():
             print(f"round {rnd + 1}/{ROUNDS} done ({time.time() - started:.0f}s)", flush=True)
     finally:
         for c in running:
+            if "introspection" in c["name"]:
+                # What the filter counted, beside what the endpoint saw.
+                try:
+                    c["counters"] = c["envoy"].stats("wasmcustom.authgate.introspection.")
+                except Exception:  # noqa: BLE001 — a report detail, never a reason to fail
+                    c["counters"] = {}
             c["envoy"].stop()
     report(running, time.time() - started)
 
@@ -376,9 +382,11 @@ def introspection_calls(running):
         sent = sum(r["requests"] for r in c["runs"])
         pool = ["opaque-reused"] if "cached" in c["name"] else [f"opaque-{i}" for i in range(OPAQUE_POOL)]
         calls = sum(IDP.calls_for(t) for t in pool)
+        counted = {k.rsplit(".", 1)[-1]: v for k, v in c.get("counters", {}).items()}
         out.append(f"{c['name']}: {calls} introspection calls for {len(pool)} tokens over {sent} measured "
-                   f"requests (+ warm-up) = {calls / len(pool):.2f} per token per 300 s cache period "
-                   f"(target ≈ 1: {'met' if calls <= 1.1 * len(pool) else 'missed'})")
+                   f"requests (+ warm-up) = {calls / len(pool):.2f} per token; the filter counted {counted} "
+                   f"(one call per token per 300 s cache period is the target; a run longer than 300 s "
+                   f"renews each token once per period)")
     return out
 
 
