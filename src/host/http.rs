@@ -85,13 +85,10 @@ impl HttpContext for Filter {
         {
             core::arch::wasm32::unreachable();
         }
-        let grpc = crate::reply::is_grpc(
-            crate::request::RequestView::header(&headers, "content-type").as_deref(),
-        );
         match self.worker.on_request_headers(&HostCalls, self.id, headers) {
-            Step::Decided(decision) => apply(decision, false, grpc),
+            Step::Decided(decision) => apply(decision, false),
             Step::Held => Action::Pause,
-            Step::Unconfigured => fail_closed("the filter has no valid configuration", grpc),
+            Step::Unconfigured => fail_closed("the filter has no valid configuration"),
         }
     }
 }
@@ -101,28 +98,25 @@ impl HttpContext for Filter {
 pub fn resume_all(decided: Vec<(u32, Decision)>) {
     for (id, decision) in decided {
         if hostcalls::set_effective_context(id).is_ok() {
-            // A held request's own refusal knows whether it is gRPC; only an internal error
-            // here would answer it as HTTP (Envoy then maps 500 for a gRPC client).
-            apply(decision, true, false);
+            apply(decision, true);
         }
     }
 }
 
-/// Carries out a decision on the current (effective) request; `resume` when it was held;
-/// `grpc` when it is a gRPC call (for the fail-closed answer).
-fn apply(decision: Decision, resume: bool, grpc: bool) -> Action {
+/// Carries out a decision on the current (effective) request; `resume` when it was held.
+fn apply(decision: Decision, resume: bool) -> Action {
     match decision {
         Decision::Allow(allowed) => {
             let edits = allowed.edits;
             for name in &edits.remove {
                 if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
-                    return fail_closed("could not remove a request header", grpc);
+                    return fail_closed("could not remove a request header");
                 }
             }
             for (name, value) in &edits.set {
                 if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err()
                 {
-                    return fail_closed("could not set a request header", grpc);
+                    return fail_closed("could not set a request header");
                 }
             }
             if resume {
@@ -137,7 +131,7 @@ fn apply(decision: Decision, resume: bool, grpc: bool) -> Action {
         Decision::Deny(denied) => send(&denied.reply),
         Decision::Answer(reply) => send(&reply),
         // Not reached: the worker holds a waiting request rather than returning it.
-        Decision::Wait(_) => fail_closed("a request was held twice", grpc),
+        Decision::Wait(_) => fail_closed("a request was held twice"),
     }
 }
 
@@ -169,7 +163,14 @@ fn send(r: &Reply) -> Action {
 }
 
 /// Answers 500 (gRPC: INTERNAL) and stops the request: used when the filter cannot do its job.
-fn fail_closed(why: &str, grpc: bool) -> Action {
+/// Whether the request is a gRPC call is read here, on this rare path, not on every request.
+fn fail_closed(why: &str) -> Action {
     log::error!("authgate: refusing request: {why}");
-    send(&crate::reply::internal_error(grpc))
+    let content_type = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "content-type")
+        .ok()
+        .flatten()
+        .map(|v| String::from_utf8_lossy(&v).into_owned());
+    send(&crate::reply::internal_error(crate::reply::is_grpc(
+        content_type.as_deref(),
+    )))
 }
