@@ -57,12 +57,7 @@ impl Engine {
                 credentials: vec![],
             };
         }
-        let Some(rule) = self
-            .config
-            .rules
-            .iter()
-            .find(|r| r.matches(&req, &method, path))
-        else {
+        let Some(rule) = self.matching_rule(&req, &method, path) else {
             return Explanation {
                 rule: "none".into(),
                 credentials: vec![],

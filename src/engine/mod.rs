@@ -16,6 +16,7 @@ use crate::providers::jwt::remote::RemoteJwks;
 use crate::providers::{HeaderEdits, Need};
 use crate::reply::Reply;
 use crate::request::{path_only, Request, RequestView};
+use crate::rules::Rule;
 pub use explain::{Explanation, Outcome};
 use requirement::Unmet;
 use std::cell::RefCell;
@@ -164,12 +165,7 @@ impl Engine {
             allowed.rule = "cors-preflight".into();
             return Decision::Allow(allowed);
         }
-        let Some(rule) = self
-            .config
-            .rules
-            .iter()
-            .find(|r| r.matches(&req, &method, path))
-        else {
+        let Some(rule) = self.matching_rule(&req, &method, path) else {
             // Unreachable: the last rule matches everything. Refuse rather than trust that.
             let failure = requirement::Failure::of(Denial::MissingCredentials);
             return self.refuse(&req, self.config.rules.last(), failure, allowed);
@@ -206,6 +202,20 @@ impl Engine {
         }
     }
 
+    /// The first rule that matches `method` on `path` (query removed) of `req`.
+    pub(super) fn matching_rule(&self, req: &Request, method: &str, path: &str) -> Option<&Rule> {
+        self.config
+            .rules
+            .iter()
+            .find(|r| r.matches(req, method, path))
+    }
+
+    /// The first rule that matches `req`.
+    fn rule_for(&self, req: &Request) -> Option<&Rule> {
+        let path_and_query = req.path_and_query();
+        self.matching_rule(req, &req.method(), path_only(&path_and_query))
+    }
+
     /// The refusal of a request whose DPoP proof (accepted by provider `provider`) was used
     /// before, or could not be shown unused: `why` says which.
     pub fn replayed(
@@ -215,13 +225,7 @@ impl Engine {
         why: &'static str,
     ) -> Decision {
         let req = Request::new(view);
-        let method = req.method();
-        let path_and_query = req.path_and_query();
-        let rule = self
-            .config
-            .rules
-            .iter()
-            .find(|r| r.matches(&req, &method, path_only(&path_and_query)));
+        let rule = self.rule_for(&req);
         let mut allowed = self.allowed_base(view);
         if let Some(r) = rule {
             allowed.rule = r.label.clone();
