@@ -3,19 +3,19 @@
 //! fixes the clock at `--now` and makes no network calls — then what it found and the reply
 //! exactly as the filter would send it, or the header edits upstream would get.
 
+use authgate::capabilities::memory::{self, SharedMap};
 use authgate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
 use authgate::engine::{Decision, Outcome};
 use authgate::worker::{Step, Worker};
 use authgate::HeaderPairs;
 use serde_json::json;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 /// The proxy as `explain` stands in for it.
 pub struct CliHost<'a> {
     now_ms: u64,
     env: &'a dyn Fn(&str) -> Option<String>,
-    store: RefCell<HashMap<String, (Vec<u8>, u32)>>,
+    store: RefCell<SharedMap>,
     next: Cell<u32>,
     /// Warning and error lines the core wrote (a refused configuration's line among them).
     pub lines: RefCell<Vec<String>>,
@@ -40,26 +40,11 @@ impl Host for CliHost<'_> {
     }
 
     fn shared_get(&self, key: &str) -> Option<Shared> {
-        Some(match self.store.borrow().get(key) {
-            Some((v, cas)) => Shared {
-                value: Some(v.clone()),
-                cas: Some(*cas),
-            },
-            None => Shared::default(),
-        })
+        Some(memory::get(&self.store.borrow(), key))
     }
 
     fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedSetError> {
-        let mut s = self.store.borrow_mut();
-        let current = s.get(key).map(|(_, v)| *v);
-        if cas.is_some() && cas != current {
-            return Err(SharedSetError::CasMismatch);
-        }
-        s.insert(
-            key.to_string(),
-            (value.to_vec(), current.map_or(1, |v| v + 1)),
-        );
-        Ok(())
+        memory::set(&mut self.store.borrow_mut(), key, value, cas)
     }
 
     /// No call leaves the CLI: the request waits, and `explain` says for what.

@@ -5,11 +5,10 @@
 
 use super::{Callout, Host, LogLevel, Shared, SharedSetError};
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Shared data as the proxy keeps it: value and a version that every write bumps.
-pub type Store = Rc<RefCell<HashMap<String, (Vec<u8>, u32)>>>;
+pub type Store = Rc<RefCell<super::memory::SharedMap>>;
 
 /// A dispatched call, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,13 +117,7 @@ impl Host for FakeHost {
     }
 
     fn shared_get(&self, key: &str) -> Option<Shared> {
-        Some(match self.store.borrow().get(key) {
-            Some((v, cas)) => Shared {
-                value: Some(v.clone()),
-                cas: Some(*cas),
-            },
-            None => Shared::default(),
-        })
+        Some(super::memory::get(&self.store.borrow(), key))
     }
 
     fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedSetError> {
@@ -133,18 +126,7 @@ impl Host for FakeHost {
                 hook(&self.store);
             }
         }
-        let mut s = self.store.borrow_mut();
-        let current = s.get(key).map(|(_, v)| *v);
-        if let Some(want) = cas {
-            if current != Some(want) {
-                return Err(SharedSetError::CasMismatch);
-            }
-        }
-        s.insert(
-            key.to_string(),
-            (value.to_vec(), current.map_or(1, |v| v + 1)),
-        );
-        Ok(())
+        super::memory::set(&mut self.store.borrow_mut(), key, value, cas)
     }
 
     fn dispatch(&self, call: &Callout) -> Result<u32, String> {

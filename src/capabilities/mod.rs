@@ -6,6 +6,7 @@
 
 #[cfg(test)]
 pub mod fake;
+pub mod memory;
 
 /// Severity of a log line, as the proxy's logger understands it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,0 +1,37 @@
+//! Shared data kept in memory with Envoy's compare-and-swap rules, for hosts that are not
+//! Envoy: the fake host of native tests and the command line's host.
+
+use super::{Shared, SharedSetError};
+use std::collections::HashMap;
+
+/// Values by key, each with the version a compare-and-swap names.
+pub type SharedMap = HashMap<String, (Vec<u8>, u32)>;
+
+/// `key`'s value and version (both `None` when it was never set).
+pub fn get(map: &SharedMap, key: &str) -> Shared {
+    match map.get(key) {
+        Some((v, cas)) => Shared {
+            value: Some(v.clone()),
+            cas: Some(*cas),
+        },
+        None => Shared::default(),
+    }
+}
+
+/// Sets `key`, unless `cas` names a version that is no longer the current one.
+pub fn set(
+    map: &mut SharedMap,
+    key: &str,
+    value: &[u8],
+    cas: Option<u32>,
+) -> Result<(), SharedSetError> {
+    let current = map.get(key).map(|(_, v)| *v);
+    if cas.is_some() && cas != current {
+        return Err(SharedSetError::CasMismatch);
+    }
+    map.insert(
+        key.to_string(),
+        (value.to_vec(), current.map_or(1, |v| v + 1)),
+    );
+    Ok(())
+}
