@@ -178,6 +178,11 @@ impl<'a> Request<'a> {
         self.header(":method").unwrap_or_default()
     }
 
+    /// `:authority`, or `host` when a proxy gave only that.
+    pub fn authority(&self) -> Option<String> {
+        self.header(":authority").or_else(|| self.header("host"))
+    }
+
     /// `:path`, query included.
     pub fn path_and_query(&self) -> String {
         self.header(":path").unwrap_or_default()

@@ -133,7 +133,7 @@ impl Rule {
         path_ok
             && (self.methods.is_empty() || self.methods.iter().any(|m| m == method))
             && (self.hosts.is_empty() || {
-                let authority = req.header(":authority").or_else(|| req.header("host"));
+                let authority = req.authority();
                 let host = host_of(authority.as_deref().unwrap_or(""));
                 self.hosts.iter().any(|h| h.matches(&host))
             })

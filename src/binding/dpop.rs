@@ -171,7 +171,7 @@ impl DpopCheck {
         }
         // Check 9: htu.
         let path = req.path_and_query();
-        let authority = req.header(":authority").or_else(|| req.header("host"));
+        let authority = req.authority();
         let here =
             authority.and_then(|a| htu::of_request(req.header(":scheme").as_deref(), &a, &path));
         let named = claims
