@@ -47,6 +47,15 @@ impl Failure {
             ..Failure::of(denial)
         }
     }
+
+    /// A refusal of a credential that authenticated (scope, conditions): its provider and
+    /// the scheme it came with, so that only that scheme's challenge names the error.
+    fn of_accepted(denial: Denial, provider: usize, scheme: crate::reply::Scheme) -> Self {
+        Failure {
+            scheme: Some(scheme),
+            ..Failure::by(denial, provider)
+        }
+    }
 }
 
 /// A credential that met the requirement.
@@ -116,16 +125,20 @@ pub(super) fn check(
     let mut scopes_held: Vec<String> = Vec::new();
     let mut every: Vec<Accepted> = Vec::new();
     let mut worst: Option<Unmet> = None;
+    // Under `all`: the first token credential that authenticated, which a 403 for the
+    // scopes they hold together is about.
+    let mut token: Option<(usize, crate::reply::Scheme)> = None;
     for p in presented {
-        let outcome = providers[p.provider]
-            .check
-            .verify(&p.value, p.source, req, now);
+        let check = &providers[p.provider].check;
+        let outcome = check.verify(&p.value, p.source, req, now);
+        let scheme = check.scheme_of(p.source);
         let unmet = match outcome {
             Ok(accepted) if !all => {
                 if !has_scopes(&accepted.scopes, &rule.scopes) {
-                    Unmet::Refused(Failure::by(scope_denial(rule), p.provider))
+                    Unmet::Refused(Failure::of_accepted(scope_denial(rule), p.provider, scheme))
                 } else if let Err(why) = access(rule, &[&accepted]) {
-                    Unmet::Refused(Failure::by(Denial::AccessDenied(why), p.provider))
+                    let denial = Denial::AccessDenied(why);
+                    Unmet::Refused(Failure::of_accepted(denial, p.provider, scheme))
                 } else {
                     return Ok(Some(Authenticated {
                         accepted,
@@ -134,6 +147,9 @@ pub(super) fn check(
                 }
             }
             Ok(accepted) => {
+                if scheme.is_token() && token.is_none() {
+                    token = Some((p.provider, scheme));
+                }
                 scopes_held.extend(accepted.scopes.iter().cloned());
                 every.push(accepted.clone());
                 match &mut merged {
@@ -154,7 +170,7 @@ pub(super) fn check(
             }
             Err(Rejection::Refused(d)) => Unmet::Refused(Failure {
                 fingerprint: Some(engine.fingerprint(&p.value)),
-                scheme: Some(providers[p.provider].check.scheme_of(p.source)),
+                scheme: Some(scheme),
                 ..Failure::by(d, p.provider)
             }),
             Err(Rejection::Pending(need)) => Unmet::Pending(p.provider, need),
@@ -171,7 +187,10 @@ pub(super) fn check(
         return Err(unmet);
     }
     if !has_scopes(&scopes_held, &rule.scopes) {
-        return Err(Unmet::Refused(Failure::of(scope_denial(rule))));
+        return Err(Unmet::Refused(match token {
+            Some((provider, scheme)) => Failure::of_accepted(scope_denial(rule), provider, scheme),
+            None => Failure::of(scope_denial(rule)),
+        }));
     }
     if let Err(why) = access(rule, &every.iter().collect::<Vec<_>>()) {
         return Err(Unmet::Refused(Failure::of(Denial::AccessDenied(why))));

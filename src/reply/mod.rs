@@ -143,17 +143,17 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
 /// the challenge of the scheme whose credential failed; a wrong Basic password never reads as
 /// "your token is bad" to an OAuth client. With no credential to blame (two `Authorization`
 /// headers), the Bearer challenge says `invalid_request` (RFC 6750 §3.1). `insufficient_scope`
-/// is not blame but what is required, and only a Bearer challenge can say it.
+/// goes on the challenge of the scheme the token came with (a DPoP-bound token's 403 names
+/// the scope on `DPoP` only, RFC 9449 §7.1), on Bearer when the scheme is not known.
 fn attributes(scheme: Scheme, denial: &Denial, failed: Option<Scheme>) -> Option<String> {
     if !scheme.is_token() {
         return None;
     }
-    if let Denial::InsufficientScope(scopes) = denial {
-        return Some(format!(
-            "error=\"insufficient_scope\", scope=\"{}\"",
-            quotable(scopes)
-        ));
-    }
+    // A password or key short of scope: the scope is asked of a token, on Bearer.
+    let failed = match denial {
+        Denial::InsufficientScope(_) => failed.filter(|f| f.is_token()),
+        _ => failed,
+    };
     if failed.is_some_and(|f| f != scheme) {
         return None;
     }
@@ -162,6 +162,10 @@ fn attributes(scheme: Scheme, denial: &Denial, failed: Option<Scheme>) -> Option
         return None;
     }
     match denial {
+        Denial::InsufficientScope(scopes) => Some(format!(
+            "error=\"insufficient_scope\", scope=\"{}\"",
+            quotable(scopes)
+        )),
         Denial::InvalidDpopProof(why) => Some(format!(
             "error=\"invalid_dpop_proof\", error_description=\"{}\"",
             quotable(why)

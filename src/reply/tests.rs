@@ -254,14 +254,32 @@ fn dpop_challenges() {
     }
     // A DPoP-only rule short of scope says so on its DPoP challenge.
     let only = [Challenge::dpop("api", "ES256")];
-    let r = render(
-        &Denial::InsufficientScope("admin".into()),
-        &ctx(&only, None),
-    );
+    let mut cx = ctx(&only, None);
+    cx.failed = Some(Scheme::DPoP);
+    let r = render(&Denial::InsufficientScope("admin".into()), &cx);
     assert_eq!(
         www(&r),
         ["DPoP algs=\"ES256\", realm=\"api\", error=\"insufficient_scope\", scope=\"admin\""]
     );
+    // With both schemes, only the one the token came with names the scope (issue 21 item 4);
+    // a Basic user short of scope is told on Bearer.
+    let scope = Denial::InsufficientScope("admin".into());
+    let named = "error=\"insufficient_scope\", scope=\"admin\"";
+    for (failed, bearer, dpop_has) in [
+        (Some(Scheme::DPoP), false, true),
+        (Some(Scheme::Bearer), true, false),
+        (Some(Scheme::Basic), true, false),
+        (None, true, false),
+    ] {
+        let mut cx = ctx(&both, None);
+        cx.failed = failed;
+        let r = render(&scope, &cx);
+        assert_eq!(r.status, 403);
+        let got = www(&r);
+        assert_eq!(got.len(), 2, "{failed:?}");
+        assert_eq!(got[0].contains(named), bearer, "{failed:?}: {got:?}");
+        assert_eq!(got[1].contains(named), dpop_has, "{failed:?}: {got:?}");
+    }
     let body: serde_json::Value =
         serde_json::from_str(&render(&Denial::InvalidDpopProof("x"), &ctx(&only, None)).body)
             .unwrap();
