@@ -71,14 +71,22 @@ fn proof_error(why: &'static str) -> Denial {
 }
 
 /// The algorithms of `names`, or the name that is not an asymmetric signature algorithm.
+/// `EdDSA` and `Ed25519` (RFC 9864) come together: either name accepts and advertises both,
+/// since clients sign Ed25519 proofs under one name or the other and cannot choose.
 pub fn algs(names: &[String]) -> Result<Vec<Alg>, String> {
-    names
-        .iter()
-        .map(|n| match Alg::from_name(n) {
-            Some(a) if a.key_kind() != KeyKind::Hmac => Ok(a),
-            _ => Err(n.clone()),
-        })
-        .collect()
+    let mut out: Vec<Alg> = Vec::with_capacity(names.len() + 1);
+    for n in names {
+        let a = match Alg::from_name(n) {
+            Some(a) if a.key_kind() != KeyKind::Hmac => a,
+            _ => return Err(n.clone()),
+        };
+        for a in std::iter::once(a).chain(a.twin()) {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl DpopCheck {

@@ -17,7 +17,7 @@ from jwtkit import Keys, claims
 
 ISSUER = Keys()
 CLIENT = DpopClient()
-ALGS = 'algs="ES256 EdDSA RS256 PS256"'
+ALGS = 'algs="ES256 EdDSA Ed25519 RS256 PS256"'
 
 
 def token(bound=True, **extra):

@@ -127,3 +127,28 @@ fn bad_binding_configurations_name_the_field() {
         "{err}"
     );
 }
+
+/// RFC 9864: `EdDSA` and `Ed25519` name one proof signature; either name in `dpop_algs`
+/// accepts and advertises both, in the list's order.
+#[test]
+fn eddsa_and_ed25519_come_together() {
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&["ES256", "EdDSA"], &["ES256", "EdDSA", "Ed25519"]),
+        (&["Ed25519"], &["Ed25519", "EdDSA"]),
+        (
+            &["Ed25519", "ES256", "EdDSA"],
+            &["Ed25519", "EdDSA", "ES256"],
+        ),
+        (&["ES256", "RS256"], &["ES256", "RS256"]),
+    ];
+    for (given, want) in cases {
+        let got: Vec<&str> = dpop::algs(&names(given))
+            .unwrap()
+            .iter()
+            .map(|a| a.name())
+            .collect();
+        assert_eq!(got, want, "{given:?}");
+    }
+    assert_eq!(dpop::algs(&names(&["Ed448"])), Err("Ed448".to_string()));
+}

@@ -1,5 +1,5 @@
-//! JWS algorithms (RFC 7518 §3, RFC 8037 §3.1, RFC 8812 §3.2) and the one table that says
-//! which key type each one needs. `none` is not an algorithm here at all.
+//! JWS algorithms (RFC 7518 §3, RFC 8037 §3.1, RFC 8812 §3.2, RFC 9864 §2.2) and the one
+//! table that says which key type each one needs. `none` is not an algorithm here at all.
 
 /// A signature algorithm authgate verifies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,8 +30,11 @@ pub enum Alg {
     Es512,
     /// ECDSA secp256k1 SHA-256 (RFC 8812).
     Es256k,
-    /// EdDSA with Ed25519 (RFC 8037).
+    /// EdDSA with Ed25519 (RFC 8037), under its polymorphic name, deprecated by RFC 9864.
     EdDsa,
+    /// Ed25519 under its RFC 9864 name: the same signature as [`Alg::EdDsa`] with an
+    /// Ed25519 key.
+    Ed25519,
 }
 
 /// The kind of key an algorithm needs.
@@ -55,7 +58,7 @@ pub enum KeyKind {
 
 impl Alg {
     /// Every algorithm, for tables and tests.
-    pub const ALL: [Alg; 14] = [
+    pub const ALL: [Alg; 15] = [
         Alg::Hs256,
         Alg::Hs384,
         Alg::Hs512,
@@ -70,6 +73,7 @@ impl Alg {
         Alg::Es512,
         Alg::Es256k,
         Alg::EdDsa,
+        Alg::Ed25519,
     ];
 
     /// The algorithm named by a JWS `alg` value (case-sensitive, RFC 7515 §4.1.1).
@@ -94,6 +98,7 @@ impl Alg {
             Alg::Es512 => "ES512",
             Alg::Es256k => "ES256K",
             Alg::EdDsa => "EdDSA",
+            Alg::Ed25519 => "Ed25519",
         }
     }
 
@@ -108,7 +113,23 @@ impl Alg {
             Alg::Es384 => KeyKind::P384,
             Alg::Es512 => KeyKind::P521,
             Alg::Es256k => KeyKind::Secp256k1,
-            Alg::EdDsa => KeyKind::Ed25519,
+            Alg::EdDsa | Alg::Ed25519 => KeyKind::Ed25519,
+        }
+    }
+
+    /// Whether `self` and `other` name the same signature: equal, or `EdDSA` and `Ed25519`
+    /// (RFC 9864 §2.2; the key fixes the curve, and only Ed25519 keys are taken). A key that
+    /// says `alg: "EdDSA"` verifies tokens signed under either name.
+    pub fn same(self, other: Alg) -> bool {
+        self == other || self.twin() == Some(other)
+    }
+
+    /// The other name of the same signature, for lists that must accept and advertise both.
+    pub fn twin(self) -> Option<Alg> {
+        match self {
+            Alg::EdDsa => Some(Alg::Ed25519),
+            Alg::Ed25519 => Some(Alg::EdDsa),
+            _ => None,
         }
     }
 
@@ -133,8 +154,19 @@ mod tests {
         for a in Alg::ALL {
             assert_eq!(Alg::from_name(a.name()), Some(a));
         }
-        for bad in ["none", "None", "NONE", "nOnE", "hs256", "RS1", "", "es512"] {
+        for bad in [
+            "none", "None", "NONE", "nOnE", "hs256", "RS1", "", "es512", "ed25519", "Ed448",
+        ] {
             assert_eq!(Alg::from_name(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn rfc9864_ed25519_is_eddsa_with_an_ed25519_key() {
+        assert_eq!(Alg::from_name("Ed25519"), Some(Alg::Ed25519));
+        assert!(Alg::Ed25519.same(Alg::EdDsa) && Alg::EdDsa.same(Alg::Ed25519));
+        assert_eq!(Alg::Ed25519.key_kind(), KeyKind::Ed25519);
+        assert!(!Alg::Ed25519.same(Alg::Es256));
+        assert_eq!(Alg::Es256.twin(), None);
     }
 }

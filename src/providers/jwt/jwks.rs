@@ -1,6 +1,7 @@
 //! JSON Web Key Sets (RFC 7517) into verification keys. Each key's type and curve fix the one
 //! algorithm family it can verify; a key's `alg`, when given, narrows that to one algorithm.
-//! Private key material, encryption keys and weak keys are never loaded.
+//! Private key material, encryption keys and weak keys are never loaded. Key sets are read as
+//! issuers publish them: a member that cannot be used is skipped, never the whole set.
 
 use super::alg::{Alg, KeyKind};
 use crate::crypto::der;
@@ -84,7 +85,7 @@ impl Jwk {
     /// Whether this key may verify a token signed with `alg`.
     pub fn accepts(&self, alg: Alg) -> bool {
         self.material.kind() == alg.key_kind()
-            && self.alg.is_none_or(|a| a == alg)
+            && self.alg.is_none_or(|a| a.same(alg))
             && match (&self.material, alg.hmac_min_key_len()) {
                 (KeyMaterial::Hmac(k), Some(min)) => k.len() >= min,
                 _ => true,
@@ -106,29 +107,34 @@ enum KeyError {
     /// A key type, curve or algorithm authgate does not support: RFC 7517 §5 says such a
     /// member SHOULD be ignored, so it is skipped (with a warning) even in a configuration.
     Unsupported(String),
-    /// A key that is malformed or dangerous (private, weak, not on its curve): refused in a
-    /// configuration, skipped in a fetched set.
-    Invalid(String),
+    /// A key that cannot be used (a member missing, of the wrong size or type, a point off
+    /// its curve): skipped with a warning, as issuers' sets hold such members beside good
+    /// keys (jwt_verify_lib's vectors: a P-521 key with a 65-byte `y` among P-256 keys).
+    Malformed(String),
+    /// A key that shows a dangerous mistake (private material, a weak RSA modulus, an HMAC
+    /// secret too short for its algorithm): refused in a configuration, skipped in a fetched
+    /// set (a remote set is not the operator's to fix).
+    Dangerous(String),
 }
 
 impl From<String> for KeyError {
     fn from(why: String) -> Self {
-        KeyError::Invalid(why)
+        KeyError::Malformed(why)
     }
 }
 
 impl From<&str> for KeyError {
     fn from(why: &str) -> Self {
-        KeyError::Invalid(why.to_string())
+        KeyError::Malformed(why.to_string())
     }
 }
 
 /// Parses a JWKS document (`{"keys": [...]}`), a single JWK, or an x509 key map
 /// ([`super::x509`]). Keys of a type, curve or
-/// algorithm authgate does not support are skipped and noted (RFC 7517 §5). With `strict`
-/// (configuration), a malformed or dangerous key is an error; otherwise it is skipped and
-/// noted too (a remote set may hold keys for other purposes). A set with no usable key is
-/// always an error.
+/// algorithm authgate does not support, and keys that cannot be used, are skipped and noted
+/// (RFC 7517 §5). With `strict` (configuration), a dangerous key is an error; otherwise it is
+/// skipped and noted too (a remote set may hold keys for other purposes). A set with no
+/// usable key is always an error.
 ///
 /// `host` says whether the host verifies signatures: P-521 keys (ES512) are usable only then.
 pub fn parse(value: &Value, strict: bool, host: bool) -> Result<KeySet, String> {
@@ -152,8 +158,10 @@ pub fn parse(value: &Value, strict: bool, host: bool) -> Result<KeySet, String> 
         match parse_key(k, host) {
             Ok(Some(jwk)) => set.keys.push(jwk),
             Ok(None) => {}
-            Err(KeyError::Invalid(why)) if strict => return Err(format!("keys[{i}]: {why}")),
-            Err(KeyError::Invalid(why) | KeyError::Unsupported(why)) => set
+            Err(KeyError::Dangerous(why)) if strict => return Err(format!("keys[{i}]: {why}")),
+            Err(
+                KeyError::Dangerous(why) | KeyError::Malformed(why) | KeyError::Unsupported(why),
+            ) => set
                 .skipped
                 .push(format!("keys[{i}] ({}): {why}", describe(k))),
         }
@@ -207,6 +215,32 @@ fn exact(k: &Value, name: &str, len: usize) -> Result<Vec<u8>, String> {
     Ok(b)
 }
 
+/// An EC coordinate of a curve whose field is `len` bytes. RFC 7518 §6.2.1.2 asks for the
+/// full length, but some issuers' encoders drop leading zero bytes: a shorter value is
+/// padded back, and the point must then be on the curve like any other.
+fn coordinate(k: &Value, name: &str, len: usize) -> Result<Vec<u8>, String> {
+    let b = bytes(k, name)?;
+    if b.is_empty() || b.len() > len {
+        return Err(format!("`{name}` must be {len} bytes"));
+    }
+    let mut out = vec![0; len - b.len()];
+    out.extend_from_slice(&b);
+    Ok(out)
+}
+
+/// The curve an `alg` fixes, for an EC or OKP key that names none (ES256 is P-256 only,
+/// RFC 7518 §3.4; Ed25519 is Ed25519 only, RFC 9864). `EdDSA` fixes none.
+fn curve_of(alg: Option<Alg>) -> Option<&'static str> {
+    Some(match alg?.key_kind() {
+        KeyKind::P256 => "P-256",
+        KeyKind::P384 => "P-384",
+        KeyKind::P521 => "P-521",
+        KeyKind::Secp256k1 => "secp256k1",
+        KeyKind::Ed25519 if alg == Some(Alg::Ed25519) => "Ed25519",
+        _ => return None,
+    })
+}
+
 /// `Ok(None)`: a well-formed key that is not for signatures (`use: enc`).
 fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
     if !k.is_object() {
@@ -221,7 +255,9 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
         }
     }
     if k.get("d").is_some() || k.get("p").is_some() {
-        return Err("holds private key material (`d`); publish only public keys".into());
+        return Err(KeyError::Dangerous(
+            "holds private key material (`d`); publish only public keys".into(),
+        ));
     }
     let kid = field(k, "kid")?.map(str::to_string);
     let alg = match field(k, "alg")? {
@@ -232,18 +268,20 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
         ),
     };
     let kty = field(k, "kty")?.ok_or("`kty` is missing")?;
-    let crv = field(k, "crv")?;
+    let crv = match (kty, field(k, "crv")?) {
+        ("EC" | "OKP", None) => curve_of(alg),
+        (_, crv) => crv,
+    };
     let mut spki = None;
     let material = match (kty, crv) {
         ("oct", _) => {
             let secret = bytes(k, "k")?;
             let min = alg.and_then(Alg::hmac_min_key_len).unwrap_or(32);
             if secret.len() < min {
-                return Err(format!(
+                return Err(KeyError::Dangerous(format!(
                     "HMAC secret is {} bytes; at least {min} are needed (RFC 7518 §3.2)",
                     secret.len()
-                )
-                .into());
+                )));
             }
             KeyMaterial::Hmac(secret)
         }
@@ -253,16 +291,15 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
             let n = rsa::BigUint::from_bytes_be(&n_bytes);
             let e = rsa::BigUint::from_bytes_be(&e_bytes);
             if n.bits() < MIN_RSA_BITS {
-                return Err(format!(
+                return Err(KeyError::Dangerous(format!(
                     "RSA key is {} bits; at least {MIN_RSA_BITS} are needed",
                     n.bits()
-                )
-                .into());
+                )));
             }
             KeyMaterial::Rsa(rsa::RsaPublicKey::new(n, e).map_err(|e| format!("bad RSA key: {e}"))?)
         }
         ("EC", Some("P-256")) => {
-            let (x, y) = (exact(k, "x", 32)?, exact(k, "y", 32)?);
+            let (x, y) = (coordinate(k, "x", 32)?, coordinate(k, "y", 32)?);
             spki = Some(der::ec_spki(der::OID_P256, &x, &y));
             let point = p256::EncodedPoint::from_affine_coordinates(
                 x.as_slice().into(),
@@ -275,7 +312,7 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
             )
         }
         ("EC", Some("P-384")) => {
-            let (x, y) = (exact(k, "x", 48)?, exact(k, "y", 48)?);
+            let (x, y) = (coordinate(k, "x", 48)?, coordinate(k, "y", 48)?);
             spki = Some(der::ec_spki(der::OID_P384, &x, &y));
             let point = p384::EncodedPoint::from_affine_coordinates(
                 x.as_slice().into(),
@@ -288,7 +325,7 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
             )
         }
         ("EC", Some("P-521")) if host => {
-            let (x, y) = (exact(k, "x", 66)?, exact(k, "y", 66)?);
+            let (x, y) = (coordinate(k, "x", 66)?, coordinate(k, "y", 66)?);
             if !on_p521(&x, &y) {
                 return Err("not a point on P-521".into());
             }
@@ -302,8 +339,8 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
         }
         ("EC", Some("secp256k1")) => {
             let point = k256::EncodedPoint::from_affine_coordinates(
-                exact(k, "x", 32)?.as_slice().into(),
-                exact(k, "y", 32)?.as_slice().into(),
+                coordinate(k, "x", 32)?.as_slice().into(),
+                coordinate(k, "y", 32)?.as_slice().into(),
                 false,
             );
             KeyMaterial::Secp256k1(
@@ -319,8 +356,8 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
             return Err(KeyError::Unsupported(format!("unsupported curve {c:?}")))
         }
         ("EC", None) | ("OKP", None) => {
-            return Err(KeyError::Unsupported(
-                "no `crv`, so the curve is unknown".into(),
+            return Err(KeyError::Malformed(
+                "no `crv`, and no `alg` that fixes the curve".into(),
             ))
         }
         (other, _) => {

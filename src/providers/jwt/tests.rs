@@ -178,6 +178,7 @@ fn local_jwks_as_a_string_and_weak_rsa() {
         .contains("1024 bits"));
 }
 
+mod key_sets;
 mod minted;
 
 /// RFC 7517 §5: a key set as an identity provider publishes it, with keys authgate cannot use,

@@ -111,6 +111,9 @@ pub fn parse(token: &str) -> Result<Token<'_>, &'static str> {
     })
 }
 
+/// Past the last second a signed 64-bit time holds (2^63).
+const MAX_DATE: f64 = 9_223_372_036_854_775_808.0;
+
 impl Claims {
     /// The registered claims of `all`, checked for their types (also used for RFC 7662 answers,
     /// whose members are the same).
@@ -120,11 +123,17 @@ impl Claims {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(err),
         };
-        // RFC 7519 §2: NumericDate is a JSON number; a string is not one.
-        let date = |name, err| match all.get(name) {
+        // RFC 7519 §2: NumericDate is a JSON number of seconds since the epoch; a string is
+        // not one, and neither is a time before the epoch or past what a 64-bit time holds
+        // (as jwt_verify_lib reads them).
+        let date = |name, not_number, out_of_range| match all.get(name) {
             None => Ok(None),
-            Some(Value::Number(n)) => n.as_f64().filter(|f| f.is_finite()).map(Some).ok_or(err),
-            Some(_) => Err(err),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|f| (0.0..MAX_DATE).contains(f))
+                .map(Some)
+                .ok_or(out_of_range),
+            Some(_) => Err(not_number),
         };
         let iss = string("iss", "`iss` is not a string")?;
         // RFC 7519 §4.1.2 and §4.1.7: `sub` and `jti` are strings (a StringOrURI, a
@@ -141,9 +150,21 @@ impl Claims {
                 .ok_or("`aud` is not a string or an array of strings")?,
             Some(_) => return Err("`aud` is not a string or an array of strings"),
         };
-        let exp = date("exp", "`exp` is not a number")?;
-        let nbf = date("nbf", "`nbf` is not a number")?;
-        date("iat", "`iat` is not a number")?;
+        let exp = date(
+            "exp",
+            "`exp` is not a number",
+            "`exp` is before 1970 or past 2^63 s",
+        )?;
+        let nbf = date(
+            "nbf",
+            "`nbf` is not a number",
+            "`nbf` is before 1970 or past 2^63 s",
+        )?;
+        date(
+            "iat",
+            "`iat` is not a number",
+            "`iat` is before 1970 or past 2^63 s",
+        )?;
         let mut scopes: Vec<String> = match all.get("scope") {
             None => vec![],
             Some(Value::String(s)) => s

@@ -60,7 +60,9 @@ pub fn verify(alg: Alg, key: &KeyMaterial, signing_input: &[u8], signature: &[u8
             signing_input,
             signature,
         ),
-        (Alg::EdDsa, KeyMaterial::Ed25519(k)) => check(&Ed25519, k, signing_input, signature),
+        (Alg::EdDsa | Alg::Ed25519, KeyMaterial::Ed25519(k)) => {
+            check(&Ed25519, k, signing_input, signature)
+        }
         _ => false,
     }
 }

@@ -71,14 +71,16 @@ impl Keys {
                 &jwt_compact::alg::Es256k::<sha2::Sha256>::default().sign(&self.k256, m),
             )
             .to_vec(),
-            Alg::EdDsa => S::as_bytes(&jwt_compact::alg::Ed25519.sign(&self.ed.sk, m)).to_vec(),
+            Alg::EdDsa | Alg::Ed25519 => {
+                S::as_bytes(&jwt_compact::alg::Ed25519.sign(&self.ed.sk, m)).to_vec()
+            }
             _ => unreachable!("RSA is not minted here"),
         };
         format!("{input}.{}", B64.encode(sig))
     }
 }
 
-const MINTED: [Alg; 7] = [
+const MINTED: [Alg; 8] = [
     Alg::Hs256,
     Alg::Hs384,
     Alg::Hs512,
@@ -86,6 +88,7 @@ const MINTED: [Alg; 7] = [
     Alg::Es384,
     Alg::Es256k,
     Alg::EdDsa,
+    Alg::Ed25519,
 ];
 
 fn idp(keys: &Keys, extra: Value) -> JwtProvider {
@@ -188,6 +191,31 @@ fn refusal_table() {
             "string exp",
             es(json!({}), with(json!({"exp": "1700000600"}))),
             invalid("`exp` is not a number"),
+        ),
+        // Times jwt_verify_lib reads as malformed (issue 21): before the epoch, or past what
+        // a signed 64-bit time holds.
+        (
+            "negative exp",
+            es(json!({}), with(json!({"exp": -1}))),
+            invalid("`exp` is before 1970 or past 2^63 s"),
+        ),
+        (
+            "exp past 2^63",
+            es(
+                json!({}),
+                with(json!({"exp": 9_223_372_036_854_775_810u64})),
+            ),
+            invalid("`exp` is before 1970 or past 2^63 s"),
+        ),
+        (
+            "negative nbf",
+            es(json!({}), with(json!({"nbf": -5}))),
+            invalid("`nbf` is before 1970 or past 2^63 s"),
+        ),
+        (
+            "huge iat",
+            es(json!({}), with(json!({"iat": 1e300}))),
+            invalid("`iat` is before 1970 or past 2^63 s"),
         ),
         // RFC 7519 §4.1.2 and §4.1.7 (jwt_verify_lib's suite accepts these; authgate does not).
         (
