@@ -26,6 +26,10 @@ pub enum Denial {
     /// The request is malformed as an authentication request: a credential sent twice or by
     /// more than one method (RFC 6750 §2), or two `Authorization` headers.
     InvalidRequest(&'static str),
+    /// The request's authority (`:authority` / `Host`) is not exactly one valid `host[:port]`
+    /// (RFC 9112 §3.2: two `Host` lines, which Envoy joins with a comma, or an invalid value).
+    /// Its code is `invalid_request`; it is refused before any rule decides.
+    BadAuthority,
     /// Too many refused credentials from this client lately; holds the seconds to wait.
     TooManyFailures(u64),
     /// Authenticated, but a rule's `claims` or `identities` condition fails; holds the
@@ -64,7 +68,7 @@ impl Denial {
             Denial::TokenExpired => 2,
             Denial::UnsupportedScheme => 3,
             Denial::InsufficientScope(_) => 4,
-            Denial::InvalidRequest(_) => 5,
+            Denial::InvalidRequest(_) | Denial::BadAuthority => 5,
             Denial::TooManyFailures(_) => 6,
             Denial::AccessDenied(_) => 7,
             Denial::TemporarilyUnavailable(_) => 8,
@@ -96,6 +100,9 @@ impl fmt::Display for Denial {
             Denial::UnsupportedScheme => f.write_str("authorization scheme not accepted here"),
             Denial::InsufficientScope(s) => write!(f, "insufficient scope, requires {s}"),
             Denial::InvalidRequest(why) => write!(f, "invalid request: {why}"),
+            Denial::BadAuthority => {
+                f.write_str("invalid request: the authority is not one host[:port]")
+            }
             Denial::TooManyFailures(s) => write!(f, "too many failed attempts, retry in {s} s"),
             Denial::AccessDenied(why) => write!(f, "access denied: {why}"),
             Denial::TemporarilyUnavailable(s) => {
@@ -152,6 +159,7 @@ mod tests {
             Denial::EmptyCredentials("Bearer").code(),
             "missing_credentials"
         );
+        assert_eq!(Denial::BadAuthority.code(), "invalid_request");
         let all = [
             Denial::MissingCredentials,
             Denial::InvalidCredentials("x"),

@@ -189,6 +189,48 @@ impl<'a> Request<'a> {
     }
 }
 
+/// Whether `value` is exactly one `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2.2): a DNS
+/// name or IPv4 address (letters, digits, `-`, `.`, `_`, `~`) or a bracketed IPv6 literal,
+/// then optionally `:` and a port of 1 to 5 digits up to 65535. A comma (Envoy's join of two
+/// `Host` lines), whitespace, userinfo, an empty host or a bad port make it not one.
+pub fn valid_authority(value: &str) -> bool {
+    let (host, port) = match value.strip_prefix('[') {
+        Some(v6) => {
+            let Some((addr, rest)) = v6.split_once(']') else {
+                return false;
+            };
+            if addr.is_empty()
+                || !addr
+                    .bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+            {
+                return false;
+            }
+            match rest {
+                "" => return true,
+                _ => match rest.strip_prefix(':') {
+                    Some(port) => ("v6", Some(port)),
+                    None => return false,
+                },
+            }
+        }
+        None => match value.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (value, None),
+        },
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+    });
+    host_ok && port_ok
+}
+
 /// The path without its query string or fragment.
 pub fn path_only(path_and_query: &str) -> &str {
     let end = path_and_query
@@ -269,6 +311,47 @@ mod tests {
         for (input, path, query) in cases {
             assert_eq!(path_only(input), path, "{input}");
             assert_eq!(query_of(input), query, "{input}");
+        }
+    }
+
+    #[test]
+    fn authorities() {
+        let cases = [
+            ("name", "api.example.com", true),
+            ("name and port", "api.example.com:8443", true),
+            ("upper case", "API.Example.COM", true),
+            ("trailing dot", "api.example.com.", true),
+            ("ipv4", "127.0.0.1:10000", true),
+            ("ipv6", "[::1]", true),
+            ("ipv6 and port", "[2001:db8::1]:443", true),
+            ("underscore", "my_service.ns.svc", true),
+            ("port 65535", "h:65535", true),
+            (
+                "two Host lines joined",
+                "internal.example.com,x.open.example.com",
+                false,
+            ),
+            ("joined with a space", "a.example.com, b.example.com", false),
+            ("empty", "", false),
+            ("empty host", ":8080", false),
+            ("empty port", "h:", false),
+            ("port too large", "h:65536", false),
+            ("port of six digits", "h:000080", false),
+            ("port not digits", "h:80a", false),
+            ("two ports", "h:80:81", false),
+            ("userinfo", "user@h", false),
+            ("space", "a b", false),
+            ("tab", "h\t", false),
+            ("path", "h/x", false),
+            ("ipv6 unclosed", "[::1", false),
+            ("ipv6 empty", "[]", false),
+            ("ipv6 then junk", "[::1]x", false),
+            ("ipv6 bad chars", "[::g]", false),
+            ("ipv6 unbracketed", "::1", false),
+            ("non-ascii", "exämple.com", false),
+        ];
+        for (name, value, want) in cases {
+            assert_eq!(valid_authority(value), want, "{name}: {value:?}");
         }
     }
 

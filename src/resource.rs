@@ -16,6 +16,9 @@ pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 pub struct Resource {
     /// The resource identifier (`resource` in the document; the default token audience).
     pub id: String,
+    /// The id's host ([`crate::rules::host_of`]), port (given or its scheme's default) and
+    /// path without a trailing `/`: the requests the resource covers.
+    within: (String, String, String),
     /// The path the document is served at.
     pub metadata_path: String,
     /// The document's absolute URL, for challenges and bodies.
@@ -140,13 +143,39 @@ impl Resource {
             bearer_methods.to_vec().into(),
         );
         doc.extend(members);
+        let (host, port) = crate::rules::split_authority(authority);
+        let default_port = if scheme == "https" { "443" } else { "80" };
+        let within = (
+            host,
+            port.unwrap_or(default_port).to_string(),
+            trimmed.to_string(),
+        );
         Ok(Resource {
             id: id.to_string(),
+            within,
             metadata_url: format!("{scheme}://{authority}{metadata_path}"),
             metadata_path,
             scopes_supported: scopes,
             document: serde_json::Value::Object(doc).to_string(),
         })
+    }
+
+    /// Whether a request for `path` at `authority` is inside this resource, so that its
+    /// replies may point at the metadata document (RFC 9728 §3.3: a client rejects a document
+    /// whose `resource` is not the resource it called). Inside: the same host, the same port
+    /// (a request that names none is taken to use the id's), and a path equal to the id's or
+    /// below it by whole segments. The scheme is not compared: TLS often ends before Envoy.
+    pub fn covers(&self, authority: Option<&str>, path: &str) -> bool {
+        let Some(authority) = authority else {
+            return false;
+        };
+        let (want_host, want_port, prefix) = &self.within;
+        let (host, port) = crate::rules::split_authority(authority);
+        host == *want_host
+            && port.is_none_or(|p| p == want_port)
+            && path
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 
     /// authgate's own answer at the metadata URL: the document for `GET` and `HEAD`, a CORS

@@ -68,20 +68,26 @@ impl HeaderMatch {
 /// The host of an `:authority`: without its port, lower-case; an IPv6 literal keeps its
 /// brackets (`[::1]:8080` → `[::1]`).
 pub fn host_of(authority: &str) -> String {
-    let host = match authority.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((inside, _)) => return format!("[{}]", inside.to_ascii_lowercase()),
-            None => authority,
-        },
-        None => authority.rsplit_once(':').map_or(authority, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                authority
-            }
-        }),
+    split_authority(authority).0
+}
+
+/// An `:authority` as its host ([`host_of`]) and its port, when it names one.
+pub fn split_authority(authority: &str) -> (String, Option<&str>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        if let Some((inside, after)) = rest.split_once(']') {
+            let port = after.strip_prefix(':');
+            return (format!("[{}]", inside.to_ascii_lowercase()), port);
+        }
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, port))
+            if !authority.starts_with('[') && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            (h, Some(port))
+        }
+        _ => (authority, None),
     };
-    host.trim_end_matches('.').to_ascii_lowercase()
+    (host.trim_end_matches('.').to_ascii_lowercase(), port)
 }
 
 /// What a rule requires.

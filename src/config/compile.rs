@@ -185,16 +185,11 @@ fn compile_raw(
             ))
         }
     };
-    // RFC 9728 §5.1: every token challenge (Bearer, DPoP) says where the resource's
-    // metadata is.
-    if let Some(r) = &resource {
-        for c in rules.iter_mut().flat_map(|rule| rule.challenges.iter_mut()) {
-            if c.scheme.is_token() {
-                c.base
-                    .push_str(&format!(", resource_metadata=\"{}\"", r.metadata_url));
-            }
-        }
-    }
+    let reads_authority = resource.is_some()
+        || rules.iter().any(|r| !r.hosts.is_empty())
+        || providers
+            .iter()
+            .any(|p| p.check.binding().is_some_and(|b| b.dpop.is_some()));
     Ok(Config {
         realm,
         providers,
@@ -212,6 +207,7 @@ fn compile_raw(
             Some(t) => Some(Throttle::compile(t.max_failures, t.window_seconds)?),
             None => None,
         },
+        reads_authority,
     })
 }
 

@@ -44,6 +44,9 @@ pub struct Config {
     pub resource: Option<crate::resource::Resource>,
     /// Brute-force throttling, when configured.
     pub throttle: Option<Throttle>,
+    /// Something decides by the request's authority (a host rule, a DPoP `htu`, where the
+    /// resource is advertised), so a malformed one is refused before any rule decides.
+    pub reads_authority: bool,
 }
 
 /// `mode`.

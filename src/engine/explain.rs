@@ -43,6 +43,12 @@ impl Engine {
     /// Explains the decision on `view` at `now` (seconds).
     pub fn explain(&self, view: &dyn RequestView, now: u64) -> Explanation {
         let req = Request::new(view);
+        if self.bad_authority(&req) {
+            return Explanation {
+                rule: "none: the authority is not one host[:port], refused before any rule".into(),
+                credentials: vec![],
+            };
+        }
         let method = req.method();
         let path_and_query = req.path_and_query();
         let path = path_only(&path_and_query);

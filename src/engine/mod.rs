@@ -15,7 +15,7 @@ use crate::error::{ConfigError, Denial};
 use crate::providers::jwt::remote::RemoteJwks;
 use crate::providers::{HeaderEdits, Need};
 use crate::reply::Reply;
-use crate::request::{path_only, Request, RequestView};
+use crate::request::{path_only, valid_authority, Request, RequestView};
 use crate::rules::Rule;
 pub use explain::{Explanation, Outcome};
 use requirement::Unmet;
@@ -149,6 +149,16 @@ impl Engine {
     fn decide_inner(&self, view: &dyn RequestView, now: u64, may_wait: bool) -> Decision {
         let req = Request::new(view);
         let mut allowed = self.allowed_base(view);
+        // RFC 9112 §3.2: two `Host` lines (joined by Envoy) or an invalid one are a 400, before
+        // a host rule, a DPoP `htu` or the resource's advertisement could read them.
+        if self.bad_authority(&req) {
+            return self.refuse(
+                &req,
+                None,
+                requirement::Failure::of(Denial::BadAuthority),
+                allowed,
+            );
+        }
         let method = req.method();
         let path_and_query = req.path_and_query();
         let path = path_only(&path_and_query);
@@ -200,6 +210,11 @@ impl Engine {
             }
             Err(Unmet::Refused(failure)) => self.refuse(&req, Some(rule), failure, allowed),
         }
+    }
+
+    /// Whether something reads `req`'s authority and it is not one valid `host[:port]`.
+    pub(super) fn bad_authority(&self, req: &Request) -> bool {
+        self.config.reads_authority && req.authority().is_some_and(|a| !valid_authority(&a))
     }
 
     /// The first rule that matches `method` on `path` (query removed) of `req`.

@@ -6,7 +6,7 @@ use super::{Allowed, Decision, Engine, Refusal};
 use crate::config::Mode;
 use crate::error::Denial;
 use crate::reply::{self, ReplyContext};
-use crate::request::{Request, RequestView};
+use crate::request::{path_only, Request, RequestView};
 use crate::rules::{Requirement, Rule};
 
 impl Engine {
@@ -38,16 +38,17 @@ impl Engine {
         };
         let accept = req.header("accept");
         let provider = failure.provider.and_then(|i| self.config.providers.get(i));
+        // Only a request inside the resource is pointed at its document (RFC 9728 §3.3).
+        let resource_metadata = self.config.resource.as_ref().filter(|r| {
+            let path_and_query = req.path_and_query();
+            r.covers(req.authority().as_deref(), path_only(&path_and_query))
+        });
         let ctx = ReplyContext {
             challenges: rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]),
             needs_all: rule.is_some_and(|r| matches!(r.requires, Requirement::All(_))),
             failed: failure.scheme.or(provider.map(|p| p.check.scheme())),
             scope_hint: scope_hint.as_deref(),
-            resource_metadata: self
-                .config
-                .resource
-                .as_ref()
-                .map(|r| r.metadata_url.as_str()),
+            resource_metadata: resource_metadata.map(|r| r.metadata_url.as_str()),
             request_id: request_id.as_deref(),
             html: reply::prefers_html(accept.as_deref()),
             grpc: reply::is_grpc(req.header("content-type").as_deref()),

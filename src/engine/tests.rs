@@ -200,4 +200,5 @@ mod throttle {
     }
 }
 
+mod authority;
 mod scopes;

@@ -113,6 +113,11 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
             "Bad Request",
             format!("The request is malformed: {why}. Send exactly one credential, in one place."),
         ),
+        Denial::BadAuthority => (
+            400,
+            "Bad Request",
+            "The request is malformed: its Host (:authority) is not exactly one host[:port] (RFC 9112 §3.2). Send one Host header that names one host.".into(),
+        ),
         Denial::AccessDenied(why) => (
             403,
             "Forbidden",
@@ -203,7 +208,8 @@ pub struct ReplyContext<'a> {
     pub failed: Option<Scheme>,
     /// With a `resource`: the scopes the rule needs, for the 401's Bearer challenge.
     pub scope_hint: Option<&'a str>,
-    /// With a `resource`: the URL of its metadata document (RFC 9728), for the body.
+    /// With a `resource` that covers the request: the URL of its metadata document (RFC 9728),
+    /// for the token challenges, the body and the HTML page.
     pub resource_metadata: Option<&'a str>,
     /// The request's `x-request-id`.
     pub request_id: Option<&'a str>,
@@ -244,10 +250,10 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     for c in ctx.challenges {
         // 403 is about scope, which only Bearer can express (RFC 6750 §3.1); an access
         // rule's 403 asks for no other credential, so it has no challenge at all; nor does a
-        // 503, which is not about the credential.
+        // 503 or a malformed authority, which are not about the credential.
         let no_challenge = matches!(
             denial,
-            Denial::AccessDenied(_) | Denial::TemporarilyUnavailable(_)
+            Denial::AccessDenied(_) | Denial::TemporarilyUnavailable(_) | Denial::BadAuthority
         );
         if no_challenge || status == 403 && !c.scheme.is_token() || seen.contains(&c.base.as_str())
         {
@@ -255,6 +261,10 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
         }
         seen.push(&c.base);
         let mut value = c.base.clone();
+        // RFC 9728 §5.1: a token challenge says where the resource's metadata is.
+        if let (true, Some(url)) = (c.scheme.is_token(), ctx.resource_metadata) {
+            value.push_str(&format!(", resource_metadata=\"{url}\""));
+        }
         // MCP: a 401 names the scopes the route needs, so a client asks for them (a 403's
         // `insufficient_scope` names them among its error attributes).
         if let (Scheme::Bearer, 401, Some(scopes)) = (c.scheme, status, ctx.scope_hint) {

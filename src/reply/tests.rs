@@ -44,6 +44,7 @@ fn contract_table() {
         ),
         ("access denied", Denial::AccessDenied("x".into()), 403, &[]),
         ("token service down", Denial::TemporarilyUnavailable(2), 503, &[]),
+        ("two Host lines", Denial::BadAuthority, 400, &[]),
     ];
     for (name, denial, status, challenges) in cases {
         let mut cx = ctx(&all, Some("rid-1"));

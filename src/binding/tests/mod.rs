@@ -308,7 +308,8 @@ fn the_resource_metadata_names_the_bindings() {
         doc["tls_client_certificate_bound_access_tokens"],
         json!(true)
     );
-    let refused = e.decide(&HeaderList::new("GET", "/x", &[]), RFC_NOW);
+    let at = [(":authority", "api.example.com")];
+    let refused = e.decide(&HeaderList::new("GET", "/x", &at), RFC_NOW);
     let crate::engine::Decision::Deny(d) = refused else {
         panic!("refused")
     };

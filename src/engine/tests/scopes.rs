@@ -140,7 +140,8 @@ fn protected_resource_metadata_and_challenges() {
         panic!("metadata")
     };
     assert_eq!(doc.status, 200);
-    let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/mcp", &[]), RFC_NOW) else {
+    let at = [(":authority", "api.example.com")];
+    let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/mcp", &at), RFC_NOW) else {
         panic!("401")
     };
     let www = d.reply.challenges();
@@ -152,6 +153,30 @@ fn protected_resource_metadata_and_challenges() {
     );
     let body: serde_json::Value = serde_json::from_str(&d.reply.body).unwrap();
     assert_eq!(body["resource_metadata"], url);
+    // RFC 9728 §3.3: only requests inside the resource are pointed at its document.
+    let cases = [
+        ("below the id", "api.example.com", "/mcp/tools", true),
+        (
+            "host case and port 443",
+            "API.example.com:443",
+            "/mcp",
+            true,
+        ),
+        ("another path", "api.example.com", "/stock", false),
+        ("a longer segment", "api.example.com", "/mcpx", false),
+        ("another host", "other.example.com", "/mcp", false),
+        ("another port", "api.example.com:8443", "/mcp", false),
+    ];
+    for (name, authority, path, inside) in cases {
+        let view = HeaderList::new("GET", path, &[(":authority", authority)]);
+        let Decision::Deny(d) = e.decide(&view, RFC_NOW) else {
+            panic!("{name}")
+        };
+        let www = d.reply.challenges().join(" ");
+        let body: serde_json::Value = serde_json::from_str(&d.reply.body).unwrap();
+        assert_eq!(www.contains("resource_metadata="), inside, "{name}: {www}");
+        assert_eq!(body.get("resource_metadata").is_some(), inside, "{name}");
+    }
     // RFC 7515 §A.3's token has no `aud`: not issued for this resource.
     let bearer = format!("Bearer {A3_JWS}");
     let Decision::Deny(d) = e.decide(
