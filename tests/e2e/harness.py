@@ -308,6 +308,18 @@ def request(port, method, path, headers=(), body=None, timeout=10):
     return out
 
 
+def raw_request(port, data, timeout=10):
+    """Sends `data` as it is (a request no ordinary client would send: two Host lines, say) on
+    one connection and reads the one response."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        r = http.client.HTTPResponse(s)
+        r.begin()
+        out = Response(r.status, [(k.lower(), v) for k, v in r.getheaders()], r.read())
+        r.close()
+        return out
+
+
 @dataclass
 class Stack:
     """Envoy with authgate in front of a recording upstream."""

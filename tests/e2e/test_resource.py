@@ -1,8 +1,10 @@
 """OAuth 2.0 Protected Resource Metadata (RFC 9728) through Envoy: authgate serves the metadata
 document itself at the well-known URL (§3.1), before any rule and without credentials; every
-Bearer challenge, 401 and 403, carries `resource_metadata` (§5.1) and a scoped route's 401 names
-its scope (as MCP asks); problem bodies carry the URL; a token must be issued for the resource
-(RFC 8707) when the provider names no audience; bad `resource` settings are refused at load."""
+Bearer challenge, 401 and 403, of a request inside the resource (its host, port and path) carries
+`resource_metadata` (§5.1), and no request outside it does (§3.3: a client rejects a document
+for another resource); a scoped route's 401 names its scope (as MCP asks); problem bodies carry
+the URL; a token must be issued for the resource (RFC 8707) when the provider names no audience;
+bad `resource` settings are refused at load."""
 
 import json
 
@@ -15,6 +17,7 @@ KEYS = Keys()
 ID = "https://api.example.com/mcp"
 META = "/.well-known/oauth-protected-resource/mcp"
 URL = "https://api.example.com" + META
+HOST = [("host", "api.example.com")]
 CONFIG = {
     "realm": "api",
     "providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "local_jwks": KEYS.jwks(["p256"])},
@@ -50,19 +53,36 @@ def test_the_metadata_document_is_served_before_any_rule(gw):
 
 
 def test_challenges_and_bodies_point_at_the_metadata(gw):
-    r = refused(gw, "/mcp")
+    r = refused(gw, "/mcp", HOST)
     body = assert_problem(r, 401, "missing_credentials")
     assert r.all("www-authenticate") == [f'Bearer realm="api", resource_metadata="{URL}", scope="mcp:tools"']
     assert body["resource_metadata"] == URL
-    r = refused(gw, "/other")
-    assert r.all("www-authenticate") == [f'Bearer realm="api", resource_metadata="{URL}"',
-                                         'ApiKey realm="api", in="header", name="x-api-key"']
-    r = refused(gw, "/mcp", [("authorization", token(scope="other"))])
+    r = refused(gw, "/mcp/tools/call", HOST)
+    assert r.all("www-authenticate") == [f'Bearer realm="api", resource_metadata="{URL}", scope="mcp:tools"']
+    r = refused(gw, "/mcp", HOST + [("authorization", token(scope="other"))])
     assert_problem(r, 403, "insufficient_scope")
     assert r.all("www-authenticate") == [
         f'Bearer realm="api", resource_metadata="{URL}", error="insufficient_scope", scope="mcp:tools"']
-    page = refused(gw, "/mcp", [("accept", "text/html")])
+    page = refused(gw, "/mcp", HOST + [("accept", "text/html")])
     assert URL in page.body.decode()
+
+
+@pytest.mark.parametrize("name,path,headers", [
+    ("another path", "/other", HOST),
+    ("a longer first segment", "/mcpx", HOST),
+    ("another host", "/mcp", [("host", "internal.example.com")]),
+    ("another port", "/mcp", [("host", "api.example.com:8443")]),
+    ("the proxy's own address", "/mcp", []),
+])
+def test_requests_outside_the_resource_are_not_pointed_at_its_document(gw, name, path, headers):
+    """Issue 21: a 401 for /stock carried the /mcp document's URL, which a strict client fetches
+    and rejects. Outside the resource the challenge and body name no document."""
+    r = refused(gw, path, headers)
+    assert r.status == 401, r.body
+    assert not any("resource_metadata" in c for c in r.all("www-authenticate")), r.all("www-authenticate")
+    assert "resource_metadata" not in r.json()
+    page = refused(gw, path, headers + [("accept", "text/html")])
+    assert META not in page.body.decode()
 
 
 def test_a_token_must_be_issued_for_the_resource(gw):
