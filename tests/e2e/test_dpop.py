@@ -38,6 +38,7 @@ def plugin(opaque_port):
     }, "rules": [
         {"match": {"prefix": "/strict"}, "requires": "strict"},
         {"match": {"prefix": "/opaque"}, "requires": "opaque"},
+        {"match": {"prefix": "/scoped"}, "requires": "idp", "scopes": ["admin"]},
         {"match": {"prefix": "/"}, "requires": "idp"},
     ]}
 
@@ -128,6 +129,20 @@ def test_an_introspected_token_is_bound_by_the_answers_cnf(gw):
 def test_every_way_a_proof_can_be_wrong_is_refused(gw, name, make, says):
     r = refused(gw, "/orders", make(gw, token()))
     assert_proof_refused(r, says)
+
+
+def test_a_403_names_the_scope_on_the_scheme_the_token_came_with_only(gw):
+    """Issue 21: a DPoP-bound token short of scope put `error="insufficient_scope"` on the
+    DPoP challenge and on Bearer; a client could read the Bearer one as a way to fall back."""
+    r = refused(gw, "/scoped", gw.dpop("/scoped", token(scope="read")))
+    assert r.status == 403 and r.json()["error"] == "insufficient_scope", r.body
+    assert r.all("www-authenticate") == [
+        'Bearer realm="api"', f'DPoP {ALGS}, realm="api", error="insufficient_scope", scope="admin"']
+    r = refused(gw, "/scoped", [("authorization", "Bearer " + token(bound=False, scope="read"))])
+    assert r.status == 403
+    assert r.all("www-authenticate") == [
+        'Bearer realm="api", error="insufficient_scope", scope="admin"', f'DPoP {ALGS}, realm="api"']
+    allowed(gw, "/scoped", gw.dpop("/scoped", token(scope="admin")))
 
 
 def test_a_replayed_proof_is_refused(gw):

@@ -70,3 +70,58 @@ def test_google_x509_key_map_as_local_jwks():
             refused(gw, "/x", [("authorization", "Bearer " + other.token("RS256", claims(aud=None), header={"kid": "rsa"}))])
         finally:
             close_stack(gw)
+
+
+def _short_x_key():
+    """A P-256 key whose `x` starts with a zero byte, and its JWK with that byte dropped, as
+    some issuers' encoders write it."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    while True:
+        key = ec.generate_private_key(ec.SECP256R1())
+        nums = key.public_key().public_numbers()
+        if nums.x < 1 << 248:
+            x = nums.x.to_bytes(32, "big")[1:]
+            return key, {"kty": "EC", "crv": "P-256", "kid": "short-x", "x": b64(x), "y": b64(nums.y.to_bytes(32, "big"))}
+
+
+def _es256(key, kid, body):
+    import json
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    signing_input = f"{b64(json.dumps({'alg': 'ES256', 'kid': kid}))}.{b64(json.dumps(body))}"
+    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+    return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def test_key_sets_as_issuers_publish_them():
+    """Issue 21 (jwt_verify_lib's vectors): a malformed member no longer makes the set unusable;
+    an EC key without `crv` takes the curve its `alg` fixes; a coordinate whose leading zero
+    byte was dropped is padded back; times before 1970 or past 2^63 s are malformed."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from conftest import close_stack, make_stack
+    p521 = ec.generate_private_key(ec.SECP521R1()).public_key().public_numbers()
+    short_key, short_jwk = _short_x_key()
+    jwks = {"keys": [
+        {"kty": "EC", "crv": "P-521", "kid": "p521-bad-y", "x": b64(p521.x.to_bytes(66, "big")),
+         "y": b64(p521.y.to_bytes(66, "big")[:65])},
+        {"kty": "EC", "alg": "ES256", "kid": "no-crv", "x": GOOD["x"], "y": GOOD["y"]},
+        short_jwk,
+        GOOD,
+    ]}
+    stack = make_stack({"realm": "api", "providers": {"idp": {"type": "jwt", "issuer": "https://idp.test",
+                                                              "local_jwks": jwks}}})
+    try:
+        for kid in ("no-crv", "p256"):
+            allowed(stack, "/x", [("authorization", "Bearer " + KEYS.token("ES256", claims(aud=None), {"kid": kid}))])
+        allowed(stack, "/x", [("authorization", "Bearer " + _es256(short_key, "short-x", claims(aud=None)))])
+        warnings = [l for l in stack.envoy.log().splitlines() if "provider idp: local_jwks keys[" in l]
+        assert warnings and all('kid "p521-bad-y"' in l and "not a point on P-521" in l for l in warnings), warnings
+        for name, extra, says in [("negative exp", {"exp": -1}, "`exp` is before 1970"),
+                                  ("exp past 2^63", {"exp": 9223372036854775810}, "`exp` is before 1970 or past 2^63 s"),
+                                  ("negative nbf", {"nbf": -100}, "`nbf` is before 1970")]:
+            r = refused(stack, "/x", [("authorization", "Bearer " + KEYS.token("ES256", claims(aud=None, **extra)))])
+            body = assert_problem(r, 401, "invalid_credentials")
+            assert says in body["detail"], (name, body)
+    finally:
+        close_stack(stack)
