@@ -70,6 +70,17 @@ ensure_wasm_opt() {
   npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "binaryen@$BINARYEN_VERSION" >/dev/null
 }
 
+DPOP_NPM_VERSION=2.1.2
+
+# The `dpop` npm package (panva's RFC 9449 client), for the tests: a real DPoP client that signs
+# Ed25519 proofs under RFC 9864's name only. Needs Node.js 20 or later (WebCrypto Ed25519).
+ensure_node_dpop() {
+  [ -f "$ROOT/.tools/node_modules/dpop/package.json" ] && return 0
+  command -v npm >/dev/null 2>&1 || { log "npm not found: the Node.js DPoP client tests will skip"; return 0; }
+  log "installing dpop $DPOP_NPM_VERSION (npm) into .tools"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "dpop@$DPOP_NPM_VERSION" >/dev/null
+}
+
 build() {
   ensure_rust
   ensure_wasm_opt
@@ -100,6 +111,7 @@ run_tests() {
   ensure_venv
   ensure_apt docker-compose docker-compose
   ensure_apt chromium chromium
+  ensure_node_dpop
   log "unit tests (native, no wasm host)"
   cargo test --quiet
   log "clippy (wasm32, unwrap/expect/panic denied outside tests)"

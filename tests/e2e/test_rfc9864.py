@@ -1,10 +1,14 @@
 """RFC 9864 algorithm names through Envoy: `Ed25519` is accepted wherever `EdDSA` is — tokens
-and keys made by joserfc (a JOSE library that emits RFC 9864 names), DPoP proofs it signs, and
+and keys made by joserfc (a JOSE library that emits RFC 9864 names), DPoP proofs it signs and
+proofs from panva's `dpop` npm client (which signs Ed25519 proofs under that name only), and
 `dpop_algs`; DPoP challenges and the RFC 9728 document advertise both names. `Ed448` (not built)
 is refused as an unsupported algorithm, and its key is skipped."""
 
 import base64
 import json
+import os
+import shutil
+import subprocess
 import time
 import uuid
 
@@ -13,7 +17,7 @@ from joserfc import jwt
 from joserfc.jwk import OKPKey
 
 from common import allowed, refused
-from dpop_client import ath
+from dpop_client import ath, thumbprint
 from jwtkit import b64, claims
 
 ISSUER = OKPKey.generate_key("Ed25519")
@@ -99,3 +103,44 @@ def test_both_names_are_advertised(gw):
     assert r.all("www-authenticate")[0].startswith('DPoP algs="Ed25519 EdDSA", realm="api"'), r.all("www-authenticate")
     doc = json.loads(refused(gw, META).body)
     assert doc["dpop_signing_alg_values_supported"] == ALGS
+
+
+NODE_DPOP = os.path.join(os.path.dirname(__file__), "..", "..", ".tools", "node_modules", "dpop", "build", "index.js")
+
+
+class NodeDpop:
+    """panva's `dpop` package in a Node.js process (tests/e2e/dpop_node.mjs)."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["node", os.path.join(os.path.dirname(__file__), "dpop_node.mjs"), NODE_DPOP],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.jwk = json.loads(self.proc.stdout.readline())
+
+    def proof(self, htu, htm, token):
+        self.proc.stdin.write(json.dumps({"htu": htu, "htm": htm, "token": token}) + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+
+
+@pytest.mark.skipif(not (shutil.which("node") and os.path.exists(NODE_DPOP)),
+                    reason="Node.js or the dpop npm package is missing (./build.sh test installs the package)")
+def test_proofs_from_the_dpop_npm_client_pass(gw):
+    client = NodeDpop()
+    try:
+        assert client.jwk["crv"] == "Ed25519"
+        token = sign(ISSUER, "Ed25519", claims(cnf={"jkt": thumbprint(client.jwk)}), kid="new")
+        url = f"http://127.0.0.1:{gw.port}/bound/items"
+        for _ in range(2):
+            p = client.proof(url, "GET", token)
+            assert header_of(p)["alg"] == "Ed25519"
+            allowed(gw, "/bound/items", [("authorization", f"DPoP {token}"), ("dpop", p)])
+        # A proof for another URL is refused as one.
+        r = refused(gw, "/bound/items", [("authorization", f"DPoP {token}"),
+                                         ("dpop", client.proof(url.replace("items", "other"), "GET", token))])
+        assert r.status == 401 and r.json()["error"] == "invalid_dpop_proof"
+    finally:
+        client.close()
