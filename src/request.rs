@@ -190,7 +190,8 @@ impl<'a> Request<'a> {
 }
 
 /// Whether `value` is exactly one `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2.2): a DNS
-/// name or IPv4 address (letters, digits, `-`, `.`, `_`, `~`) or a bracketed IPv6 literal,
+/// name or IPv4 address (non-empty labels of letters, digits, `-`, `_`, `~`, joined by `.`,
+/// one trailing dot allowed) or a bracketed IPv6 literal,
 /// then optionally `:` and a port of 1 to 5 digits up to 65535. A comma (Envoy's join of two
 /// `Host` lines), whitespace, userinfo, an empty host or a bad port make it not one.
 pub fn valid_authority(value: &str) -> bool {
@@ -219,10 +220,14 @@ pub fn valid_authority(value: &str) -> bool {
             None => (value, None),
         },
     };
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    // Labels are not empty (`.`, `a..b` and `.a` name no host); one trailing dot is allowed.
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let host_ok = name.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~'))
+    });
     let port_ok = port.is_none_or(|p| {
         (1..=5).contains(&p.len())
             && p.bytes().all(|b| b.is_ascii_digit())
@@ -349,6 +354,10 @@ mod tests {
             ("ipv6 bad chars", "[::g]", false),
             ("ipv6 unbracketed", "::1", false),
             ("non-ascii", "exämple.com", false),
+            ("only a dot", ".", false),
+            ("an empty label", "a..example.com", false),
+            ("a leading dot", ".example.com", false),
+            ("two trailing dots", "example.com..", false),
         ];
         for (name, value, want) in cases {
             assert_eq!(valid_authority(value), want, "{name}: {value:?}");
