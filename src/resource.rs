@@ -1,8 +1,8 @@
 //! OAuth 2.0 Protected Resource Metadata (RFC 9728): the top-level `resource` object, the
 //! metadata document authgate serves itself at the well-known URL (§3.1: the well-known path
-//! inserted before the resource's path), and that URL, which every Bearer challenge and
-//! problem body carries (§5.1) so a client learns where to get a token. The MCP authorization
-//! specification makes both a MUST for MCP servers.
+//! inserted before the resource's path), and that URL, which the token challenges and problem
+//! bodies of requests inside the resource carry (§5.1) so a client learns where to get a
+//! token. The MCP authorization specification makes both a MUST for MCP servers.
 
 use crate::config::raw::RawResource;
 use crate::error::ConfigError;

@@ -107,7 +107,7 @@ INVALID = [
     ("wrong audience", lambda: T(aud=["billing"]), "audience not accepted"),
     ("exp beyond max lifetime", lambda: T(lifetime=2 * 86400), "token lifetime exceeds the maximum"),
     ("string exp", lambda: KEYS.token("ES256", dict(claims(), exp=str(NOW + 600))), "`exp` is not a number"),
-    # RFC 7519 §4.1.2, §4.1.7 (jwt_verify_lib's suite accepts these; authgate does not).
+    # RFC 7519 §4.1.2, §4.1.7 (jwt_verify_lib refuses these too: JwtPayloadParseError*NotString).
     ("numeric sub", lambda: T(sub=1234), "`sub` is not a string"),
     ("object sub", lambda: KEYS.token("ES256", dict(claims(), sub={"id": "a"})), "`sub` is not a string"),
     ("numeric jti", lambda: KEYS.token("ES256", dict(claims(), jti=7)), "`jti` is not a string"),

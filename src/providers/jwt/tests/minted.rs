@@ -217,7 +217,7 @@ fn refusal_table() {
             es(json!({}), with(json!({"iat": 1e300}))),
             invalid("`iat` is before 1970 or past 2^63 s"),
         ),
-        // RFC 7519 §4.1.2 and §4.1.7 (jwt_verify_lib's suite accepts these; authgate does not).
+        // RFC 7519 §4.1.2 and §4.1.7 (jwt_verify_lib refuses these too: JwtPayloadParseError*NotString).
         (
             "numeric sub",
             es(json!({}), with(json!({"sub": 1234}))),
