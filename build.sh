@@ -3,6 +3,7 @@
 #   ./build.sh          build dist/authgate.wasm (release, wasm32-wasip1)
 #   ./build.sh test     install what is missing, then unit + clippy + integration tests
 #   ./build.sh demo     run the demo: Envoy on 127.0.0.1:8080 with envoy/demo.yaml
+#   ./build.sh compose  the same demo in containers (docker-compose.yml), built first
 #   ./build.sh bench    authgate next to Envoy's native auth filters (wrk), table + JSON + SVG
 #   ./build.sh soak     minutes of mixed traffic on 2 workers: no 5xx, flat memory, counts add up
 #   ./build.sh fuzz     cargo fuzz on the pure core (nightly), FUZZ_SECONDS per target
@@ -95,6 +96,8 @@ build() {
   else
     cp "target/$TARGET/release/authgate.wasm" dist/authgate.wasm
   fi
+  # World-readable whatever the umask: the Envoy container image runs Envoy as uid 101.
+  chmod 0644 dist/authgate.wasm
   log "dist/authgate.wasm: $(wc -c < dist/authgate.wasm) bytes"
 }
 
@@ -111,6 +114,10 @@ run_tests() {
   ensure_venv
   ensure_apt docker-compose docker-compose
   ensure_apt chromium chromium
+  # The compose test: a container engine (started by the test when none runs) and debootstrap
+  # for the stand-in images' Debian root filesystem.
+  ensure_apt dockerd docker.io
+  ensure_apt debootstrap debootstrap
   ensure_node_dpop
   log "unit tests (native, no wasm host)"
   cargo test --quiet
@@ -125,13 +132,28 @@ run_tests() {
   cargo build --release --target "$TARGET" --quiet --features test-trap --target-dir target/trap
   cp "target/trap/$TARGET/release/authgate.wasm" dist/authgate-trap.wasm
   log "integration tests against Envoy $ENVOY_VERSION"
-  "$VENV/bin/python" -m pytest -q tests/e2e "$@"
+  "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@"
 }
 
 demo() {
   build
   ensure_venv
   exec "$VENV/bin/python" tests/e2e/demo.py
+}
+
+# The demo in containers (docker-compose.yml): build first, so that dist/authgate.wasm exists
+# before Compose mounts it; .venv too, for the README's token line. Docker's `compose` plugin
+# (v2) when there is one, else Debian's docker-compose (v1).
+compose() {
+  build
+  ensure_venv
+  if docker compose version >/dev/null 2>&1; then
+    exec docker compose up "$@"
+  elif command -v docker-compose >/dev/null 2>&1; then
+    exec docker-compose up "$@"
+  fi
+  log "neither 'docker compose' nor 'docker-compose' found: apt-get install docker.io docker-compose"
+  exit 1
 }
 
 bench() {
@@ -195,10 +217,11 @@ case "$cmd" in
   build) build ;;
   test) run_tests "$@" ;;
   demo) demo ;;
+  compose) compose "$@" ;;
   measure) measure "$@" ;;
   bench) bench "$@" ;;
   soak) soak "$@" ;;
   fuzz) fuzz "$@" ;;
   cli) cli ;;
-  *) echo "usage: $0 [build|test|demo|bench|soak|fuzz|measure|cli]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|demo|compose|bench|soak|fuzz|measure|cli]" >&2; exit 2 ;;
 esac

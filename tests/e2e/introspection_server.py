@@ -93,6 +93,9 @@ def from_file(path, port=None, host="127.0.0.1"):
 
 
 if __name__ == "__main__":
+    # As a container's main process: SIGTERM (`docker compose down`) ends it at once, exit 0.
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server = from_file(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 80,
                        sys.argv[3] if len(sys.argv) > 3 else "0.0.0.0")
     print(f"introspection endpoint on {server.server.server_address}", flush=True)

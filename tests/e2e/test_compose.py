@@ -1,7 +1,9 @@
-"""The container demo (docker-compose.yml + envoy/compose.yaml) is sound without a container
-engine: Compose accepts the file, every host path it mounts exists, Envoy 1.40 validates the
-Envoy config (authgate included: validate mode loads the module and runs its configure step),
-and the plugin configuration inlined there is exactly demo/authgate.json."""
+"""The container demo (docker-compose.yml + envoy/compose.yaml), what can be checked without a
+container engine (test_compose_live.py runs it): Compose accepts the file, every host path it
+mounts exists and is mounted read-only with the long syntax, ports are published on 127.0.0.1
+only, Envoy 1.40 validates the Envoy config (authgate included: validate mode loads the module
+and runs its configure step), and the plugin configuration inlined there is exactly
+demo/authgate.json."""
 
 import json
 import os
@@ -47,7 +49,9 @@ def test_mounted_host_paths_exist():
     mounts = []
     for name, service in compose()["services"].items():
         for volume in service.get("volumes", []):
-            host, target = volume.split(":")[:2]
+            # The long syntax, so a missing file is an error, not an empty directory made by Docker.
+            assert volume["type"] == "bind" and volume["read_only"] is True, (name, volume)
+            host, target = volume["source"], volume["target"]
             # Relative to the repository, so the demo works from any checkout.
             assert host.startswith("./"), f"{name}: {host} is not a relative path"
             assert os.path.exists(os.path.join(ROOT, host)), f"{name}: {host} does not exist (./build.sh first?)"
@@ -62,7 +66,9 @@ def test_compose_wiring_matches_envoy_config():
     """The names the Envoy config relies on are the ones compose provides."""
     services = compose()["services"]
     assert {"envoy", "upstream", "jwks", "idp"} <= services.keys()
-    assert {"8080:8080", "9901:9901"} <= set(services["envoy"]["ports"])
+    assert set(services["envoy"]["ports"]) == {"127.0.0.1:${AUTHGATE_HTTP_PORT:-8080}:8080",
+                                               "127.0.0.1:${AUTHGATE_ADMIN_PORT:-9901}:9901"}
+    assert services["idp"]["init"] is True and services["upstream"]["init"] is True
     clusters = {c["name"]: c for c in envoy_config()["static_resources"]["clusters"]}
     addr = lambda c: clusters[c]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]
     assert (addr("demo_upstream")["address"], addr("demo_upstream")["port_value"]) == ("upstream", 8081)

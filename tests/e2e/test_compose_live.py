@@ -1,0 +1,212 @@
+"""The container demo run for real: a container engine (started here when none runs), stand-in
+images under the tags docker-compose.yml names (compose_standins.py; tests/compose/README.md
+says what each reproduces), `docker-compose up`, every example of the README's demo block run
+with curl against it and checked as test_readme checks them against `./build.sh demo`, the admin
+port reachable only on 127.0.0.1, a `down` that stops every service at once (no SIGKILL after
+10 s), and nothing left behind: no container, no network, no daemon this test started.
+Without an engine that can start, the module is skipped with one line saying why — unless
+AUTHGATE_COMPOSE_TEST=required (.ci/run sets it), then it fails."""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import compose_standins
+from harness import ROOT, free_port, request
+from test_readme import check_comment, check_shown, parse_curl_output, readme_examples
+
+REQUIRED = os.environ.get("AUTHGATE_COMPOSE_TEST") == "required"
+
+
+def unavailable(why):
+    if REQUIRED:
+        pytest.fail(f"AUTHGATE_COMPOSE_TEST=required, but {why}")
+    pytest.skip(f"the compose test was skipped: {why}")
+
+
+def engine_answers():
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def missing():
+    """Why no engine can be had here, or None."""
+    if not shutil.which("docker"):
+        return "there is no docker command (apt-get install docker.io)"
+    if not engine_answers() and not shutil.which("dockerd"):
+        return "no container engine runs and there is no dockerd to start"
+    return None
+
+
+# One line for the whole module when there is no engine at all (pytest -rs prints it).
+if missing() and not REQUIRED:
+    pytest.skip(f"the compose test was skipped: {missing()}", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """A running container engine; one this fixture started is stopped again afterwards."""
+    if missing():
+        unavailable(missing())
+    started = None
+    if not engine_answers():
+        log = tempfile.NamedTemporaryFile(prefix="authgate-dockerd-", suffix=".log", delete=False)
+        started = subprocess.Popen(["dockerd"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while not engine_answers():
+            if started.poll() is not None or time.time() > deadline:
+                started.kill()
+                unavailable("dockerd did not start: " + open(log.name).read()[-2000:])
+            time.sleep(0.5)
+    yield
+    if started:
+        started.terminate()
+        started.wait(timeout=60)
+        assert not engine_answers(), "the container engine this test started is still running"
+
+
+def compose_cmd():
+    if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    unavailable("neither 'docker compose' nor docker-compose is installed")
+
+
+class Demo:
+    def __init__(self, cwd=ROOT):
+        self.project = f"authgate-test-{os.getpid()}"
+        self.port, self.admin = free_port(), free_port()
+        self.env = dict(os.environ, AUTHGATE_HTTP_PORT=str(self.port), AUTHGATE_ADMIN_PORT=str(self.admin))
+        self.cwd = cwd
+
+    def compose(self, *args, timeout=300, check=True):
+        return subprocess.run(compose_cmd() + ["-p", self.project, *args], cwd=self.cwd, env=self.env,
+                              capture_output=True, text=True, timeout=timeout, check=check)
+
+    def containers(self, *flags):
+        r = subprocess.run(["docker", "ps", "-q", *flags, "--filter", f"label=com.docker.compose.project={self.project}"],
+                           capture_output=True, text=True, check=True)
+        return r.stdout.split()
+
+    def networks(self):
+        r = subprocess.run(["docker", "network", "ls", "-q", "--filter", f"label=com.docker.compose.project={self.project}"],
+                           capture_output=True, text=True, check=True)
+        return r.stdout.split()
+
+    def logs(self):
+        return self.compose("logs", "--no-color", check=False).stdout[-6000:]
+
+
+@pytest.fixture(scope="module")
+def demo(engine):
+    built = compose_standins.ensure(log=lambda m: print("compose:", m))
+    print("compose images:", json.dumps(built))
+    d = Demo()
+    try:
+        d.compose("up", "-d")
+        deadline = time.time() + 90
+        while True:
+            try:
+                if request(d.admin, "GET", "/ready", timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.time() < deadline, "Envoy did not become ready:\n" + d.logs()
+            time.sleep(0.5)
+        yield d
+    finally:
+        if d.containers("-a"):
+            d.compose("down", "-t", "10", check=False)
+
+
+class Echoed:
+    """What the echo upstream says it received, read like the recording upstream's `seen`."""
+
+    def __init__(self, body):
+        self.headers = json.loads(body)["headers"]
+
+    def header(self, name):
+        return self.headers.get(name)
+
+
+def test_every_readme_demo_line_holds_against_the_containers(demo):
+    env = dict(os.environ)
+    checked = 0
+    for command, comment, shown in readme_examples():
+        if command.split("=", 1)[0].isupper() and "=" in command.split()[0]:
+            name, _, value = command.partition("=")
+            env[name] = subprocess.run(["bash", "-c", f"printf %s {value}"], cwd=ROOT, env=env,
+                                       capture_output=True, text=True, timeout=60, check=True).stdout
+            assert env[name], command
+            continue
+        line = command.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{demo.port}")
+        r = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, (command, r.stderr)
+        status, headers, body = parse_curl_output(r.stdout)
+        seen = Echoed(body) if status == 200 else None
+        try:
+            if comment:
+                check_comment(comment, status, headers, body, seen)
+            check_shown(shown, status, headers, body)
+        except AssertionError as e:
+            raise AssertionError(f"{command}: {e}\n{demo.logs()}") from e
+        checked += 1
+    assert checked >= 10
+
+
+def test_the_admin_port_is_published_on_127_0_0_1_only(demo):
+    (envoy,) = demo.compose("ps", "-q", "envoy").stdout.split()
+    ports = subprocess.run(["docker", "port", envoy], capture_output=True, text=True, check=True).stdout.split("\n")
+    published = [p.split(" -> ")[1] for p in ports if " -> " in p]
+    assert published and all(p.startswith("127.0.0.1:") for p in published), ports
+    assert request(demo.admin, "GET", "/ready").status == 200
+
+
+def test_the_envoy_image_runs_envoy_as_uid_101_and_reads_the_module(demo):
+    (envoy,) = demo.compose("ps", "-q", "envoy").stdout.split()
+    pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", envoy], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    status = open(f"/proc/{pid}/status").read()
+    assert "Name:\tenvoy" in status and "\nUid:\t101\t" in status, status[:400]
+    assert os.stat(os.path.join(ROOT, "dist", "authgate.wasm")).st_mode & 0o004, "dist/authgate.wasm is not world-readable"
+
+
+def test_down_stops_every_service_at_once_and_leaves_nothing(demo):
+    ids = demo.containers("-a")
+    started = time.time()
+    demo.compose("stop", "-t", "10")
+    took = time.time() - started
+    codes = subprocess.run(["docker", "inspect", "-f", "{{.Name}} {{.State.ExitCode}}", *ids],
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    assert took < 8, f"stopping took {took:.1f} s (a service ignored SIGTERM): {codes}"
+    assert all(l.endswith(" 0") for l in codes if l), codes
+    demo.compose("down", "-t", "10")
+    assert demo.containers("-a") == [] and demo.networks() == []
+
+
+def test_compose_before_the_build_is_an_error_that_names_the_module(engine):
+    """Started before ./build.sh, the demo must not leave Docker's empty root-owned directory
+    where dist/authgate.wasm goes (Envoy could not load it, the next build could not replace it)."""
+    with tempfile.TemporaryDirectory(prefix="authgate-nobuild-") as tmp:
+        for f in ("docker-compose.yml", "envoy/compose.yaml", "demo/jwks.json", "demo/introspection.json",
+                  "tests/e2e/introspection_server.py"):
+            os.makedirs(os.path.dirname(os.path.join(tmp, f)), exist_ok=True)
+            shutil.copy(os.path.join(ROOT, f), os.path.join(tmp, f))
+        compose_standins.ensure(log=lambda m: None)
+        d = Demo(cwd=tmp)
+        try:
+            r = d.compose("up", "-d", check=False)
+            assert r.returncode != 0, r.stdout + r.stderr
+            assert "authgate.wasm" in r.stdout + r.stderr, r.stdout + r.stderr
+            assert not os.path.exists(os.path.join(tmp, "dist", "authgate.wasm"))
+        finally:
+            d.compose("down", "-t", "10", check=False)
+        assert d.containers("-a") == [] and d.networks() == []
