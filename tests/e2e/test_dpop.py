@@ -196,12 +196,12 @@ def test_bad_binding_configurations_are_refused_at_load(over, field):
 
 
 def test_the_readme_client_gets_through(gw):
-    """The README's DPoP client (PyJWT and cryptography), run as written."""
+    """The documented DPoP client (docs/sender-constraints.md: PyJWT and cryptography), run as written."""
     import os
     import re
     from dpop_client import thumbprint
     from harness import ROOT
-    text = open(os.path.join(ROOT, "README.md")).read()
+    text = open(os.path.join(ROOT, "docs", "sender-constraints.md")).read()
     code = re.search(r"A DPoP client in Python.*?```python\n(.*?)```", text, re.S).group(1)
     scope = {}
     exec(code, scope)
