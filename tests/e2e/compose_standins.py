@@ -48,7 +48,8 @@ def mirror():
             text = open(path).read()
         except OSError:
             continue
-        m = re.search(r"^URIs:\s*(\S+)\s*\nSuites:[^\n]*\b%s\b" % SUITE, text, re.M) or \
+        # The suite itself (`bookworm`), not `bookworm-security`, whose mirror has only updates.
+        m = re.search(r"^URIs:\s*(\S+)\s*\nSuites:(?:[^\n]* )?%s(?: |$)" % SUITE, text, re.M) or \
             re.search(r"^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+%s\s" % SUITE, text, re.M)
         if m:
             return m.group(1)
