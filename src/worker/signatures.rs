@@ -22,6 +22,6 @@ pub(super) fn signature_line(by_host: bool) -> String {
             crate::crypto::host_algorithms().join(" ")
         )
     } else {
-        "authgate: signatures: every algorithm verified in the module (the host offers no verify_signature, or AUTHGATE_SIGNATURES=module)".into()
+        "authgate: signatures: every algorithm verified in the module but ES384 ES512, which only the host verifies (the host offers no verify_signature, or AUTHGATE_SIGNATURES=module)".into()
     }
 }

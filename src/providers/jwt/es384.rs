@@ -1,5 +1,6 @@
 //! ES384 (ECDSA on P-384 with SHA-384, RFC 7518 §3.4) as a `jwt_compact::Algorithm`, which
-//! jwt-compact does not ship, built on the `p384` crate.
+//! jwt-compact does not ship, built on the `p384` crate. Tests only: the filter leaves ES384 to
+//! the host (`verify_signature`), and the tests mint ES384 tokens and verify them as a host would.
 
 use jwt_compact::{Algorithm, AlgorithmSignature};
 use p384::ecdsa::signature::{Signer, Verifier};

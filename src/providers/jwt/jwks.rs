@@ -29,8 +29,9 @@ pub enum KeyMaterial {
     Rsa(rsa::RsaPublicKey),
     /// `kty: EC`, P-256.
     P256(p256::ecdsa::VerifyingKey),
-    /// `kty: EC`, P-384.
-    P384(p384::ecdsa::VerifyingKey),
+    /// `kty: EC`, P-384: the host verifies with the key's DER (ES384 is host-only: the module's
+    /// P-384 arithmetic was 184 KB of every sidecar's module for what Envoy already verifies).
+    P384,
     /// `kty: EC`, P-521: the host verifies with the key's DER; the module has no P-521 code.
     P521,
     /// `kty: EC`, secp256k1.
@@ -46,7 +47,7 @@ impl KeyMaterial {
             KeyMaterial::Hmac(_) => KeyKind::Hmac,
             KeyMaterial::Rsa(_) => KeyKind::Rsa,
             KeyMaterial::P256(_) => KeyKind::P256,
-            KeyMaterial::P384(_) => KeyKind::P384,
+            KeyMaterial::P384 => KeyKind::P384,
             KeyMaterial::P521 => KeyKind::P521,
             KeyMaterial::Secp256k1(_) => KeyKind::Secp256k1,
             KeyMaterial::Ed25519(_) => KeyKind::Ed25519,
@@ -311,22 +312,22 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
                     .map_err(|_| "not a point on P-256")?,
             )
         }
-        ("EC", Some("P-384")) => {
+        ("EC", Some("P-384")) if host => {
             let (x, y) = (coordinate(k, "x", 48)?, coordinate(k, "y", 48)?);
+            if !on_curve(&P384, &x, &y) {
+                return Err("not a point on P-384".into());
+            }
             spki = Some(der::ec_spki(der::OID_P384, &x, &y));
-            let point = p384::EncodedPoint::from_affine_coordinates(
-                x.as_slice().into(),
-                y.as_slice().into(),
-                false,
-            );
-            KeyMaterial::P384(
-                p384::ecdsa::VerifyingKey::from_encoded_point(&point)
-                    .map_err(|_| "not a point on P-384")?,
-            )
+            KeyMaterial::P384
+        }
+        ("EC", Some("P-384")) => {
+            return Err(KeyError::Unsupported(
+                "curve \"P-384\" (ES384) is verified only by the host's verify_signature, which is not in use".into(),
+            ))
         }
         ("EC", Some("P-521")) if host => {
             let (x, y) = (coordinate(k, "x", 66)?, coordinate(k, "y", 66)?);
-            if !on_p521(&x, &y) {
+            if !on_curve(&P521, &x, &y) {
                 return Err("not a point on P-521".into());
             }
             spki = Some(der::ec_spki(der::OID_P521, &x, &y));
@@ -381,21 +382,40 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
     }))
 }
 
-/// Whether (x, y) is on P-521: both below p and y² = x³ − 3x + b (mod p) (SEC 2 §2.6.1).
-/// The module never verifies with P-521, but a point off the curve is refused at load as on
-/// every other curve, and before the host ever sees it.
-fn on_p521(x: &[u8], y: &[u8]) -> bool {
+/// A NIST prime curve y² = x³ − 3x + b (mod p), for the curves only the host verifies.
+struct Curve {
+    /// p, from its special form.
+    p: fn() -> rsa::BigUint,
+    /// b, in hex.
+    b: &'static str,
+}
+
+/// P-384 (SEC 2 §2.5.1): p = 2^384 − 2^128 − 2^96 + 2^32 − 1.
+const P384: Curve = Curve {
+    p: || {
+        use rsa::BigUint;
+        let two = |e: usize| BigUint::from(1u8) << e;
+        two(384) - two(128) - two(96) + two(32) - BigUint::from(1u8)
+    },
+    b: "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef",
+};
+
+/// P-521 (SEC 2 §2.6.1): p = 2^521 − 1.
+const P521: Curve = Curve {
+    p: || (rsa::BigUint::from(1u8) << 521usize) - rsa::BigUint::from(1u8),
+    b: "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00",
+};
+
+/// Whether (x, y) is on `curve`: both below p and y² = x³ − 3x + b (mod p). The module never
+/// verifies with these curves, but a point off the curve is refused at load as on every other
+/// curve, and before the host ever sees it.
+fn on_curve(curve: &Curve, x: &[u8], y: &[u8]) -> bool {
     use rsa::BigUint;
-    const B: &str = "0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00";
-    let one = BigUint::from(1u8);
-    let p = (one << 521usize) - BigUint::from(1u8);
-    let (Some(b), x, y) = (
-        BigUint::parse_bytes(B.as_bytes(), 16),
-        BigUint::from_bytes_be(x),
-        BigUint::from_bytes_be(y),
-    ) else {
+    let p = (curve.p)();
+    let Some(b) = BigUint::parse_bytes(curve.b.as_bytes(), 16) else {
         return false;
     };
+    let (x, y) = (BigUint::from_bytes_be(x), BigUint::from_bytes_be(y));
     if x >= p || y >= p {
         return false;
     }

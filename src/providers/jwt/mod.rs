@@ -8,6 +8,7 @@ pub mod cache;
 pub mod claims;
 mod compile;
 mod config;
+#[cfg(test)]
 pub mod es384;
 pub mod extractor;
 pub mod forward;

@@ -2,7 +2,6 @@
 //! checks it. A key of the wrong kind never reaches a verifier: the match has no arm for it.
 
 use super::alg::Alg;
-use super::es384::Es384;
 use super::jwks::{Jwk, KeyMaterial};
 use crate::crypto::{self, der, HostSignatures};
 use jwt_compact::alg::{
@@ -53,7 +52,6 @@ pub fn verify(alg: Alg, key: &KeyMaterial, signing_input: &[u8], signature: &[u8
         (Alg::Ps384, KeyMaterial::Rsa(k)) => check(&Rsa::ps384(), k, signing_input, signature),
         (Alg::Ps512, KeyMaterial::Rsa(k)) => check(&Rsa::ps512(), k, signing_input, signature),
         (Alg::Es256, KeyMaterial::P256(k)) => check(&Es256, k, signing_input, signature),
-        (Alg::Es384, KeyMaterial::P384(k)) => check(&Es384, k, signing_input, signature),
         (Alg::Es256k, KeyMaterial::Secp256k1(k)) => check(
             &Es256k::<sha2::Sha256>::default(),
             k,

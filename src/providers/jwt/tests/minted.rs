@@ -80,12 +80,13 @@ impl Keys {
     }
 }
 
-const MINTED: [Alg; 8] = [
+/// Every algorithm minted here that the module verifies (ES384 goes to the host: see
+/// `es384_by_the_host_only`).
+const MINTED: [Alg; 7] = [
     Alg::Hs256,
     Alg::Hs384,
     Alg::Hs512,
     Alg::Es256,
-    Alg::Es384,
     Alg::Es256k,
     Alg::EdDsa,
     Alg::Ed25519,
@@ -346,5 +347,57 @@ fn cache_hits_recheck_time_and_key_rotation_drops_them() {
         p.cached(),
         0,
         "a key that left takes its verifications along"
+    );
+}
+
+/// ES384 is verified by the host only: it gets the P-384 key's DER, SHA-384 and a DER signature
+/// that really verifies (checked here with the `p384` crate, as BoringSSL would); without a host
+/// the key is skipped with a warning that says why, and the token is refused.
+#[test]
+fn es384_by_the_host_only() {
+    use p384::ecdsa::signature::Verifier;
+    struct P384Host(std::cell::Cell<bool>);
+    impl crate::crypto::HostSignatures for P384Host {
+        fn verify(&self, hash: &str, spki: &[u8], signature: &[u8], message: &[u8]) -> bool {
+            self.0.set(true);
+            let (Ok(key), Ok(sig)) = (
+                p384::ecdsa::VerifyingKey::from_sec1_bytes(&spki[spki.len() - 97..]),
+                p384::ecdsa::Signature::from_der(signature),
+            ) else {
+                return false;
+            };
+            hash == "sha384" && key.verify(message, &sig).is_ok()
+        }
+    }
+    let keys = Keys::new();
+    let token = keys.mint(Alg::Es384, json!({}), good_claims());
+    let raw: RawJwt = serde_json::from_value(json!({
+        "issuer": "https://idp", "audiences": ["orders"], "local_jwks": keys.jwks()}))
+    .unwrap();
+    let host = std::rc::Rc::new(P384Host(std::cell::Cell::new(false)));
+    let setup = Setup {
+        signatures: Some(host.clone()),
+        ..SETUP
+    };
+    let p = JwtProvider::compile(&setup, &raw).unwrap();
+    assert!(verify(&p, &token, NOW).is_ok());
+    assert!(host.0.get(), "the host was asked");
+    let (head, _) = token.rsplit_once('.').unwrap();
+    let forged = format!("{head}.{}", B64.encode([7u8; 96]));
+    assert!(verify(&p, &forged, NOW).is_err());
+    let no_host = JwtProvider::compile(&SETUP, &raw).unwrap();
+    assert!(
+        no_host
+            .warnings()
+            .iter()
+            .any(|w| w.contains("kid \"p384\"") && w.contains("verified only by the host")),
+        "{:?}",
+        no_host.warnings()
+    );
+    assert_eq!(
+        verify(&no_host, &token, NOW),
+        Err(Rejection::Refused(Denial::InvalidCredentials(
+            "unknown key id"
+        )))
     );
 }
