@@ -195,30 +195,19 @@ impl<'a> Request<'a> {
 /// then optionally `:` and a port of 1 to 5 digits up to 65535. A comma (Envoy's join of two
 /// `Host` lines), whitespace, userinfo, an empty host or a bad port make it not one.
 pub fn valid_authority(value: &str) -> bool {
-    let (host, port) = match value.strip_prefix('[') {
-        Some(v6) => {
-            let Some((addr, rest)) = v6.split_once(']') else {
-                return false;
-            };
-            if addr.is_empty()
-                || !addr
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-            {
-                return false;
-            }
-            match rest {
-                "" => return true,
-                _ => match rest.strip_prefix(':') {
-                    Some(port) => ("v6", Some(port)),
-                    None => return false,
-                },
-            }
-        }
-        None => match value.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (value, None),
-        },
+    if let Some(v6) = value.strip_prefix('[') {
+        let Some((addr, rest)) = v6.split_once(']') else {
+            return false;
+        };
+        let addr_ok = !addr.is_empty()
+            && addr
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+        return addr_ok && (rest.is_empty() || rest.strip_prefix(':').is_some_and(valid_port));
+    }
+    let (host, port) = match value.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (value, None),
     };
     // Labels are not empty (`.`, `a..b` and `.a` name no host); one trailing dot is allowed.
     let name = host.strip_suffix('.').unwrap_or(host);
@@ -228,12 +217,14 @@ pub fn valid_authority(value: &str) -> bool {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'~'))
     });
-    let port_ok = port.is_none_or(|p| {
-        (1..=5).contains(&p.len())
-            && p.bytes().all(|b| b.is_ascii_digit())
-            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
-    });
-    host_ok && port_ok
+    host_ok && port.is_none_or(valid_port)
+}
+
+/// A port of 1 to 5 digits, at most 65535.
+fn valid_port(p: &str) -> bool {
+    (1..=5).contains(&p.len())
+        && p.bytes().all(|b| b.is_ascii_digit())
+        && p.parse::<u32>().is_ok_and(|n| n <= 65535)
 }
 
 /// The path without its query string or fragment.
