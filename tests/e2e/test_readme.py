@@ -100,8 +100,9 @@ def demo():
     upstream.close()
 
 
-def test_readme_examples_hold(demo):
-    port, upstream = demo
+def run_examples(port, mark, seen_since):
+    """Runs every example against 127.0.0.1:`port` and checks it. `mark()` is taken before each
+    curl; `seen_since(mark, status, body)` is what upstream received since (None: nothing)."""
     examples = readme_examples()
     assert len(examples) >= 10, examples
     env = dict(os.environ)
@@ -115,11 +116,11 @@ def test_readme_examples_hold(demo):
             continue
         assert command.startswith("curl "), command
         line = command.replace("http://127.0.0.1:8080", f"http://127.0.0.1:{port}")
-        before = len(upstream.seen)
+        before = mark()
         r = subprocess.run(["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, (command, r.stderr)
         status, headers, body = parse_curl_output(r.stdout)
-        seen = upstream.seen[-1] if len(upstream.seen) > before else None
+        seen = seen_since(before, status, body)
         assert (seen is not None) == (status == 200), (command, status, "reached upstream" if seen else "")
         if comment:
             check_comment(comment, status, headers, body, seen)
@@ -127,3 +128,9 @@ def test_readme_examples_hold(demo):
         assert comment or any(l.strip() for l in shown), f"{command}: the README says nothing to check"
         checked += 1
     assert checked >= 10
+
+
+def test_readme_examples_hold(demo):
+    port, upstream = demo
+    run_examples(port, lambda: len(upstream.seen),
+                 lambda before, status, body: upstream.seen[-1] if len(upstream.seen) > before else None)
