@@ -56,10 +56,13 @@ fn main() {
         {"kty": "EC", "crv": "P-256", "kid": "p256", "x": B64.encode(&point.as_bytes()[1..33]), "y": B64.encode(&point.as_bytes()[33..])},
         {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": B64.encode(ed_key.pk.as_ref())},
     ]});
-    let raw: RawJwt = serde_json::from_value(json!({
-        "issuer": "https://idp", "audiences": ["orders"], "local_jwks": jwks,
-        "claim_to_headers": [{"claim_name": "sub", "header_name": "x-sub"}],
-    }))
+    let raw: RawJwt = authgate::config::raw::section(
+        "",
+        json!({
+            "issuer": "https://idp", "audiences": ["orders"], "local_jwks": jwks,
+            "claim_to_headers": [{"claim_name": "sub", "header_name": "x-sub"}],
+        }),
+    )
     .expect("config");
     let provider = JwtProvider::compile(
         &Setup {

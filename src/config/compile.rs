@@ -2,6 +2,7 @@
 //! [`Config`] the engine runs on. Every refusal names the field and the reason.
 
 use super::compile_rules::{challenges, compile_rule};
+use super::decode::Decode;
 use super::fields;
 use super::protobuf_struct;
 use super::raw::RawConfig;
@@ -46,19 +47,8 @@ pub fn compile_with(
         Err(json_error) => protobuf_struct::decode(bytes)
             .ok_or_else(|| ConfigError::new("", format!("not valid JSON: {json_error}")))?,
     };
-    let raw: RawConfig =
-        serde_path_to_error::deserialize(value).map_err(|e| path_error(e.path(), e.inner()))?;
+    let raw = RawConfig::decode(&value, "")?;
     compile_raw(&raw, secret, signatures, env)
-}
-
-fn path_error(path: &serde_path_to_error::Path, e: &impl std::fmt::Display) -> ConfigError {
-    let path = path.to_string();
-    let path = if path == "." || path == "?" {
-        String::new()
-    } else {
-        path
-    };
-    ConfigError::new(path, e.to_string())
 }
 
 fn compile_raw(

@@ -148,11 +148,14 @@ fn request_id_is_escaped_and_cut() {
 
 #[test]
 fn response_settings_shape_the_body() {
-    let raw: crate::config::raw::RawResponse = serde_json::from_value(serde_json::json!({
-        "docs_url": "https://docs.example/auth",
-        "detail": {"missing_credentials": "Log in first."},
-        "extra": {"support": "help@example.com", "n": 1}
-    }))
+    let raw: crate::config::raw::RawResponse = crate::config::raw::section(
+        "",
+        serde_json::json!({
+            "docs_url": "https://docs.example/auth",
+            "detail": {"missing_credentials": "Log in first."},
+            "extra": {"support": "help@example.com", "n": 1}
+        }),
+    )
     .unwrap();
     let settings = ResponseSettings::compile(Some(&raw)).unwrap();
     let c = [Challenge::bearer("r")];
@@ -193,7 +196,7 @@ fn response_settings_refusals() {
             "response.extra.status",
         ),
     ] {
-        let raw: crate::config::raw::RawResponse = serde_json::from_value(json).unwrap();
+        let raw: crate::config::raw::RawResponse = crate::config::raw::section("", json).unwrap();
         assert_eq!(
             ResponseSettings::compile(Some(&raw)).unwrap_err().field,
             field

@@ -13,7 +13,8 @@ fn debug_output_holds_no_secret() {
         "j": {"type": "jwt", "local_jwks": {"keys": [{"kty": "oct", "k": "c2VrcmV0LXNla3JldC1zZWtyZXQtc2VrcmV0LXNla3JldA"}]}}
     }});
     let bytes = json.to_string();
-    let raw: RawConfig = serde_json::from_str(&bytes).unwrap();
+    let raw: RawConfig =
+        crate::config::decode::Decode::decode(&serde_json::from_str(&bytes).unwrap(), "").unwrap();
     let section = |name: &str| {
         let mut v = raw.providers[name].clone();
         v.as_object_mut().unwrap().remove("type");

@@ -1,19 +1,17 @@
 //! The `basic` provider's configuration section exactly as users write it.
 
-use serde::Deserialize;
+use crate::config::decode::raw_struct;
 
-/// `type: basic`. Its `Debug` leaves the htpasswd text out.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawBasic {
-    /// `user:hash` lines, bcrypt or `{SHA}`.
-    pub htpasswd: String,
-    /// Header that receives the authenticated user name upstream.
-    #[serde(default)]
-    pub forward_username_header: Option<String>,
-    /// Remove the `Authorization` header before the request goes upstream (default false).
-    #[serde(default)]
-    pub hide_credentials: Option<bool>,
+raw_struct! {
+    /// `type: basic`. Its `Debug` leaves the htpasswd text out.
+    pub struct RawBasic {
+        /// `user:hash` lines, bcrypt or `{SHA}`.
+        pub htpasswd: String,
+        /// Header that receives the authenticated user name upstream.
+        pub forward_username_header: Option<String>,
+        /// Remove the `Authorization` header before the request goes upstream (default false).
+        pub hide_credentials: Option<bool>,
+    }
 }
 
 impl std::fmt::Debug for RawBasic {

@@ -25,7 +25,7 @@ const SETUP: Setup = Setup {
 };
 
 fn provider(config: Value) -> JwtProvider {
-    let raw: RawJwt = serde_json::from_value(config).unwrap();
+    let raw: RawJwt = crate::config::raw::section("", config).unwrap();
     JwtProvider::compile(&SETUP, &raw).unwrap()
 }
 
@@ -155,7 +155,7 @@ fn config_refusals() {
         ),
     ];
     for (name, config, want) in cases {
-        let raw: RawJwt = serde_json::from_value(config).unwrap();
+        let raw: RawJwt = crate::config::raw::section("", config).unwrap();
         let err = JwtProvider::compile(&SETUP, &raw).unwrap_err();
         assert!(err.reason.contains(want), "{name}: {err}");
     }
@@ -168,7 +168,8 @@ fn local_jwks_as_a_string_and_weak_rsa() {
     let p = provider(json!({"local_jwks": jwks}));
     assert!(verify(&p, A3_JWS, RFC_NOW).is_ok());
     let short_n = B64.encode([0xffu8; 128]);
-    let raw: RawJwt = serde_json::from_value(
+    let raw: RawJwt = crate::config::raw::section(
+        "",
         json!({"local_jwks": {"keys": [{"kty": "RSA", "n": short_n, "e": "AQAB"}]}}),
     )
     .unwrap();
@@ -210,8 +211,11 @@ fn unsupported_keys_are_skipped_with_a_warning() {
     );
     assert!(w[4].contains("unsupported `alg` \"RSA-OAEP-256\""), "{w:?}");
     // Only unusable keys: refused, naming the first.
-    let raw: RawJwt = serde_json::from_value(json!({"local_jwks": {"keys": [
-        {"kty": "OKP", "crv": "X25519", "x": B64.encode([9u8; 32])}]}}))
+    let raw: RawJwt = crate::config::raw::section(
+        "",
+        json!({"local_jwks": {"keys": [
+        {"kty": "OKP", "crv": "X25519", "x": B64.encode([9u8; 32])}]}}),
+    )
     .unwrap();
     let err = JwtProvider::compile(&SETUP, &raw).unwrap_err();
     assert!(err.reason.contains("no usable signature key"), "{err}");
@@ -240,7 +244,7 @@ fn with_host(config: Value, answer: bool) -> (JwtProvider, std::rc::Rc<Recording
         answer,
         asked: Default::default(),
     });
-    let raw: RawJwt = serde_json::from_value(config).unwrap();
+    let raw: RawJwt = crate::config::raw::section("", config).unwrap();
     let setup = Setup {
         signatures: Some(host.clone()),
         ..SETUP
@@ -313,7 +317,8 @@ fn es512_by_the_host_only() {
         &[0x30, 0x81, 0x8a],
         "long-form DER length"
     );
-    let raw: RawJwt = serde_json::from_value(
+    let raw: RawJwt = crate::config::raw::section(
+        "",
         json!({"local_jwks": {"keys": [p521_key(false), {"kty": "oct", "k": A1_HMAC_K}]}}),
     )
     .unwrap();
@@ -324,7 +329,7 @@ fn es512_by_the_host_only() {
         no_host.warnings()
     );
     let off: RawJwt =
-        serde_json::from_value(json!({"local_jwks": {"keys": [p521_key(true)]}})).unwrap();
+        crate::config::raw::section("", json!({"local_jwks": {"keys": [p521_key(true)]}})).unwrap();
     let setup = Setup {
         signatures: Some(host.clone()),
         ..SETUP

@@ -371,8 +371,11 @@ fn es384_by_the_host_only() {
     }
     let keys = Keys::new();
     let token = keys.mint(Alg::Es384, json!({}), good_claims());
-    let raw: RawJwt = serde_json::from_value(json!({
-        "issuer": "https://idp", "audiences": ["orders"], "local_jwks": keys.jwks()}))
+    let raw: RawJwt = crate::config::raw::section(
+        "",
+        json!({
+        "issuer": "https://idp", "audiences": ["orders"], "local_jwks": keys.jwks()}),
+    )
     .unwrap();
     let host = std::rc::Rc::new(P384Host(std::cell::Cell::new(false)));
     let setup = Setup {
