@@ -83,21 +83,48 @@ fn unknown(key: &str, fields: &[&str]) -> String {
 /// The field `key` of the object at `at`, or its absent value. The first error is kept in
 /// `first` and the field reads as its default, so a struct is built with no early return:
 /// each early return would drop every field read before it, and that drop code alone was
-/// ~40 KB of the module. Never inlined: one copy per field type, not one per field.
-#[inline(never)]
+/// ~40 KB of the module. The generic part is kept to the one call that needs `T`.
 pub fn field<T: Decode>(
     map: &Map<String, Value>,
     at: &str,
     key: &str,
     first: &mut Option<ConfigError>,
 ) -> T {
-    if first.is_some() {
-        return T::default();
-    }
-    let read = match map.get(key) {
-        Some(v) => T::decode(v, &join(at, key)),
-        None => T::absent().ok_or_else(|| ConfigError::new(at, format!("missing field `{key}`"))),
+    let read = match locate(map, at, key, first) {
+        Found::Skip => return T::default(),
+        Found::At(v, path) => T::decode(v, &path),
+        Found::Absent => T::absent().ok_or_else(|| missing(at, key)),
     };
+    keep(read, first)
+}
+
+enum Found<'a> {
+    /// An earlier field failed: nothing more is read.
+    Skip,
+    At(&'a Value, String),
+    Absent,
+}
+
+#[inline(never)]
+fn locate<'a>(
+    map: &'a Map<String, Value>,
+    at: &str,
+    key: &str,
+    first: &Option<ConfigError>,
+) -> Found<'a> {
+    match (first, map.get(key)) {
+        (Some(_), _) => Found::Skip,
+        (None, Some(v)) => Found::At(v, join(at, key)),
+        (None, None) => Found::Absent,
+    }
+}
+
+#[inline(never)]
+fn missing(at: &str, key: &str) -> ConfigError {
+    ConfigError::new(at, format!("missing field `{key}`"))
+}
+
+fn keep<T: Default>(read: Result<T, ConfigError>, first: &mut Option<ConfigError>) -> T {
     read.unwrap_or_else(|e| {
         *first = Some(e);
         T::default()

@@ -165,7 +165,7 @@ impl CacheUse {
 }
 
 /// One configured credential checker.
-pub trait Provider: std::fmt::Debug {
+pub trait Provider {
     /// The scheme its credentials use.
     fn scheme(&self) -> Scheme;
 
