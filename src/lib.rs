@@ -27,6 +27,7 @@ pub mod reply;
 pub mod request;
 pub mod resource;
 pub mod rules;
+pub mod session;
 pub mod shared_state;
 pub mod throttle;
 pub mod worker;

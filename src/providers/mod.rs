@@ -9,6 +9,7 @@ pub mod basic;
 pub mod introspection;
 pub mod jwt;
 pub mod locate;
+pub mod oidc;
 pub mod registry;
 
 use crate::authorization::Authorization;

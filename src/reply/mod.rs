@@ -4,7 +4,7 @@
 
 mod challenge;
 mod grpc;
-mod html;
+pub mod html;
 mod settings;
 
 pub use challenge::{Challenge, Scheme};

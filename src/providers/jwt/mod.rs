@@ -22,7 +22,7 @@ pub mod token;
 pub mod verifier;
 pub mod x509;
 
-pub use self::config::{RawClaimToHeader, RawJwt, RawJwtHeader, RawRemoteJwks};
+pub use self::config::{RawClaimToHeader, RawDiscovery, RawJwt, RawJwtHeader, RawRemoteJwks};
 
 use self::alg::Alg;
 use self::cache::{TokenCache, Verdict};

@@ -1,0 +1,6 @@
+//! OpenID Connect sign-in for people in browsers (`type: "oidc"`): the authorization code
+//! flow with PKCE, and a session in sealed cookies afterwards. Built in steps: [`flow`] and
+//! [`config`] are the parts that stand alone; the provider itself is not registered yet.
+
+pub mod config;
+pub mod flow;
