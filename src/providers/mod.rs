@@ -6,6 +6,7 @@
 
 pub mod api_key;
 pub mod basic;
+pub mod client_secret;
 pub mod introspection;
 pub mod jwt;
 pub mod locate;

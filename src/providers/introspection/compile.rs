@@ -70,33 +70,18 @@ impl IntrospectionProvider {
         if raw.client_id.is_empty() {
             return Err(ConfigError::new(at("client_id"), "must not be empty"));
         }
-        let secret = match (&raw.client_secret, &raw.client_secret_env) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    at("client_secret_env"),
-                    "cannot stand beside `client_secret`: give the secret one way",
-                ))
-            }
-            (None, None) => {
-                return Err(ConfigError::new(
-                    field,
-                    "needs `client_secret_env` (or `client_secret`) to authenticate to the endpoint",
-                ))
-            }
-            (Some(s), None) if s.is_empty() => {
-                return Err(ConfigError::new(at("client_secret"), "must not be empty"))
-            }
-            (Some(s), None) => s.clone(),
-            (None, Some(name)) => match (setup.env)(name) {
-                Some(s) if !s.is_empty() => s,
-                _ => {
-                    return Err(ConfigError::new(
-                        at("client_secret_env"),
-                        format!("the Wasm VM's environment has no (or an empty) `{name}` (Envoy: vm_config.environment_variables; Istio: WasmPlugin.spec.vmConfig.env)"),
-                    ))
-                }
-            },
-        };
+        let secret = crate::providers::client_secret::resolve(
+            setup,
+            &field,
+            raw.client_secret.as_deref(),
+            raw.client_secret_env.as_deref(),
+        )?
+        .ok_or_else(|| {
+            ConfigError::new(
+                &field,
+                "needs `client_secret_env` (or `client_secret`) to authenticate to the endpoint",
+            )
+        })?;
         let method = match raw.auth_method.as_deref() {
             None | Some("client_secret_basic") => AuthMethod::Basic,
             Some("client_secret_post") => AuthMethod::Post,

@@ -4,3 +4,7 @@
 
 pub mod config;
 pub mod flow;
+pub mod settings;
+
+#[cfg(test)]
+mod tests;

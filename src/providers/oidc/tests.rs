@@ -1,0 +1,179 @@
+//! The `oidc` section: what loads, and every refusal with the field it names.
+
+use super::config::RawOidc;
+use super::settings::{ClientAuth, Settings};
+use crate::providers::Setup;
+use serde_json::{json, Value};
+
+const KEY_A: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes
+const KEY_B: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA"; // 32 bytes, URL-safe, unpadded
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "COOKIE_KEYS" => Some(format!("{KEY_A} {KEY_B}")),
+        "SHORT_KEYS" => Some("c2hvcnQ=".into()),
+        "BAD_KEYS" => Some("not*base64".into()),
+        "WEB_SECRET" => Some("s3cret".into()),
+        _ => None,
+    }
+}
+
+fn compile(extra: Value) -> Result<Settings, String> {
+    let mut v = json!({
+        "issuer": "https://idp.example",
+        "discovery": {"cluster": "idp"},
+        "client_id": "web",
+        "client_secret_env": "WEB_SECRET",
+        "cookie_secrets_env": "COOKIE_KEYS",
+    });
+    for (k, x) in extra.as_object().unwrap() {
+        if x.is_null() {
+            v.as_object_mut().unwrap().remove(k);
+        } else {
+            v[k] = x.clone();
+        }
+    }
+    let raw: RawOidc =
+        crate::config::raw::section("providers.web", v).map_err(|e| e.to_string())?;
+    let setup = Setup {
+        name: "web",
+        secret: [0; 32],
+        signatures: None,
+        audience: None,
+        env: &env,
+    };
+    Settings::compile(&setup, &raw).map_err(|e| format!("{}: {}", e.field, e.reason))
+}
+
+#[test]
+fn defaults_follow_the_contract() {
+    let s = compile(json!({})).unwrap();
+    assert_eq!(s.scope, "openid");
+    assert_eq!(s.redirect_path, "/oauth2/callback");
+    assert_eq!(s.logout_path, "/oauth2/logout");
+    assert_eq!(
+        (s.cookie.as_str(), s.max_age, s.same_site),
+        ("__Host-authgate", 28800, "Lax")
+    );
+    assert_eq!(s.login_cookie(), "__Host-authgate-login");
+    assert!(matches!(s.auth, ClientAuth::Secret(..)));
+    assert_eq!(s.clock_skew, 60);
+    let p = compile(json!({"auth_method": "none", "client_secret_env": null, "scopes": ["email", "openid", "profile"]})).unwrap();
+    assert_eq!(p.auth, ClientAuth::Public);
+    assert_eq!(p.scope, "openid email profile");
+}
+
+#[test]
+fn what_cannot_work_is_refused_at_load() {
+    for (name, extra, want) in [
+        (
+            "no secret, confidential",
+            json!({"client_secret_env": null}),
+            "providers.web: a confidential client needs",
+        ),
+        (
+            "secret with none",
+            json!({"auth_method": "none"}),
+            "providers.web.auth_method: `none` is a public client",
+        ),
+        (
+            "both secrets",
+            json!({"client_secret": "x"}),
+            "providers.web.client_secret_env: cannot stand beside",
+        ),
+        (
+            "unknown method",
+            json!({"auth_method": "private_key_jwt"}),
+            "providers.web.auth_method: must be",
+        ),
+        (
+            "missing env",
+            json!({"client_secret_env": "NOPE"}),
+            "providers.web.client_secret_env: the Wasm VM's environment has no",
+        ),
+        (
+            "no cookie keys",
+            json!({"cookie_secrets_env": "NOPE"}),
+            "providers.web.cookie_secrets_env: the Wasm VM's environment has no",
+        ),
+        (
+            "short cookie key",
+            json!({"cookie_secrets_env": "SHORT_KEYS"}),
+            "providers.web.cookie_secrets_env: key 1 of `SHORT_KEYS` is 5 bytes",
+        ),
+        (
+            "bad cookie key",
+            json!({"cookie_secrets_env": "BAD_KEYS"}),
+            "providers.web.cookie_secrets_env: key 1 of `BAD_KEYS` is not base64",
+        ),
+        (
+            "issuer not a URL",
+            json!({"issuer": "idp.example"}),
+            "providers.web.issuer:",
+        ),
+        (
+            "same paths",
+            json!({"logout_path": "/oauth2/callback"}),
+            "providers.web.logout_path: must differ",
+        ),
+        (
+            "path with query",
+            json!({"redirect_path": "/cb?x=1"}),
+            "providers.web.redirect_path: must be a path",
+        ),
+        (
+            "relative path",
+            json!({"redirect_path": "cb"}),
+            "providers.web.redirect_path: must be a path",
+        ),
+        (
+            "bad scope",
+            json!({"scopes": ["a b"]}),
+            "providers.web.scopes[0]: must be a scope token",
+        ),
+        (
+            "same_site None",
+            json!({"cookie": {"same_site": "None"}}),
+            "providers.web.cookie.same_site: must be `Lax` or `Strict`",
+        ),
+        (
+            "short session",
+            json!({"cookie": {"max_age_seconds": 5}}),
+            "providers.web.cookie.max_age_seconds:",
+        ),
+        (
+            "cookie name",
+            json!({"cookie": {"name": "a b"}}),
+            "providers.web.cookie.name:",
+        ),
+        (
+            "skew",
+            json!({"clock_skew_seconds": 3600}),
+            "providers.web.clock_skew_seconds:",
+        ),
+        (
+            "logout target",
+            json!({"post_logout_redirect_uri": "javascript:alert(1)"}),
+            "providers.web.post_logout_redirect_uri:",
+        ),
+        (
+            "unknown field",
+            json!({"cookie_secret": "x"}),
+            "providers.web.cookie_secret: unknown field",
+        ),
+        (
+            "no discovery",
+            json!({"discovery": null}),
+            "missing field `discovery`",
+        ),
+    ] {
+        let got = compile(extra)
+            .err()
+            .unwrap_or_else(|| panic!("{name}: loaded"));
+        assert!(got.contains(want), "{name}: {got}");
+        assert!(
+            !got.contains("s3cret") && !got.contains(KEY_A),
+            "{name}: a secret in {got}"
+        );
+    }
+}
