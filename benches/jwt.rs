@@ -71,6 +71,7 @@ fn main() {
             signatures: None,
             audience: None,
             env: authgate::providers::NO_ENV,
+            random: None,
         },
         &raw,
     )

@@ -119,6 +119,7 @@ fn compile(text: &str, audiences: Option<&Value>, skew: u64) -> Result<JwtProvid
         signatures: None,
         audience: None,
         env: NO_ENV,
+        random: None,
     };
     JwtProvider::compile(&setup, &raw).map_err(|e| e.to_string())
 }

@@ -28,7 +28,13 @@ struct Report {
 fn check_one(found: &source::Found) -> Report {
     let env = |name: &str| found.var(name);
     let signatures: Option<Rc<dyn HostSignatures>> = Some(Rc::new(EnvoySignatures));
-    match authgate::config::compile_with(&found.config, [0; 32], signatures, &env) {
+    match authgate::config::compile_with(
+        &found.config,
+        [0; 32],
+        signatures,
+        &env,
+        Some(crate::random()),
+    ) {
         Ok(config) => Report {
             label: found.label.clone(),
             refusal: None,

@@ -78,6 +78,10 @@ impl Host for CliHost<'_> {
         [7; 32]
     }
 
+    fn random(&self) -> Option<authgate::providers::Random> {
+        Some(crate::random())
+    }
+
     fn env_var(&self, name: &str) -> Option<String> {
         (self.env)(name)
     }

@@ -139,6 +139,11 @@ fn explain(args: &[String]) -> Result<i32, String> {
     Ok(explain::run(request, a.json()?))
 }
 
+/// The operating system's randomness, as Envoy gives the filter WASI `random_get`.
+fn random() -> authgate::providers::Random {
+    std::rc::Rc::new(|out: &mut [u8]| getrandom::fill(out).is_ok())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {

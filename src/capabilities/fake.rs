@@ -182,6 +182,18 @@ impl Host for FakeHost {
         env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
+    fn random(&self) -> Option<crate::providers::Random> {
+        // Scripted: a counter, so tests can predict `state` and `nonce`.
+        let n = std::rc::Rc::new(std::cell::Cell::new(0u8));
+        Some(std::rc::Rc::new(move |out: &mut [u8]| {
+            for b in out.iter_mut() {
+                *b = n.get();
+                n.set(n.get().wrapping_add(1));
+            }
+            true
+        }))
+    }
+
     fn random_key(&self) -> [u8; 32] {
         let n = self.next_token.get();
         self.next_token.set(n + 1);

@@ -95,6 +95,12 @@ pub trait Host {
     /// 32 unpredictable bytes (keys for caches and fingerprints).
     fn random_key(&self) -> [u8; 32];
 
+    /// The host's randomness for values a browser carries (`state`, `nonce`), if it has one:
+    /// asked once at configure, used on requests.
+    fn random(&self) -> Option<crate::providers::Random> {
+        None
+    }
+
     /// The host's own signature verification, when it has one (probed once per call; ask at
     /// configure).
     fn signatures(&self) -> Option<std::rc::Rc<dyn crate::crypto::HostSignatures>> {

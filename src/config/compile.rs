@@ -9,7 +9,7 @@ use super::raw::RawConfig;
 use super::{AuditLevel, Config, Mode, NamedProvider};
 use crate::crypto::HostSignatures;
 use crate::error::ConfigError;
-use crate::providers::{registry, Env, Setup};
+use crate::providers::{registry, Env, Random, Setup};
 use crate::reply::ResponseSettings;
 use crate::resource::Resource;
 use crate::rules::{PathMatch, Requirement, Rule};
@@ -22,16 +22,17 @@ const DEFAULT_REALM: &str = "authgate";
 /// config), or a serialized `google.protobuf.Struct`, which Envoy passes as protobuf bytes.
 /// `secret` keys the providers' per-worker caches.
 pub fn compile(bytes: &[u8], secret: [u8; 32]) -> Result<Config, ConfigError> {
-    compile_with(bytes, secret, None, crate::providers::NO_ENV)
+    compile_with(bytes, secret, None, crate::providers::NO_ENV, None)
 }
 
-/// [`compile`], with the host's own signature verification for providers that can use it and
-/// the Wasm VM's environment (secrets named by `client_secret_env`).
+/// [`compile`], with the host's own signature verification for providers that can use it, the
+/// Wasm VM's environment (secrets named by `client_secret_env`) and the host's randomness.
 pub fn compile_with(
     bytes: &[u8],
     secret: [u8; 32],
     signatures: Option<Rc<dyn HostSignatures>>,
     env: Env,
+    random: Option<Random>,
 ) -> Result<Config, ConfigError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ConfigError::new(
@@ -48,7 +49,7 @@ pub fn compile_with(
             .ok_or_else(|| ConfigError::new("", format!("not valid JSON: {json_error}")))?,
     };
     let raw = RawConfig::decode(&value, "")?;
-    compile_raw(&raw, secret, signatures, env)
+    compile_raw(&raw, secret, signatures, env, random)
 }
 
 fn compile_raw(
@@ -56,6 +57,7 @@ fn compile_raw(
     secret: [u8; 32],
     signatures: Option<Rc<dyn HostSignatures>>,
     env: Env,
+    random: Option<Random>,
 ) -> Result<Config, ConfigError> {
     let realm = raw.realm.clone().unwrap_or_else(|| DEFAULT_REALM.into());
     if realm.is_empty() || realm.len() > 128 || !fields::is_plain_value(&realm) {
@@ -84,6 +86,7 @@ fn compile_raw(
             signatures: signatures.clone(),
             audience: raw.resource.as_ref().map(|r| r.id.as_str()),
             env,
+            random: random.clone(),
         };
         let check = registry::compile(&setup, p)?;
         providers.push(NamedProvider {

@@ -100,16 +100,17 @@ impl Engine {
         Ok(Engine::new(config::compile(json, secret)?, secret))
     }
 
-    /// [`Engine::from_json`], with the host's own signature verification and the Wasm VM's
-    /// environment.
+    /// [`Engine::from_json`], with the host's own signature verification, the Wasm VM's
+    /// environment and the host's randomness.
     pub fn from_json_with(
         json: &[u8],
         secret: [u8; 32],
         signatures: Option<std::rc::Rc<dyn crate::crypto::HostSignatures>>,
         env: crate::providers::Env,
+        random: Option<crate::providers::Random>,
     ) -> Result<Self, ConfigError> {
         Ok(Engine::new(
-            config::compile_with(json, secret, signatures, env)?,
+            config::compile_with(json, secret, signatures, env, random)?,
             secret,
         ))
     }

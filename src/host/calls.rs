@@ -90,6 +90,15 @@ impl Host for HostCalls {
         std::env::var(name).ok()
     }
 
+    fn random(&self) -> Option<crate::providers::Random> {
+        // WASI `random_get`, served by Envoy; a host that fails the probe has none.
+        let mut probe = [0u8; 16];
+        getrandom::fill(&mut probe).ok()?;
+        Some(std::rc::Rc::new(|out: &mut [u8]| {
+            getrandom::fill(out).is_ok()
+        }))
+    }
+
     fn random_key(&self) -> [u8; 32] {
         // WASI `random_get` is served by Envoy.
         let mut s = [0u8; 32];

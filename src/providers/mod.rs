@@ -125,7 +125,13 @@ pub struct Setup<'a> {
     pub audience: Option<&'a str>,
     /// The Wasm VM's environment variables (`client_secret_env`).
     pub env: Env<'a>,
+    /// The host's randomness, when it has one (sign-in needs it for `state` and `nonce`).
+    pub random: Option<Random>,
 }
+
+/// Fills a buffer with unpredictable bytes from the host (WASI `random_get`); `false` when the
+/// host could not, which callers treat as a failure (never as zeros).
+pub type Random = Rc<dyn Fn(&mut [u8]) -> bool>;
 
 /// Reads one of the Wasm VM's environment variables.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;

@@ -78,14 +78,19 @@ impl Worker {
     pub fn configure(&self, host: &dyn Host, bytes: &[u8]) -> Option<u64> {
         let signatures = signature_path(host);
         let env = |name: &str| host.env_var(name);
-        let engine =
-            match Engine::from_json_with(bytes, host.random_key(), signatures.clone(), &env) {
-                Ok(engine) => engine,
-                Err(e) => {
-                    host.log(LogLevel::Error, &e.to_string());
-                    return None;
-                }
-            };
+        let engine = match Engine::from_json_with(
+            bytes,
+            host.random_key(),
+            signatures.clone(),
+            &env,
+            host.random(),
+        ) {
+            Ok(engine) => engine,
+            Err(e) => {
+                host.log(LogLevel::Error, &e.to_string());
+                return None;
+            }
+        };
         if engine
             .config()
             .providers

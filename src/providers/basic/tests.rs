@@ -13,6 +13,7 @@ fn provider() -> BasicProvider {
             signatures: None,
             audience: None,
             env: crate::providers::NO_ENV,
+            random: None,
         },
         &RawBasic {
             htpasswd: HTPASSWD.into(),
@@ -78,6 +79,7 @@ fn password_may_contain_colons() {
             signatures: None,
             audience: None,
             env: crate::providers::NO_ENV,
+            random: None,
         },
         &RawBasic {
             htpasswd: format!("u:{{SHA}}{}", b64(&Sha1::digest(b"a:b"))),

@@ -64,7 +64,7 @@ fn bad_configurations_are_refused_naming_the_field() {
     ];
     for (name, extra, want) in cases {
         let bytes = config(extra.clone()).to_string();
-        let err = crate::config::compile_with(bytes.as_bytes(), [0; 32], None, &env)
+        let err = crate::config::compile_with(bytes.as_bytes(), [0; 32], None, &env, None)
             .expect_err(name)
             .to_string();
         assert!(err.contains(want), "{name}: {err}");
@@ -75,7 +75,7 @@ fn bad_configurations_are_refused_naming_the_field() {
     }
     let from_env = json!({"client_secret": null, "client_secret_env": "IDP_SECRET"});
     let bytes = config(from_env).to_string();
-    let c = crate::config::compile_with(bytes.as_bytes(), [0; 32], None, &env).unwrap();
+    let c = crate::config::compile_with(bytes.as_bytes(), [0; 32], None, &env, None).unwrap();
     let debug = format!("{c:?}");
     assert!(
         !debug.contains("from-env"),

@@ -22,6 +22,7 @@ const SETUP: Setup = Setup {
     signatures: None,
     audience: None,
     env: crate::providers::NO_ENV,
+    random: None,
 };
 
 fn provider(config: Value) -> JwtProvider {

@@ -49,6 +49,8 @@ pub struct Settings {
     pub forward_access_token: bool,
     /// Leeway for the ID token's times.
     pub clock_skew: u64,
+    /// The host's randomness, for `state`, `nonce`, verifiers and cookie nonces.
+    pub random: crate::providers::Random,
 }
 
 const DEFAULT_COOKIE: &str = "__Host-authgate";
@@ -59,6 +61,12 @@ impl Settings {
     pub fn compile(setup: &Setup, raw: &RawOidc) -> Result<Settings, ConfigError> {
         let field = setup.field();
         let at = |f: &str| format!("{field}.{f}");
+        let random = setup.random.clone().ok_or_else(|| {
+            ConfigError::new(
+                &field,
+                "sign-in needs the host's randomness (WASI random_get) for `state` and `nonce`, and this host has none",
+            )
+        })?;
         if !(raw.issuer.starts_with("https://") || raw.issuer.starts_with("http://"))
             || raw.issuer.contains(['?', '#', ' '])
         {
@@ -175,6 +183,7 @@ impl Settings {
             sealer,
             forward_access_token: raw.forward_access_token.unwrap_or(false),
             clock_skew,
+            random,
         })
     }
 

@@ -19,6 +19,16 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn compile(extra: Value) -> Result<Settings, String> {
+    compile_on(
+        extra,
+        Some(std::rc::Rc::new(|b: &mut [u8]| {
+            b.fill(9);
+            true
+        })),
+    )
+}
+
+fn compile_on(extra: Value, random: Option<crate::providers::Random>) -> Result<Settings, String> {
     let mut v = json!({
         "issuer": "https://idp.example",
         "discovery": {"cluster": "idp"},
@@ -41,6 +51,7 @@ fn compile(extra: Value) -> Result<Settings, String> {
         signatures: None,
         audience: None,
         env: &env,
+        random,
     };
     Settings::compile(&setup, &raw).map_err(|e| format!("{}: {}", e.field, e.reason))
 }
