@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod flow;
+pub mod session_check;
 pub mod settings;
 
 #[cfg(test)]

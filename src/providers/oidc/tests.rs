@@ -188,3 +188,137 @@ fn what_cannot_work_is_refused_at_load() {
         );
     }
 }
+
+mod session {
+    use super::compile;
+    use crate::providers::oidc::session_check::{find, verify};
+    use crate::providers::{Found, Rejection};
+    use crate::request::{HeaderList, Request};
+    use crate::session::{cookies, payload::Session};
+    use serde_json::json;
+
+    fn sealed(s: &super::Settings, session: &Session) -> String {
+        s.sealer
+            .seal(&s.cookie, &[4; 24], &session.to_json())
+            .unwrap()
+    }
+
+    fn alice(expires: u64) -> Session {
+        Session {
+            subject: "alice".into(),
+            expires,
+            claims: json!({"email": "alice@example.com"})
+                .as_object()
+                .unwrap()
+                .clone(),
+            access_token: Some("at-1".into()),
+        }
+    }
+
+    #[test]
+    fn a_sealed_session_lets_the_request_in_with_its_claims() {
+        let s = compile(json!({"forward_access_token": true})).unwrap();
+        let value = sealed(&s, &alice(100));
+        let cookie = format!("theme=dark; __Host-authgate={value}");
+        let view = HeaderList::new("GET", "/", &[("cookie", &cookie)]);
+        let req = Request::new(&view);
+        let Found::One(v, 0) = find(&s, &req) else {
+            panic!("not found")
+        };
+        let headers = vec![("email".to_string(), "x-email".to_string())];
+        let ok = verify(&s, &headers, &v, &req, 99).unwrap();
+        assert_eq!(ok.identity.as_deref(), Some("alice"));
+        assert_eq!(ok.claims.unwrap()["sub"], "alice");
+        assert!(ok
+            .edits
+            .set
+            .contains(&("x-email".into(), "alice@example.com".into())));
+        assert!(ok
+            .edits
+            .set
+            .contains(&("authorization".into(), "Bearer at-1".into())));
+        assert!(
+            ok.edits
+                .set
+                .contains(&("cookie".into(), "theme=dark".into())),
+            "{:?}",
+            ok.edits
+        );
+    }
+
+    #[test]
+    fn a_session_split_over_cookies_is_joined() {
+        let s = compile(json!({})).unwrap();
+        let mut big = alice(100);
+        big.claims.insert(
+            "groups".into(),
+            json!((0..400).map(|i| format!("group-{i}")).collect::<Vec<_>>()),
+        );
+        let value = sealed(&s, &big);
+        let lines = cookies::set(
+            &s.cookie,
+            &value,
+            &cookies::Attributes {
+                max_age: 60,
+                same_site: "Lax",
+            },
+        )
+        .unwrap();
+        let header: Vec<&str> = lines
+            .iter()
+            .filter(|l| !l.contains("Max-Age=0"))
+            .map(|l| l.split(';').next().unwrap())
+            .collect();
+        assert!(header.len() > 1);
+        let header = header.join("; ");
+        let view = HeaderList::new("GET", "/", &[("cookie", &header)]);
+        let req = Request::new(&view);
+        let Found::One(v, 0) = find(&s, &req) else {
+            panic!("not found")
+        };
+        let ok = verify(&s, &[], &v, &req, 1).unwrap();
+        assert_eq!(
+            ok.edits.remove,
+            vec!["cookie".to_string()],
+            "nothing else was in the header"
+        );
+    }
+
+    #[test]
+    fn what_does_not_open_is_no_session() {
+        let s = compile(json!({})).unwrap();
+        let good = sealed(&s, &alice(100));
+        let other_name = s
+            .sealer
+            .seal("__Host-authgate-login", &[4; 24], &alice(100).to_json())
+            .unwrap();
+        let mut flipped = good.clone().into_bytes();
+        flipped[30] = if flipped[30] == b'A' { b'B' } else { b'A' };
+        for (name, value, now) in [
+            ("ended", good.clone(), 100),
+            ("sealed for another cookie", other_name, 1),
+            ("tampered", String::from_utf8(flipped).unwrap(), 1),
+            ("garbage", "x".repeat(80), 1),
+        ] {
+            let cookie = format!("__Host-authgate={value}");
+            let view = HeaderList::new("GET", "/", &[("cookie", &cookie)]);
+            let req = Request::new(&view);
+            let got = verify(&s, &[], &value, &req, now);
+            assert!(
+                matches!(
+                    got,
+                    Err(Rejection::Refused(crate::error::Denial::MissingCredentials))
+                ),
+                "{name}"
+            );
+        }
+        let view = HeaderList::new(
+            "GET",
+            "/",
+            &[("cookie", "__Host-authgate=a; __Host-authgate=b")],
+        );
+        assert_eq!(find(&s, &Request::new(&view)), Found::Conflict);
+        let view = HeaderList::new("GET", "/", &[("cookie", "other=1")]);
+        assert_eq!(find(&s, &Request::new(&view)), Found::Absent);
+    }
+}
