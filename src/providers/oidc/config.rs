@@ -27,6 +27,10 @@ raw_struct! {
         pub redirect_path: Option<String>,
         /// The path that signs out; default `/oauth2/logout`.
         pub logout_path: Option<String>,
+        /// The path that starts a sign-in and comes back to its `rd` (a path on this site);
+        /// default `/oauth2/login`. It is the `login` address of 401 bodies, for scripts and
+        /// links (an extension of the contract).
+        pub login_path: Option<String>,
         /// Where the browser goes after signing out, when the issuer has no end-session
         /// endpoint (and the `post_logout_redirect_uri` it is given when it has one).
         pub post_logout_redirect_uri: Option<String>,

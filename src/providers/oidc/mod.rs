@@ -6,6 +6,7 @@ pub mod config;
 pub mod flow;
 pub mod session_check;
 pub mod settings;
+pub mod signin;
 
 #[cfg(test)]
 mod tests;

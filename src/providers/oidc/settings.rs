@@ -35,6 +35,8 @@ pub struct Settings {
     pub redirect_path: String,
     /// The sign-out path.
     pub logout_path: String,
+    /// The path that starts a sign-in.
+    pub login_path: String,
     /// Where the browser goes after signing out.
     pub post_logout_redirect_uri: Option<String>,
     /// The session cookie's name; the sign-in under way uses `<name>-login`.
@@ -124,6 +126,17 @@ impl Settings {
                 "must differ from `redirect_path`",
             ));
         }
+        let login_path = path(
+            &at("login_path"),
+            raw.login_path.as_deref(),
+            "/oauth2/login",
+        )?;
+        if login_path == redirect_path || login_path == logout_path {
+            return Err(ConfigError::new(
+                at("login_path"),
+                "must differ from `redirect_path` and `logout_path`",
+            ));
+        }
         if let Some(u) = &raw.post_logout_redirect_uri {
             if !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/'))
                 || !fields::is_plain_value(u)
@@ -176,6 +189,7 @@ impl Settings {
             scope,
             redirect_path,
             logout_path,
+            login_path,
             post_logout_redirect_uri: raw.post_logout_redirect_uri.clone(),
             cookie: name,
             max_age,

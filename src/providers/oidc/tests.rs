@@ -28,7 +28,25 @@ fn compile(extra: Value) -> Result<Settings, String> {
     )
 }
 
-fn compile_on(extra: Value, random: Option<crate::providers::Random>) -> Result<Settings, String> {
+/// A section compiled with a counter for randomness, so each drawn value differs.
+pub fn compile_with_counter(extra: Value) -> Result<Settings, String> {
+    let n = std::rc::Rc::new(std::cell::Cell::new(0u8));
+    compile_on(
+        extra,
+        Some(std::rc::Rc::new(move |b: &mut [u8]| {
+            for x in b.iter_mut() {
+                *x = n.get();
+                n.set(n.get().wrapping_add(1));
+            }
+            true
+        })),
+    )
+}
+
+pub fn compile_on(
+    extra: Value,
+    random: Option<crate::providers::Random>,
+) -> Result<Settings, String> {
     let mut v = json!({
         "issuer": "https://idp.example",
         "discovery": {"cluster": "idp"},
