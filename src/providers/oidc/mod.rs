@@ -2,6 +2,7 @@
 //! flow with PKCE, and a session in sealed cookies afterwards. Built in steps: [`flow`] and
 //! [`config`] are the parts that stand alone; the provider itself is not registered yet.
 
+pub mod callback;
 pub mod config;
 pub mod flow;
 pub mod session_check;
