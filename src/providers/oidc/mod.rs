@@ -5,6 +5,7 @@
 pub mod callback;
 pub mod config;
 pub mod flow;
+pub mod logout;
 pub mod session_check;
 pub mod settings;
 pub mod signin;
