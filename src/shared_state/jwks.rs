@@ -120,15 +120,16 @@ impl JwksFetches {
         let now = host.now_ms();
         for (i, name, remote) in engine.remote_jwks() {
             if let Some(d) = &remote.discovery {
-                let key = shared_key("discovery", &d.issuer, &d.cluster);
-                if let Some((at, uri)) = host
-                    .shared_get(&key)
-                    .and_then(|s| s.value)
-                    .as_deref()
-                    .and_then(split_record)
-                    .and_then(|(at, uri)| Some((at, std::str::from_utf8(uri).ok()?.to_string())))
-                {
-                    remote.set_discovered(&uri, at);
+                // The whole document is published, not just `jwks_uri`: sign-in reads its
+                // endpoints from it.
+                let key = shared_key("metadata", &d.issuer, &d.cluster);
+                if let Some(value) = host.shared_get(&key).and_then(|s| s.value) {
+                    if let Some((at, body)) = split_record(&value) {
+                        if let Ok((uri, doc)) = remote.read_metadata(body) {
+                            remote.set_discovered(&uri, at);
+                            remote.set_document(doc);
+                        }
+                    }
                 }
                 if remote.discovery_due(now / 1000)
                     && !self.busy(Call::Metadata(i, 0))
@@ -250,15 +251,16 @@ impl JwksFetches {
             None => Err("no response (timeout or connection failure)".into()),
         };
         match &outcome {
-            Ok(uri) => {
+            Ok((uri, doc)) => {
+                remote.set_document(doc.clone());
                 if remote.set_discovered(uri, now) {
                     host.log(
                         LogLevel::Info,
                         &format!("authgate: provider {name}: discovered jwks_uri {uri} from {url}"),
                     );
                 }
-                let key = shared_key("discovery", &d.issuer, &d.cluster);
-                let _ = host.shared_set(&key, &record(now, uri.as_bytes()), None);
+                let key = shared_key("metadata", &d.issuer, &d.cluster);
+                let _ = host.shared_set(&key, &record(now, body), None);
             }
             Err(why) => host.log(
                 LogLevel::Error,

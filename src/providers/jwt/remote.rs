@@ -4,6 +4,7 @@
 use super::jwks::{self, KeySet};
 use crate::error::ConfigError;
 use crate::json;
+use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -50,6 +51,9 @@ pub struct RemoteJwks {
     /// With discovery: how the target is found.
     pub discovery: Option<Discovery>,
     target: RefCell<Option<Target>>,
+    /// With discovery: the issuer's whole metadata document as last read, for the providers
+    /// that need more of it than `jwks_uri` (sign-in's endpoints).
+    document: RefCell<Option<Rc<Map<String, Value>>>>,
     state: RefCell<State>,
 }
 
@@ -108,8 +112,15 @@ pub fn metadata_location(field: &str, issuer: &str) -> Result<(String, [String; 
 /// the document's `issuer` is exactly `issuer` (RFC 8414 §3.3) and the URL is https (or http,
 /// for an http issuer).
 pub fn metadata_member(body: &[u8], issuer: &str, member: &str) -> Result<String, String> {
-    let value = json::parse_strict(body).map_err(|e| format!("not JSON: {e}"))?;
-    let named = value
+    member_url(&metadata_document(body, issuer)?, issuer, member)
+}
+
+/// An issuer's metadata document, when its `issuer` is exactly `issuer` (RFC 8414 §3.3).
+pub fn metadata_document(body: &[u8], issuer: &str) -> Result<Map<String, Value>, String> {
+    let Value::Object(doc) = json::parse_strict(body).map_err(|e| format!("not JSON: {e}"))? else {
+        return Err("not a JSON object".into());
+    };
+    let named = doc
         .get("issuer")
         .and_then(|v| v.as_str())
         .ok_or("no `issuer`")?;
@@ -118,7 +129,12 @@ pub fn metadata_member(body: &[u8], issuer: &str, member: &str) -> Result<String
             "the document's issuer is {named:?} but the configured issuer is {issuer:?}; they must be identical (a trailing slash counts)"
         ));
     }
-    let uri = value
+    Ok(doc)
+}
+
+/// The URL `doc` names as `member`, when it is https (or http, for an http issuer).
+pub fn member_url(doc: &Map<String, Value>, issuer: &str, member: &str) -> Result<String, String> {
+    let uri = doc
         .get(member)
         .and_then(|v| v.as_str())
         .ok_or_else(|| format!("no `{member}`"))?;
@@ -182,6 +198,7 @@ impl RemoteJwks {
                 path,
             })),
             state: RefCell::new(State::default()),
+            document: RefCell::new(None),
         })
     }
 
@@ -219,6 +236,7 @@ impl RemoteJwks {
             }),
             target: RefCell::new(None),
             state: RefCell::new(State::default()),
+            document: RefCell::new(None),
         })
     }
 
@@ -248,9 +266,20 @@ impl RemoteJwks {
     }
 
     /// Reads a metadata document: the `jwks_uri` it names (see [`metadata_member`]).
-    pub fn read_metadata(&self, body: &[u8]) -> Result<String, String> {
+    pub fn read_metadata(&self, body: &[u8]) -> Result<(String, Map<String, Value>), String> {
         let d = self.discovery.as_ref().ok_or("no discovery")?;
-        metadata_member(body, &d.issuer, "jwks_uri")
+        let doc = metadata_document(body, &d.issuer)?;
+        Ok((member_url(&doc, &d.issuer, "jwks_uri")?, doc))
+    }
+
+    /// Keeps the issuer's metadata document.
+    pub fn set_document(&self, doc: Map<String, Value>) {
+        *self.document.borrow_mut() = Some(Rc::new(doc));
+    }
+
+    /// The issuer's metadata document, once discovery has read one.
+    pub fn document(&self) -> Option<Rc<Map<String, Value>>> {
+        self.document.borrow().clone()
     }
 
     /// Uses `jwks_uri` (discovered at `at`) from now on; `true` when it changed.

@@ -166,9 +166,10 @@ fn discovering(issuer: &str) -> Engine {
 }
 
 fn metadata(issuer: &str, jwks_uri: &str) -> Vec<u8> {
-    serde_json::json!({"issuer": issuer, "jwks_uri": jwks_uri})
-        .to_string()
-        .into_bytes()
+    serde_json::json!({"issuer": issuer, "jwks_uri": jwks_uri,
+        "authorization_endpoint": format!("{issuer}/auth")})
+    .to_string()
+    .into_bytes()
 }
 
 fn last_call(w: &Worker) -> crate::capabilities::fake::Recorded {
@@ -235,6 +236,12 @@ fn discovery_finds_the_key_set_for_every_worker() {
     assert!(
         has_keys(&b) && b.host.calls.borrow().is_empty(),
         "adopted, not fetched"
+    );
+    // The whole document goes to every worker, for the providers that read more of it.
+    let (_, _, remote) = b.engine.remote_jwks().next().unwrap();
+    assert_eq!(
+        remote.document().unwrap()["authorization_endpoint"],
+        "https://idp.test/realms/main/auth"
     );
 }
 
