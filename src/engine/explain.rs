@@ -98,6 +98,9 @@ impl Engine {
                         Err(Rejection::Pending(Need::Introspection(_))) => {
                             Outcome::Waiting("the introspection endpoint's answer")
                         }
+                        Err(Rejection::Pending(Need::SignIn(_))) => {
+                            Outcome::Waiting("the token endpoint's answer")
+                        }
                     };
                     (scheme, outcome)
                 }

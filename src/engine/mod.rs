@@ -7,6 +7,7 @@
 mod explain;
 mod refusal;
 mod requirement;
+mod sign_in;
 #[cfg(test)]
 mod tests;
 
@@ -168,6 +169,9 @@ impl Engine {
                 return Decision::Answer(Box::new(r.answer(&method)));
             }
         }
+        if let Some(d) = self.sign_in_path(&req, path, now, may_wait) {
+            return d;
+        }
         if self.config.allow_cors_preflight
             && method == "OPTIONS"
             && req.header("origin").is_some()
@@ -209,7 +213,12 @@ impl Engine {
                 };
                 self.refuse(&req, Some(rule), failure, allowed)
             }
-            Err(Unmet::Refused(failure)) => self.refuse(&req, Some(rule), failure, allowed),
+            Err(Unmet::Refused(failure)) => {
+                if let Some(d) = self.sign_in_instead(&req, rule, &failure, now, may_wait) {
+                    return d;
+                }
+                self.refuse(&req, Some(rule), failure, allowed)
+            }
         }
     }
 

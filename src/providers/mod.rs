@@ -69,6 +69,8 @@ pub enum Need {
     Keys,
     /// The token service's answer about this token (RFC 7662).
     Introspection(Credential),
+    /// The token endpoint's answer to this sign-in's code.
+    SignIn(Box<oidc::callback::Exchange>),
 }
 
 /// A credential carried to where it is sent (an introspection call). Its `Debug` never shows
@@ -294,6 +296,11 @@ pub trait Provider {
         _until: u64,
         _now: u64,
     ) {
+    }
+
+    /// The sign-in it runs, for the provider that signs people in.
+    fn sign_in(&self) -> Option<&oidc::provider::OidcProvider> {
+        None
     }
 
     /// What a check still waiting when its time is up becomes.

@@ -1,7 +1,7 @@
 //! The one list of provider types: `type` in the configuration → how to compile one. A new
 //! provider is one line here.
 
-use super::{api_key, basic, introspection, jwt, Provider, Setup};
+use super::{api_key, basic, introspection, jwt, oidc, Provider, Setup};
 use crate::error::ConfigError;
 use serde_json::Value;
 
@@ -14,6 +14,7 @@ pub const TYPES: &[(&str, Compile)] = &[
     ("api_key", api_key::from_config),
     ("jwt", jwt::from_config),
     ("introspection", introspection::from_config),
+    ("oidc", oidc::provider::from_config),
 ];
 
 /// Compiles provider `setup.name` from its configuration object.

@@ -13,6 +13,9 @@ pub enum Scheme {
     ApiKey,
     /// RFC 9449 DPoP-bound tokens.
     DPoP,
+    /// A person's session from signing in (no registered scheme; `Session` names where to
+    /// sign in).
+    Session,
 }
 
 /// One challenge, precomputed at configure time.
@@ -34,6 +37,7 @@ impl Scheme {
             Scheme::Basic => "Basic",
             Scheme::ApiKey => "ApiKey",
             Scheme::DPoP => "DPoP",
+            Scheme::Session => "Session",
         }
     }
 
@@ -70,6 +74,16 @@ impl Challenge {
             scheme: Scheme::DPoP,
             base: format!("DPoP algs=\"{algs}\", realm=\"{realm}\""),
             how: "Authorization: DPoP <token> with DPoP: <proof> (RFC 9449)".into(),
+        }
+    }
+
+    /// `Session realm="<realm>", login="<login path>"`: sign in at the login path (a browser
+    /// opening a page is sent there by itself).
+    pub fn session(realm: &str, login_path: &str) -> Self {
+        Challenge {
+            scheme: Scheme::Session,
+            base: format!("Session realm=\"{realm}\", login=\"{login_path}\""),
+            how: format!("sign in at {login_path} (a session cookie)"),
         }
     }
 

@@ -4,6 +4,7 @@
 //! (throttling, holding a request for its keys, releasing it, counting, logging) is made here.
 
 mod accounting;
+mod sign_in;
 mod signatures;
 #[cfg(test)]
 mod tests;
@@ -67,6 +68,7 @@ pub struct Worker {
     held: RefCell<Vec<Held>>,
     fetches: JwksFetches,
     introspections: Introspections,
+    sign_ins: sign_in::SignIns,
     /// The request whose context the host is running (`None`: the worker's own), which owns
     /// the calls made now.
     context: std::cell::Cell<Option<u32>>,
@@ -187,6 +189,14 @@ impl Worker {
         let Decision::Wait(awaited) = decision else {
             return Step::Decided(decision);
         };
+        if let Need::SignIn(exchange) = &awaited.need {
+            let sent =
+                self.sign_ins
+                    .send(host, engine, (id, awaited.provider), exchange, now / 1000);
+            if let Err(decision) = sent {
+                return Step::Decided(decision);
+            }
+        }
         let client = client.map_or_else(|| host.client_address(), str::to_string);
         self.held.borrow_mut().push(Held {
             id,
@@ -284,6 +294,7 @@ impl Worker {
     pub fn on_request_done(&self, host: &dyn Host, id: u32) {
         self.held.borrow_mut().retain(|h| h.id != id);
         self.introspections.abandon(host, id);
+        self.sign_ins.abandon(id);
     }
 
     /// The periodic tick: the audit summary, the shared fingerprint key, key sets other workers
@@ -324,6 +335,25 @@ impl Worker {
         let Some(c) = self.current() else {
             return Vec::new();
         };
+        if let Some((id, decision)) =
+            self.sign_ins
+                .on_response(&c.engine, token, status, body, host.now_ms() / 1000)
+        {
+            let held = std::mem::take(&mut *self.held.borrow_mut());
+            let (done, rest): (Vec<Held>, Vec<Held>) = held.into_iter().partition(|h| h.id == id);
+            *self.held.borrow_mut() = rest;
+            let now = host.now_ms();
+            for h in &done {
+                let seen = Seen {
+                    view: &h.headers as &dyn RequestView,
+                    now,
+                    client: Some(&h.client),
+                };
+                c.counters
+                    .account(host, &c.engine, &self.audit, &decision, &seen);
+            }
+            return done.into_iter().map(|_| (id, decision.clone())).collect();
+        }
         if let Some(event) = self
             .introspections
             .on_response(host, &c.engine, token, status, body)
@@ -357,6 +387,12 @@ impl Worker {
         let held = std::mem::take(&mut *self.held.borrow_mut());
         let mut out = Vec::new();
         for h in held {
+            // A callback waiting for its token request is decided by the answer, or by its
+            // deadline: then the page that says the sign-in service did not answer.
+            if self.sign_ins.waits(h.id) && now < h.deadline_ms {
+                self.held.borrow_mut().push(h);
+                continue;
+            }
             let view = WithPeer {
                 view: &h.headers,
                 peer_certificate_sha256: h.peer.clone(),
@@ -400,5 +436,8 @@ fn wait_ms(engine: &Engine, awaited: &Awaited) -> u64 {
         Need::Introspection(_) => provider
             .and_then(|p| p.check.introspection())
             .map_or(1000, |s| s.timeout_ms + 500),
+        Need::SignIn(_) => provider
+            .and_then(|p| p.check.remote_jwks())
+            .map_or(1000, |r| r.timeout_ms + 500),
     }
 }

@@ -67,7 +67,7 @@ raw_struct! {
 
 raw_struct! {
     /// `discovery`.
-    #[derive(Debug)]
+    #[derive(Debug, Clone)]
     pub struct RawDiscovery {
         /// The Envoy cluster that reaches the issuer.
         pub cluster: String,

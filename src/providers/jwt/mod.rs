@@ -86,6 +86,17 @@ impl JwtProvider {
         self.cache.borrow_mut().clear();
     }
 
+    /// The claims of `token` once its signature, `iss`, `aud` and times check out at `now`
+    /// (sign-in reads an ID token this way).
+    pub fn checked_claims(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<Rc<serde_json::Map<String, Value>>, Rejection> {
+        let verdict = self.verdict(token, now, &mut self.cache.borrow_mut())?;
+        Ok(verdict.claims.clone())
+    }
+
     fn verdict(
         &self,
         token: &str,

@@ -175,7 +175,7 @@ pub fn token_request(settings: &Settings, ex: &Exchange) -> (Vec<(String, String
 }
 
 /// Checks an ID token's signature, `iss`, `aud` and times; its claims, or why not.
-pub type VerifyIdToken = dyn Fn(&str) -> Result<Map<String, Value>, String>;
+pub type VerifyIdToken<'a> = dyn Fn(&str) -> Result<Map<String, Value>, String> + 'a;
 
 /// Claims of a sign-in kept out of the session: they mean nothing after the callback.
 const NOT_KEPT: &[&str] = &["nonce", "at_hash", "c_hash", "s_hash", "sid_hash"];
@@ -188,7 +188,7 @@ pub fn finish(
     ex: &Exchange,
     status: u16,
     body: &[u8],
-    verify: &VerifyIdToken,
+    verify: &VerifyIdToken<'_>,
     now: u64,
 ) -> Reply {
     let unavailable = || {
@@ -303,6 +303,27 @@ pub fn finish(
             .into_iter()
             .map(|l| ("set-cookie".to_string(), l)),
     );
+    if settings.same_site == "Strict" {
+        // A browser judges a Strict cookie by the page that started the navigation: after a
+        // 302 from here that is still the issuer's page, so the session would not come with
+        // the next request. A page that moves on by itself starts a same-site navigation.
+        let to = escape(&ex.return_to);
+        headers.push((
+            "content-type".to_string(),
+            "text/html; charset=utf-8".to_string(),
+        ));
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"refresh\" content=\"0;url={to}\"><title>Signed in</title></head>\
+             <body><p>Signed in. <a href=\"{to}\">Continue</a></p></body></html>"
+        );
+        return Reply {
+            status: 200,
+            headers,
+            body,
+            grpc: None,
+        };
+    }
     headers.push(("location".to_string(), ex.return_to.clone()));
     Reply {
         status: 302,
@@ -615,6 +636,19 @@ mod tests {
                 "{name}: no session"
             );
         }
+        let strict = compile_with_counter(json!({"cookie": {"same_site": "Strict"}})).unwrap();
+        let page = finish(&strict, &ex, 200, body.as_bytes(), &verify, 5000);
+        assert_eq!(page.status, 200, "Strict: a page that moves on, not a 302");
+        assert!(
+            page.body
+                .contains(r#"<meta http-equiv="refresh" content="0;url=/orders">"#),
+            "{}",
+            page.body
+        );
+        assert!(page
+            .headers
+            .iter()
+            .any(|(n, v)| n == "set-cookie" && v.contains("SameSite=Strict")));
         let bad_sig = finish(&s, &ex, 200, br#"{"id_token":"forged"}"#, &verify, 5000);
         assert_eq!(bad_sig.status, 400);
         assert_eq!(

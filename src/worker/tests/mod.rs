@@ -172,3 +172,4 @@ fn a_request_held_too_long_is_refused_and_a_finished_one_forgotten() {
 }
 
 mod introspection;
+mod sign_in;

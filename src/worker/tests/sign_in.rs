@@ -1,0 +1,265 @@
+//! A person signing in, through the worker against the fake host: the issuer's metadata and
+//! keys fetched, a page navigation sent to sign in, the callback's code redeemed by a token
+//! request (the request held meanwhile), the session cookie set, the next page let in with
+//! the person's claims, and signing out.
+
+use super::*;
+use crate::capabilities::fake::FakeHost;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use p256::ecdsa::signature::Signer;
+use serde_json::{json, Value};
+
+const ISSUER: &str = "https://idp.example";
+const KEY_A: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+fn config() -> String {
+    json!({"providers": {
+        "web": {"type": "oidc", "issuer": ISSUER, "discovery": {"cluster": "idp"}, "client_id": "web",
+                "client_secret_env": "WEB_SECRET", "cookie_secrets_env": "COOKIE_KEYS",
+                "claim_to_headers": [{"claim_name": "email", "header_name": "x-email"}]},
+    }, "rules": [{"match": {"prefix": "/"}, "requires": "web"}]})
+    .to_string()
+}
+
+fn key() -> p256::ecdsa::SigningKey {
+    p256::ecdsa::SigningKey::from_slice(&[5; 32]).unwrap()
+}
+
+fn jwks() -> Vec<u8> {
+    let point = key().verifying_key().to_encoded_point(false);
+    let b = point.as_bytes();
+    json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+        "x": B64.encode(&b[1..33]), "y": B64.encode(&b[33..])}]})
+    .to_string()
+    .into_bytes()
+}
+
+fn id_token(claims: Value) -> String {
+    let input = format!(
+        "{}.{}",
+        B64.encode(json!({"alg": "ES256", "kid": "k1", "typ": "JWT"}).to_string()),
+        B64.encode(claims.to_string())
+    );
+    let sig: p256::ecdsa::Signature = key().sign(input.as_bytes());
+    format!("{input}.{}", B64.encode(sig.to_bytes()))
+}
+
+fn request(path: &str, h: &[(&str, &str)]) -> HeaderPairs {
+    let mut all = vec![(":authority", "app.example"), (":scheme", "https")];
+    all.extend_from_slice(h);
+    headers(path, &all)
+}
+
+fn answer(step: Step) -> Reply {
+    match step {
+        Step::Decided(Decision::Answer(r)) => *r,
+        other => panic!("not an answer: {other:?}"),
+    }
+}
+
+fn header<'a>(r: &'a Reply, name: &str) -> Vec<&'a str> {
+    r.headers
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+/// The cookies a browser keeps from `r`, as one `Cookie` header.
+fn kept(r: &Reply) -> String {
+    header(r, "set-cookie")
+        .iter()
+        .filter(|l| !l.contains("Max-Age=0"))
+        .map(|l| l.split(';').next().unwrap())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn query_value(url: &str, name: &str) -> String {
+    let q = url.split_once('?').unwrap().1;
+    let v = q
+        .split('&')
+        .find_map(|p| p.strip_prefix(&format!("{name}=")))
+        .unwrap();
+    crate::providers::oidc::flow::form_decode(v).unwrap()
+}
+
+use crate::reply::Reply;
+
+#[test]
+fn a_person_signs_in_and_out() {
+    let host = FakeHost::default();
+    host.env
+        .borrow_mut()
+        .push(("WEB_SECRET".into(), "s3cret".into()));
+    host.env
+        .borrow_mut()
+        .push(("COOKIE_KEYS".into(), KEY_A.into()));
+    let w = Worker::default();
+    assert!(
+        w.configure(&host, config().as_bytes()).is_some(),
+        "{:?}",
+        host.lines.borrow()
+    );
+    // The issuer's metadata, then its keys.
+    w.on_tick(&host);
+    let meta = host.calls.borrow().last().unwrap().clone();
+    assert!(meta
+        .headers
+        .contains(&(":path".into(), "/.well-known/openid-configuration".into())));
+    let doc = json!({"issuer": ISSUER, "jwks_uri": "https://idp.example/jwks",
+        "authorization_endpoint": "https://idp.example/authorize", "token_endpoint": "https://idp.example/token",
+        "end_session_endpoint": "https://idp.example/logout"});
+    w.on_http_call_response(
+        &host,
+        (meta.token, None),
+        Some("200"),
+        doc.to_string().as_bytes(),
+    );
+    w.on_tick(&host);
+    let keys = host.calls.borrow().last().unwrap().clone();
+    assert!(keys.headers.contains(&(":path".into(), "/jwks".into())));
+    w.on_http_call_response(&host, (keys.token, None), Some("200"), &jwks());
+
+    // A script gets the 401; a page navigation is sent to sign in.
+    let script = w.on_request_headers(
+        &host,
+        1,
+        request("/orders?id=7", &[("sec-fetch-mode", "cors")]),
+    );
+    assert_eq!(status(&script), 401);
+    let go = answer(w.on_request_headers(
+        &host,
+        2,
+        request("/orders?id=7", &[("sec-fetch-mode", "navigate")]),
+    ));
+    assert_eq!(go.status, 302);
+    let location = header(&go, "location")[0].to_string();
+    assert!(location.starts_with("https://idp.example/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Foauth2%2Fcallback"), "{location}");
+    let pending = kept(&go);
+    let state = query_value(&location, "state");
+    let nonce = query_value(&location, "nonce");
+
+    // The callback: held while the code is redeemed.
+    let cb = format!("/oauth2/callback?code=the-code&state={state}&iss=https%3A%2F%2Fidp.example");
+    let held = w.on_request_headers(
+        &host,
+        3,
+        request(&cb, &[("cookie", &pending), ("sec-fetch-mode", "navigate")]),
+    );
+    assert!(matches!(held, Step::Held), "{held:?}");
+    let exchange = host.calls.borrow().last().unwrap().clone();
+    assert_eq!(exchange.cluster, "idp");
+    assert!(exchange
+        .headers
+        .contains(&(":path".into(), "/token".into())));
+    assert!(exchange
+        .headers
+        .contains(&("authorization".into(), "Basic d2ViOnMzY3JldA==".into())));
+    let form = String::from_utf8(exchange.body.clone().unwrap()).unwrap();
+    assert!(form.starts_with("grant_type=authorization_code&code=the-code&redirect_uri=https%3A%2F%2Fapp.example%2Foauth2%2Fcallback&code_verifier="), "{form}");
+    let now = host.now_ms() / 1000;
+    let token = id_token(
+        json!({"iss": ISSUER, "aud": "web", "sub": "alice", "email": "alice@example.com",
+        "nonce": nonce, "iat": now, "exp": now + 300}),
+    );
+    let body =
+        json!({"id_token": token, "access_token": "at", "token_type": "Bearer", "expires_in": 300})
+            .to_string();
+    let done = w.on_http_call_response(
+        &host,
+        (exchange.token, Some(3)),
+        Some("200"),
+        body.as_bytes(),
+    );
+    assert_eq!(done.len(), 1, "the held callback is decided");
+    let Decision::Answer(back) = &done[0].1 else {
+        panic!("{:?}", done[0].1)
+    };
+    assert_eq!(
+        (back.status, header(back, "location")),
+        (302, vec!["/orders?id=7"])
+    );
+    let session = kept(back);
+    assert!(session.starts_with("__Host-authgate="), "{session}");
+
+    // The next page: in, with the person's claims upstream and authgate's cookies cut out.
+    let cookie = format!("{session}; theme=dark");
+    let Step::Decided(Decision::Allow(a)) =
+        w.on_request_headers(&host, 4, request("/orders?id=7", &[("cookie", &cookie)]))
+    else {
+        panic!("not let in")
+    };
+    assert_eq!(a.identity.as_deref(), Some("alice"));
+    assert!(a
+        .edits
+        .set
+        .contains(&("x-email".into(), "alice@example.com".into())));
+    assert!(a
+        .edits
+        .set
+        .contains(&("cookie".into(), "theme=dark".into())));
+
+    // The same code again (a replayed callback) finds no sign-in under way any more once the
+    // browser dropped the pending cookie; and signing out clears the session.
+    let out = answer(w.on_request_headers(
+        &host,
+        5,
+        request(
+            "/oauth2/logout",
+            &[("cookie", &session), ("sec-fetch-site", "same-origin")],
+        ),
+    ));
+    assert_eq!(
+        header(&out, "location"),
+        vec!["https://idp.example/logout?client_id=web"]
+    );
+    assert!(header(&out, "set-cookie")
+        .iter()
+        .any(|l| l.starts_with("__Host-authgate=;") && l.contains("Max-Age=0")));
+}
+
+#[test]
+fn a_callback_whose_token_request_fails_says_so() {
+    let host = FakeHost::default();
+    host.env
+        .borrow_mut()
+        .push(("WEB_SECRET".into(), "s3cret".into()));
+    host.env
+        .borrow_mut()
+        .push(("COOKIE_KEYS".into(), KEY_A.into()));
+    let w = Worker::default();
+    w.configure(&host, config().as_bytes()).unwrap();
+    w.on_tick(&host);
+    let meta = host.calls.borrow().last().unwrap().clone();
+    let doc = json!({"issuer": ISSUER, "jwks_uri": "https://idp.example/jwks",
+        "authorization_endpoint": "https://idp.example/authorize", "token_endpoint": "https://idp.example/token"});
+    w.on_http_call_response(
+        &host,
+        (meta.token, None),
+        Some("200"),
+        doc.to_string().as_bytes(),
+    );
+    w.on_tick(&host);
+    let keys = host.calls.borrow().last().unwrap().clone();
+    w.on_http_call_response(&host, (keys.token, None), Some("200"), &jwks());
+    let go =
+        answer(w.on_request_headers(&host, 1, request("/", &[("sec-fetch-mode", "navigate")])));
+    let state = query_value(header(&go, "location")[0], "state");
+    let cb = format!("/oauth2/callback?code=c&state={state}");
+    assert!(matches!(
+        w.on_request_headers(&host, 2, request(&cb, &[("cookie", &kept(&go))])),
+        Step::Held
+    ));
+    let exchange = host.calls.borrow().last().unwrap().clone();
+    // No answer within the call's timeout: 503, never a session.
+    let done = w.on_http_call_response(&host, (exchange.token, Some(2)), None, b"");
+    let Decision::Answer(page) = &done[0].1 else {
+        panic!()
+    };
+    assert_eq!(page.status, 503);
+    assert!(!header(page, "set-cookie")
+        .iter()
+        .any(|l| l.starts_with("__Host-authgate=") && !l.contains("Max-Age=0")));
+}
