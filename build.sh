@@ -82,6 +82,16 @@ ensure_wasm_opt() {
 }
 
 DPOP_NPM_VERSION=2.1.2
+OIDC_PROVIDER_NPM_VERSION=9.13.3
+
+# panva's `oidc-provider` (an OpenID Certified provider), for the sign-in tests: the issuer a
+# person signs in at, with its own login and consent pages.
+ensure_node_oidc_provider() {
+  [ -f "$ROOT/.tools/node_modules/oidc-provider/package.json" ] && return 0
+  command -v npm >/dev/null 2>&1 || { log "npm not found: the sign-in tests will fail"; return 0; }
+  log "installing oidc-provider $OIDC_PROVIDER_NPM_VERSION (npm) into .tools"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "oidc-provider@$OIDC_PROVIDER_NPM_VERSION" >/dev/null
+}
 
 # The `dpop` npm package (panva's RFC 9449 client), for the tests: a real DPoP client that signs
 # Ed25519 proofs under RFC 9864's name only. Needs Node.js 20 or later (WebCrypto Ed25519).
@@ -124,11 +134,14 @@ run_tests() {
   ensure_venv
   ensure_apt docker-compose docker-compose
   ensure_apt chromium chromium
+  # WebDriver for the sign-in tests (a person signing in through Envoy).
+  ensure_apt chromedriver chromium-driver
   # The compose test: a container engine (started by the test when none runs) and debootstrap
   # for the stand-in images' Debian root filesystem.
   ensure_apt dockerd docker.io
   ensure_apt debootstrap debootstrap
   ensure_node_dpop
+  ensure_node_oidc_provider
   log "unit tests (native, no wasm host)"
   cargo test --quiet
   log "clippy (wasm32, unwrap/expect/panic denied outside tests)"

@@ -1,0 +1,168 @@
+"""A person signs in and out through Envoy + authgate, as they would: headless Chromium
+(Debian's package, driven by WebDriver through Debian's chromedriver and the `selenium`
+client) opens a protected page, lands on the login page of a real OpenID Provider (panva's
+oidc-provider from npm, tests/e2e/oidc_provider.mjs), signs in, consents, and is back on the
+page with the upstream seeing who they are; the next page needs no sign-in; signing out sends
+them through the provider's end-session page, after which the site asks them to sign in again.
+A script without a session keeps its 401. Envoy's and the provider's logs are printed when a
+step fails."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from harness import Envoy, Upstream, bootstrap, free_port, request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OIDC_PROVIDER = os.path.join(HERE, "..", "..", ".tools", "node_modules", "oidc-provider", "lib", "index.js")
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+WAIT = 20
+COOKIE_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # 32 bytes, base64
+
+
+class Provider:
+    """oidc-provider in a Node.js process on 127.0.0.1; every wait is bounded."""
+
+    def __init__(self, port, site_port):
+        self.log_path = os.path.join(tempfile.mkdtemp(prefix="authgate-op-"), "op.log")
+        self.proc = subprocess.Popen(["node", os.path.join(HERE, "oidc_provider.mjs"), OIDC_PROVIDER, str(port), str(site_port)],
+                                     stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while "READY" not in self.log():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the OpenID Provider did not start:\n" + self.log())
+            time.sleep(0.1)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def site():
+    if not os.path.exists(OIDC_PROVIDER):
+        pytest.fail("oidc-provider is not installed in .tools (./build.sh test installs it)")
+    site_port, op_port = free_port(), free_port()
+    op = Provider(op_port, site_port)
+    upstream = Upstream()
+    config = {
+        "providers": {"web": {
+            "type": "oidc", "issuer": f"http://127.0.0.1:{op_port}", "discovery": {"cluster": "idp"},
+            "client_id": "web", "client_secret_env": "WEB_SECRET", "cookie_secrets_env": "COOKIE_KEYS",
+            "scopes": ["email"], "post_logout_redirect_uri": f"http://localhost:{site_port}/",
+            "claim_to_headers": [{"claim_name": "email", "header_name": "x-email"}],
+        }},
+        "rules": [{"match": {"prefix": "/"}, "requires": "web"}],
+    }
+    envoy = Envoy(bootstrap(config, site_port, free_port(), upstream.port, clusters={"idp": op_port},
+                            vm_env={"WEB_SECRET": "web-secret", "COOKIE_KEYS": COOKIE_KEY})).start()
+    yield {"port": site_port, "op": op, "envoy": envoy, "upstream": upstream}
+    envoy.stop()
+    upstream.close()
+    op.stop()
+
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not os.path.exists(path):
+            pytest.fail(f"{path} is missing (./build.sh test installs chromium and chromium-driver)")
+    profile = tempfile.mkdtemp(prefix="authgate-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              f"--user-data-dir={profile}", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--disable-extensions",
+              # Nothing leaves loopback: the provider's pages import web fonts.
+              "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]:
+        opts.add_argument(a)
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    drv.set_page_load_timeout(WAIT)
+    yield drv
+    drv.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def logs(site):
+    return f"--- Envoy ---\n{site['envoy'].log()[-6000:]}\n--- OpenID Provider ---\n{site['op'].log()[-3000:]}"
+
+
+def until(drv, what, condition):
+    from selenium.webdriver.support.ui import WebDriverWait
+    try:
+        return WebDriverWait(drv, WAIT).until(condition)
+    except Exception as e:
+        raise AssertionError(f"{what}: not reached at {drv.current_url}\n{drv.page_source[:1500]}") from e
+
+
+def sign_in(drv, login):
+    """The provider's login page, then its consent page."""
+    from selenium.webdriver.common.by import By
+    until(drv, "the login page", lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=login]"))
+    drv.find_element(By.CSS_SELECTOR, "input[name=login]").send_keys(login)
+    drv.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys("any password")
+    drv.find_element(By.CSS_SELECTOR, "button[type=submit].login-submit").click()
+    until(drv, "the consent page", lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=prompt][value=consent]"))
+    drv.find_element(By.CSS_SELECTOR, "button[type=submit].login-submit").click()
+
+
+def test_a_person_signs_in_and_out(site, browser):
+    from selenium.webdriver.common.by import By
+    port, upstream = site["port"], site["upstream"]
+    try:
+        browser.get(f"http://localhost:{port}/orders?id=7")
+        assert browser.current_url.startswith(f"http://127.0.0.1:"), browser.current_url
+        sign_in(browser, "alice")
+        until(browser, "back on the page", lambda d: d.current_url == f"http://localhost:{port}/orders?id=7")
+        # (The browser also asks for /favicon.ico, signed in as well.)
+        seen = [r for r in upstream.seen if r.path == "/orders?id=7"]
+        assert len(seen) == 1, [r.path for r in upstream.seen]
+        got = dict(seen[0].headers)
+        assert got.get("x-email") == "alice@example.com", got
+        assert "__Host-authgate" not in got.get("cookie", ""), "the session cookie never goes upstream"
+        cookie = browser.get_cookie("__Host-authgate")
+        assert cookie and cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax", cookie
+
+        # The next page: no sign-in.
+        browser.get(f"http://localhost:{port}/reports")
+        assert browser.current_url == f"http://localhost:{port}/reports"
+        reports = [r for r in upstream.seen if r.path == "/reports"]
+        assert len(reports) == 1 and dict(reports[0].headers)["x-email"] == "alice@example.com"
+
+        # Signing out: the provider's end-session page, then the site asks to sign in again.
+        browser.get(f"http://localhost:{port}/oauth2/logout")
+        until(browser, "the end-session page", lambda d: d.find_elements(By.CSS_SELECTOR, "button[name=logout][value=yes]"))
+        assert browser.get_cookie("__Host-authgate") is None, "the session cookie is cleared"
+        browser.find_element(By.CSS_SELECTOR, "button[name=logout][value=yes]").click()
+        until(browser, "the login page again", lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=login]"))
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{logs(site)}") from e
+
+
+def test_a_script_without_a_session_keeps_its_401(site):
+    r = request(site["port"], "GET", "/orders", [("sec-fetch-mode", "cors"), ("accept", "application/json")])
+    assert r.status == 401, logs(site)
+    assert r.header("www-authenticate") == 'Session realm="authgate", login="/oauth2/login"', r.headers
+    nav = request(site["port"], "GET", "/orders", [("sec-fetch-mode", "navigate")])
+    assert nav.status == 302 and nav.header("location").startswith("http://127.0.0.1:"), (nav.status, nav.headers)
+    assert nav.header("set-cookie").startswith("__Host-authgate-login="), nav.headers
+
+
+def test_a_forged_callback_signs_no_one_in(site):
+    r = request(site["port"], "GET", "/oauth2/callback?code=stolen&state=guessed", [("sec-fetch-mode", "navigate")])
+    assert r.status == 400, logs(site)
+    assert b"Sign in again" in r.body
+    assert not [c for c in r.all("set-cookie") if c.startswith("__Host-authgate=")], r.headers
