@@ -43,7 +43,12 @@ impl Engine {
             let path_and_query = req.path_and_query();
             r.covers(req.authority().as_deref(), path_only(&path_and_query))
         });
+        // A route a sign-in provider serves: where a person (or a script, for them) signs in.
+        let login = rule
+            .and_then(|r| self.sign_in_of(r))
+            .map(|o| o.login_address(req));
         let ctx = ReplyContext {
+            login: login.as_deref(),
             challenges: rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]),
             needs_all: rule.is_some_and(|r| matches!(r.requires, Requirement::All(_))),
             failed: failure.scheme.or(provider.map(|p| p.check.scheme())),

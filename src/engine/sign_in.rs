@@ -7,7 +7,7 @@ use super::{Awaited, Decision, Engine};
 use crate::error::Denial;
 use crate::providers::oidc::callback::Exchange;
 use crate::providers::oidc::flow::is_navigation;
-use crate::providers::oidc::provider::{Step, TokenCall};
+use crate::providers::oidc::provider::{OidcProvider, Step, TokenCall};
 use crate::providers::Need;
 use crate::request::Request;
 use crate::rules::{Requirement, Rule};
@@ -61,6 +61,17 @@ impl Engine {
             .iter()
             .find_map(|i| Some((*i, self.config.providers.get(*i)?.check.sign_in()?)))?;
         Some(self.step(i, o.start(req, &req.path_and_query(), now), may_wait))
+    }
+
+    /// The sign-in provider of `rule`, if it has one.
+    pub(super) fn sign_in_of(&self, rule: &Rule) -> Option<&OidcProvider> {
+        let providers = match &rule.requires {
+            Requirement::Any(p) | Requirement::All(p) => p,
+            Requirement::None => return None,
+        };
+        providers
+            .iter()
+            .find_map(|i| self.config.providers.get(*i)?.check.sign_in())
     }
 
     fn step(&self, provider: usize, step: Step, may_wait: bool) -> Decision {

@@ -64,6 +64,8 @@ pub struct Page<'a> {
     pub docs_url: Option<&'a str>,
     /// The protected resource metadata URL (RFC 9728), linked for people too.
     pub resource_metadata: Option<&'a str>,
+    /// Where a person signs in, when the route takes a session.
+    pub login: Option<&'a str>,
 }
 
 impl Page<'_> {
@@ -88,7 +90,14 @@ impl Page<'_> {
                 escape(u)
             )
         });
-        let docs = docs
+        let sign_in = self.login.map_or(String::new(), |u| {
+            format!(
+                "<p><a href=\"{}\"><strong>Sign in</strong></a></p>",
+                escape(u)
+            )
+        });
+        let docs = sign_in
+            + &docs
             + &self.resource_metadata.map_or(String::new(), |u| {
                 format!(
                     "<p>Where to get a token: <a href=\"{0}\">{0}</a> (OAuth protected resource metadata)</p>",
@@ -153,6 +162,7 @@ mod tests {
             request_id: Some("\"><img>"),
             docs_url: None,
             resource_metadata: None,
+            login: None,
         }
         .render();
         assert!(!p.contains("<script>") && !p.contains("<img>"));

@@ -213,6 +213,9 @@ pub struct ReplyContext<'a> {
     pub resource_metadata: Option<&'a str>,
     /// The request's `x-request-id`.
     pub request_id: Option<&'a str>,
+    /// With a sign-in provider on the rule: the address that signs in and comes back here,
+    /// for the body's `login` and the page's link.
+    pub login: Option<&'a str>,
     /// The client prefers HTML.
     pub html: bool,
     /// `response` settings.
@@ -307,6 +310,7 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             request_id,
             docs_url: ctx.settings.docs_url.as_deref(),
             resource_metadata: ctx.resource_metadata,
+            login: ctx.login,
         }
         .render();
         return Reply {
@@ -341,6 +345,10 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     }
     if let Some(url) = ctx.resource_metadata {
         body.push_str(",\"resource_metadata\":");
+        json::push_str(&mut body, url);
+    }
+    if let Some(url) = ctx.login {
+        body.push_str(",\"login\":");
         json::push_str(&mut body, url);
     }
     body.push_str(",\"accepted\":[");

@@ -77,6 +77,7 @@ static PLAIN: ResponseSettings = ResponseSettings {
 
 fn ctx<'a>(challenges: &'a [Challenge], request_id: Option<&'a str>) -> ReplyContext<'a> {
     ReplyContext {
+        login: None,
         challenges,
         needs_all: false,
         failed: None,

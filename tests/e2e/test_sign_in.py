@@ -156,6 +156,10 @@ def test_a_script_without_a_session_keeps_its_401(site):
     r = request(site["port"], "GET", "/orders", [("sec-fetch-mode", "cors"), ("accept", "application/json")])
     assert r.status == 401, logs(site)
     assert r.header("www-authenticate") == 'Session realm="authgate", login="/oauth2/login"', r.headers
+    assert r.json()["login"] == "/oauth2/login?rd=%2Forders", r.body
+    # The address in the body starts a sign-in that comes back to the page.
+    go = request(site["port"], "GET", r.json()["login"], [("sec-fetch-mode", "navigate")])
+    assert go.status == 302 and "redirect_uri=http%3A%2F%2F127.0.0.1" in go.header("location"), go.headers
     nav = request(site["port"], "GET", "/orders", [("sec-fetch-mode", "navigate")])
     assert nav.status == 302 and nav.header("location").startswith("http://127.0.0.1:"), (nav.status, nav.headers)
     assert nav.header("set-cookie").startswith("__Host-authgate-login="), nav.headers

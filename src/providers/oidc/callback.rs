@@ -275,9 +275,18 @@ pub fn finish(
                 .map(str::to_string)
         })
         .flatten();
+    // A forwarded access token must not outlive its own `expires_in` upstream: the session
+    // ends with it, and the person signs in again (no refresh token is asked for).
+    let lifetime = match (
+        &access_token,
+        answer.get("expires_in").and_then(Value::as_u64),
+    ) {
+        (Some(_), Some(expires_in)) => settings.max_age.min(expires_in.max(1)),
+        _ => settings.max_age,
+    };
     let session = Session {
         subject,
-        expires: now + settings.max_age,
+        expires: now + lifetime,
         claims,
         access_token,
     };
@@ -286,7 +295,7 @@ pub fn finish(
         return unavailable();
     }
     let attrs = Attributes {
-        max_age: settings.max_age,
+        max_age: lifetime,
         same_site: settings.same_site,
     };
     let lines = settings
@@ -636,6 +645,14 @@ mod tests {
                 "{name}: no session"
             );
         }
+        let short = json!({"id_token": "ID", "access_token": "AT", "expires_in": 300}).to_string();
+        let r = finish(&s, &ex, 200, short.as_bytes(), &verify, 5000);
+        assert!(
+            r.headers.iter().any(|(n, v)| n == "set-cookie"
+                && v.starts_with("__Host-authgate=")
+                && v.ends_with("Max-Age=300")),
+            "a forwarded access token's expires_in ends the session"
+        );
         let strict = compile_with_counter(json!({"cookie": {"same_site": "Strict"}})).unwrap();
         let page = finish(&strict, &ex, 200, body.as_bytes(), &verify, 5000);
         assert_eq!(page.status, 200, "Strict: a page that moves on, not a 302");

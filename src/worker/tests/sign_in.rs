@@ -129,6 +129,16 @@ fn a_person_signs_in_and_out() {
         request("/orders?id=7", &[("sec-fetch-mode", "cors")]),
     );
     assert_eq!(status(&script), 401);
+    let Step::Decided(Decision::Deny(d)) = &script else {
+        panic!()
+    };
+    assert!(
+        d.reply
+            .body
+            .contains(r#""login":"/oauth2/login?rd=%2Forders%3Fid%3D7""#),
+        "{}",
+        d.reply.body
+    );
     let go = answer(w.on_request_headers(
         &host,
         2,
