@@ -41,11 +41,14 @@ WRONG = "Basic " + b64(b"bob:wrong")
 
 # --- filters ----------------------------------------------------------------------------------
 
-def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM)):
+def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM), env=None):
+    vm = {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": wasm}}}
+    if env:
+        vm["environment_variables"] = {"key_values": env}
     return {"name": "envoy.filters.http.wasm", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {"name": "authgate", "root_id": "authgate", "fail_open": False,
-                   "vm_config": {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": wasm}}},
+                   "vm_config": vm,
                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                                      "value": json.dumps(config)}}}}
 
@@ -99,6 +102,21 @@ AG_SHA = authgate({"providers": {"b": {"type": "basic", "htpasswd": SHA_USER}}})
 AG_BCRYPT = authgate({"providers": {"b": {"type": "basic", "htpasswd": BCRYPT_USER}}})
 AG_JWT = authgate({"providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "audiences": ["orders"],
                                          "local_jwks": KEYS.jwks(["rsa", "p256", "p384", "ed"])}}})
+
+
+# A person's session (provider oidc): the sealed cookie a signed-in browser sends, sealed by
+# libsodium and cryptography as authgate seals it (tests/e2e/session_seal.py). Its discovery
+# is never answered here: checking a session needs no call.
+COOKIE_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+AG_SESSION = authgate({"providers": {"web": {
+    "type": "oidc", "issuer": "https://idp.test", "discovery": {"cluster": "idp"}, "client_id": "web",
+    "client_secret": "bench", "cookie_secrets_env": "COOKIE_KEYS",
+    "claim_to_headers": [{"claim_name": "email", "header_name": "x-email"}]}}}, env={"COOKIE_KEYS": COOKIE_KEY})
+
+
+def session_cookie():
+    import session_seal
+    return session_seal.session(COOKIE_KEY, "alice", {"email": "alice@example.com"}, int(time.time()) + 86400)
 
 
 def bearer(token):
@@ -187,6 +205,9 @@ def configs():
             out += [(f"jwt_authn {alg} reused token", f"jwt {alg}", native_jwt([fam], False), bearer(tok), 200),
                     (f"jwt_authn+cache {alg} reused token", f"jwt {alg}", native_jwt([fam], True), bearer(tok), 200)]
         out += [(f"authgate jwt {alg} reused token", f"jwt {alg}", AG_JWT, bearer(tok), 200)]
+        if alg == "ES256":
+            out += [("authgate oidc session cookie (a signed-in page)", "jwt ES256", AG_SESSION,
+                     [("cookie", session_cookie())], 200)]
         if alg != "EdDSA":
             out += [(f"jwt_authn {alg} fresh tokens", f"jwt {alg} fresh", native_jwt([fam], False), ("pool", alg), 200)]
         out += [(f"authgate jwt {alg} fresh tokens", f"jwt {alg} fresh", AG_JWT, ("pool", alg), 200)]

@@ -170,3 +170,21 @@ def test_a_forged_callback_signs_no_one_in(site):
     assert r.status == 400, logs(site)
     assert b"Sign in again" in r.body
     assert not [c for c in r.all("set-cookie") if c.startswith("__Host-authgate=")], r.headers
+
+
+def test_a_session_sealed_by_another_implementation_opens(site):
+    """libsodium's XChaCha20-Poly1305 and cryptography's HKDF seal a session; authgate opens
+    it. Sealed under another cookie's name, or ended, it is no session."""
+    import session_seal
+    now = int(time.time())
+    good = session_seal.session(COOKIE_KEY, "carol", {"email": "carol@example.com"}, now + 600)
+    r = request(site["port"], "GET", "/sealed", [("cookie", good)])
+    assert r.status == 200, (r.status, r.body, logs(site))
+    seen = [s for s in site["upstream"].seen if s.path == "/sealed"][-1]
+    assert dict(seen.headers)["x-email"] == "carol@example.com"
+    body = b'{"sub":"carol","exp":%d,"claims":{}}' % (now + 600)
+    renamed = "__Host-authgate=" + session_seal.seal(COOKIE_KEY, "__Host-authgate-login", body)
+    ended = session_seal.session(COOKIE_KEY, "carol", {}, now - 1)
+    for name, cookie in [("sealed for another cookie", renamed), ("ended", ended)]:
+        r = request(site["port"], "GET", "/sealed", [("cookie", cookie), ("accept", "application/json")])
+        assert r.status == 401, (name, r.status)
