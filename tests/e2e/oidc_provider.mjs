@@ -24,7 +24,7 @@ const provider = new Provider(issuer, {
     client_secret: 'web-secret',
     token_endpoint_auth_method: 'client_secret_basic',
     redirect_uris: [`${site}/oauth2/callback`],
-    post_logout_redirect_uris: [`${site}/`],
+    post_logout_redirect_uris: [`${site}/`, `${site}/oauth2/logout`],
     response_types: ['code'],
     grant_types: ['authorization_code'],
   }],

@@ -22,6 +22,7 @@ OIDC_PROVIDER = os.path.join(HERE, "..", "..", ".tools", "node_modules", "oidc-p
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 WAIT = 20
 COOKIE_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # 32 bytes, base64
+ARTIFACTS = os.path.join(HERE, "artifacts")
 
 
 class Provider:
@@ -60,10 +61,14 @@ def site():
         "providers": {"web": {
             "type": "oidc", "issuer": f"http://127.0.0.1:{op_port}", "discovery": {"cluster": "idp"},
             "client_id": "web", "client_secret_env": "WEB_SECRET", "cookie_secrets_env": "COOKIE_KEYS",
-            "scopes": ["email"], "post_logout_redirect_uri": f"http://localhost:{site_port}/",
+            "scopes": ["email"], "post_logout_redirect_uri": f"http://localhost:{site_port}/oauth2/logout",
             "claim_to_headers": [{"claim_name": "email", "header_name": "x-email"}],
+        }, "api": {
+            "type": "jwt", "issuer": f"http://127.0.0.1:{op_port}", "audiences": ["api"],
+            "discovery": {"cluster": "idp"},
         }},
-        "rules": [{"match": {"prefix": "/"}, "requires": "web"}],
+        # People with a session and programs with tokens, on the same route.
+        "rules": [{"match": {"prefix": "/"}, "requires": {"any": ["web", "api"]}}],
     }
     envoy = Envoy(bootstrap(config, site_port, free_port(), upstream.port, clusters={"idp": op_port},
                             vm_env={"WEB_SECRET": "web-secret", "COOKIE_KEYS": COOKIE_KEY})).start()
@@ -142,11 +147,33 @@ def test_a_person_signs_in_and_out(site, browser):
         reports = [r for r in upstream.seen if r.path == "/reports"]
         assert len(reports) == 1 and dict(reports[0].headers)["x-email"] == "alice@example.com"
 
-        # Signing out: the provider's end-session page, then the site asks to sign in again.
+        # A changed cookie, or an ended session, is no session: a page sends the person to sign
+        # in again, an API request gets its 401.
+        value = cookie["value"]
+        tampered = value[:40] + ("A" if value[40] != "A" else "B") + value[41:]
+        import session_seal
+        ended = session_seal.session(COOKIE_KEY, "alice", {"email": "alice@example.com"}, int(time.time()) - 1)
+        for name, c in [("tampered", f"__Host-authgate={tampered}"), ("ended", ended)]:
+            nav = request(port, "GET", "/orders", [("cookie", c), ("sec-fetch-mode", "navigate")])
+            assert nav.status == 302 and nav.header("location").startswith("http://127.0.0.1:"), (name, nav.status)
+            api = request(port, "GET", "/orders", [("cookie", c), ("accept", "application/json")])
+            assert api.status == 401, (name, api.status)
+
+        # No open redirect: a sign-in asked to come back elsewhere comes back to this site.
+        browser.get(f"http://localhost:{port}/oauth2/login?rd=https%3A%2F%2Fevil.example%2Fsteal")
+        until(browser, "back on this site", lambda d: d.current_url.startswith(f"http://localhost:{port}/"))
+        assert browser.current_url == f"http://localhost:{port}/", browser.current_url
+
+        # Signing out: the provider's end-session page, then authgate's signed-out page with
+        # its sign-in link, which asks for the password again.
         browser.get(f"http://localhost:{port}/oauth2/logout")
         until(browser, "the end-session page", lambda d: d.find_elements(By.CSS_SELECTOR, "button[name=logout][value=yes]"))
         assert browser.get_cookie("__Host-authgate") is None, "the session cookie is cleared"
         browser.find_element(By.CSS_SELECTOR, "button[name=logout][value=yes]").click()
+        until(browser, "the signed-out page", lambda d: "You are signed out" in d.page_source)
+        os.makedirs(ARTIFACTS, exist_ok=True)
+        browser.save_screenshot(os.path.join(ARTIFACTS, "signed-out.png"))
+        browser.find_element(By.LINK_TEXT, "Sign in").click()
         until(browser, "the login page again", lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=login]"))
     except AssertionError as e:
         raise AssertionError(f"{e}\n{logs(site)}") from e
@@ -155,7 +182,7 @@ def test_a_person_signs_in_and_out(site, browser):
 def test_a_script_without_a_session_keeps_its_401(site):
     r = request(site["port"], "GET", "/orders", [("sec-fetch-mode", "cors"), ("accept", "application/json")])
     assert r.status == 401, logs(site)
-    assert r.header("www-authenticate") == 'Session realm="authgate", login="/oauth2/login"', r.headers
+    assert r.all("www-authenticate") == ['Session realm="authgate", login="/oauth2/login"', 'Bearer realm="authgate"'], r.headers
     assert r.json()["login"] == "/oauth2/login?rd=%2Forders", r.body
     # The address in the body starts a sign-in that comes back to the page.
     go = request(site["port"], "GET", r.json()["login"], [("sec-fetch-mode", "navigate")])
@@ -188,3 +215,27 @@ def test_a_session_sealed_by_another_implementation_opens(site):
     for name, cookie in [("sealed for another cookie", renamed), ("ended", ended)]:
         r = request(site["port"], "GET", "/sealed", [("cookie", cookie), ("accept", "application/json")])
         assert r.status == 401, (name, r.status)
+
+
+def test_the_provider_refusing_is_a_page_that_says_so(site, browser):
+    """The person cancels at the provider's login page: back at the callback with
+    error=access_denied, they get authgate's 403 page with a way to sign in again."""
+    from selenium.webdriver.common.by import By
+    try:
+        browser.get(f"http://localhost:{site['port']}/private")
+        until(browser, "the login page", lambda d: d.find_elements(By.CSS_SELECTOR, ".login-help a[href$='/abort']"))
+        browser.find_element(By.CSS_SELECTOR, ".login-help a[href$='/abort']").click()
+        until(browser, "the refusal page", lambda d: "Access denied" in d.page_source)
+        assert "access_denied" in browser.page_source and browser.find_element(By.LINK_TEXT, "Sign in again")
+        assert browser.get_cookie("__Host-authgate") is None
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{logs(site)}") from e
+
+
+def test_a_callback_with_another_state_signs_no_one_in(site):
+    """A real sign-in under way in this browser, and a callback whose state is not its own."""
+    go = request(site["port"], "GET", "/orders", [("sec-fetch-mode", "navigate")])
+    pending = go.header("set-cookie").split(";")[0]
+    r = request(site["port"], "GET", "/oauth2/callback?code=c&state=not-this-one", [("cookie", pending)])
+    assert r.status == 400 and b"Sign-in expired" in r.body, (r.status, r.body)
+    assert not [c for c in r.all("set-cookie") if c.startswith("__Host-authgate=")]

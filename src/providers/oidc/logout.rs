@@ -29,6 +29,11 @@ pub fn same_site_request(req: &Request) -> bool {
 
 /// The answer to the logout path.
 pub fn answer(settings: &Settings, end_session_endpoint: Option<&str>, req: &Request) -> Reply {
+    // Nobody is signed in here (the provider sent the browser back after signing out, say):
+    // there is nothing to protect, only a page that says so and offers to sign in again.
+    if !has_session_cookie(settings, req) {
+        return signed_out(settings);
+    }
     if !same_site_request(req) {
         return confirm(settings);
     }
@@ -63,6 +68,39 @@ pub fn answer(settings: &Settings, end_session_endpoint: Option<&str>, req: &Req
     }
 }
 
+fn has_session_cookie(settings: &Settings, req: &Request) -> bool {
+    let header = req.header_values("cookie").join("; ");
+    let found = crate::request::cookies(&header).any(|(n, _)| n == settings.cookie);
+    found
+}
+
+fn signed_out(settings: &Settings) -> Reply {
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
+         <body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are signed out</h1>\
+         <p><a href=\"{}\">Sign in</a></p></body></html>",
+        escape(&settings.login_path)
+    );
+    let mut headers = vec![
+        (
+            "content-type".to_string(),
+            "text/html; charset=utf-8".to_string(),
+        ),
+        ("cache-control".to_string(), "no-store".to_string()),
+    ];
+    headers.extend(
+        chunks::clear(&settings.login_cookie())
+            .into_iter()
+            .map(|l| ("set-cookie".to_string(), l)),
+    );
+    Reply {
+        status: 200,
+        headers,
+        body,
+        grpc: None,
+    }
+}
+
 fn confirm(settings: &Settings) -> Reply {
     let body = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out</title></head>\
@@ -92,7 +130,10 @@ mod tests {
     use serde_json::json;
 
     fn logout(s: &Settings, end: Option<&str>, method: &str, headers: &[(&str, &str)]) -> Reply {
-        let mut all = vec![(":authority", "app.example")];
+        let mut all = vec![
+            (":authority", "app.example"),
+            ("cookie", "__Host-authgate=x"),
+        ];
         all.extend_from_slice(headers);
         let view = HeaderList::new(method, "/oauth2/logout", &all);
         answer(s, end, &Request::new(&view))
@@ -158,6 +199,25 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn without_a_session_the_page_says_signed_out() {
+        let s = compile_with_counter(json!({})).unwrap();
+        let view = HeaderList::new(
+            "GET",
+            "/oauth2/logout",
+            &[
+                (":authority", "app.example"),
+                ("sec-fetch-site", "cross-site"),
+            ],
+        );
+        let r = answer(&s, Some("https://idp.example/end"), &Request::new(&view));
+        assert_eq!(r.status, 200);
+        assert!(
+            r.body.contains("You are signed out")
+                && r.body.contains(r#"<a href="/oauth2/login">Sign in</a>"#)
+        );
     }
 
     #[test]
