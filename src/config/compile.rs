@@ -129,6 +129,7 @@ fn compile_raw(
         }
         None => {}
     }
+    sign_in_paths_are_its_own(&providers, &rules)?;
     let everyone: Vec<usize> = (0..providers.len()).collect();
     rules.push(Rule {
         label: "default".into(),
@@ -232,3 +233,34 @@ fn identity_headers(providers: &[NamedProvider]) -> Result<Vec<String>, ConfigEr
 
 #[cfg(test)]
 mod tests;
+
+/// A sign-in provider answers its own paths before any rule; a rule that would protect one of
+/// them with another provider is refused, so that no one reads the rule as if it applied.
+fn sign_in_paths_are_its_own(
+    providers: &[NamedProvider],
+    rules: &[Rule],
+) -> Result<(), ConfigError> {
+    for (i, p) in providers.iter().enumerate() {
+        let Some(o) = p.check.sign_in() else { continue };
+        for (field, path) in o.paths() {
+            let view = crate::request::HeaderList::new("GET", path, &[]);
+            let req = crate::request::Request::new(&view);
+            let rule = rules.iter().find(|r| r.matches(&req, "GET", path));
+            let accepts = rule.is_some_and(|r| match &r.requires {
+                Requirement::Any(list) | Requirement::All(list) => list.contains(&i),
+                // Open to everyone: nothing is claimed to protect it.
+                Requirement::None => true,
+            });
+            if let (Some(r), false) = (rule, accepts) {
+                return Err(ConfigError::new(
+                    format!("providers.{}.{field}", p.name),
+                    format!(
+                        "{} matches {path} and does not require `{}`; the sign-in answers {path} itself, before any rule: choose another path, or let the rule require `{}`",
+                        r.label, p.name, p.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

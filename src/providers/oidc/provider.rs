@@ -70,6 +70,16 @@ impl OidcProvider {
         member_url(&doc, &self.settings.issuer, member).ok()
     }
 
+    /// Its own paths, each with the field that names it.
+    pub fn paths(&self) -> [(&'static str, &str); 3] {
+        let s = &self.settings;
+        [
+            ("redirect_path", s.redirect_path.as_str()),
+            ("logout_path", s.logout_path.as_str()),
+            ("login_path", s.login_path.as_str()),
+        ]
+    }
+
     /// Whether `path` is one the sign-in answers itself.
     pub fn answers(&self, path: &str) -> bool {
         let s = &self.settings;

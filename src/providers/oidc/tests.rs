@@ -340,3 +340,58 @@ mod session {
         assert_eq!(find(&s, &Request::new(&view)), Found::Absent);
     }
 }
+
+#[test]
+fn a_rule_that_would_protect_a_sign_in_path_otherwise_is_refused() {
+    let env = |name: &str| match name {
+        "COOKIE_KEYS" => Some(KEY_A.to_string()),
+        _ => None,
+    };
+    let compile = |rules: Value| {
+        let doc = json!({"providers": {
+            "web": {"type": "oidc", "issuer": "https://idp.example", "discovery": {"cluster": "idp"},
+                    "client_id": "web", "auth_method": "none", "cookie_secrets_env": "COOKIE_KEYS"},
+            "keys": {"type": "api_key", "credentials": [{"client": "c", "key": "k-1"}]}},
+            "rules": rules});
+        let random: crate::providers::Random = std::rc::Rc::new(|b: &mut [u8]| {
+            b.fill(1);
+            true
+        });
+        crate::config::compile_with(
+            doc.to_string().as_bytes(),
+            [0; 32],
+            None,
+            &env,
+            Some(random),
+        )
+        .map(|_| ())
+        .map_err(|e| format!("{}: {}", e.field, e.reason))
+    };
+    assert!(
+        compile(json!([{"match": {"prefix": "/"}, "requires": {"any": ["web", "keys"]}}])).is_ok()
+    );
+    assert!(
+        compile(json!([{"match": {"prefix": "/api"}, "requires": "keys"}])).is_ok(),
+        "rules elsewhere"
+    );
+    let public_site = json!([{"match": {"prefix": "/app"}, "requires": "web"}, {"match": {"prefix": "/"}, "requires": "none"}]);
+    assert!(
+        compile(public_site).is_ok(),
+        "an open rule claims to protect nothing"
+    );
+    for (name, rules, want) in [
+        (
+            "another provider",
+            json!([{"match": {"prefix": "/oauth2"}, "requires": "keys"}]),
+            "providers.web.redirect_path: rules[0] matches /oauth2/callback",
+        ),
+        (
+            "another provider, exactly",
+            json!([{"match": {"path": "/oauth2/logout"}, "requires": "keys"}]),
+            "providers.web.logout_path: rules[0] matches /oauth2/logout",
+        ),
+    ] {
+        let got = compile(rules).unwrap_err();
+        assert!(got.starts_with(want), "{name}: {got}");
+    }
+}
