@@ -74,6 +74,22 @@ pub fn denied_line(d: &Refusal, f: &Facts, reported: bool) -> String {
 }
 
 /// The line for a pass.
+/// The end of a sign-in: who signed in, or why not (never a code, token or cookie).
+pub fn sign_in_line(provider: &str, outcome: &Result<String, String>, f: &Facts) -> String {
+    match outcome {
+        Ok(subject) => format!(
+            "authgate: signed in provider={provider} identity={} {}",
+            quoted(subject),
+            common(f)
+        ),
+        Err(why) => format!(
+            "authgate: sign-in failed provider={provider} reason={} {}",
+            quoted(why),
+            common(f)
+        ),
+    }
+}
+
 pub fn allowed_line(a: &Allowed, f: &Facts) -> String {
     format!(
         "authgate: allowed rule={} provider={} identity={} {}",

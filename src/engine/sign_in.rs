@@ -106,7 +106,8 @@ impl Engine {
             .token_call(ex)
     }
 
-    /// The end of sign-in `ex` from the token endpoint's answer (`status` 0: none came).
+    /// The end of sign-in `ex` from the token endpoint's answer (`status` 0: none came), and
+    /// for the audit line the provider's name and who signed in or why not.
     pub fn finish_sign_in(
         &self,
         provider: usize,
@@ -114,15 +115,25 @@ impl Engine {
         status: u16,
         body: &[u8],
         now: u64,
-    ) -> Decision {
-        match self
-            .config
-            .providers
-            .get(provider)
-            .and_then(|p| p.check.sign_in())
-        {
-            Some(o) => Decision::Answer(Box::new(o.finish(ex, status, body, now))),
-            None => self.sign_in_unavailable(provider),
+    ) -> (Decision, String, Result<String, String>) {
+        let Some(p) = self.config.providers.get(provider) else {
+            let d = self.sign_in_unavailable(provider);
+            return (d, "-".into(), Err("no such provider".into()));
+        };
+        match p.check.sign_in() {
+            Some(o) => {
+                let f = o.finish(ex, status, body, now);
+                (
+                    Decision::Answer(Box::new(f.reply)),
+                    p.name.clone(),
+                    f.outcome,
+                )
+            }
+            None => (
+                self.sign_in_unavailable(provider),
+                p.name.clone(),
+                Err("not a sign-in provider".into()),
+            ),
         }
     }
 

@@ -128,4 +128,47 @@ impl Counters {
         };
         host.log(level, &line);
     }
+
+    /// The audit line of a finished sign-in: at the audit level for a success, `warn` for a
+    /// failure, rate-limited like every other line.
+    pub fn sign_in_line(
+        &self,
+        host: &dyn Host,
+        engine: &Engine,
+        audit: &RefCell<AuditLimiter>,
+        (provider, outcome): (&str, &Result<String, String>),
+        seen: &Seen,
+    ) {
+        let config = engine.config();
+        let level = if outcome.is_ok() {
+            config.audit_level
+        } else {
+            crate::capabilities::LogLevel::Warn
+        };
+        if !host.log_enabled(level) {
+            return;
+        }
+        if !audit
+            .borrow_mut()
+            .allow(config.audit_lines_per_second, seen.now)
+        {
+            self.add(self.catalog.audit_suppressed, 1);
+            return;
+        }
+        let h = |n| seen.view.header(n).unwrap_or_default();
+        let (method, path, request_id) = (h(":method"), h(":path"), h("x-request-id"));
+        let client = seen
+            .client
+            .map_or_else(|| host.client_address(), str::to_string);
+        let facts = crate::audit::Facts {
+            method: &method,
+            path_and_query: &path,
+            client: &client,
+            request_id: &request_id,
+        };
+        host.log(
+            level,
+            &crate::audit::sign_in_line(provider, outcome, &facts),
+        );
+    }
 }

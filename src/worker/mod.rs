@@ -335,7 +335,7 @@ impl Worker {
         let Some(c) = self.current() else {
             return Vec::new();
         };
-        if let Some((id, decision)) =
+        if let Some((id, decision, provider, outcome)) =
             self.sign_ins
                 .on_response(&c.engine, token, status, body, host.now_ms() / 1000)
         {
@@ -349,6 +349,8 @@ impl Worker {
                     now,
                     client: Some(&h.client),
                 };
+                c.counters
+                    .sign_in_line(host, &c.engine, &self.audit, (&provider, &outcome), &seen);
                 c.counters
                     .account(host, &c.engine, &self.audit, &decision, &seen);
             }

@@ -33,7 +33,7 @@ impl SignIns {
         now: u64,
     ) -> Result<(), Decision> {
         let Some(call) = engine.token_call(provider, exchange) else {
-            return Err(engine.finish_sign_in(provider, exchange, 0, b"", now));
+            return Err(engine.finish_sign_in(provider, exchange, 0, b"", now).0);
         };
         let mut headers: Vec<(&str, &str)> = vec![
             (":method", "POST"),
@@ -68,7 +68,7 @@ impl SignIns {
                         call.cluster
                     ),
                 );
-                Err(engine.finish_sign_in(provider, exchange, 0, b"", now))
+                Err(engine.finish_sign_in(provider, exchange, 0, b"", now).0)
             }
         }
     }
@@ -86,13 +86,12 @@ impl SignIns {
         status: Option<&str>,
         body: &[u8],
         now: u64,
-    ) -> Option<(u32, Decision)> {
+    ) -> Option<(u32, Decision, String, Result<String, String>)> {
         let c = self.calls.borrow_mut().remove(&token)?;
         let status = status.and_then(|s| s.parse::<u16>().ok()).unwrap_or(0);
-        Some((
-            c.request,
-            engine.finish_sign_in(c.provider, &c.exchange, status, body, now),
-        ))
+        let (decision, provider, outcome) =
+            engine.finish_sign_in(c.provider, &c.exchange, status, body, now);
+        Some((c.request, decision, provider, outcome))
     }
 
     /// Request `request` ended: its token request's answer can no longer be used.

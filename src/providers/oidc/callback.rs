@@ -183,6 +183,25 @@ const NOT_KEPT: &[&str] = &["nonce", "at_hash", "c_hash", "s_hash", "sid_hash"];
 /// Finishes the sign-in from the token endpoint's answer (`status`, `body`): the ID token is
 /// checked by `verify` (signature, `iss`, `aud`, times) and here (`nonce`, `azp`), the session
 /// is sealed, and the browser goes back to where it was.
+/// How a sign-in ended: the reply for the browser, and for the audit line the subject who
+/// signed in or why not.
+#[derive(Debug)]
+pub struct Finished {
+    /// What the browser gets.
+    pub reply: Reply,
+    /// The subject, or the reason (never a token or a secret).
+    pub outcome: Result<String, String>,
+}
+
+impl Finished {
+    fn failed(reply: Reply, why: String) -> Self {
+        Finished {
+            reply,
+            outcome: Err(why),
+        }
+    }
+}
+
 pub fn finish(
     settings: &Settings,
     ex: &Exchange,
@@ -190,7 +209,7 @@ pub fn finish(
     body: &[u8],
     verify: &VerifyIdToken<'_>,
     now: u64,
-) -> Reply {
+) -> Finished {
     let unavailable = || {
         page(
             settings,
@@ -200,34 +219,45 @@ pub fn finish(
         )
     };
     if status >= 500 || status == 0 {
-        return unavailable();
+        return Finished::failed(
+            unavailable(),
+            format!("the token endpoint did not answer (status {status})"),
+        );
     }
     let answer: Option<Map<String, Value>> = match serde_json::from_slice(body) {
         Ok(Value::Object(m)) => Some(m),
         _ => None,
     };
     let Some(answer) = answer else {
-        return unavailable();
+        return Finished::failed(
+            unavailable(),
+            "the token endpoint's answer is not JSON".into(),
+        );
     };
     if status != 200 {
         let error = answer
             .get("error")
             .and_then(Value::as_str)
             .unwrap_or("an error");
-        return page(
+        let reply = page(
             settings,
             400,
             "Sign-in failed",
             &format!("The sign-in service refused to finish the sign-in (`{error}`)."),
         );
+        return Finished::failed(
+            reply,
+            format!("the token endpoint refused the code ({error})"),
+        );
     }
     let failed = |why: &str| {
-        page(
+        let reply = page(
             settings,
             400,
             "Sign-in failed",
             &format!("The sign-in could not be checked: {why}."),
-        )
+        );
+        Finished::failed(reply, why.to_string())
     };
     let Some(id_token) = answer.get("id_token").and_then(Value::as_str) else {
         return failed("the answer has no ID token");
@@ -284,6 +314,7 @@ pub fn finish(
         (Some(_), Some(expires_in)) => settings.max_age.min(expires_in.max(1)),
         _ => settings.max_age,
     };
+    let who = subject.clone();
     let session = Session {
         subject,
         expires: now + lifetime,
@@ -292,7 +323,7 @@ pub fn finish(
     };
     let mut nonce = [0u8; NONCE_LEN];
     if !(settings.random)(&mut nonce) {
-        return unavailable();
+        return Finished::failed(unavailable(), "the host gave no randomness".into());
     }
     let attrs = Attributes {
         max_age: lifetime,
@@ -326,19 +357,27 @@ pub fn finish(
              <meta http-equiv=\"refresh\" content=\"0;url={to}\"><title>Signed in</title></head>\
              <body><p>Signed in. <a href=\"{to}\">Continue</a></p></body></html>"
         );
-        return Reply {
+        let reply = Reply {
             status: 200,
             headers,
             body,
             grpc: None,
         };
+        return Finished {
+            reply,
+            outcome: Ok(who),
+        };
     }
     headers.push(("location".to_string(), ex.return_to.clone()));
-    Reply {
+    let reply = Reply {
         status: 302,
         headers,
         body: String::new(),
         grpc: None,
+    };
+    Finished {
+        reply,
+        outcome: Ok(who),
     }
 }
 
@@ -548,7 +587,7 @@ mod tests {
                 Err("bad".to_string())
             }
         };
-        let r = finish(&s, &ex, 200, body.as_bytes(), &verify, 5000);
+        let r = finish(&s, &ex, 200, body.as_bytes(), &verify, 5000).reply;
         assert_eq!(r.status, 302);
         assert!(r.headers.contains(&("location".into(), "/orders".into())));
         let line = &r
@@ -636,7 +675,7 @@ mod tests {
             ),
         ] {
             let verify = move |_: &str| Ok(claims.clone());
-            let r = finish(&s, &ex, status, body.to_string().as_bytes(), &verify, 5000);
+            let r = finish(&s, &ex, status, body.to_string().as_bytes(), &verify, 5000).reply;
             assert_eq!(r.status, want, "{name}");
             assert!(
                 !r.headers.iter().any(|(n, v)| n == "set-cookie"
@@ -646,7 +685,7 @@ mod tests {
             );
         }
         let short = json!({"id_token": "ID", "access_token": "AT", "expires_in": 300}).to_string();
-        let r = finish(&s, &ex, 200, short.as_bytes(), &verify, 5000);
+        let r = finish(&s, &ex, 200, short.as_bytes(), &verify, 5000).reply;
         assert!(
             r.headers.iter().any(|(n, v)| n == "set-cookie"
                 && v.starts_with("__Host-authgate=")
@@ -654,7 +693,7 @@ mod tests {
             "a forwarded access token's expires_in ends the session"
         );
         let strict = compile_with_counter(json!({"cookie": {"same_site": "Strict"}})).unwrap();
-        let page = finish(&strict, &ex, 200, body.as_bytes(), &verify, 5000);
+        let page = finish(&strict, &ex, 200, body.as_bytes(), &verify, 5000).reply;
         assert_eq!(page.status, 200, "Strict: a page that moves on, not a 302");
         assert!(
             page.body
@@ -666,10 +705,10 @@ mod tests {
             .headers
             .iter()
             .any(|(n, v)| n == "set-cookie" && v.contains("SameSite=Strict")));
-        let bad_sig = finish(&s, &ex, 200, br#"{"id_token":"forged"}"#, &verify, 5000);
+        let bad_sig = finish(&s, &ex, 200, br#"{"id_token":"forged"}"#, &verify, 5000).reply;
         assert_eq!(bad_sig.status, 400);
         assert_eq!(
-            finish(&s, &ex, 200, b"<html>", &verify, 5000).status,
+            finish(&s, &ex, 200, b"<html>", &verify, 5000).reply.status,
             503,
             "not JSON: the service is not working"
         );

@@ -176,7 +176,7 @@ impl OidcProvider {
     }
 
     /// The sign-in finished from the token endpoint's answer (`status` 0: none).
-    pub fn finish(&self, ex: &Exchange, status: u16, body: &[u8], now: u64) -> Reply {
+    pub fn finish(&self, ex: &Exchange, status: u16, body: &[u8], now: u64) -> callback::Finished {
         let verify = |token: &str| {
             self.id_tokens
                 .checked_claims(token, now)

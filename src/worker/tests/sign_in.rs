@@ -192,6 +192,12 @@ fn a_person_signs_in_and_out() {
         (302, vec!["/orders?id=7"])
     );
     let session = kept(back);
+    let line = host.lines_with("authgate: signed in provider=web identity=\"alice\"");
+    assert_eq!(line.len(), 1, "{:?}", host.lines.borrow());
+    assert!(
+        !line[0].contains("the-code") && !line[0].contains(&state),
+        "no code or state in the line"
+    );
     assert!(session.starts_with("__Host-authgate="), "{session}");
 
     // The next page: in, with the person's claims upstream and authgate's cookies cut out.
@@ -269,6 +275,7 @@ fn a_callback_whose_token_request_fails_says_so() {
         panic!()
     };
     assert_eq!(page.status, 503);
+    assert_eq!(host.lines_with("authgate: sign-in failed provider=web reason=\"the token endpoint did not answer (status 0)\"").len(), 1, "{:?}", host.lines.borrow());
     assert!(!header(page, "set-cookie")
         .iter()
         .any(|l| l.starts_with("__Host-authgate=") && !l.contains("Max-Age=0")));
