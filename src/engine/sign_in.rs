@@ -45,7 +45,10 @@ impl Engine {
         now: u64,
         may_wait: bool,
     ) -> Option<Decision> {
-        if failure.denial != Denial::MissingCredentials {
+        // Report mode lets every request through, so nobody is sent to sign in.
+        if failure.denial != Denial::MissingCredentials
+            || self.config.mode == crate::config::Mode::Report
+        {
             return None;
         }
         let fetch_mode = req.header("sec-fetch-mode");
@@ -60,7 +63,21 @@ impl Engine {
         let (i, o) = providers
             .iter()
             .find_map(|i| Some((*i, self.config.providers.get(*i)?.check.sign_in()?)))?;
-        Some(self.step(i, o.start(req, &req.path_and_query(), now), may_wait))
+        let step = o.start(req, &req.path_and_query(), now);
+        // Still a refusal (no valid session), answered with the redirect: it is counted and
+        // written to the audit log like any missing credential, a session cookie that did not
+        // open with its fingerprint, never its content.
+        if let Step::Reply(reply) = step {
+            let provider = failure.provider.and_then(|p| self.config.providers.get(p));
+            return Some(Decision::Deny(Box::new(super::Refusal {
+                denial: failure.denial.clone(),
+                rule: rule.label.clone(),
+                provider: provider.map(|p| p.name.clone()),
+                fingerprint: failure.fingerprint.clone(),
+                reply,
+            })));
+        }
+        Some(self.step(i, step, may_wait))
     }
 
     /// The sign-in provider of `rule`, if it has one.

@@ -54,6 +54,8 @@ fn request(path: &str, h: &[(&str, &str)]) -> HeaderPairs {
 fn answer(step: Step) -> Reply {
     match step {
         Step::Decided(Decision::Answer(r)) => *r,
+        // A navigation without a session: a refusal, answered with the redirect.
+        Step::Decided(Decision::Deny(d)) => d.reply,
         other => panic!("not an answer: {other:?}"),
     }
 }
@@ -145,6 +147,13 @@ fn a_person_signs_in_and_out() {
         request("/orders?id=7", &[("sec-fetch-mode", "navigate")]),
     ));
     assert_eq!(go.status, 302);
+    assert_eq!(
+        host.lines_with("status=302 error=missing_credentials")
+            .len(),
+        1,
+        "audited like a 401: {:?}",
+        host.lines.borrow()
+    );
     let location = header(&go, "location")[0].to_string();
     assert!(location.starts_with("https://idp.example/authorize?response_type=code&client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Foauth2%2Fcallback"), "{location}");
     let pending = kept(&go);
@@ -217,6 +226,27 @@ fn a_person_signs_in_and_out() {
         .set
         .contains(&("cookie".into(), "theme=dark".into())));
 
+    // A changed session cookie on a page: sent to sign in again, the refusal audited with the
+    // provider and a fingerprint, never the cookie.
+    let value = session.split_once('=').unwrap().1;
+    let tampered = format!("__Host-authgate={}x", &value[..value.len() - 1]);
+    let again = answer(w.on_request_headers(
+        &host,
+        6,
+        request(
+            "/orders",
+            &[("cookie", &tampered), ("sec-fetch-mode", "navigate")],
+        ),
+    ));
+    assert_eq!(again.status, 302);
+    let line = host.lines_with("status=302 error=missing_credentials rule=rules[0] provider=web");
+    assert_eq!(line.len(), 1, "{:?}", host.lines.borrow());
+    assert!(
+        !line[0].contains(&value[..20]),
+        "no cookie content in {}",
+        line[0]
+    );
+
     // The same code again (a replayed callback) finds no sign-in under way any more once the
     // browser dropped the pending cookie; and signing out clears the session.
     let out = answer(w.on_request_headers(
@@ -279,4 +309,24 @@ fn a_callback_whose_token_request_fails_says_so() {
     assert!(!header(page, "set-cookie")
         .iter()
         .any(|l| l.starts_with("__Host-authgate=") && !l.contains("Max-Age=0")));
+}
+
+#[test]
+fn report_mode_sends_no_one_to_sign_in() {
+    let host = FakeHost::default();
+    host.env
+        .borrow_mut()
+        .push(("WEB_SECRET".into(), "s3cret".into()));
+    host.env
+        .borrow_mut()
+        .push(("COOKIE_KEYS".into(), KEY_A.into()));
+    let mut doc: Value = serde_json::from_str(&config()).unwrap();
+    doc["mode"] = json!("report");
+    let w = Worker::default();
+    w.configure(&host, doc.to_string().as_bytes()).unwrap();
+    let step = w.on_request_headers(&host, 1, request("/", &[("sec-fetch-mode", "navigate")]));
+    assert!(
+        matches!(step, Step::Decided(Decision::Allow(ref a)) if a.would_deny.is_some()),
+        "{step:?}"
+    );
 }
