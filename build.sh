@@ -213,7 +213,7 @@ fuzz() {
   local secs=${FUZZ_SECONDS:-180} work
   work=$(mktemp -d)
   printf '| target | executions | coverage (edges) | features | corpus | result |\n|---|---|---|---|---|---|\n' > "$work/summary.md"
-  for t in authorization token jwks config decide authority session; do
+  for t in authorization token jwks config decide authority session mcp; do
     log "fuzzing $t for ${secs}s"
     mkdir -p "$work/$t"
     local status=ok

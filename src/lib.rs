@@ -21,6 +21,7 @@ pub mod engine;
 pub mod error;
 pub mod json;
 pub mod lint;
+pub mod mcp;
 pub mod metrics;
 pub mod providers;
 pub mod reply;

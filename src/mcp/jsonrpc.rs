@@ -1,0 +1,293 @@
+//! One JSON-RPC 2.0 request read from an MCP `POST` body, strictly: a single object (a batch is
+//! refused), `"jsonrpc": "2.0"`, a string `method`, and for the methods rules can name, the
+//! tool or prompt `params.name` or the resource `params.uri`. A key repeated anywhere refuses
+//! the body: two values for a tool name must not be read as either.
+
+use crate::json::parse_strict;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+
+/// The largest body read; a larger one is refused, never passed unread.
+pub const MAX_BODY: usize = 256 * 1024;
+
+/// What a rule can match on in one MCP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The JSON-RPC `method` (`tools/call`, `tools/list`, `resources/read`, …).
+    pub method: String,
+    /// `params.name` of `tools/call` and `prompts/get`; `params.uri` of `resources/read` and
+    /// the `resources/subscribe` pair.
+    pub name: Option<String>,
+}
+
+/// Why a body is not one MCP request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyError {
+    /// Longer than [`MAX_BODY`].
+    TooLarge,
+    /// Not JSON, or a key repeats.
+    NotJson,
+    /// A JSON array: a batch (MCP removed batching in 2025-06-18).
+    Batch,
+    /// Not a JSON-RPC 2.0 request (`jsonrpc`, `method`, `params` shapes).
+    NotRequest,
+    /// `Mcp-Method` or `Mcp-Name` says something other than the body.
+    HeaderMismatch,
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BodyError::TooLarge => "the body is larger than an MCP request may be here",
+            BodyError::NotJson => "the body is not JSON (or repeats a key)",
+            BodyError::Batch => "the body is a JSON-RPC batch; send one request per POST",
+            BodyError::NotRequest => "the body is not a JSON-RPC 2.0 request",
+            BodyError::HeaderMismatch => "Mcp-Method or Mcp-Name does not match the body",
+        })
+    }
+}
+
+/// Which member of `params` names what a method acts on.
+fn named_by(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Some("uri"),
+        _ => None,
+    }
+}
+
+/// Reads one MCP request from `body`.
+pub fn parse(body: &[u8]) -> Result<Call, BodyError> {
+    if body.len() > MAX_BODY {
+        return Err(BodyError::TooLarge);
+    }
+    let v = parse_strict(body).map_err(|_| BodyError::NotJson)?;
+    let obj = match v {
+        Value::Object(o) => o,
+        Value::Array(_) => return Err(BodyError::Batch),
+        _ => return Err(BodyError::NotRequest),
+    };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(BodyError::NotRequest);
+    }
+    let method = obj
+        .get("method")
+        .and_then(Value::as_str)
+        .ok_or(BodyError::NotRequest)?;
+    let params = match obj.get("params") {
+        None => None,
+        Some(Value::Object(p)) => Some(p),
+        Some(_) => return Err(BodyError::NotRequest),
+    };
+    let name = match named_by(method) {
+        None => None,
+        Some(member) => {
+            let n = params.and_then(|p| p.get(member)).and_then(Value::as_str);
+            Some(n.ok_or(BodyError::NotRequest)?.to_string())
+        }
+    };
+    Ok(Call {
+        method: method.to_string(),
+        name,
+    })
+}
+
+const SENTINEL_OPEN: &str = "=?base64?";
+const SENTINEL_CLOSE: &str = "?=";
+
+/// The value an `Mcp-Name` / `Mcp-Method` header carries: as sent, or decoded from the
+/// specification's sentinel form `=?base64?<standard Base64 of the UTF-8>?=` (markers
+/// lowercase and exact). `None` when the sentinel form does not decode.
+pub fn header_value(raw: &str) -> Option<String> {
+    match raw
+        .strip_prefix(SENTINEL_OPEN)
+        .and_then(|r| r.strip_suffix(SENTINEL_CLOSE))
+    {
+        Some(encoded) => String::from_utf8(STANDARD.decode(encoded).ok()?).ok(),
+        None => Some(raw.to_string()),
+    }
+}
+
+/// Checks the headers that mirror the body (MCP 2026-07-28): each one present must equal the
+/// body's value after decoding. They are never used instead of the body.
+pub fn check_headers(
+    call: &Call,
+    method: Option<&str>,
+    name: Option<&str>,
+) -> Result<(), BodyError> {
+    if let Some(m) = method {
+        if header_value(m).as_deref() != Some(call.method.as_str()) {
+            return Err(BodyError::HeaderMismatch);
+        }
+    }
+    if let Some(n) = name {
+        if call.name.is_none() || header_value(n) != call.name {
+            return Err(BodyError::HeaderMismatch);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `name` matches `pattern`, where `*` stands for any run of characters (none
+/// included) and everything else for itself, case-sensitively: `delete_*` matches
+/// `delete_repo`, `*` everything.
+pub fn matches(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, rest) = match parts.split_first() {
+        Some(x) => x,
+        None => return name.is_empty(),
+    };
+    let Some(mut left) = name.strip_prefix(first) else {
+        return false;
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        return left.is_empty();
+    };
+    for part in middle {
+        match left.find(part) {
+            Some(i) => left = &left[i + part.len()..],
+            None => return false,
+        }
+    }
+    left.len() >= last.len() && left.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_method_and_what_it_names() {
+        for (name, body, method, named) in [
+            (
+                "tool call",
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"q":"x"}}}"#,
+                "tools/call",
+                Some("search"),
+            ),
+            (
+                "prompt",
+                r#"{"jsonrpc":"2.0","id":"a","method":"prompts/get","params":{"name":"summary"}}"#,
+                "prompts/get",
+                Some("summary"),
+            ),
+            (
+                "resource",
+                r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"file:///etc/hosts"}}"#,
+                "resources/read",
+                Some("file:///etc/hosts"),
+            ),
+            (
+                "list",
+                r#"{"jsonrpc":"2.0","id":3,"method":"tools/list"}"#,
+                "tools/list",
+                None,
+            ),
+            (
+                "notification",
+                r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+                "notifications/initialized",
+                None,
+            ),
+        ] {
+            let c = parse(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(
+                (c.method.as_str(), c.name.as_deref()),
+                (method, named),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn anything_else_is_refused() {
+        for (name, body, want) in [
+            ("batch", r#"[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]"#.to_string(), BodyError::Batch),
+            ("not json", "{".to_string(), BodyError::NotJson),
+            ("repeated name", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","name":"delete_repo"}}"#.to_string(), BodyError::NotJson),
+            ("repeated method", r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call"}"#.to_string(), BodyError::NotJson),
+            ("old jsonrpc", r#"{"jsonrpc":"1.0","id":1,"method":"tools/list"}"#.to_string(), BodyError::NotRequest),
+            ("no method", r#"{"jsonrpc":"2.0","id":1}"#.to_string(), BodyError::NotRequest),
+            ("a response", r#"{"jsonrpc":"2.0","id":1,"result":{}}"#.to_string(), BodyError::NotRequest),
+            ("tool call without a name", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#.to_string(), BodyError::NotRequest),
+            ("name not a string", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#.to_string(), BodyError::NotRequest),
+            ("params an array", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["search"]}"#.to_string(), BodyError::NotRequest),
+            ("too large", format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":"{}"}}}}"#, "a".repeat(MAX_BODY)), BodyError::TooLarge),
+        ] {
+            assert_eq!(parse(body.as_bytes()), Err(want), "{name}");
+        }
+    }
+
+    #[test]
+    fn mirrored_headers_must_agree_with_the_body() {
+        let call = parse(
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"caf\u00e9"}}"#,
+        )
+        .unwrap();
+        let list = parse(br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#).unwrap();
+        // "café" as the specification's sentinel (standard Base64 of the UTF-8 bytes).
+        let cafe = format!("=?base64?{}?=", STANDARD.encode("café"));
+        for (name, c, method, header, ok) in [
+            (
+                "both agree",
+                &call,
+                Some("tools/call"),
+                Some(cafe.as_str()),
+                true,
+            ),
+            ("none sent", &call, None, None, true),
+            ("method differs", &call, Some("tools/list"), None, false),
+            ("name differs", &call, None, Some("delete_repo"), false),
+            (
+                "undecoded sentinel is not the name",
+                &call,
+                None,
+                Some("=?base64?%%%?="),
+                false,
+            ),
+            (
+                "a name on a list",
+                &list,
+                Some("tools/list"),
+                Some("x"),
+                false,
+            ),
+        ] {
+            assert_eq!(check_headers(c, method, header).is_ok(), ok, "{name}");
+        }
+        // The specification's own example decodes to a value that looks like the sentinel.
+        assert_eq!(
+            header_value("=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=").as_deref(),
+            Some("=?base64?literal?=")
+        );
+        assert_eq!(
+            header_value("=?BASE64?eA==?=").as_deref(),
+            Some("=?BASE64?eA==?="),
+            "markers are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn wildcards() {
+        for (pattern, name, want) in [
+            ("search", "search", true),
+            ("search", "search2", false),
+            ("*", "", true),
+            ("*", "anything", true),
+            ("delete_*", "delete_repo", true),
+            ("delete_*", "undelete_repo", false),
+            ("*_repo", "delete_repo", true),
+            ("*_repo", "repo", false),
+            ("db:*:write", "db:orders:write", true),
+            ("db:*:write", "db:write", false),
+            ("a*a", "a", false),
+            ("a*a", "aa", true),
+            ("file:///srv/*", "file:///srv/a/b", true),
+            ("Search", "search", false),
+        ] {
+            assert_eq!(matches(pattern, name), want, "{pattern} ~ {name}");
+        }
+    }
+}
