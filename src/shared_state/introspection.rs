@@ -143,16 +143,17 @@ impl Introspections {
         let slot = slot_of(&hash);
         let now_ms = host.now_ms();
         let now = now_ms / 1000;
-        let record = host
-            .shared_get(&key("answer", source, Some(slot)))
-            .and_then(|s| s.value);
-        if let Some((until, body)) = record.as_deref().and_then(|r| read_record(r, &hex(&hash))) {
-            if now <= until {
-                if let Ok(answer) = Introspector::read(Some("200"), body) {
-                    engine.install_answer(i, token, &answer, until, now);
-                    return (Lookup::Installed, Some(Event::Shared(i)));
-                }
-            }
+        let shared = |host: &dyn Host| {
+            let record = host
+                .shared_get(&key("answer", source, Some(slot)))
+                .and_then(|s| s.value)?;
+            let (until, body) = read_record(&record, &hex(&hash))?;
+            let answer = Introspector::read(Some("200"), body).ok()?;
+            (now <= until).then_some((answer, until))
+        };
+        if let Some((answer, until)) = shared(host) {
+            engine.install_answer(i, token, &answer, until, now);
+            return (Lookup::Installed, Some(Event::Shared(i)));
         }
         if self.calls.borrow().values().any(|c| c.hash == hash) {
             return (Lookup::Waiting, None);
@@ -168,6 +169,13 @@ impl Introspections {
         let until_ms = now_ms + service.timeout_ms + 1000;
         if !super::take_lease(host, &lease, now_ms, until_ms) {
             return (Lookup::Waiting, None);
+        }
+        // The worker that held the lease may have published its answer between the look
+        // above and the lease: look again before asking the service a second time.
+        if let Some((answer, until)) = shared(host) {
+            let _ = host.shared_set(&lease, b"0", None);
+            engine.install_answer(i, token, &answer, until, now);
+            return (Lookup::Installed, Some(Event::Shared(i)));
         }
         let body = service.body(token.expose());
         let call = Callout {
@@ -227,8 +235,7 @@ impl Introspections {
         let source = service.source();
         let now_ms = host.now_ms();
         let now = now_ms / 1000;
-        let _ = host.shared_set(&call.lease, b"0", None);
-        match Introspector::read(status, body) {
+        let event = match Introspector::read(status, body) {
             Ok(answer) => {
                 let until = service.until(&answer, now);
                 engine.install_answer(i, &call.token, &answer, until, now);
@@ -248,7 +255,11 @@ impl Introspections {
                 mark_down(host, source, now_ms);
                 Some(Event::Failed(i))
             }
-        }
+        };
+        // The lease goes only once the answer (or the back-off) is published: released first,
+        // another worker could take it in between, find no answer, and ask again.
+        let _ = host.shared_set(&call.lease, b"0", None);
+        event
     }
 }
 
