@@ -46,7 +46,7 @@ impl Engine {
         // A route a sign-in provider serves: where a person (or a script, for them) signs in.
         let login = rule
             .and_then(|r| self.sign_in_of(r))
-            .map(|o| o.login_address(req));
+            .map(|(_, o)| o.login_address(req));
         let ctx = ReplyContext {
             login: login.as_deref(),
             challenges: rule.map(|r| r.challenges.as_slice()).unwrap_or(&[]),

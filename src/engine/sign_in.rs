@@ -8,7 +8,6 @@ use crate::error::Denial;
 use crate::providers::oidc::callback::Exchange;
 use crate::providers::oidc::flow::is_navigation;
 use crate::providers::oidc::provider::{OidcProvider, Step, TokenCall};
-use crate::providers::Need;
 use crate::request::Request;
 use crate::rules::{Requirement, Rule};
 
@@ -56,13 +55,7 @@ impl Engine {
         if !is_navigation(&req.method(), fetch_mode.as_deref(), accept.as_deref()) {
             return None;
         }
-        let providers = match &rule.requires {
-            Requirement::Any(p) | Requirement::All(p) => p,
-            Requirement::None => return None,
-        };
-        let (i, o) = providers
-            .iter()
-            .find_map(|i| Some((*i, self.config.providers.get(*i)?.check.sign_in()?)))?;
+        let (i, o) = self.sign_in_of(rule)?;
         let step = o.start(req, &req.path_and_query(), now);
         // Still a refusal (no valid session), answered with the redirect: it is counted and
         // written to the audit log like any missing credential, a session cookie that did not
@@ -80,15 +73,15 @@ impl Engine {
         Some(self.step(i, step, may_wait))
     }
 
-    /// The sign-in provider of `rule`, if it has one.
-    pub(super) fn sign_in_of(&self, rule: &Rule) -> Option<&OidcProvider> {
+    /// The sign-in provider of `rule` (its index and itself), if it has one.
+    pub(super) fn sign_in_of(&self, rule: &Rule) -> Option<(usize, &OidcProvider)> {
         let providers = match &rule.requires {
             Requirement::Any(p) | Requirement::All(p) => p,
             Requirement::None => return None,
         };
         providers
             .iter()
-            .find_map(|i| self.config.providers.get(*i)?.check.sign_in())
+            .find_map(|i| Some((*i, self.config.providers.get(*i)?.check.sign_in()?)))
     }
 
     fn step(&self, provider: usize, step: Step, may_wait: bool) -> Decision {
@@ -152,10 +145,5 @@ impl Engine {
                 Err("not a sign-in provider".into()),
             ),
         }
-    }
-
-    /// Whether `need` is a token exchange (the worker sends it, not the key-set fetcher).
-    pub fn is_token_exchange(need: &Need) -> bool {
-        matches!(need, Need::SignIn(_))
     }
 }
