@@ -4,6 +4,7 @@
 //! Every page here says what happened and offers to sign in again.
 
 use super::flow::{form, Callback};
+use super::page::{html, set_cookies};
 use super::settings::{ClientAuth, Settings};
 use crate::providers::introspection::endpoint::{form_encode, AuthMethod};
 use crate::reply::html::escape;
@@ -40,31 +41,18 @@ fn same(a: &str, b: &str) -> bool {
 /// sign-in under way cleared.
 pub fn page(settings: &Settings, status: u16, title: &str, text: &str) -> Reply {
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title></head>\
-         <body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>{t}</h1><p>{x}</p>\
-         <p><a href=\"{l}\">Sign in again</a></p></body></html>",
-        t = escape(title),
-        x = escape(text),
-        l = escape(&settings.login_path),
+        "<h1>{}</h1><p>{}</p><p><a href=\"{}\">Sign in again</a></p>",
+        escape(title),
+        escape(text),
+        escape(&settings.login_path),
     );
-    let mut headers = vec![
-        (
-            "content-type".to_string(),
-            "text/html; charset=utf-8".to_string(),
-        ),
-        ("cache-control".to_string(), "no-store".to_string()),
-    ];
-    headers.extend(
-        chunks::clear(&settings.login_cookie())
-            .into_iter()
-            .map(|l| ("set-cookie".to_string(), l)),
-    );
-    Reply {
+    html(
         status,
-        headers,
-        body,
-        grpc: None,
-    }
+        title,
+        "",
+        &body,
+        chunks::clear(&settings.login_cookie()),
+    )
 }
 
 /// Reads the callback `req` at `now`: the code to redeem, or the page that says why not.
@@ -336,38 +324,23 @@ pub fn finish(
     let Some(lines) = lines else {
         return failed("the session is larger than the cookies a browser keeps");
     };
-    let mut headers = vec![("cache-control".to_string(), "no-store".to_string())];
-    headers.extend(lines.into_iter().map(|l| ("set-cookie".to_string(), l)));
-    headers.extend(
-        chunks::clear(&settings.login_cookie())
-            .into_iter()
-            .map(|l| ("set-cookie".to_string(), l)),
-    );
+    let mut cookies = lines;
+    cookies.extend(chunks::clear(&settings.login_cookie()));
     if settings.same_site == "Strict" {
         // A browser judges a Strict cookie by the page that started the navigation: after a
         // 302 from here that is still the issuer's page, so the session would not come with
         // the next request. A page that moves on by itself starts a same-site navigation.
         let to = escape(&ex.return_to);
-        headers.push((
-            "content-type".to_string(),
-            "text/html; charset=utf-8".to_string(),
-        ));
-        let body = format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"refresh\" content=\"0;url={to}\"><title>Signed in</title></head>\
-             <body><p>Signed in. <a href=\"{to}\">Continue</a></p></body></html>"
-        );
-        let reply = Reply {
-            status: 200,
-            headers,
-            body,
-            grpc: None,
-        };
+        let head = format!("<meta http-equiv=\"refresh\" content=\"0;url={to}\">");
+        let body = format!("<p>Signed in. <a href=\"{to}\">Continue</a></p>");
+        let reply = html(200, "Signed in", &head, &body, cookies);
         return Finished {
             reply,
             outcome: Ok(who),
         };
     }
+    let mut headers = vec![("cache-control".to_string(), "no-store".to_string())];
+    headers.extend(set_cookies(cookies));
     headers.push(("location".to_string(), ex.return_to.clone()));
     let reply = Reply {
         status: 302,

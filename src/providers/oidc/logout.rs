@@ -8,7 +8,10 @@
 //! instead, so a link or an image elsewhere does nothing.
 
 use super::flow::form;
+use super::page::{html, set_cookies};
+use super::session_check;
 use super::settings::Settings;
+use crate::providers::Found;
 use crate::reply::html::escape;
 use crate::reply::Reply;
 use crate::request::Request;
@@ -54,11 +57,7 @@ pub fn answer(settings: &Settings, end_session_endpoint: Option<&str>, req: &Req
         ("location".to_string(), target),
     ];
     for base in [settings.cookie.clone(), settings.login_cookie()] {
-        headers.extend(
-            chunks::clear(&base)
-                .into_iter()
-                .map(|l| ("set-cookie".to_string(), l)),
-        );
+        headers.extend(set_cookies(chunks::clear(&base)));
     }
     Reply {
         status: 302,
@@ -69,57 +68,29 @@ pub fn answer(settings: &Settings, end_session_endpoint: Option<&str>, req: &Req
 }
 
 fn has_session_cookie(settings: &Settings, req: &Request) -> bool {
-    let header = req.header_values("cookie").join("; ");
-    let found = crate::request::cookies(&header).any(|(n, _)| n == settings.cookie);
-    found
+    session_check::find(settings, req) != Found::Absent
 }
 
 fn signed_out(settings: &Settings) -> Reply {
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signed out</title></head>\
-         <body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>You are signed out</h1>\
-         <p><a href=\"{}\">Sign in</a></p></body></html>",
+        "<h1>You are signed out</h1><p><a href=\"{}\">Sign in</a></p>",
         escape(&settings.login_path)
     );
-    let mut headers = vec![
-        (
-            "content-type".to_string(),
-            "text/html; charset=utf-8".to_string(),
-        ),
-        ("cache-control".to_string(), "no-store".to_string()),
-    ];
-    headers.extend(
-        chunks::clear(&settings.login_cookie())
-            .into_iter()
-            .map(|l| ("set-cookie".to_string(), l)),
-    );
-    Reply {
-        status: 200,
-        headers,
-        body,
-        grpc: None,
-    }
+    html(
+        200,
+        "Signed out",
+        "",
+        &body,
+        chunks::clear(&settings.login_cookie()),
+    )
 }
 
 fn confirm(settings: &Settings) -> Reply {
     let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign out</title></head>\
-         <body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\"><h1>Sign out?</h1>\
-         <form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form></body></html>",
+        "<h1>Sign out?</h1><form method=\"post\" action=\"{}\"><button type=\"submit\">Sign out</button></form>",
         escape(&settings.logout_path)
     );
-    Reply {
-        status: 200,
-        headers: vec![
-            (
-                "content-type".to_string(),
-                "text/html; charset=utf-8".to_string(),
-            ),
-            ("cache-control".to_string(), "no-store".to_string()),
-        ],
-        body,
-        grpc: None,
-    }
+    html(200, "Sign out", "", &body, Vec::new())
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod callback;
 pub mod config;
 pub mod flow;
 pub mod logout;
+pub mod page;
 pub mod provider;
 pub mod session_check;
 pub mod settings;

@@ -73,9 +73,11 @@ pub fn start(
         ("location".to_string(), location),
         ("cache-control".to_string(), "no-store".to_string()),
     ];
-    for line in cookies::set(&settings.login_cookie(), &sealed, &attrs)? {
-        headers.push(("set-cookie".to_string(), line));
-    }
+    headers.extend(super::page::set_cookies(cookies::set(
+        &settings.login_cookie(),
+        &sealed,
+        &attrs,
+    )?));
     Some(Reply {
         status: 302,
         headers,
