@@ -89,8 +89,8 @@ fn query_value(url: &str, name: &str) -> String {
 
 use crate::reply::Reply;
 
-#[test]
-fn a_person_signs_in_and_out() {
+/// A fake host whose VM environment holds the client secret and the cookie key.
+fn fake_host() -> FakeHost {
     let host = FakeHost::default();
     host.env
         .borrow_mut()
@@ -98,14 +98,19 @@ fn a_person_signs_in_and_out() {
     host.env
         .borrow_mut()
         .push(("COOKIE_KEYS".into(), KEY_A.into()));
+    host
+}
+
+/// A worker configured with the sign-in provider, once it has read the issuer's metadata and
+/// then its keys.
+fn ready(host: &FakeHost) -> Worker {
     let w = Worker::default();
     assert!(
-        w.configure(&host, config().as_bytes()).is_some(),
+        w.configure(host, config().as_bytes()).is_some(),
         "{:?}",
         host.lines.borrow()
     );
-    // The issuer's metadata, then its keys.
-    w.on_tick(&host);
+    w.on_tick(host);
     let meta = host.calls.borrow().last().unwrap().clone();
     assert!(meta
         .headers
@@ -114,15 +119,22 @@ fn a_person_signs_in_and_out() {
         "authorization_endpoint": "https://idp.example/authorize", "token_endpoint": "https://idp.example/token",
         "end_session_endpoint": "https://idp.example/logout"});
     w.on_http_call_response(
-        &host,
+        host,
         (meta.token, None),
         Some("200"),
         doc.to_string().as_bytes(),
     );
-    w.on_tick(&host);
+    w.on_tick(host);
     let keys = host.calls.borrow().last().unwrap().clone();
     assert!(keys.headers.contains(&(":path".into(), "/jwks".into())));
-    w.on_http_call_response(&host, (keys.token, None), Some("200"), &jwks());
+    w.on_http_call_response(host, (keys.token, None), Some("200"), &jwks());
+    w
+}
+
+#[test]
+fn a_person_signs_in_and_out() {
+    let host = fake_host();
+    let w = ready(&host);
 
     // A script gets the 401; a page navigation is sent to sign in.
     let script = w.on_request_headers(
@@ -268,28 +280,8 @@ fn a_person_signs_in_and_out() {
 
 #[test]
 fn a_callback_whose_token_request_fails_says_so() {
-    let host = FakeHost::default();
-    host.env
-        .borrow_mut()
-        .push(("WEB_SECRET".into(), "s3cret".into()));
-    host.env
-        .borrow_mut()
-        .push(("COOKIE_KEYS".into(), KEY_A.into()));
-    let w = Worker::default();
-    w.configure(&host, config().as_bytes()).unwrap();
-    w.on_tick(&host);
-    let meta = host.calls.borrow().last().unwrap().clone();
-    let doc = json!({"issuer": ISSUER, "jwks_uri": "https://idp.example/jwks",
-        "authorization_endpoint": "https://idp.example/authorize", "token_endpoint": "https://idp.example/token"});
-    w.on_http_call_response(
-        &host,
-        (meta.token, None),
-        Some("200"),
-        doc.to_string().as_bytes(),
-    );
-    w.on_tick(&host);
-    let keys = host.calls.borrow().last().unwrap().clone();
-    w.on_http_call_response(&host, (keys.token, None), Some("200"), &jwks());
+    let host = fake_host();
+    let w = ready(&host);
     let go =
         answer(w.on_request_headers(&host, 1, request("/", &[("sec-fetch-mode", "navigate")])));
     let state = query_value(header(&go, "location")[0], "state");
@@ -313,13 +305,7 @@ fn a_callback_whose_token_request_fails_says_so() {
 
 #[test]
 fn report_mode_sends_no_one_to_sign_in() {
-    let host = FakeHost::default();
-    host.env
-        .borrow_mut()
-        .push(("WEB_SECRET".into(), "s3cret".into()));
-    host.env
-        .borrow_mut()
-        .push(("COOKIE_KEYS".into(), KEY_A.into()));
+    let host = fake_host();
     let mut doc: Value = serde_json::from_str(&config()).unwrap();
     doc["mode"] = json!("report");
     let w = Worker::default();
