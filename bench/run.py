@@ -56,6 +56,13 @@ def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM), env=None):
 FLOOR = os.path.join(HERE, "floor", "target", "wasm32-wasip1", "release", "authgate_bench_floor.wasm")
 
 
+def with_module(filt, wasm):
+    """The authgate filter `filt` loading the module `wasm` instead (BENCH_COMPARE)."""
+    copy = json.loads(json.dumps(filt))
+    copy["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = wasm
+    return copy
+
+
 def floor(root_id):
     """The floor filters (bench/floor): `pass` reads one header and continues, `deny` sends a
     fixed 401 with a challenge and a ~250-byte body. Same SDK as authgate."""
@@ -244,9 +251,7 @@ def before_rows(rows):
     out = []
     for name, group, filt, headers, status in rows:
         if name.startswith("authgate "):
-            copy = json.loads(json.dumps(filt))
-            copy["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = old
-            out.append((f"{name} [before]", group, copy, headers, status))
+            out.append((f"{name} [before]", group, with_module(filt, old), headers, status))
     return out
 
 
@@ -525,9 +530,7 @@ def startup():
     cases = [("no wasm filter", None), ("floor filter", floor("pass")), ("authgate", AG_JWT)]
     old = os.environ.get("BENCH_COMPARE")
     if old:
-        copy = json.loads(json.dumps(AG_JWT))
-        copy["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = old
-        cases.append(("authgate [before]", copy))
+        cases.append(("authgate [before]", with_module(AG_JWT, old)))
     ready = {name: [] for name, _ in cases}
     rss = {name: [] for name, _ in cases}
     for _ in range(5):
