@@ -69,7 +69,7 @@ fn main() {
             name: "idp",
             secret: [1; 32],
             signatures: None,
-            audience: None,
+            audiences: &[],
             env: authgate::providers::NO_ENV,
             random: None,
         },

@@ -28,6 +28,7 @@ pub mod reply;
 pub mod request;
 pub mod resource;
 pub mod rules;
+pub mod scopes;
 pub mod session;
 pub mod shared_state;
 pub mod throttle;

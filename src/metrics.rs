@@ -31,6 +31,11 @@ pub struct Catalog {
     pub signatures: (usize, usize),
     /// Protected resource metadata documents served.
     metadata_served: usize,
+    /// MCP: bodies read for rules with `match.mcp`.
+    mcp_bodies_read: usize,
+    /// MCP: list answers cut, entries removed from them, and answers passed uncut because
+    /// they could not be read.
+    pub mcp_lists: (usize, usize, usize),
     /// `(cache name, hit counter, miss counter)`.
     cache: Vec<(&'static str, usize, usize)>,
     jwks: Vec<Option<(usize, usize)>>,
@@ -63,6 +68,12 @@ impl Catalog {
         let held = add("authgate.held".into());
         let audit_suppressed = add("authgate.audit.suppressed".into());
         let metadata_served = add("authgate.metadata.served".into());
+        let mcp_bodies_read = add("authgate.mcp.bodies_read".into());
+        let mcp_lists = (
+            add("authgate.mcp.lists_cut".into()),
+            add("authgate.mcp.entries_hidden".into()),
+            add("authgate.mcp.lists_uncut".into()),
+        );
         let signatures = (
             add("authgate.signatures.host".into()),
             add("authgate.signatures.module".into()),
@@ -123,6 +134,8 @@ impl Catalog {
             audit_suppressed,
             signatures,
             metadata_served,
+            mcp_bodies_read,
+            mcp_lists,
             cache,
             jwks,
             introspection,
@@ -157,6 +170,7 @@ impl Catalog {
             }
             Decision::Wait(_) => vec![self.held],
             Decision::Answer(_) => vec![self.metadata_served],
+            Decision::ReadBody => vec![self.mcp_bodies_read],
         }
     }
 

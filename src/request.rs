@@ -26,14 +26,22 @@ pub trait RequestView {
     fn peer_certificate_sha256(&self) -> Option<String> {
         None
     }
+
+    /// The MCP message of the body, once the body was read (a rule with `match.mcp` asked
+    /// for it); `None` before.
+    fn mcp(&self) -> Option<&crate::mcp::Read> {
+        None
+    }
 }
 
-/// A request's headers with what its connection says.
+/// A request's headers with what its connection says and, once read, its body's MCP message.
 pub struct WithPeer<'a> {
     /// The headers.
     pub view: &'a dyn RequestView,
     /// The client certificate's SHA-256 (hex), if any.
     pub peer_certificate_sha256: Option<String>,
+    /// The body as the rules read it, when it was read.
+    pub mcp: Option<&'a crate::mcp::Read>,
 }
 
 impl RequestView for WithPeer<'_> {
@@ -51,6 +59,10 @@ impl RequestView for WithPeer<'_> {
 
     fn peer_certificate_sha256(&self) -> Option<String> {
         self.peer_certificate_sha256.clone()
+    }
+
+    fn mcp(&self) -> Option<&crate::mcp::Read> {
+        self.mcp
     }
 }
 
@@ -171,6 +183,11 @@ impl<'a> Request<'a> {
     /// The client certificate's SHA-256 (hex), when the connection has one.
     pub fn peer_certificate_sha256(&self) -> Option<String> {
         self.view.peer_certificate_sha256()
+    }
+
+    /// The body's MCP message, once read.
+    pub fn mcp(&self) -> Option<&'a crate::mcp::Read> {
+        self.view.mcp()
     }
 
     /// `:method`, empty when the proxy gave none.

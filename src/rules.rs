@@ -126,6 +126,9 @@ pub struct Rule {
     pub identities: Vec<String>,
     /// Challenges advertised in replies, one per provider in the rule's order.
     pub challenges: Vec<Challenge>,
+    /// The MCP calls the rule concerns; such a rule applies only to a `POST` whose body is
+    /// one (see [`Rule::reads_body`]).
+    pub mcp: Option<crate::mcp::select::McpMatch>,
 }
 
 impl Rule {
@@ -144,6 +147,17 @@ impl Rule {
                 self.hosts.iter().any(|h| h.matches(&host))
             })
             && self.headers.iter().all(|h| h.matches(req))
+    }
+
+    /// Whether the rule, its path, method, hosts and headers matching, can apply only once the
+    /// body is read: it has `match.mcp` and the request is a `POST` that may carry JSON.
+    /// `None`: it cannot apply to this request at all.
+    pub fn reads_body(&self, req: &Request, method: &str) -> Option<bool> {
+        if self.mcp.is_none() {
+            return Some(false);
+        }
+        (method == "POST" && crate::mcp::may_be_json(req.header("content-type").as_deref()))
+            .then_some(true)
     }
 }
 
@@ -164,6 +178,7 @@ mod tests {
             conditions: vec![],
             identities: vec![],
             challenges: vec![],
+            mcp: None,
         }
     }
 

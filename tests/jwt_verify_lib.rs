@@ -117,7 +117,7 @@ fn compile(text: &str, audiences: Option<&Value>, skew: u64) -> Result<JwtProvid
         name: "p",
         secret: [7; 32],
         signatures: None,
-        audience: None,
+        audiences: &[],
         env: NO_ENV,
         random: None,
     };

@@ -101,6 +101,8 @@ pub struct Request {
     pub now: u64,
     /// `--jwks`: a key set for the providers that fetch one.
     pub jwks: Option<Vec<u8>>,
+    /// `--body`: the request body, for rules with `match.mcp`.
+    pub body: Option<Vec<u8>>,
 }
 
 fn reason(status: u16) -> &'static str {
@@ -166,9 +168,30 @@ pub fn run(req: Request, json_out: bool) -> i32 {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone().into_bytes())),
     );
-    let view = HeaderPairs(pairs.clone());
+    let headers_only = HeaderPairs(pairs.clone());
+    let read = req.body.as_ref().map(|b| {
+        let within = b.len() <= authgate::mcp::jsonrpc::MAX_BODY;
+        let h = |n| authgate::request::RequestView::header(&headers_only, n);
+        let (m, n) = (h("mcp-method"), h("mcp-name"));
+        authgate::mcp::read(within.then_some(b.as_slice()), m.as_deref(), n.as_deref())
+    });
+    let view = authgate::request::WithPeer {
+        view: &headers_only,
+        peer_certificate_sha256: None,
+        mcp: read.as_ref(),
+    };
     let explanation = worker.explain(&view, host.now_ms());
-    let step = worker.on_request_headers(&host, 1, HeaderPairs(pairs));
+    let mut step = worker.on_request_headers(&host, 1, HeaderPairs(pairs));
+    let mut needs_body = false;
+    if let Step::ReadBody = step {
+        match &req.body {
+            Some(body) => {
+                let within = body.len() <= authgate::mcp::jsonrpc::MAX_BODY;
+                step = worker.on_request_body(&host, 1, within.then_some(body.as_slice()));
+            }
+            None => needs_body = true,
+        }
+    }
     let (mut status, mut headers, mut body, mut upstream) =
         (0u16, vec![], String::new(), json!(null));
     let mut held = false;
@@ -187,7 +210,10 @@ pub fn run(req: Request, json_out: bool) -> i32 {
             upstream = json!({"remove": a.edits.remove, "set": a.edits.set, "identity": a.identity,
                               "would_deny": a.would_deny.as_ref().map(|w| w.denial.code())});
         }
-        Step::Decided(Decision::Wait(_)) | Step::Held | Step::Unconfigured => held = true,
+        Step::Decided(Decision::Wait(_) | Decision::ReadBody)
+        | Step::Held
+        | Step::ReadBody
+        | Step::Unconfigured => held = !needs_body,
     }
     if json_out {
         let creds: Vec<_> = explanation
@@ -211,6 +237,10 @@ pub fn run(req: Request, json_out: bool) -> i32 {
         for (p, s, o) in &e.credentials {
             out!("credential {p} ({s}): {}", outcome(o));
         }
+    }
+    if needs_body {
+        out!("\na rule with match.mcp may apply: the filter would read the body first (give it with --body FILE)");
+        return 0;
     }
     if held {
         out!("\nthe request would be held: it waits for something remote (the CLI fetches nothing; give key sets with --jwks)");

@@ -23,8 +23,9 @@ const USAGE: &str = "usage:
       FILE: a plugin configuration (JSON), an Envoy configuration (YAML/JSON) or an Istio
       WasmPlugin. Exit 1 when a configuration is refused (or, with --strict, warned about).
   authgate explain [--format text|json] [--filter N] [--now UNIX] [--jwks FILE]
-                   FILE METHOD PATH [-H 'name: value']...
+                   [--body FILE] FILE METHOD PATH [-H 'name: value']...
       What the filter would do with this request: the rule, each credential, the reply.
+      --body: the request body, read when a rule with match.mcp may apply.
   authgate hash-key KEY
       The key_sha256 of an API key.
   authgate htpasswd [--cost N] USER
@@ -101,7 +102,7 @@ impl Args {
 }
 
 fn explain(args: &[String]) -> Result<i32, String> {
-    let a = parse(args, &["format", "filter", "now", "jwks"], &[])?;
+    let a = parse(args, &["format", "filter", "now", "jwks", "body"], &[])?;
     let [file, method, path] = a.rest.as_slice() else {
         return Err("explain needs FILE METHOD PATH".into());
     };
@@ -128,7 +129,12 @@ fn explain(args: &[String]) -> Result<i32, String> {
         Some(f) => Some(std::fs::read(f).map_err(|e| format!("--jwks {f}: {e}"))?),
         None => None,
     };
+    let body = match a.opt("body") {
+        Some(f) => Some(std::fs::read(f).map_err(|e| format!("--body {f}: {e}"))?),
+        None => None,
+    };
     let request = explain::Request {
+        body,
         found: found.remove(n - 1),
         method: method.clone(),
         path: path.clone(),

@@ -19,6 +19,18 @@ pub struct Facts<'a> {
     pub client: &'a str,
     /// `x-request-id`.
     pub request_id: &'a str,
+    /// The MCP call in the body, when a rule read it.
+    pub call: Option<&'a crate::mcp::Call>,
+}
+
+impl<'a> Facts<'a> {
+    /// The MCP call `view` carries, once its body was read.
+    pub fn call_of(view: &'a dyn crate::request::RequestView) -> Option<&'a crate::mcp::Call> {
+        match view.mcp() {
+            Some(Ok(crate::mcp::Message::Call(c))) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 /// Longest value written into a line.
@@ -45,13 +57,22 @@ fn quoted(s: &str) -> String {
 }
 
 fn common(f: &Facts) -> String {
-    format!(
+    let mut line = format!(
         "method={} path={} client={} request_id={}",
         quoted(f.method),
         quoted(path_only(f.path_and_query)),
         quoted(f.client),
         quoted(f.request_id)
-    )
+    );
+    if let Some(call) = f.call {
+        line.push_str(" mcp_method=");
+        line.push_str(&quoted(&call.method));
+        if let Some(name) = &call.name {
+            line.push_str(" mcp_name=");
+            line.push_str(&quoted(name));
+        }
+    }
+    line
 }
 
 /// The line for a refusal; `reported` when report mode let it through.
@@ -118,6 +139,7 @@ mod tests {
             path_and_query: "/orders?api_key=leak",
             client: "10.0.0.1:5555",
             request_id: "r\"1\n",
+            call: None,
         };
         let Decision::Deny(d) = e.decide(
             &HeaderList::new("GET", "/orders", &[("x-api-key", "sekrit-123")]),
@@ -161,6 +183,21 @@ mod tests {
                 "authgate: allowed rule=default provider=k identity=\"acme\" method=\"GET\""
             ),
             "{line}"
+        );
+        let call = crate::mcp::Call {
+            method: "tools/call".into(),
+            name: Some("delete_repo\"".into()),
+        };
+        let line = allowed_line(
+            &a,
+            &Facts {
+                call: Some(&call),
+                ..facts
+            },
+        );
+        assert!(
+            line.ends_with(r#" mcp_method="tools/call" mcp_name="delete_repo\"""#),
+            "the tool is named, quoted: {line}"
         );
     }
 }

@@ -9,9 +9,10 @@ use super::raw::RawConfig;
 use super::{AuditLevel, Config, Mode, NamedProvider};
 use crate::crypto::HostSignatures;
 use crate::error::ConfigError;
+use crate::mcp::select::Kind;
 use crate::providers::{registry, Env, Random, Setup};
 use crate::reply::ResponseSettings;
-use crate::resource::Resource;
+use crate::resource::set::Resources;
 use crate::rules::{PathMatch, Requirement, Rule};
 use crate::throttle::Throttle;
 use std::rc::Rc;
@@ -72,6 +73,11 @@ fn compile_raw(
             "must name at least one provider",
         ));
     }
+    let resource_ids: Vec<String> = match (&raw.resource, &raw.resources) {
+        (Some(r), _) => vec![r.id.clone()],
+        (None, Some(l)) => l.iter().map(|r| r.id.clone()).collect(),
+        (None, None) => vec![],
+    };
     let mut providers = Vec::with_capacity(raw.providers.len());
     for (name, p) in &raw.providers {
         if name == "none" || !fields::is_token(name) {
@@ -84,7 +90,7 @@ fn compile_raw(
             name,
             secret,
             signatures: signatures.clone(),
-            audience: raw.resource.as_ref().map(|r| r.id.as_str()),
+            audiences: &resource_ids,
             env,
             random: random.clone(),
         };
@@ -95,22 +101,24 @@ fn compile_raw(
         });
     }
     let identity_headers = identity_headers(&providers)?;
-    let resource = match &raw.resource {
-        Some(r) => {
-            let mut methods: Vec<&str> = Vec::new();
-            for p in &providers {
-                for m in p.check.bearer_methods() {
-                    if !methods.contains(&m) {
-                        methods.push(m);
-                    }
+    let resources = {
+        let mut methods: Vec<&str> = Vec::new();
+        for p in &providers {
+            for m in p.check.bearer_methods() {
+                if !methods.contains(&m) {
+                    methods.push(m);
                 }
             }
-            let bindings: Vec<&crate::binding::Binding> =
-                providers.iter().filter_map(|p| p.check.binding()).collect();
-            let members = crate::binding::metadata(&bindings);
-            Some(Resource::compile(r, &methods, members)?)
         }
-        None => None,
+        let bindings: Vec<&crate::binding::Binding> =
+            providers.iter().filter_map(|p| p.check.binding()).collect();
+        let members = crate::binding::metadata(&bindings);
+        Resources::compile(
+            raw.resource.as_ref(),
+            raw.resources.as_deref(),
+            &methods,
+            &members,
+        )?
     };
 
     let mut rules = Vec::new();
@@ -143,6 +151,7 @@ fn compile_raw(
         scopes: vec![],
         conditions: vec![],
         identities: vec![],
+        mcp: None,
     });
 
     let mode = match raw.mode.as_deref() {
@@ -179,7 +188,8 @@ fn compile_raw(
             ))
         }
     };
-    let reads_authority = resource.is_some()
+    let mcp_lists = mcp_lists(raw, &rules, mode)?;
+    let reads_authority = !resources.is_empty()
         || rules.iter().any(|r| !r.hosts.is_empty())
         || providers
             .iter()
@@ -196,13 +206,39 @@ fn compile_raw(
         audit_level,
         audit_lines_per_second: raw.audit_lines_per_second.unwrap_or(100),
         response: ResponseSettings::compile(raw.response.as_ref())?,
-        resource,
+        resources,
+        mcp_lists,
+        scope_hierarchy: crate::scopes::ScopeHierarchy::compile(raw.scope_hierarchy.as_ref())?,
         throttle: match &raw.throttle {
             Some(t) => Some(Throttle::compile(t.max_failures, t.window_seconds)?),
             None => None,
         },
         reads_authority,
     })
+}
+
+/// `mcp.filter_lists` (default: on when a rule has `match.mcp`): the kinds of list some rule
+/// concerns. Report mode refuses nothing, so it hides nothing either.
+fn mcp_lists(raw: &RawConfig, rules: &[Rule], mode: Mode) -> Result<Vec<Kind>, ConfigError> {
+    let with_mcp: Vec<&crate::mcp::select::McpMatch> =
+        rules.iter().filter_map(|r| r.mcp.as_ref()).collect();
+    let on = match raw.mcp.as_ref().and_then(|m| m.filter_lists) {
+        Some(true) if with_mcp.is_empty() => {
+            return Err(ConfigError::new(
+                "mcp.filter_lists",
+                "lists are cut by the rules with `match.mcp`, and no rule has one",
+            ))
+        }
+        Some(on) => on,
+        None => !with_mcp.is_empty(),
+    };
+    if !on || mode == Mode::Report {
+        return Ok(vec![]);
+    }
+    Ok([Kind::Tool, Kind::Prompt, Kind::Resource]
+        .into_iter()
+        .filter(|k| with_mcp.iter().any(|m| m.concerns(*k)))
+        .collect())
 }
 
 /// Headers set for upstream; each must not be a header a credential is read from, or the

@@ -1,10 +1,52 @@
-//! Phase two for `match.hosts` and `match.headers`: the words of Envoy's virtual host
-//! `domains` and `HeaderMatcher`, checked so that a match that cannot work is refused at load
-//! with its field.
+//! Phase two for `match.hosts`, `match.headers` and `match.mcp`: the words of Envoy's virtual
+//! host `domains` and `HeaderMatcher`, and the MCP calls a rule concerns, checked so that a
+//! match that cannot work is refused at load with its field.
 
 use super::raw::RawMatch;
 use crate::error::ConfigError;
+use crate::mcp::select::McpMatch;
 use crate::rules::{HeaderMatch, HeaderTest, HostMatch};
+
+/// `match.mcp` of rule `field`: MCP calls travel in `POST` bodies, so a rule whose `methods`
+/// leave out `POST` could never apply.
+pub(super) fn mcp(field: &str, m: &RawMatch) -> Result<Option<McpMatch>, ConfigError> {
+    let Some(raw) = &m.mcp else {
+        return Ok(None);
+    };
+    if m.methods
+        .as_ref()
+        .is_some_and(|l| !l.iter().any(|x| x == "POST"))
+    {
+        return Err(ConfigError::new(
+            format!("{field}.match.mcp"),
+            "MCP requests are POSTs, and `match.methods` leaves out POST",
+        ));
+    }
+    let list = |name: &str, l: &Option<Vec<String>>| -> Result<Vec<String>, ConfigError> {
+        let Some(l) = l else { return Ok(vec![]) };
+        if l.is_empty() {
+            return Err(ConfigError::new(
+                format!("{field}.match.mcp.{name}"),
+                "must not be empty (omit it to match any)",
+            ));
+        }
+        for (i, p) in l.iter().enumerate() {
+            if p.is_empty() || p.chars().any(char::is_control) {
+                return Err(ConfigError::new(
+                    format!("{field}.match.mcp.{name}[{i}]"),
+                    "must be a non-empty name or pattern (`*` matches any run of characters)",
+                ));
+            }
+        }
+        Ok(l.clone())
+    };
+    Ok(Some(McpMatch {
+        methods: list("methods", &raw.methods)?,
+        tools: list("tools", &raw.tools)?,
+        resources: list("resources", &raw.resources)?,
+        prompts: list("prompts", &raw.prompts)?,
+    }))
+}
 
 /// `match.hosts` of rule `field`.
 pub(super) fn hosts(field: &str, m: &RawMatch) -> Result<Vec<HostMatch>, ConfigError> {
@@ -160,6 +202,22 @@ mod tests {
             (
                 r#"{"prefix": "/", "headers": [{"name": "x-v", "regex": "1"}]}"#,
                 "rules[0].match.headers[0].regex: unknown field",
+            ),
+            (
+                r#"{"prefix": "/", "methods": ["GET"], "mcp": {"tools": ["x"]}}"#,
+                "rules[0].match.mcp: MCP requests are POSTs",
+            ),
+            (
+                r#"{"prefix": "/", "mcp": {"tools": []}}"#,
+                "rules[0].match.mcp.tools: must not be empty",
+            ),
+            (
+                r#"{"prefix": "/", "mcp": {"prompts": [""]}}"#,
+                "rules[0].match.mcp.prompts[0]: must be a non-empty name",
+            ),
+            (
+                r#"{"prefix": "/", "mcp": {"tool": ["x"]}}"#,
+                "rules[0].match.mcp.tool: unknown field `tool`, expected one of",
             ),
         ];
         for (matcher, want) in cases {

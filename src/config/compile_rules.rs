@@ -19,6 +19,7 @@ pub(super) fn compile_rule(
     let m = &raw.matcher;
     let hosts = super::compile_match::hosts(field, m)?;
     let headers = super::compile_match::headers(field, m, set_upstream)?;
+    let mcp = super::compile_match::mcp(field, m)?;
     let path = match (&m.prefix, &m.path) {
         (Some(p), None) => PathMatch::Prefix(p.clone()),
         (None, Some(p)) => PathMatch::Exact(p.clone()),
@@ -86,10 +87,7 @@ pub(super) fn compile_rule(
                 ));
             }
             for (j, s) in list.iter().enumerate() {
-                // RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
-                let ok =
-                    |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
-                if s.is_empty() || !s.bytes().all(ok) {
+                if !fields::is_scope_token(s) {
                     return Err(ConfigError::new(
                         format!("{field}.scopes[{j}]"),
                         "is not a valid scope token",
@@ -116,6 +114,7 @@ pub(super) fn compile_rule(
         conditions,
         identities,
         challenges,
+        mcp,
     })
 }
 

@@ -19,6 +19,13 @@ const RESERVED: &[&str] = &[
     "x-request-id",
 ];
 
+/// An RFC 6749 §3.3 scope-token: one or more of %x21 / %x23-5B / %x5D-7E.
+pub fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
 /// RFC 9110 §5.6.2 token characters.
 pub fn is_token(s: &str) -> bool {
     !s.is_empty()

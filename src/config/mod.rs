@@ -41,8 +41,13 @@ pub struct Config {
     pub audit_lines_per_second: u32,
     /// How replies read.
     pub response: ResponseSettings,
-    /// Protected resource metadata (RFC 9728), when configured.
-    pub resource: Option<crate::resource::Resource>,
+    /// The protected resources (RFC 9728): `resource` or `resources`.
+    pub resources: crate::resource::set::Resources,
+    /// The list answers cut down to what the caller may use (`mcp.filter_lists`): which
+    /// kinds, so empty when off, in report mode, or when no rule concerns them.
+    pub mcp_lists: Vec<crate::mcp::select::Kind>,
+    /// Scopes that imply others.
+    pub scope_hierarchy: crate::scopes::ScopeHierarchy,
     /// Brute-force throttling, when configured.
     pub throttle: Option<Throttle>,
     /// Something decides by the request's authority (a host rule, a DPoP `htu`, where the

@@ -41,6 +41,13 @@ raw_struct! {
         pub throttle: Option<RawThrottle>,
         /// OAuth 2.0 Protected Resource Metadata (RFC 9728).
         pub resource: Option<RawResource>,
+        /// Several protected resources, each with its own metadata document; `resource` is
+        /// the one-element case.
+        pub resources: Option<Vec<RawResource>>,
+        /// The MCP gateway's switches.
+        pub mcp: Option<RawMcp>,
+        /// Scopes that imply others, for every rule's `scopes`.
+        pub scope_hierarchy: Option<RawScopeHierarchy>,
     }
 }
 
@@ -123,6 +130,46 @@ raw_struct! {
         pub hosts: Option<Vec<String>>,
         /// Header conditions, as Envoy's `HeaderMatcher`.
         pub headers: Option<Vec<RawHeaderMatch>>,
+        /// Conditions on the MCP JSON-RPC request in a `POST` body.
+        pub mcp: Option<RawMcpMatch>,
+    }
+}
+
+raw_struct! {
+    /// `match.mcp`: which MCP calls a rule concerns; every list given must hold.
+    #[derive(Debug)]
+    pub struct RawMcpMatch {
+        /// JSON-RPC methods (`tools/call`, `tools/list`, ...); `*` is a wildcard.
+        pub methods: Option<Vec<String>>,
+        /// Tool names of `tools/call`; `*` is a wildcard.
+        pub tools: Option<Vec<String>>,
+        /// Resource URIs of `resources/read` (and `resources/subscribe`/`unsubscribe`).
+        pub resources: Option<Vec<String>>,
+        /// Prompt names of `prompts/get`.
+        pub prompts: Option<Vec<String>>,
+    }
+}
+
+raw_struct! {
+    /// Top-level `mcp`: the MCP gateway's own switches.
+    #[derive(Debug)]
+    pub struct RawMcp {
+        /// Cut `tools/list`, `prompts/list` and `resources/list` answers down to what the
+        /// caller may use (default: on when a rule has `match.mcp`).
+        pub filter_lists: Option<bool>,
+    }
+}
+
+raw_struct! {
+    /// Top-level `scope_hierarchy`: broader scopes that imply narrower ones (MCP 2026-07-28).
+    #[derive(Debug)]
+    pub struct RawScopeHierarchy {
+        /// A held scope implies each listed one (and what those imply in turn): scope to a
+        /// list of scopes, read by [`crate::scopes`] (a map of lists here would be one more
+        /// generic reader in the module for one field).
+        pub implies: Option<BTreeMap<String, Value>>,
+        /// A held scope `s` implies every `s<separator>...` (`files` implies `files:read`).
+        pub separator: Option<String>,
     }
 }
 

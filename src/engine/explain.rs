@@ -54,21 +54,37 @@ impl Engine {
         let path = path_only(&path_and_query);
         if self
             .config
-            .resource
-            .as_ref()
-            .is_some_and(|r| r.metadata_path == path)
+            .resources
+            .document_at(req.authority().as_deref(), path)
+            .is_some()
         {
             return Explanation {
                 rule: "the protected resource metadata (RFC 9728), answered by authgate".into(),
                 credentials: vec![],
             };
         }
-        let Some(rule) = self.matching_rule(&req, &method, path) else {
-            return Explanation {
-                rule: "none".into(),
-                credentials: vec![],
+        let rule =
+            match self.find_rule(&req, &method, path) {
+                super::Matched::Rule(rule) => rule,
+                super::Matched::ReadBody => return Explanation {
+                    rule:
+                        "a rule with match.mcp may apply: it reads the body (give it with --body)"
+                            .into(),
+                    credentials: vec![],
+                },
+                super::Matched::BadBody(rule, why) => {
+                    return Explanation {
+                        rule: format!("{}: the body is refused ({why})", rule.label),
+                        credentials: vec![],
+                    }
+                }
+                super::Matched::None => {
+                    return Explanation {
+                        rule: "none".into(),
+                        credentials: vec![],
+                    }
+                }
             };
-        };
         let list: &[usize] = match &rule.requires {
             Requirement::None => &[],
             Requirement::Any(l) | Requirement::All(l) => l,

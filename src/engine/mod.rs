@@ -35,6 +35,9 @@ pub enum Decision {
     /// Hold the request: something remote a provider needs has not arrived yet. Decide again
     /// when it has, or with [`Engine::decide_now`] once the wait is over.
     Wait(Awaited),
+    /// A rule with `match.mcp` may apply: read the body (up to [`crate::mcp::jsonrpc::MAX_BODY`]
+    /// bytes) and decide again with it ([`crate::mcp::read`]).
+    ReadBody,
 }
 
 /// What a held request waits for.
@@ -61,6 +64,9 @@ pub struct Allowed {
     pub would_deny: Option<Box<Refusal>>,
     /// A DPoP proof that checked out, still to be shown unused ([`Engine::replayed`]).
     pub proof: Option<crate::binding::dpop::ProofUse>,
+    /// The request lists tools, prompts or resources, and the answer is to be cut down to
+    /// what this caller may use ([`Engine::may_use`]).
+    pub list: Option<crate::mcp::select::Kind>,
 }
 
 /// A refusal: the reason ([`Denial`]), the reply that says it, and what the audit log needs.
@@ -76,6 +82,18 @@ pub struct Refusal {
     pub fingerprint: Option<String>,
     /// The reply to send.
     pub reply: Reply,
+}
+
+/// How a request stands against the rules.
+pub(super) enum Matched<'a> {
+    /// This rule decides.
+    Rule(&'a Rule),
+    /// A rule with `match.mcp` may apply: the body must be read first.
+    ReadBody,
+    /// The body read for this rule is not one MCP message: refused as a bad request.
+    BadBody(&'a Rule, crate::mcp::BodyError),
+    /// No rule (not reached: the last rule matches everything).
+    None,
 }
 
 /// A configured filter instance: one per Envoy worker.
@@ -164,10 +182,12 @@ impl Engine {
         let method = req.method();
         let path_and_query = req.path_and_query();
         let path = path_only(&path_and_query);
-        if let Some(r) = &self.config.resource {
-            if path == r.metadata_path {
-                return Decision::Answer(Box::new(r.answer(&method)));
-            }
+        if let Some(r) = self
+            .config
+            .resources
+            .document_at(req.authority().as_deref(), path)
+        {
+            return Decision::Answer(Box::new(r.answer(&method)));
         }
         if let Some(d) = self.sign_in_path(&req, path, now, may_wait) {
             return d;
@@ -180,12 +200,22 @@ impl Engine {
             allowed.rule = "cors-preflight".into();
             return Decision::Allow(allowed);
         }
-        let Some(rule) = self.matching_rule(&req, &method, path) else {
-            // Unreachable: the last rule matches everything. Refuse rather than trust that.
-            let failure = requirement::Failure::of(Denial::MissingCredentials);
-            return self.refuse(&req, self.config.rules.last(), failure, allowed);
+        let rule = match self.find_rule(&req, &method, path) {
+            Matched::Rule(rule) => rule,
+            Matched::ReadBody => return Decision::ReadBody,
+            Matched::BadBody(rule, why) => {
+                allowed.rule = rule.label.clone();
+                let failure = requirement::Failure::of(Denial::InvalidRequest(why.reason()));
+                return self.refuse(&req, Some(rule), failure, allowed);
+            }
+            Matched::None => {
+                // Unreachable: the last rule matches everything. Refuse rather than trust that.
+                let failure = requirement::Failure::of(Denial::MissingCredentials);
+                return self.refuse(&req, self.config.rules.last(), failure, allowed);
+            }
         };
         allowed.rule = rule.label.clone();
+        allowed.list = self.list_to_cut(&req);
         match requirement::check(self, &req, rule, now) {
             Ok(Some(auth)) => {
                 allowed.edits.extend(auth.accepted.edits);
@@ -227,12 +257,72 @@ impl Engine {
         self.config.reads_authority && req.authority().is_some_and(|a| !valid_authority(&a))
     }
 
-    /// The first rule that matches `method` on `path` (query removed) of `req`.
+    /// The first rule that matches `method` on `path` (query removed) of `req`. A rule with
+    /// `match.mcp` that may apply needs the body; a body that is not one MCP message (or whose
+    /// mirrored headers disagree with it) matches no rule: it is refused.
+    pub(super) fn find_rule(&self, req: &Request, method: &str, path: &str) -> Matched<'_> {
+        for r in &self.config.rules {
+            if !r.matches(req, method, path) {
+                continue;
+            }
+            match (r.reads_body(req, method), req.mcp()) {
+                (Some(false), _) => return Matched::Rule(r),
+                (None, _) => continue,
+                (Some(true), None) => return Matched::ReadBody,
+                (Some(true), Some(Err(why))) => return Matched::BadBody(r, *why),
+                (Some(true), Some(Ok(message))) => {
+                    if r.mcp.as_ref().is_some_and(|m| m.matches(message)) {
+                        return Matched::Rule(r);
+                    }
+                }
+            }
+        }
+        Matched::None
+    }
+
+    /// The rule that decides `req`, once whatever it needed was read.
     pub(super) fn matching_rule(&self, req: &Request, method: &str, path: &str) -> Option<&Rule> {
-        self.config
-            .rules
-            .iter()
-            .find(|r| r.matches(req, method, path))
+        match self.find_rule(req, method, path) {
+            Matched::Rule(r) | Matched::BadBody(r, _) => Some(r),
+            Matched::ReadBody | Matched::None => None,
+        }
+    }
+
+    /// The kind of list `req` asks for, when its answer is to be cut.
+    fn list_to_cut(&self, req: &Request) -> Option<crate::mcp::select::Kind> {
+        use crate::mcp::select::Kind;
+        let Some(Ok(crate::mcp::Message::Call(call))) = req.mcp() else {
+            return None;
+        };
+        let kind = match call.method.as_str() {
+            "tools/list" => Kind::Tool,
+            "prompts/list" => Kind::Prompt,
+            "resources/list" => Kind::Resource,
+            _ => return None,
+        };
+        self.config.mcp_lists.contains(&kind).then_some(kind)
+    }
+
+    /// Whether the caller of `view` (a list request) may use `name`, a `kind` the list
+    /// answer holds, at `now`: the rules decide on the same request as if it were that use
+    /// (`tools/call` of the tool). Only a clean pass counts; waiting counts as no.
+    pub fn may_use(
+        &self,
+        view: &dyn RequestView,
+        kind: crate::mcp::select::Kind,
+        name: &str,
+        now: u64,
+    ) -> bool {
+        let call = Ok(crate::mcp::Message::Call(crate::mcp::Call {
+            method: kind.use_method().to_string(),
+            name: Some(name.to_string()),
+        }));
+        let as_use = crate::request::WithPeer {
+            view,
+            peer_certificate_sha256: view.peer_certificate_sha256(),
+            mcp: Some(&call),
+        };
+        matches!(self.decide_now(&as_use, now), Decision::Allow(a) if a.would_deny.is_none())
     }
 
     /// The first rule that matches `req`.

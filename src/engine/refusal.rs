@@ -32,17 +32,20 @@ impl Engine {
         mut allowed: Allowed,
     ) -> Decision {
         let request_id = req.header("x-request-id");
-        let scope_hint = match (&self.config.resource, rule) {
-            (Some(_), Some(r)) if !r.scopes.is_empty() => Some(r.scopes.join(" ")),
+        let scope_hint = match rule {
+            Some(r) if !self.config.resources.is_empty() && !r.scopes.is_empty() => {
+                Some(r.scopes.join(" "))
+            }
             _ => None,
         };
         let accept = req.header("accept");
         let provider = failure.provider.and_then(|i| self.config.providers.get(i));
         // Only a request inside the resource is pointed at its document (RFC 9728 §3.3).
-        let resource_metadata = self.config.resource.as_ref().filter(|r| {
-            let path_and_query = req.path_and_query();
-            r.covers(req.authority().as_deref(), path_only(&path_and_query))
-        });
+        let path_and_query = req.path_and_query();
+        let resource_metadata = self
+            .config
+            .resources
+            .under(req.authority().as_deref(), path_only(&path_and_query));
         // A route a sign-in provider serves: where a person (or a script, for them) signs in.
         let login = rule
             .and_then(|r| self.sign_in_of(r))

@@ -7,7 +7,7 @@ use crate::conditions;
 use crate::config::NamedProvider;
 use crate::error::Denial;
 use crate::providers::{Accepted, Found, Need, Rejection};
-use crate::request::Request;
+use crate::request::{path_only, Request};
 use crate::rules::{Requirement, Rule};
 
 /// Why a rule's requirement is not met.
@@ -130,11 +130,13 @@ pub(super) fn check(
     let mut token: Option<(usize, crate::reply::Scheme)> = None;
     for p in presented {
         let check = &providers[p.provider].check;
-        let outcome = check.verify(&p.value, p.source, req, now);
+        let outcome = check
+            .verify(&p.value, p.source, req, now)
+            .and_then(|a| for_this_resource(engine, req, check.audience_from_resources(), a));
         let scheme = check.scheme_of(p.source);
         let unmet = match outcome {
             Ok(accepted) if !all => {
-                if !has_scopes(&accepted.scopes, &rule.scopes) {
+                if !has_scopes(engine, &accepted.scopes, &rule.scopes) {
                     Unmet::Refused(Failure::of_accepted(scope_denial(rule), p.provider, scheme))
                 } else if let Err(why) = access(rule, &[&accepted]) {
                     let denial = Denial::AccessDenied(why);
@@ -186,7 +188,7 @@ pub(super) fn check(
     if let Some(unmet) = worst {
         return Err(unmet);
     }
-    if !has_scopes(&scopes_held, &rule.scopes) {
+    if !has_scopes(engine, &scopes_held, &rule.scopes) {
         return Err(Unmet::Refused(match token {
             Some((provider, scheme)) => Failure::of_accepted(scope_denial(rule), provider, scheme),
             None => Failure::of(scope_denial(rule)),
@@ -267,6 +269,39 @@ fn scope_denial(rule: &Rule) -> Denial {
     Denial::InsufficientScope(rule.scopes.join(" "))
 }
 
-fn has_scopes(held: &[String], required: &[String]) -> bool {
-    required.iter().all(|r| held.contains(r))
+fn has_scopes(engine: &Engine, held: &[String], required: &[String]) -> bool {
+    engine
+        .config()
+        .scope_hierarchy
+        .satisfies_all(held, required)
+}
+
+/// With several protected resources, a provider that takes its audiences from them accepted a
+/// token for any one of them; it must be for the one the request is under (RFC 8707 §2; MCP:
+/// a token for one server is refused by another). With one, the provider checked it already.
+fn for_this_resource(
+    engine: &Engine,
+    req: &Request,
+    from_resources: bool,
+    accepted: Accepted,
+) -> Result<Accepted, Rejection> {
+    let resources = &engine.config().resources;
+    if !from_resources || resources.iter().nth(1).is_none() {
+        return Ok(accepted);
+    }
+    let path_and_query = req.path_and_query();
+    let resource = resources.audience_of(req.authority().as_deref(), path_only(&path_and_query));
+    let aud = accepted.claims.as_ref().and_then(|c| c.get("aud"));
+    let for_it = resource.is_some_and(|r| match aud {
+        Some(serde_json::Value::String(a)) => *a == r.id,
+        Some(serde_json::Value::Array(l)) => l.iter().any(|a| a.as_str() == Some(r.id.as_str())),
+        _ => false,
+    });
+    if for_it {
+        Ok(accepted)
+    } else {
+        Err(Rejection::Refused(Denial::InvalidCredentials(
+            "the token is not for this resource (audience)",
+        )))
+    }
 }

@@ -201,4 +201,5 @@ mod throttle {
 }
 
 mod authority;
+mod mcp;
 mod scopes;

@@ -1,5 +1,6 @@
 //! The per-request context: hands the request headers (fetched in one host call) to the core
-//! and carries out its decision — header edits and continue, a local reply, or a pause.
+//! and carries out its decision — header edits and continue, a local reply, or a pause; reads
+//! the body when the core asks for it, and passes a list answer's body through the core.
 
 use crate::engine::Decision;
 use crate::reply::Reply;
@@ -7,7 +8,7 @@ use crate::request::HeaderPairs;
 use crate::worker::{Step, Worker};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, MapType, Status};
+use proxy_wasm::types::{Action, BufferType, MapType, Status};
 use std::rc::Rc;
 
 use super::calls::HostCalls;
@@ -52,11 +53,38 @@ fn serialize(pairs: &[(String, String)]) -> Vec<u8> {
 pub struct Filter {
     worker: Rc<Worker>,
     id: u32,
+    /// The core asked for the request body.
+    reading: bool,
+    /// The answer's body goes through the core.
+    watching: bool,
 }
 
 impl Filter {
     pub fn new(worker: Rc<Worker>, id: u32) -> Self {
-        Filter { worker, id }
+        Filter {
+            worker,
+            id,
+            reading: false,
+            watching: false,
+        }
+    }
+
+    /// Carries out what the core said after the headers or the body.
+    fn carry_out(&mut self, step: Step, end_of_stream: bool) -> Action {
+        match step {
+            Step::Decided(decision) => apply(decision, false),
+            Step::Held => Action::Pause,
+            Step::ReadBody if end_of_stream => {
+                let step = self.worker.on_request_body(&HostCalls, self.id, Some(&[]));
+                self.carry_out(step, false)
+            }
+            Step::ReadBody if !self.reading => {
+                self.reading = true;
+                Action::Pause
+            }
+            Step::ReadBody => fail_closed("the body was asked for twice"),
+            Step::Unconfigured => fail_closed("the filter has no valid configuration"),
+        }
     }
 }
 
@@ -74,7 +102,7 @@ impl Context for Filter {
 }
 
 impl HttpContext for Filter {
-    fn on_http_request_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+    fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {
         // One host call for every header beats one per header (measured with
         // BENCH_VARIANTS: +19% requests/s on the API key path).
         let headers =
@@ -85,11 +113,84 @@ impl HttpContext for Filter {
         {
             core::arch::wasm32::unreachable();
         }
-        match self.worker.on_request_headers(&HostCalls, self.id, headers) {
-            Step::Decided(decision) => apply(decision, false),
-            Step::Held => Action::Pause,
-            Step::Unconfigured => fail_closed("the filter has no valid configuration"),
+        let step = self.worker.on_request_headers(&HostCalls, self.id, headers);
+        self.carry_out(step, end_of_stream)
+    }
+
+    /// Buffered (Envoy holds it) until it ends or outgrows the limit, then read once.
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.reading {
+            return Action::Continue;
         }
+        let too_large = body_size > crate::mcp::jsonrpc::MAX_BODY;
+        if !end_of_stream && !too_large {
+            return Action::Pause;
+        }
+        self.reading = false;
+        let body = match too_large {
+            true => None,
+            false => match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size) {
+                Ok(b) => Some(b.unwrap_or_default()),
+                Err(_) => return fail_closed("could not read the request body"),
+            },
+        };
+        let step = self
+            .worker
+            .on_request_body(&HostCalls, self.id, body.as_deref());
+        self.carry_out(step, false)
+    }
+
+    /// Trailers end a body that never said it ended: refuse what cannot be read whole.
+    fn on_http_request_trailers(&mut self, _trailers: usize) -> Action {
+        if !self.reading {
+            return Action::Continue;
+        }
+        self.reading = false;
+        let step = self
+            .worker
+            .on_request_body(&HostCalls, self.id, Some(b"\0"));
+        self.carry_out(step, false)
+    }
+
+    fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        if !self.worker.awaits_answer(self.id) {
+            return Action::Continue;
+        }
+        let header = |n| {
+            hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, n)
+                .ok()
+                .flatten()
+                .map(|v| String::from_utf8_lossy(&v).into_owned())
+        };
+        let (ct, ce) = (header("content-type"), header("content-encoding"));
+        if self
+            .worker
+            .on_response_headers(self.id, ct.as_deref(), ce.as_deref())
+        {
+            self.watching = true;
+            let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, "content-length", None);
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !self.watching {
+            return Action::Continue;
+        }
+        let chunk = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let out = self
+            .worker
+            .on_response_body(&HostCalls, self.id, &chunk, end_of_stream);
+        if let Some(out) = out {
+            if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &out).is_err() {
+                log::warn!("authgate: could not replace a list answer's body");
+            }
+        }
+        self.watching = !end_of_stream;
+        Action::Continue
     }
 }
 
@@ -132,6 +233,8 @@ fn apply(decision: Decision, resume: bool) -> Action {
         Decision::Answer(reply) => send(&reply),
         // Not reached: the worker holds a waiting request rather than returning it.
         Decision::Wait(_) => fail_closed("a request was held twice"),
+        // Not reached: the worker turns it into a step.
+        Decision::ReadBody => fail_closed("a held request asked for its body"),
     }
 }
 

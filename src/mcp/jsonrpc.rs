@@ -1,7 +1,9 @@
-//! One JSON-RPC 2.0 request read from an MCP `POST` body, strictly: a single object (a batch is
-//! refused), `"jsonrpc": "2.0"`, a string `method`, and for the methods rules can name, the
-//! tool or prompt `params.name` or the resource `params.uri`. A key repeated anywhere refuses
-//! the body: two values for a tool name must not be read as either.
+//! One JSON-RPC 2.0 message read from an MCP `POST` body, strictly: a single object (a batch is
+//! refused), `"jsonrpc": "2.0"`, and either a request (or notification) with a string `method`
+//! and, for the methods rules can name, the tool or prompt `params.name` or the resource
+//! `params.uri`; or a client's response to a server's request (`id` with `result` or `error`).
+//! A key repeated anywhere refuses the body: two values for a tool name must not be read as
+//! either.
 
 use crate::json::parse_strict;
 use base64::engine::general_purpose::STANDARD;
@@ -21,6 +23,16 @@ pub struct Call {
     pub name: Option<String>,
 }
 
+/// One message of a client's `POST`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A request or a notification.
+    Call(Call),
+    /// The client's answer to a request of the server (sampling, elicitation, roots): no rule
+    /// names one, so rules with `match.mcp` never apply to it.
+    Response,
+}
+
 /// Why a body is not one MCP request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -37,15 +49,24 @@ pub enum BodyError {
     HeaderMismatch,
 }
 
-impl std::fmt::Display for BodyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            BodyError::TooLarge => "the body is larger than an MCP request may be here",
+impl BodyError {
+    /// Why, in plain words (the `detail` of the 400).
+    pub fn reason(self) -> &'static str {
+        match self {
+            BodyError::TooLarge => {
+                "the body is larger than 256 KiB, the most authgate reads of an MCP request"
+            }
             BodyError::NotJson => "the body is not JSON (or repeats a key)",
             BodyError::Batch => "the body is a JSON-RPC batch; send one request per POST",
             BodyError::NotRequest => "the body is not a JSON-RPC 2.0 request",
             BodyError::HeaderMismatch => "Mcp-Method or Mcp-Name does not match the body",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
     }
 }
 
@@ -58,8 +79,8 @@ fn named_by(method: &str) -> Option<&'static str> {
     }
 }
 
-/// Reads one MCP request from `body`.
-pub fn parse(body: &[u8]) -> Result<Call, BodyError> {
+/// Reads one MCP message from `body`.
+pub fn parse(body: &[u8]) -> Result<Message, BodyError> {
     if body.len() > MAX_BODY {
         return Err(BodyError::TooLarge);
     }
@@ -71,6 +92,10 @@ pub fn parse(body: &[u8]) -> Result<Call, BodyError> {
     };
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return Err(BodyError::NotRequest);
+    }
+    let answers = obj.contains_key("result") || obj.contains_key("error");
+    if !obj.contains_key("method") && answers && obj.contains_key("id") {
+        return Ok(Message::Response);
     }
     let method = obj
         .get("method")
@@ -88,10 +113,10 @@ pub fn parse(body: &[u8]) -> Result<Call, BodyError> {
             Some(n.ok_or(BodyError::NotRequest)?.to_string())
         }
     };
-    Ok(Call {
+    Ok(Message::Call(Call {
         method: method.to_string(),
         name,
-    })
+    }))
 }
 
 const SENTINEL_OPEN: &str = "=?base64?";
@@ -113,10 +138,15 @@ pub fn header_value(raw: &str) -> Option<String> {
 /// Checks the headers that mirror the body (MCP 2026-07-28): each one present must equal the
 /// body's value after decoding. They are never used instead of the body.
 pub fn check_headers(
-    call: &Call,
+    message: &Message,
     method: Option<&str>,
     name: Option<&str>,
 ) -> Result<(), BodyError> {
+    let call = match message {
+        Message::Call(c) => c,
+        Message::Response if method.is_none() && name.is_none() => return Ok(()),
+        Message::Response => return Err(BodyError::HeaderMismatch),
+    };
     if let Some(m) = method {
         if header_value(m).as_deref() != Some(call.method.as_str()) {
             return Err(BodyError::HeaderMismatch);
@@ -192,7 +222,9 @@ mod tests {
                 None,
             ),
         ] {
-            let c = parse(body.as_bytes()).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let Ok(Message::Call(c)) = parse(body.as_bytes()) else {
+                panic!("{name}")
+            };
             assert_eq!(
                 (c.method.as_str(), c.name.as_deref()),
                 (method, named),
@@ -210,13 +242,25 @@ mod tests {
             ("repeated method", r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call"}"#.to_string(), BodyError::NotJson),
             ("old jsonrpc", r#"{"jsonrpc":"1.0","id":1,"method":"tools/list"}"#.to_string(), BodyError::NotRequest),
             ("no method", r#"{"jsonrpc":"2.0","id":1}"#.to_string(), BodyError::NotRequest),
-            ("a response", r#"{"jsonrpc":"2.0","id":1,"result":{}}"#.to_string(), BodyError::NotRequest),
+            ("a result without an id", r#"{"jsonrpc":"2.0","result":{}}"#.to_string(), BodyError::NotRequest),
             ("tool call without a name", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#.to_string(), BodyError::NotRequest),
             ("name not a string", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#.to_string(), BodyError::NotRequest),
             ("params an array", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":["search"]}"#.to_string(), BodyError::NotRequest),
             ("too large", format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"x","arguments":"{}"}}}}"#, "a".repeat(MAX_BODY)), BodyError::TooLarge),
         ] {
             assert_eq!(parse(body.as_bytes()), Err(want), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_clients_answer_to_the_server_is_a_response() {
+        for body in [
+            r#"{"jsonrpc":"2.0","id":7,"result":{"roots":[]}}"#,
+            r#"{"jsonrpc":"2.0","id":"s-1","error":{"code":-1,"message":"declined"}}"#,
+        ] {
+            assert_eq!(parse(body.as_bytes()), Ok(Message::Response), "{body}");
+            assert!(check_headers(&Message::Response, None, None).is_ok());
+            assert!(check_headers(&Message::Response, Some("tools/call"), None).is_err());
         }
     }
 

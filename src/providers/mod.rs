@@ -123,8 +123,9 @@ pub struct Setup<'a> {
     pub secret: [u8; 32],
     /// The host's own signature verification, when it has one and it is in use.
     pub signatures: Option<Rc<dyn HostSignatures>>,
-    /// The audience tokens must carry when the provider names none: the `resource` id.
-    pub audience: Option<&'a str>,
+    /// The ids of the protected resources (`resource`, `resources`): a token provider that
+    /// names no `audiences` accepts a token for the resource the request is under.
+    pub audiences: &'a [String],
     /// The Wasm VM's environment variables (`client_secret_env`).
     pub env: Env<'a>,
     /// The host's randomness, when it has one (sign-in needs it for `state` and `nonce`).
@@ -298,7 +299,13 @@ pub trait Provider {
     ) {
     }
 
-    /// The sign-in it runs, for the provider that signs people in.
+    /// Whether the provider names no `audiences` of its own, so a token must be for the
+    /// protected resource the request is under (checked by the engine, which knows it).
+    fn audience_from_resources(&self) -> bool {
+        false
+    }
+
+    /// The sign-in this provider runs (`oidc`), if it is one.
     fn sign_in(&self) -> Option<&oidc::provider::OidcProvider> {
         None
     }

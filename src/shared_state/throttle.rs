@@ -48,7 +48,7 @@ pub fn counts_as_failure(decision: &Decision) -> bool {
     let denied = match decision {
         Decision::Deny(d) => Some(d.as_ref()),
         Decision::Allow(a) => a.would_deny.as_deref(),
-        Decision::Wait(_) | Decision::Answer(_) => None,
+        Decision::Wait(_) | Decision::Answer(_) | Decision::ReadBody => None,
     };
     matches!(
         denied.map(|d| &d.denial),

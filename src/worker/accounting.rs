@@ -100,7 +100,7 @@ impl Counters {
         let wants_line = match decision {
             Decision::Deny(_) => true,
             Decision::Allow(a) => a.would_deny.is_some() || config.log_allowed,
-            Decision::Wait(_) | Decision::Answer(_) => false,
+            Decision::Wait(_) | Decision::Answer(_) | Decision::ReadBody => false,
         };
         if !wants_line {
             return;
@@ -117,6 +117,7 @@ impl Counters {
             path_and_query: &path,
             client: &client,
             request_id: &request_id,
+            call: Facts::call_of(view),
         };
         let line = match decision {
             Decision::Deny(d) => audit::denied_line(d, &facts, false),
@@ -124,7 +125,7 @@ impl Counters {
                 Some(d) => audit::denied_line(d, &facts, true),
                 None => audit::allowed_line(a, &facts),
             },
-            Decision::Wait(_) | Decision::Answer(_) => return,
+            Decision::Wait(_) | Decision::Answer(_) | Decision::ReadBody => return,
         };
         host.log(level, &line);
     }
@@ -165,6 +166,7 @@ impl Counters {
             path_and_query: &path,
             client: &client,
             request_id: &request_id,
+            call: Facts::call_of(seen.view),
         };
         host.log(
             level,

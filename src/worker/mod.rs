@@ -4,6 +4,7 @@
 //! (throttling, holding a request for its keys, releasing it, counting, logging) is made here.
 
 mod accounting;
+mod mcp;
 mod sign_in;
 mod signatures;
 #[cfg(test)]
@@ -39,6 +40,9 @@ pub enum Step {
     /// Hold the request; its decision comes later from [`Worker::on_tick`] or
     /// [`Worker::on_http_call_response`].
     Held,
+    /// Read the body (up to [`crate::mcp::jsonrpc::MAX_BODY`] bytes) and hand it to
+    /// [`Worker::on_request_body`].
+    ReadBody,
     /// No valid configuration: refuse the request (fail closed).
     Unconfigured,
 }
@@ -51,13 +55,31 @@ struct Configured {
     needs_peer: bool,
 }
 
+/// A request as the worker keeps it between events: its headers, what its connection said,
+/// and its body's MCP message once read.
+pub(crate) struct Incoming {
+    pub(crate) id: u32,
+    pub(crate) headers: HeaderPairs,
+    pub(crate) peer: Option<String>,
+    pub(crate) mcp: Option<crate::mcp::Read>,
+}
+
+impl Incoming {
+    /// The request as the engine reads it.
+    pub(crate) fn view(&self) -> WithPeer<'_> {
+        WithPeer {
+            view: &self.headers,
+            peer_certificate_sha256: self.peer.clone(),
+            mcp: self.mcp.as_ref(),
+        }
+    }
+}
+
 /// A request held until what its provider needs arrives (a key set, an introspection answer).
 struct Held {
-    id: u32,
     deadline_ms: u64,
-    headers: HeaderPairs,
+    request: Incoming,
     client: String,
-    peer: Option<String>,
 }
 
 /// The state of one worker; the adapter keeps one and shares it with its request contexts.
@@ -69,6 +91,7 @@ pub struct Worker {
     fetches: JwksFetches,
     introspections: Introspections,
     sign_ins: sign_in::SignIns,
+    mcp: mcp::Bodies,
     /// The request whose context the host is running (`None`: the worker's own), which owns
     /// the calls made now.
     context: std::cell::Cell<Option<u32>>,
@@ -148,7 +171,26 @@ impl Worker {
         let Some(c) = self.current() else {
             return Step::Unconfigured;
         };
-        let engine = &c.engine;
+        let peer = c
+            .needs_peer
+            .then(|| host.peer_certificate_sha256())
+            .flatten();
+        self.decide_request(
+            host,
+            &c,
+            Incoming {
+                id,
+                headers,
+                peer,
+                mcp: None,
+            },
+        )
+    }
+
+    /// Decides on `r`: throttled, decided, held for something remote, or (for a rule with
+    /// `match.mcp`) kept until its body is read.
+    fn decide_request(&self, host: &dyn Host, c: &Configured, r: Incoming) -> Step {
+        let (engine, id) = (&c.engine, r.id);
         let now = host.now_ms();
         let throttle = engine.config().throttle.map(|t| {
             let client = host.client_address();
@@ -157,28 +199,21 @@ impl Worker {
             (t, client, slot)
         });
         let client = throttle.as_ref().map(|(_, c, _)| c.as_str());
+        let view = r.view();
         let seen = Seen {
-            view: &headers,
+            view: &view,
             now,
             client,
         };
         if let Some((t, _, slot)) = &throttle {
             if let Some(wait) = slot.blocked(host, t, now / 1000) {
-                let decision = engine.throttled(&headers, wait);
+                let decision = engine.throttled(&view, wait);
                 c.counters
                     .account(host, engine, &self.audit, &decision, &seen);
                 return Step::Decided(decision);
             }
         }
-        let peer = c
-            .needs_peer
-            .then(|| host.peer_certificate_sha256())
-            .flatten();
-        let view = WithPeer {
-            view: &headers,
-            peer_certificate_sha256: peer.clone(),
-        };
-        let decision = self.settle(host, &c, &view, now, false);
+        let decision = self.settle(host, c, &view, now, false);
         if let Some((t, _, slot)) = &throttle {
             if counts_as_failure(&decision) {
                 slot.record_failure(host, t, now / 1000);
@@ -186,24 +221,32 @@ impl Worker {
         }
         c.counters
             .account(host, engine, &self.audit, &decision, &seen);
-        let Decision::Wait(awaited) = decision else {
-            return Step::Decided(decision);
+        let awaited = match decision {
+            Decision::Wait(awaited) => awaited,
+            Decision::ReadBody if r.mcp.is_none() => {
+                self.mcp.read_body(r);
+                return Step::ReadBody;
+            }
+            // Read once; asked again, refuse rather than loop.
+            Decision::ReadBody => return Step::Unconfigured,
+            decision => {
+                self.mcp.decided(&decision, r);
+                return Step::Decided(decision);
+            }
         };
         if let Need::SignIn(exchange) = &awaited.need {
             let sent =
                 self.sign_ins
                     .send(host, engine, (id, awaited.provider), exchange, now / 1000);
             if let Err(decision) = sent {
-                return Step::Decided(decision);
+                return Step::Decided(*decision);
             }
         }
         let client = client.map_or_else(|| host.client_address(), str::to_string);
         self.held.borrow_mut().push(Held {
-            id,
             deadline_ms: now + wait_ms(engine, &awaited),
-            headers,
+            request: r,
             client,
-            peer,
         });
         Step::Held
     }
@@ -292,7 +335,8 @@ impl Worker {
     /// Request `id` ended (or was reset): forget it if it was held, and the calls its context
     /// made, whose answers can no longer arrive.
     pub fn on_request_done(&self, host: &dyn Host, id: u32) {
-        self.held.borrow_mut().retain(|h| h.id != id);
+        self.held.borrow_mut().retain(|h| h.request.id != id);
+        self.mcp.forget(id);
         self.introspections.abandon(host, id);
         self.sign_ins.abandon(id);
     }
@@ -340,12 +384,14 @@ impl Worker {
                 .on_response(&c.engine, token, status, body, host.now_ms() / 1000)
         {
             let held = std::mem::take(&mut *self.held.borrow_mut());
-            let (done, rest): (Vec<Held>, Vec<Held>) = held.into_iter().partition(|h| h.id == id);
+            let (done, rest): (Vec<Held>, Vec<Held>) =
+                held.into_iter().partition(|h| h.request.id == id);
             *self.held.borrow_mut() = rest;
             let now = host.now_ms();
             for h in &done {
+                let view = h.request.view();
                 let seen = Seen {
-                    view: &h.headers as &dyn RequestView,
+                    view: &view,
                     now,
                     client: Some(&h.client),
                 };
@@ -391,15 +437,13 @@ impl Worker {
         for h in held {
             // A callback waiting for its token request is decided by the answer, or by its
             // deadline: then the page that says the sign-in service did not answer.
-            if self.sign_ins.waits(h.id) && now < h.deadline_ms {
+            if self.sign_ins.waits(h.request.id) && now < h.deadline_ms {
                 self.held.borrow_mut().push(h);
                 continue;
             }
-            let view = WithPeer {
-                view: &h.headers,
-                peer_certificate_sha256: h.peer.clone(),
-            };
+            let view = h.request.view();
             let decision = self.settle(host, c, &view, now, now >= h.deadline_ms);
+            drop(view);
             if let Decision::Wait(_) = decision {
                 self.held.borrow_mut().push(h);
                 continue;
@@ -414,14 +458,18 @@ impl Worker {
                     );
                 }
             }
+            let view = h.request.view();
             let seen = Seen {
-                view: &h.headers as &dyn RequestView,
+                view: &view,
                 now,
                 client: Some(&h.client),
             };
             c.counters
                 .account(host, &c.engine, &self.audit, &decision, &seen);
-            out.push((h.id, decision));
+            drop(view);
+            let id = h.request.id;
+            self.mcp.decided(&decision, h.request);
+            out.push((id, decision));
         }
         out
     }

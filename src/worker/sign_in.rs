@@ -31,9 +31,11 @@ impl SignIns {
         (request, provider): (u32, usize),
         exchange: &Exchange,
         now: u64,
-    ) -> Result<(), Decision> {
+    ) -> Result<(), Box<Decision>> {
         let Some(call) = engine.token_call(provider, exchange) else {
-            return Err(engine.finish_sign_in(provider, exchange, 0, b"", now).0);
+            return Err(Box::new(
+                engine.finish_sign_in(provider, exchange, 0, b"", now).0,
+            ));
         };
         let mut headers: Vec<(&str, &str)> = vec![
             (":method", "POST"),
@@ -68,7 +70,9 @@ impl SignIns {
                         call.cluster
                     ),
                 );
-                Err(engine.finish_sign_in(provider, exchange, 0, b"", now).0)
+                Err(Box::new(
+                    engine.finish_sign_in(provider, exchange, 0, b"", now).0,
+                ))
             }
         }
     }

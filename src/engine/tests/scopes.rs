@@ -27,7 +27,7 @@ fn status(d: Decision) -> u16 {
         Decision::Allow(_) => 200,
         Decision::Deny(d) => d.reply.status,
         Decision::Answer(r) => r.status,
-        Decision::Wait(_) => 0,
+        Decision::Wait(_) | Decision::ReadBody => 0,
     }
 }
 

@@ -106,7 +106,7 @@ impl IntrospectionProvider {
                 return Err(ConfigError::new(at(name), "must be at most 86400 (a day)"));
             }
         }
-        let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audience)?;
+        let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audiences)?;
         let (binding, sources) = extractor::compile_token_sources(
             &field,
             setup,
@@ -124,6 +124,7 @@ impl IntrospectionProvider {
             rules: ClaimRules {
                 issuer: raw.issuer.clone(),
                 audiences,
+                from_resources: raw.audiences.is_none() && !setup.audiences.is_empty(),
                 clock_skew: raw.clock_skew_seconds.unwrap_or(60),
                 max_lifetime: None,
                 require_expiration: false,

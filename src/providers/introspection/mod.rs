@@ -251,6 +251,10 @@ impl Provider for IntrospectionProvider {
         true
     }
 
+    fn audience_from_resources(&self) -> bool {
+        self.rules.from_resources
+    }
+
     fn has_claims(&self) -> bool {
         true
     }

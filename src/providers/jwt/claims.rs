@@ -11,6 +11,9 @@ pub struct ClaimRules {
     pub issuer: Option<String>,
     /// One of the token's `aud` values must be one of these; empty means any audience.
     pub audiences: Vec<String>,
+    /// `audiences` are the protected resources' ids: with several, the engine also checks
+    /// that the token is for the one the request is under.
+    pub from_resources: bool,
     /// Leeway for `exp` and `nbf`, in seconds.
     pub clock_skew: u64,
     /// `exp` must be present and at most this many seconds ahead.
@@ -19,21 +22,21 @@ pub struct ClaimRules {
     pub require_expiration: bool,
 }
 
-/// `audiences` of provider `field`: the list given, else the `resource` id (RFC 8707; MCP: a
-/// server must reject tokens not issued for it), else any audience. An empty list is refused.
+/// `audiences` of provider `field`: the list given, else the protected resources' ids
+/// (RFC 8707; MCP: a server must reject tokens not issued for it), else any audience. An empty
+/// list is refused.
 pub fn audiences(
     field: &str,
     given: Option<&[String]>,
-    resource: Option<&str>,
+    resources: &[String],
 ) -> Result<Vec<String>, crate::error::ConfigError> {
-    match (given, resource) {
-        (Some([]), _) => Err(crate::error::ConfigError::new(
+    match given {
+        Some([]) => Err(crate::error::ConfigError::new(
             format!("{field}.audiences"),
             "must not be empty (omit it to accept any audience)",
         )),
-        (Some(list), _) => Ok(list.to_vec()),
-        (None, Some(id)) => Ok(vec![id.to_string()]),
-        (None, None) => Ok(vec![]),
+        Some(list) => Ok(list.to_vec()),
+        None => Ok(resources.to_vec()),
     }
 }
 
@@ -98,6 +101,7 @@ mod tests {
         let rules = ClaimRules {
             issuer: Some("https://idp".into()),
             audiences: vec!["orders".into(), "billing".into()],
+            from_resources: false,
             clock_skew: 60,
             max_lifetime: Some(3600),
             require_expiration: false,

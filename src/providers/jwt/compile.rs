@@ -98,13 +98,14 @@ impl JwtProvider {
             None => None,
         };
         let claim_to_headers = forward::compile(&field, raw.claim_to_headers.as_deref())?;
-        let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audience)?;
+        let audiences = claims::audiences(&field, raw.audiences.as_deref(), setup.audiences)?;
         Ok(JwtProvider {
             domain: format!("jwt/{name}").into_bytes(),
             sources,
             rules: ClaimRules {
                 issuer: raw.issuer.clone(),
                 audiences,
+                from_resources: raw.audiences.is_none() && !setup.audiences.is_empty(),
                 clock_skew: raw.clock_skew_seconds.unwrap_or(60),
                 max_lifetime: raw.max_lifetime_seconds,
                 require_expiration: raw.require_expiration.unwrap_or(false),

@@ -17,7 +17,7 @@ pub mod remote;
 #[cfg(test)]
 pub(crate) mod rfc_vectors;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 pub mod token;
 pub mod verifier;
 pub mod x509;
@@ -329,6 +329,10 @@ impl Provider for JwtProvider {
 
     fn has_scopes(&self) -> bool {
         true
+    }
+
+    fn audience_from_resources(&self) -> bool {
+        self.rules.from_resources
     }
 
     fn has_claims(&self) -> bool {

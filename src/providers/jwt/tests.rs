@@ -20,7 +20,7 @@ const SETUP: Setup = Setup {
     name: "idp",
     secret: [3; 32],
     signatures: None,
-    audience: None,
+    audiences: &[],
     env: crate::providers::NO_ENV,
     random: None,
 };
@@ -98,7 +98,8 @@ fn segment(v: &Value) -> String {
     B64.encode(v.to_string())
 }
 
-fn mint_hs(secret: &[u8], header: Value, claims: Value) -> String {
+/// An HS256 token over `header` and `claims`, for tests anywhere in the crate.
+pub(crate) fn mint_hs(secret: &[u8], header: Value, claims: Value) -> String {
     let input = format!("{}.{}", segment(&header), segment(&claims));
     let sig =
         jwt_compact::alg::Hs256.sign(&jwt_compact::alg::Hs256Key::new(secret), input.as_bytes());

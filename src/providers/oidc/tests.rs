@@ -67,7 +67,7 @@ pub fn compile_on(
         name: "web",
         secret: [0; 32],
         signatures: None,
-        audience: None,
+        audiences: &[],
         env: &env,
         random,
     };

@@ -172,4 +172,5 @@ fn a_request_held_too_long_is_refused_and_a_finished_one_forgotten() {
 }
 
 mod introspection;
+mod mcp;
 mod sign_in;

@@ -2,7 +2,10 @@
 //! metadata document authgate serves itself at the well-known URL (§3.1: the well-known path
 //! inserted before the resource's path), and that URL, which the token challenges and problem
 //! bodies of requests inside the resource carry (§5.1) so a client learns where to get a
-//! token. The MCP authorization specification makes both a MUST for MCP servers.
+//! token. The MCP authorization specification makes both a MUST for MCP servers. [`set`] holds
+//! several, and says which one a request is under.
+
+pub mod set;
 
 use crate::config::raw::RawResource;
 use crate::error::ConfigError;
@@ -56,7 +59,17 @@ impl Resource {
         bearer_methods: &[&str],
         members: serde_json::Map<String, serde_json::Value>,
     ) -> Result<Self, ConfigError> {
-        let bad_id = |why: &str| ConfigError::new("resource.id", why.to_string());
+        Self::compile_at("resource", raw, bearer_methods, members)
+    }
+
+    /// [`Resource::compile`] for the one at JSON path `at` (`resource`, `resources[1]`).
+    pub fn compile_at(
+        at: &str,
+        raw: &RawResource,
+        bearer_methods: &[&str],
+        members: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, ConfigError> {
+        let bad_id = |why: &str| ConfigError::new(format!("{at}.id"), why.to_string());
         let id = raw.id.as_str();
         if id.contains('#') || id.contains('?') {
             return Err(bad_id(
@@ -81,14 +94,14 @@ impl Resource {
         }
         if raw.authorization_servers.is_empty() {
             return Err(ConfigError::new(
-                "resource.authorization_servers",
+                format!("{at}.authorization_servers"),
                 "must name at least one authorization server (its issuer URL)",
             ));
         }
         for (i, a) in raw.authorization_servers.iter().enumerate() {
             if split_url(a).is_none() || !fields_ok(a) {
                 return Err(ConfigError::new(
-                    format!("resource.authorization_servers[{i}]"),
+                    format!("{at}.authorization_servers[{i}]"),
                     "must be an absolute URL (the authorization server's issuer)",
                 ));
             }
@@ -101,20 +114,16 @@ impl Resource {
                 .is_some_and(|v| v.is_empty() || v.chars().any(char::is_control))
             {
                 return Err(ConfigError::new(
-                    format!("resource.{field}"),
+                    format!("{at}.{field}"),
                     "must be non-empty text",
                 ));
             }
         }
         let scopes = raw.scopes_supported.clone().unwrap_or_default();
         for (i, s) in scopes.iter().enumerate() {
-            if s.is_empty()
-                || !s
-                    .bytes()
-                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
-            {
+            if !crate::config::fields::is_scope_token(s) {
                 return Err(ConfigError::new(
-                    format!("resource.scopes_supported[{i}]"),
+                    format!("{at}.scopes_supported[{i}]"),
                     "is not a valid scope token (RFC 6749 §3.3)",
                 ));
             }
@@ -166,16 +175,25 @@ impl Resource {
     /// (a request that names none is taken to use the id's), and a path equal to the id's or
     /// below it by whole segments. The scheme is not compared: TLS often ends before Envoy.
     pub fn covers(&self, authority: Option<&str>, path: &str) -> bool {
+        self.at_origin(authority)
+            && path
+                .strip_prefix(self.within.2.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
+    /// Whether `authority` names the id's host and port (a request that names no port is
+    /// taken to use the id's).
+    pub fn at_origin(&self, authority: Option<&str>) -> bool {
         let Some(authority) = authority else {
             return false;
         };
-        let (want_host, want_port, prefix) = &self.within;
         let (host, port) = crate::rules::split_authority(authority);
-        host == *want_host
-            && port.is_none_or(|p| p == want_port)
-            && path
-                .strip_prefix(prefix.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        host == self.within.0 && port.is_none_or(|p| p == self.within.1)
+    }
+
+    /// The id's path without a trailing `/` (empty for the root).
+    pub fn path(&self) -> &str {
+        &self.within.2
     }
 
     /// authgate's own answer at the metadata URL: the document for `GET` and `HEAD`, a CORS

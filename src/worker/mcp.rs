@@ -1,0 +1,158 @@
+//! The MCP gateway's two extra phases of a request: its body, read when a rule with
+//! `match.mcp` may apply, and the answer to a list request, cut down to what the caller may
+//! use. The worker keeps, per request, only what the next phase needs: the headers (a list
+//! answer is judged as the caller's own uses would be) and the MCP message.
+
+use super::{Incoming, Step, Worker};
+use crate::capabilities::{Host, LogLevel};
+use crate::engine::Decision;
+use crate::mcp::answer::Cutter;
+use crate::mcp::select::Kind;
+use crate::request::RequestView;
+use std::cell::RefCell;
+
+/// A list request let through, and its answer once it starts.
+struct Listing {
+    request: Incoming,
+    kind: Kind,
+    cutter: Option<Cutter>,
+}
+
+/// Requests between phases.
+#[derive(Default)]
+pub(super) struct Bodies {
+    reading: RefCell<Vec<Incoming>>,
+    listings: RefCell<Vec<Listing>>,
+}
+
+impl Bodies {
+    /// `r` waits for its body.
+    pub(super) fn read_body(&self, r: Incoming) {
+        self.reading.borrow_mut().push(r);
+    }
+
+    /// `r` was decided: a list request let through is kept for its answer.
+    pub(super) fn decided(&self, decision: &Decision, r: Incoming) {
+        if let Decision::Allow(a) = decision {
+            if let Some(kind) = a.list {
+                self.listings.borrow_mut().push(Listing {
+                    request: r,
+                    kind,
+                    cutter: None,
+                });
+            }
+        }
+    }
+
+    /// Request `id` ended.
+    pub(super) fn forget(&self, id: u32) {
+        self.reading.borrow_mut().retain(|r| r.id != id);
+        self.listings.borrow_mut().retain(|l| l.request.id != id);
+    }
+
+    fn take_listing(&self, id: u32) -> Option<Listing> {
+        let mut l = self.listings.borrow_mut();
+        let i = l.iter().position(|x| x.request.id == id)?;
+        Some(l.swap_remove(i))
+    }
+}
+
+impl Worker {
+    /// The body of request `id`, which [`Step::ReadBody`] asked for (`None`: longer than
+    /// [`crate::mcp::jsonrpc::MAX_BODY`]); decides on the request with it.
+    pub fn on_request_body(&self, host: &dyn Host, id: u32, body: Option<&[u8]>) -> Step {
+        self.context.set(Some(id));
+        let Some(c) = self.current() else {
+            return Step::Unconfigured;
+        };
+        let mut reading = self.mcp.reading.borrow_mut();
+        let Some(i) = reading.iter().position(|r| r.id == id) else {
+            // A body no rule asked for: only a confused host sends one; refuse.
+            return Step::Unconfigured;
+        };
+        let mut r = reading.swap_remove(i);
+        drop(reading);
+        let header = |n| r.headers.header(n);
+        let (method, name) = (header("mcp-method"), header("mcp-name"));
+        r.mcp = Some(crate::mcp::read(body, method.as_deref(), name.as_deref()));
+        self.decide_request(host, &c, r)
+    }
+
+    /// The answer to request `id` begins: whether its body is to be cut (then it may change
+    /// length, and the adapter removes `content-length`).
+    pub fn on_response_headers(
+        &self,
+        id: u32,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+    ) -> bool {
+        let mut listings = self.mcp.listings.borrow_mut();
+        let Some(l) = listings.iter_mut().find(|l| l.request.id == id) else {
+            return false;
+        };
+        l.cutter = Cutter::new(l.kind, content_type, content_encoding);
+        let cutting = l.cutter.as_ref().is_some_and(Cutter::may_change);
+        if l.cutter.is_none() {
+            listings.retain(|l| l.request.id != id);
+        }
+        cutting
+    }
+
+    /// Whether request `id` is a list request let through, whose answer the worker is to
+    /// see ([`Worker::on_response_headers`]).
+    pub fn awaits_answer(&self, id: u32) -> bool {
+        self.mcp
+            .listings
+            .borrow()
+            .iter()
+            .any(|l| l.request.id == id)
+    }
+
+    /// A chunk of the answer to request `id` (`end`: its last): what to send on instead,
+    /// `None` to send it as it is.
+    pub fn on_response_body(
+        &self,
+        host: &dyn Host,
+        id: u32,
+        chunk: &[u8],
+        end: bool,
+    ) -> Option<Vec<u8>> {
+        let c = self.current()?;
+        let mut l = self.mcp.take_listing(id)?;
+        let cutter = l.cutter.as_mut()?;
+        let now = host.now_ms() / 1000;
+        let view = l.request.view();
+        let kind = l.kind;
+        let mut keep = |name: &str| c.engine.may_use(&view as &dyn RequestView, kind, name, now);
+        let out = cutter.push(chunk, end, &mut keep);
+        let (cut, hidden, uncut) = c.counters.catalog().mcp_lists;
+        if let Some(why) = cutter.trouble() {
+            c.counters.add(uncut, 1);
+            host.log(
+                LogLevel::Warn,
+                &format!(
+                    "authgate: a {} answer passes uncut: {why}",
+                    list_method(kind)
+                ),
+            );
+        }
+        if end {
+            if cutter.removed > 0 {
+                c.counters.add(cut, 1);
+                c.counters.add(hidden, cutter.removed as u64);
+            }
+        } else {
+            drop(view);
+            self.mcp.listings.borrow_mut().push(l);
+        }
+        Some(out)
+    }
+}
+
+fn list_method(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Tool => "tools/list",
+        Kind::Prompt => "prompts/list",
+        Kind::Resource => "resources/list",
+    }
+}
