@@ -117,7 +117,14 @@ fn per_tool_rules_table() {
     let sql = call("execute_sql");
     let list = br#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#;
     let big = format!("{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{{\"name\":\"search\",\"arguments\":{{\"q\":\"{}\"}}}}}}", "a".repeat(crate::mcp::jsonrpc::MAX_BODY));
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Option<&[u8]>, String)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Option<&'a [u8]>,
+        String,
+    );
+    let cases: Vec<Case> = vec![
         ("a GET reads no body", "/github", vec![("authorization", &reader)], None, "200".into()),
         ("a tool the caller may call", "/github", vec![("authorization", &reader)], Some(search.as_bytes()), "200".into()),
         ("a tool that needs more: one challenge with every scope", "/github", vec![("authorization", &reader)], Some(delete.as_bytes()),
