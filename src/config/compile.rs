@@ -208,6 +208,11 @@ fn compile_raw(
         response: ResponseSettings::compile(raw.response.as_ref())?,
         resources,
         mcp_lists,
+        mcp_show_step_up: raw
+            .mcp
+            .as_ref()
+            .and_then(|m| m.show_step_up)
+            .unwrap_or(false),
         scope_hierarchy: crate::scopes::ScopeHierarchy::compile(raw.scope_hierarchy.as_ref())?,
         throttle: match &raw.throttle {
             Some(t) => Some(Throttle::compile(t.max_failures, t.window_seconds)?),

@@ -46,6 +46,8 @@ pub struct Config {
     /// The list answers cut down to what the caller may use (`mcp.filter_lists`): which
     /// kinds, so empty when off, in report mode, or when no rule concerns them.
     pub mcp_lists: Vec<crate::mcp::select::Kind>,
+    /// Lists keep what a step-up would allow (`mcp.show_step_up`).
+    pub mcp_show_step_up: bool,
     /// Scopes that imply others.
     pub scope_hierarchy: crate::scopes::ScopeHierarchy,
     /// Brute-force throttling, when configured.

@@ -157,6 +157,9 @@ raw_struct! {
         /// Cut `tools/list`, `prompts/list` and `resources/list` answers down to what the
         /// caller may use (default: on when a rule has `match.mcp`).
         pub filter_lists: Option<bool>,
+        /// Keep in lists what the caller could use after a step-up (its only refusal is a
+        /// 403 `insufficient_scope`), so an agent learns the tool exists (default false).
+        pub show_step_up: Option<bool>,
     }
 }
 

@@ -305,7 +305,8 @@ impl Engine {
 
     /// Whether the caller of `view` (a list request) may use `name`, a `kind` the list
     /// answer holds, at `now`: the rules decide on the same request as if it were that use
-    /// (`tools/call` of the tool). Only a clean pass counts; waiting counts as no.
+    /// (`tools/call` of the tool). Only a clean pass counts (and with `mcp.show_step_up`, a
+    /// refusal for scope alone); waiting counts as no.
     pub fn may_use(
         &self,
         view: &dyn RequestView,
@@ -322,7 +323,13 @@ impl Engine {
             peer_certificate_sha256: view.peer_certificate_sha256(),
             mcp: Some(&call),
         };
-        matches!(self.decide_now(&as_use, now), Decision::Allow(a) if a.would_deny.is_none())
+        match self.decide_now(&as_use, now) {
+            Decision::Allow(a) => a.would_deny.is_none(),
+            Decision::Deny(d) => {
+                self.config.mcp_show_step_up && matches!(d.denial, Denial::InsufficientScope(_))
+            }
+            _ => false,
+        }
     }
 
     /// The first rule that matches `req`.

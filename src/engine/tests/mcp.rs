@@ -195,6 +195,12 @@ fn a_list_is_judged_as_the_callers_own_calls() {
     assert_eq!(visible(&reader), ["search", "list_issues"]);
     assert_eq!(visible(&admin), ["search", "delete_repo", "list_issues"]);
     assert!(visible("Bearer nonsense").is_empty());
+    let e = engine(json!({"mcp": {"show_step_up": true}}));
+    let shown = ["search", "delete_repo"]
+        .into_iter()
+        .filter(|n| e.may_use(&list_by(&reader), Kind::Tool, n, NOW))
+        .count();
+    assert_eq!(shown, 2, "a tool one step-up away stays listed");
 }
 
 #[test]
@@ -243,7 +249,7 @@ fn refused_at_load() {
         ),
         (
             json!({"mcp": {"filter": true}}),
-            "mcp.filter: unknown field `filter`, expected `filter_lists`",
+            "mcp.filter: unknown field `filter`, expected `filter_lists` or `show_step_up`",
         ),
         (
             json!({"scope_hierarchy": {"separator": " "}}),
