@@ -84,6 +84,7 @@ ensure_wasm_opt() {
 
 DPOP_NPM_VERSION=2.1.2
 OIDC_PROVIDER_NPM_VERSION=9.13.3
+MCP_SDK_NPM_VERSION=1.32.2
 
 # panva's `oidc-provider` (an OpenID Certified provider), for the sign-in tests: the issuer a
 # person signs in at, with its own login and consent pages.
@@ -101,6 +102,14 @@ ensure_node_dpop() {
   command -v npm >/dev/null 2>&1 || { log "npm not found: the Node.js DPoP client tests will skip"; return 0; }
   log "installing dpop $DPOP_NPM_VERSION (npm) into .tools"
   npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "dpop@$DPOP_NPM_VERSION" >/dev/null
+}
+
+# The official MCP TypeScript SDK, for the tests: a second MCP client of the gateway.
+ensure_node_mcp_sdk() {
+  [ -f "$ROOT/.tools/node_modules/@modelcontextprotocol/sdk/package.json" ] && return 0
+  command -v npm >/dev/null 2>&1 || { log "npm not found: the MCP gateway tests will fail"; return 0; }
+  log "installing @modelcontextprotocol/sdk $MCP_SDK_NPM_VERSION (npm) into .tools"
+  npm install --silent --no-audit --no-fund --prefix "$ROOT/.tools" "@modelcontextprotocol/sdk@$MCP_SDK_NPM_VERSION" >/dev/null
 }
 
 build() {
@@ -143,6 +152,7 @@ run_tests() {
   ensure_apt debootstrap debootstrap
   ensure_node_dpop
   ensure_node_oidc_provider
+  ensure_node_mcp_sdk
   log "unit tests (native, no wasm host)"
   cargo test --quiet
   log "clippy (wasm32, unwrap/expect/panic denied outside tests)"

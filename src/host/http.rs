@@ -117,10 +117,16 @@ impl HttpContext for Filter {
         self.carry_out(step, end_of_stream)
     }
 
-    /// Buffered (Envoy holds it) until it ends or outgrows the limit, then read once.
+    /// Buffered (Envoy holds it) until it ends or outgrows the limit, then read once. Envoy
+    /// calls this after a paused header phase only with `allow_on_headers_stop_iteration`;
+    /// then a request held for its decision must stay held: going on from here would let
+    /// Envoy send the paused headers upstream.
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if !self.reading {
-            return Action::Continue;
+            return match self.worker.holds(self.id) {
+                true => Action::Pause,
+                false => Action::Continue,
+            };
         }
         let too_large = body_size > crate::mcp::jsonrpc::MAX_BODY;
         if !end_of_stream && !too_large {

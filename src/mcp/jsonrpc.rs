@@ -47,6 +47,8 @@ pub enum BodyError {
     NotRequest,
     /// `Mcp-Method` or `Mcp-Name` says something other than the body.
     HeaderMismatch,
+    /// The body did not arrive in time (or the proxy never handed it over).
+    NotInTime,
 }
 
 impl BodyError {
@@ -60,6 +62,7 @@ impl BodyError {
             BodyError::Batch => "the body is a JSON-RPC batch; send one request per POST",
             BodyError::NotRequest => "the body is not a JSON-RPC 2.0 request",
             BodyError::HeaderMismatch => "Mcp-Method or Mcp-Name does not match the body",
+            BodyError::NotInTime => "the body did not arrive in time",
         }
     }
 }

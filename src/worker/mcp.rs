@@ -18,17 +18,25 @@ struct Listing {
     cutter: Option<Cutter>,
 }
 
+/// How long a request may wait for its body (ms). Without Envoy's
+/// `allow_on_headers_stop_iteration`, the proxy never hands a paused request's body over; the
+/// request is refused then, with a line that says what to set.
+pub const BODY_WAIT_MS: u64 = 10_000;
+
 /// Requests between phases.
 #[derive(Default)]
 pub(super) struct Bodies {
-    reading: RefCell<Vec<Incoming>>,
+    /// Requests waiting for their body, with when they began to.
+    reading: RefCell<Vec<(u64, Incoming)>>,
     listings: RefCell<Vec<Listing>>,
+    /// The line about `allow_on_headers_stop_iteration` was written.
+    told: std::cell::Cell<bool>,
 }
 
 impl Bodies {
-    /// `r` waits for its body.
-    pub(super) fn read_body(&self, r: Incoming) {
-        self.reading.borrow_mut().push(r);
+    /// `r` waits for its body since `now_ms`.
+    pub(super) fn read_body(&self, r: Incoming, now_ms: u64) {
+        self.reading.borrow_mut().push((now_ms, r));
     }
 
     /// `r` was decided: a list request let through is kept for its answer.
@@ -46,7 +54,7 @@ impl Bodies {
 
     /// Request `id` ended.
     pub(super) fn forget(&self, id: u32) {
-        self.reading.borrow_mut().retain(|r| r.id != id);
+        self.reading.borrow_mut().retain(|(_, r)| r.id != id);
         self.listings.borrow_mut().retain(|l| l.request.id != id);
     }
 
@@ -66,16 +74,48 @@ impl Worker {
             return Step::Unconfigured;
         };
         let mut reading = self.mcp.reading.borrow_mut();
-        let Some(i) = reading.iter().position(|r| r.id == id) else {
+        let Some(i) = reading.iter().position(|(_, r)| r.id == id) else {
             // A body no rule asked for: only a confused host sends one; refuse.
             return Step::Unconfigured;
         };
-        let mut r = reading.swap_remove(i);
+        let (_, mut r) = reading.swap_remove(i);
         drop(reading);
         let header = |n| r.headers.header(n);
         let (method, name) = (header("mcp-method"), header("mcp-name"));
         r.mcp = Some(crate::mcp::read(body, method.as_deref(), name.as_deref()));
         self.decide_request(host, &c, r)
+    }
+
+    /// Requests whose body has not come in [`BODY_WAIT_MS`], refused (on the tick).
+    pub(super) fn bodies_overdue(
+        &self,
+        host: &dyn Host,
+        c: &super::Configured,
+    ) -> Vec<(u32, Decision)> {
+        let now = host.now_ms();
+        let overdue: Vec<Incoming> = {
+            let mut reading = self.mcp.reading.borrow_mut();
+            let (late, waiting) = std::mem::take(&mut *reading)
+                .into_iter()
+                .partition(|(since, _)| now.saturating_sub(*since) >= BODY_WAIT_MS);
+            *reading = waiting;
+            late.into_iter().map(|(_, r)| r).collect()
+        };
+        if !overdue.is_empty() && !self.mcp.told.replace(true) {
+            host.log(
+                LogLevel::Warn,
+                "authgate: a request waited 10 s for its body and is refused; rules with match.mcp read the body before the request goes on, which needs `allow_on_headers_stop_iteration: true` in the Wasm filter's config (Envoy 1.35 or later)",
+            );
+        }
+        let mut out = Vec::new();
+        for mut r in overdue {
+            let id = r.id;
+            r.mcp = Some(Err(crate::mcp::BodyError::NotInTime));
+            if let Step::Decided(d) = self.decide_request(host, c, r) {
+                out.push((id, d));
+            }
+        }
+        out
     }
 
     /// The answer to request `id` begins: whether its body is to be cut (then it may change

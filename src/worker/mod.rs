@@ -224,7 +224,7 @@ impl Worker {
         let awaited = match decision {
             Decision::Wait(awaited) => awaited,
             Decision::ReadBody if r.mcp.is_none() => {
-                self.mcp.read_body(r);
+                self.mcp.read_body(r, now);
                 return Step::ReadBody;
             }
             // Read once; asked again, refuse rather than loop.
@@ -332,6 +332,11 @@ impl Worker {
             .collect()
     }
 
+    /// Whether request `id` is held for its decision.
+    pub fn holds(&self, id: u32) -> bool {
+        self.held.borrow().iter().any(|h| h.request.id == id)
+    }
+
     /// Request `id` ended (or was reset): forget it if it was held, and the calls its context
     /// made, whose answers can no longer arrive.
     pub fn on_request_done(&self, host: &dyn Host, id: u32) {
@@ -360,7 +365,8 @@ impl Worker {
         audit_key::sync(host, &c.engine);
         self.fetches.sync_and_fetch(host, &c.engine);
         self.introspections.sync(host, &c.engine);
-        let released = self.release(host, &c);
+        let mut released = self.release(host, &c);
+        released.extend(self.bodies_overdue(host, &c));
         c.counters.flush(host);
         released
     }

@@ -130,7 +130,8 @@ class JwksServer:
 
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
-              before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None, vm_env=None):
+              before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None, vm_env=None,
+              stop_iteration=False):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
     or a string sent as is."""
@@ -152,6 +153,8 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
                               **({"environment_variables": {"key_values": vm_env}} if vm_env else {})},
                 "configuration": configuration,
                 **({"failure_policy": failure_policy} if failure_policy else {"fail_open": False}),
+                # Rules with match.mcp read the body before the headers go on (Envoy 1.35+).
+                **({"allow_on_headers_stop_iteration": True} if stop_iteration else {}),
             },
         },
     }

@@ -163,3 +163,27 @@ fn list_answers_are_cut_as_they_pass() {
     w.on_request_done(&host, 14);
     assert!(!w.awaits_answer(14));
 }
+
+#[test]
+fn a_body_that_never_comes_is_refused_with_a_line_that_says_why() {
+    let host = FakeHost::default();
+    let (w, bearer) = ready(&host);
+    assert!(matches!(
+        w.on_request_headers(&host, 20, post(&bearer)),
+        Step::ReadBody
+    ));
+    host.advance(9_000);
+    assert!(w.on_tick(&host).is_empty());
+    host.advance(1_000);
+    let released = w.on_tick(&host);
+    let [(20, Decision::Deny(d))] = &released[..] else {
+        panic!("{released:?}")
+    };
+    assert_eq!(d.reply.status, 400);
+    assert_eq!(
+        host.lines_with("allow_on_headers_stop_iteration: true")
+            .len(),
+        1
+    );
+    assert!(!w.holds(20) && w.on_tick(&host).is_empty(), "decided once");
+}

@@ -1,0 +1,399 @@
+"""authgate as an MCP gateway in front of two MCP servers, with clients and an authorization
+server nobody here wrote: the official `mcp` Python SDK (its client-credentials OAuth client,
+which follows `resource_metadata` and steps up on a 403) and the TypeScript SDK from npm as
+clients; the Python SDK's `MCPServer` as the two servers (`/github` answers with event streams,
+`/db` with JSON); panva's oidc-provider as the authorization server, issuing JWT access tokens
+for the resource asked for (RFC 8707). Everything goes through a real Envoy."""
+
+import base64
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+import types
+import urllib.parse
+import urllib.request
+
+import pytest
+
+from conftest import _live
+from harness import Envoy, bootstrap, free_port, request
+
+pytest.importorskip("mcp")
+
+import anyio  # noqa: E402
+import httpx2  # noqa: E402
+import uvicorn  # noqa: E402
+from mcp.client import Client  # noqa: E402
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider  # noqa: E402
+from mcp.client.streamable_http import streamable_http_client  # noqa: E402
+from mcp.server.mcpserver import MCPServer  # noqa: E402
+from mcp.server.transport_security import TransportSecuritySettings  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.join(HERE, "..", "..", ".tools", "node_modules")
+OIDC_PROVIDER = os.path.join(TOOLS, "oidc-provider", "lib", "index.js")
+TS_SDK = os.path.join(TOOLS, "@modelcontextprotocol", "sdk")
+ACCEPT = ("accept", "application/json, text/event-stream")
+
+
+class AuthorizationServer:
+    """oidc-provider (client credentials, resource indicators, JWT access tokens) in Node.js."""
+
+    def __init__(self, resources):
+        self.port = free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.log_path = os.path.join(tempfile.mkdtemp(prefix="authgate-as-"), "as.log")
+        self.proc = subprocess.Popen(
+            ["node", os.path.join(HERE, "mcp_as.mjs"), OIDC_PROVIDER, str(self.port), json.dumps(resources)],
+            stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while "READY" not in self.log():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the authorization server did not start:\n" + self.log())
+            time.sleep(0.1)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def token(self, client, resource, scope):
+        form = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": resource, "scope": scope})
+        basic = base64.b64encode(f"{client}:{client}-secret".encode()).decode()
+        req = urllib.request.Request(f"{self.issuer}/token", data=form.encode(), headers={
+            "authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)["access_token"]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def mcp_servers(port, seen):
+    """Two MCP servers on one port: /github (event streams) and /db (JSON answers). `seen`
+    gets (path, JSON-RPC method, tool name) of every POST that reached them."""
+    github, db = MCPServer("github"), MCPServer("db")
+
+    @github.tool()
+    def search(query: str) -> str:
+        """Searches repositories."""
+        return f"found {query}"
+
+    @github.tool()
+    def delete_repo(repo: str) -> str:
+        """Deletes a repository."""
+        return f"deleted {repo}"
+
+    @db.tool()
+    def read_rows(table: str) -> str:
+        """Reads rows."""
+        return f"rows of {table}"
+
+    @db.tool()
+    def execute_sql(sql: str) -> str:
+        """Runs a statement."""
+        return f"executed {sql}"
+
+    open_hosts = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    apps = {"/github": github.streamable_http_app(streamable_http_path="/github", stateless_http=True,
+                                                   transport_security=open_hosts),
+            "/db": db.streamable_http_app(streamable_http_path="/db", stateless_http=True, json_response=True,
+                                          transport_security=open_hosts)}
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            async with github.session_manager.run(), db.session_manager.run():
+                await receive()
+                await send({"type": "lifespan.startup.complete"})
+                await receive()
+                await send({"type": "lifespan.shutdown.complete"})
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if scope["method"] == "POST":
+            try:
+                rpc = json.loads(body)
+                seen.append((scope["path"], rpc.get("method"), (rpc.get("params") or {}).get("name")))
+            except ValueError:
+                seen.append((scope["path"], "not json", None))
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        prefix = "/github" if scope["path"].startswith("/github") else "/db"
+        await apps[prefix](scope, replay, send)
+
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    threading.Thread(target=srv.run, daemon=True).start()
+    deadline = time.time() + 20
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    return srv
+
+
+@pytest.fixture(scope="module")
+def gw():
+    for path, what in ((OIDC_PROVIDER, "oidc-provider"), (TS_SDK, "@modelcontextprotocol/sdk")):
+        if not os.path.exists(path):
+            pytest.fail(f"{what} is not installed in .tools (./build.sh test installs it)")
+    port, admin, upstream = free_port(), free_port(), free_port()
+    base = f"http://127.0.0.1:{port}"
+    github, db = f"{base}/github", f"{base}/db"
+    auth = AuthorizationServer({github: ["tools:search", "tools:admin"], db: ["db:read", "db:write"]})
+    seen = []
+    srv = mcp_servers(upstream, seen)
+    plugin = {
+        "realm": "mcp",
+        "providers": {"as": {"type": "jwt", "issuer": auth.issuer,
+                             "discovery": {"cluster": "as", "timeout_ms": 3000}}},
+        "resources": [
+            {"id": github, "authorization_servers": [auth.issuer], "resource_name": "GitHub tools",
+             "scopes_supported": ["tools:search", "tools:admin"]},
+            {"id": db, "authorization_servers": [auth.issuer], "resource_name": "Database tools",
+             "scopes_supported": ["db:read", "db:write"]},
+        ],
+        "rules": [
+            {"match": {"prefix": "/github", "mcp": {"tools": ["delete_*"]}}, "requires": "as", "scopes": ["tools:admin"]},
+            {"match": {"prefix": "/github", "mcp": {"tools": ["search"]}}, "requires": "as", "scopes": ["tools:search"]},
+            {"match": {"prefix": "/github"}, "requires": "as"},
+            {"match": {"prefix": "/db", "mcp": {"tools": ["execute_sql"]}}, "requires": "as", "scopes": ["db:write"]},
+            {"match": {"prefix": "/db"}, "requires": "as", "scopes": ["db:read"]},
+        ],
+        "log_allowed": True,
+    }
+    envoy = Envoy(bootstrap(plugin, port, admin, upstream, clusters={"as": auth.port}, stop_iteration=True)).start()
+    shown = types.SimpleNamespace(envoy=envoy)  # Envoy's log goes with any failure (conftest)
+    _live.append(shown)
+    try:
+        yield {"port": port, "as": auth, "seen": seen, "envoy": envoy, "github": github, "db": db}
+    finally:
+        _live.remove(shown)
+        envoy.stop()
+        srv.should_exit = True
+        auth.stop()
+
+
+class Storage:
+    """The SDK's token storage, in memory."""
+
+    def __init__(self):
+        self.tokens, self.client_info = None, None
+
+    async def get_tokens(self):
+        return self.tokens
+
+    async def set_tokens(self, tokens):
+        self.tokens = tokens
+
+    async def get_client_info(self):
+        return self.client_info
+
+    async def set_client_info(self, info):
+        self.client_info = info
+
+
+def sdk_session(gw, url, client, steps):
+    """Runs `steps(session)` in the Python SDK's client with its own OAuth client for `client`;
+    returns what it returned and every (method, path, status, WWW-Authenticate) it saw."""
+    exchanges = []
+
+    async def log(response):
+        exchanges.append((response.request.method, response.request.url.path, response.status_code,
+                          response.headers.get("www-authenticate")))
+
+    async def main():
+        with anyio.fail_after(60):
+            return await session()
+
+    async def session():
+        auth = ClientCredentialsOAuthProvider(server_url=url, storage=Storage(), client_id=client,
+                                              client_secret=f"{client}-secret", issuer=gw["as"].issuer)
+        async with httpx2.AsyncClient(auth=auth, event_hooks={"response": [log]}, timeout=20) as http:
+            async with Client(streamable_http_client(url, http_client=http)) as session:
+                return await steps(session)
+
+    return anyio.run(main), exchanges
+
+
+async def tool_names(session):
+    return [t.name for t in (await session.list_tools()).tools]
+
+
+def mcp_post(gw, path, token, body, headers=()):
+    return request(gw["port"], "POST", path, [("content-type", "application/json"), ACCEPT,
+                                                ("authorization", f"Bearer {token}"), *headers], body=body)
+
+
+def call_body(tool, args=None):
+    return json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": tool, "arguments": args or {}}}).encode()
+
+
+def test_a_list_shows_what_the_caller_may_call_and_a_call_it_may_not_is_refused(gw):
+    """The limited client: `search` but not `delete_repo` (the authorization server will not
+    give it `tools:admin`, so its step-up gets no further). The answer is an event stream."""
+    async def steps(session):
+        names = await tool_names(session)
+        found = await session.call_tool("search", {"query": "authgate"})
+        try:
+            await session.call_tool("delete_repo", {"repo": "prod"})
+            refused = None
+        except Exception as e:  # the SDK's MCPError, after its step-up failed
+            refused = e
+        return names, found, refused
+
+    before = len(gw["seen"])
+    (names, found, refused), exchanges = sdk_session(gw, gw["github"], "limited", steps)
+    assert names == ["search"], names
+    assert found.content[0].text == "found authgate" and not found.is_error
+    assert refused is not None, "delete_repo went through"
+    challenges = [w for _, _, status, w in exchanges if status == 403]
+    assert challenges and all('error="insufficient_scope", scope="tools:admin"' in c for c in challenges), exchanges
+    assert ('/github', 'tools/call', 'delete_repo') not in gw["seen"][before:], "refused before the server"
+    assert 'token client=limited resource=' + gw["github"] in gw["as"].log()
+
+
+def test_an_admin_sees_and_calls_every_tool(gw):
+    async def steps(session):
+        names = await tool_names(session)
+        deleted = await session.call_tool("delete_repo", {"repo": "old"})
+        return names, deleted
+
+    (names, deleted), _ = sdk_session(gw, gw["github"], "admin", steps)
+    assert names == ["search", "delete_repo"], names
+    assert deleted.content[0].text == "deleted old"
+
+
+def test_the_sdk_steps_up_for_a_tool_that_needs_more_scope(gw):
+    """`/db` asks `db:read` of every call and `db:write` of `execute_sql`. The admin client's
+    first token has `db:read` (the 401 named it); `execute_sql` is not listed for that token
+    (a JSON answer, cut); the call gets the 403 naming `db:write`; the SDK asks for more and the
+    call goes through; now the list shows it."""
+    async def steps(session):
+        before = await tool_names(session)
+        result = await session.call_tool("execute_sql", {"sql": "select 1"})
+        after = await tool_names(session)
+        return before, result, after
+
+    (before, result, after), exchanges = sdk_session(gw, gw["db"], "admin", steps)
+    assert before == ["read_rows"], before
+    assert result.content[0].text == "executed select 1" and not result.is_error
+    assert after == ["read_rows", "execute_sql"], after
+    statuses = [(m, p, s) for m, p, s, _ in exchanges]
+    assert ("POST", "/db", 401) == statuses[0], statuses
+    step_up = [w for _, _, s, w in exchanges if s == 403]
+    meta = gw["db"].replace("/db", "/.well-known/oauth-protected-resource/db")
+    assert step_up == [f'Bearer realm="mcp", resource_metadata="{meta}", error="insufficient_scope", scope="db:write"'], exchanges
+    asked = [line for line in gw["as"].log().splitlines() if "client=admin resource=" + gw["db"] in line]
+    assert "db:write" in asked[-1] and "db:read" in asked[-1], asked
+
+
+def test_a_token_for_one_server_is_refused_by_the_other(gw):
+    for_github = gw["as"].token("admin", gw["github"], "tools:search tools:admin")
+    r = mcp_post(gw, "/db", for_github, call_body("read_rows", {"table": "t"}))
+    assert r.status == 401 and r.json()["error"] == "invalid_credentials", r.body
+    assert "/.well-known/oauth-protected-resource/db" in r.header("www-authenticate")
+    r = mcp_post(gw, "/github", for_github, call_body("search", {"query": "x"}))
+    assert r.status == 200, r.body
+    for_db = gw["as"].token("admin", gw["db"], "db:read db:write")
+    r = mcp_post(gw, "/github", for_db, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode())
+    assert r.status == 401, r.body
+    # Each resource's document, at its own well-known URL.
+    for name in ("github", "db"):
+        doc = request(gw["port"], "GET", f"/.well-known/oauth-protected-resource/{name}").json()
+        assert doc["resource"] == gw[name] and doc["authorization_servers"] == [gw["as"].issuer]
+
+
+@pytest.mark.parametrize("name, body, headers, detail", [
+    ("Mcp-Name that disagrees with the body", call_body("search", {"query": "x"}),
+     [("mcp-method", "tools/call"), ("mcp-name", "delete_repo")], "Mcp-Method or Mcp-Name does not match"),
+    ("Mcp-Method that disagrees", call_body("search", {"query": "x"}), [("mcp-method", "tools/list")],
+     "Mcp-Method or Mcp-Name does not match"),
+    ("a batch", b"[" + call_body("search", {"query": "x"}) + b"]", [], "a JSON-RPC batch"),
+    ("an oversized body", call_body("search", {"query": "x" * 300_000}), [], "larger than 256 KiB"),
+    ("not JSON", b"tools/call delete_repo", [], "not JSON"),
+])
+def test_a_body_that_is_not_one_honest_message_is_400(gw, name, body, headers, detail):
+    token = gw["as"].token("admin", gw["github"], "tools:search tools:admin")
+    before = len(gw["seen"])
+    r = mcp_post(gw, "/github", token, body, headers)
+    assert r.status == 400, (name, r.status, r.body)
+    assert r.json()["error"] == "invalid_request" and detail in r.json()["detail"], r.body
+    assert len(gw["seen"]) == before, "nothing reached the server"
+
+
+def test_headers_that_agree_with_the_body_pass_in_their_base64_form(gw):
+    token = gw["as"].token("admin", gw["github"], "tools:search")
+    name = "=?base64?" + base64.b64encode(b"search").decode() + "?="
+    r = mcp_post(gw, "/github", token, call_body("search", {"query": "y"}),
+                 [("mcp-method", "tools/call"), ("mcp-name", name)])
+    assert r.status == 200, r.body
+
+
+def test_the_typescript_sdk_sees_the_same_gateway(gw):
+    token = gw["as"].token("limited", gw["github"], "tools:search tools:admin")
+    out = subprocess.run(["node", os.path.join(HERE, "mcp_ts_client.mjs"), TS_SDK, gw["github"], token,
+                          "search", json.dumps({"query": "ts"}), "delete_repo", json.dumps({"repo": "x"})],
+                         capture_output=True, text=True, timeout=60)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["tools"] == ["search"], (result, out.stderr)
+    assert result["calls"]["search"] == "ok: found ts", result
+    assert result["calls"]["delete_repo"].startswith("error:") and "403" in result["calls"]["delete_repo"], result
+
+
+def test_decisions_name_the_tool_and_are_counted(gw):
+    token = gw["as"].token("limited", gw["github"], "tools:search")
+    mcp_post(gw, "/github", token, call_body("delete_repo", {"repo": "x"}))
+    mcp_post(gw, "/github", token, json.dumps({"jsonrpc": "2.0", "id": 5, "method": "tools/list"}).encode())
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        stats = gw["envoy"].stats("wasmcustom.authgate.mcp")
+        if stats.get("wasmcustom.authgate.mcp.lists_cut", 0) > 0:
+            break
+        time.sleep(0.2)
+    assert stats["wasmcustom.authgate.mcp.bodies_read"] > 0 and stats["wasmcustom.authgate.mcp.entries_hidden"] > 0, stats
+    log = gw["envoy"].log()
+    assert 'error=insufficient_scope rule=rules[0]' in log and 'mcp_method="tools/call" mcp_name="delete_repo"' in log, log[-3000:]
+
+
+def test_a_request_held_for_its_keys_stays_held_while_its_body_arrives():
+    """With `allow_on_headers_stop_iteration`, Envoy hands authgate the body of a request whose
+    headers it paused: a request held for a key set must not be let through by its body."""
+    from harness import JwksServer, Upstream
+    from jwtkit import Keys, claims
+
+    keys, other = Keys(), Keys(prefix="other-")
+    jwks = JwksServer(keys.jwks(("p256",)), delay=1.0).start()
+    upstream = Upstream()
+    port, admin = free_port(), free_port()
+    plugin = {"providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "audiences": ["orders"],
+                                    "remote_jwks": {"uri": "http://idp/jwks", "cluster": "idp", "timeout_ms": 3000}}}}
+    envoy = Envoy(bootstrap(plugin, port, admin, upstream.port, clusters={"idp": jwks.port},
+                            stop_iteration=True)).start()
+    try:
+        forged = other.token("ES256", claims(), header={"kid": keys.kid("ES256")})
+        good = keys.token("ES256", claims())
+        body = b'{"order": 1}' * 1000
+        for token, want in ((forged, 401), (good, 200)):
+            r = request(port, "POST", "/orders", [("authorization", f"Bearer {token}"),
+                                                   ("content-type", "application/json")], body=body)
+            assert r.status == want, (r.status, r.body[:200], envoy.log()[-2000:])
+        assert [s.method for s in upstream.seen] == ["POST"], "only the good token's request went up"
+    finally:
+        envoy.stop()
+        upstream.close()
+        jwks.stop()
