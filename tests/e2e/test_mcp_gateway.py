@@ -75,9 +75,10 @@ class AuthorizationServer:
             self.proc.kill()
 
 
-def mcp_servers(port, seen):
+def mcp_servers(port, seen, tokens):
     """Two MCP servers on one port: /github (event streams) and /db (JSON answers). `seen`
-    gets (path, JSON-RPC method, tool name) of every POST that reached them."""
+    gets (path, JSON-RPC method, tool name) of every POST that reached them, and `tokens` the
+    authorization header of each, if one came."""
     github, db = MCPServer("github"), MCPServer("db")
 
     @github.tool()
@@ -120,6 +121,7 @@ def mcp_servers(port, seen):
             body += message.get("body", b"")
             more = message.get("more_body", False)
         if scope["method"] == "POST":
+            tokens.extend(v for k, v in scope["headers"] if k == b"authorization")
             try:
                 rpc = json.loads(body)
                 seen.append((scope["path"], rpc.get("method"), (rpc.get("params") or {}).get("name")))
@@ -154,8 +156,8 @@ def gw():
     base = f"http://127.0.0.1:{port}"
     github, db = f"{base}/github", f"{base}/db"
     auth = AuthorizationServer({github: ["tools:search", "tools:admin"], db: ["db:read", "db:write"]})
-    seen = []
-    srv = mcp_servers(upstream, seen)
+    seen, tokens = [], []
+    srv = mcp_servers(upstream, seen, tokens)
     plugin = {
         "realm": "mcp",
         "providers": {"as": {"type": "jwt", "issuer": auth.issuer,
@@ -179,7 +181,7 @@ def gw():
     shown = types.SimpleNamespace(envoy=envoy)  # Envoy's log goes with any failure (conftest)
     _live.append(shown)
     try:
-        yield {"port": port, "as": auth, "seen": seen, "envoy": envoy, "github": github, "db": db}
+        yield {"port": port, "as": auth, "seen": seen, "tokens": tokens, "envoy": envoy, "github": github, "db": db}
     finally:
         _live.remove(shown)
         envoy.stop()
@@ -276,6 +278,8 @@ def test_an_admin_sees_and_calls_every_tool(gw):
     (names, deleted), _ = sdk_session(gw, gw["github"], "admin", steps)
     assert names == ["search", "delete_repo"], names
     assert deleted.content[0].text == "deleted old"
+    assert ("/github", "tools/call", "delete_repo") in gw["seen"]
+    assert gw["tokens"] == [], "the token is authgate's: removed before the body went up"
 
 
 def test_the_sdk_steps_up_for_a_tool_that_needs_more_scope(gw):
