@@ -41,13 +41,15 @@ WRONG = "Basic " + b64(b"bob:wrong")
 
 # --- filters ----------------------------------------------------------------------------------
 
-def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM), env=None):
+def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM), env=None, body=False):
+    """`body`: rules read request bodies (match.mcp), so the filter is configured to see them."""
     vm = {"runtime": "envoy.wasm.runtime.v8", "code": {"local": {"filename": wasm}}}
     if env:
         vm["environment_variables"] = {"key_values": env}
     return {"name": "envoy.filters.http.wasm", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm",
         "config": {"name": "authgate", "root_id": "authgate", "fail_open": False,
+                   **({"allow_on_headers_stop_iteration": True} if body else {}),
                    "vm_config": vm,
                    "configuration": {"@type": "type.googleapis.com/google.protobuf.StringValue",
                                      "value": json.dumps(config)}}}}
@@ -58,6 +60,8 @@ FLOOR = os.path.join(HERE, "floor", "target", "wasm32-wasip1", "release", "authg
 
 def with_module(filt, wasm):
     """The authgate filter `filt` loading the module `wasm` instead (BENCH_COMPARE)."""
+    if isinstance(filt, list):
+        return [with_module(filt[0], wasm)] + filt[1:]
     copy = json.loads(json.dumps(filt))
     copy["typed_config"]["config"]["vm_config"]["code"]["local"]["filename"] = wasm
     return copy
@@ -119,6 +123,31 @@ AG_SESSION = authgate({"providers": {"web": {
     "type": "oidc", "issuer": "https://idp.test", "discovery": {"cluster": "idp"}, "client_id": "web",
     "client_secret": "bench", "cookie_secrets_env": "COOKIE_KEYS",
     "claim_to_headers": [{"claim_name": "email", "header_name": "x-email"}]}}}, env={"COOKIE_KEYS": COOKIE_KEY})
+
+
+# An MCP tools/call (a POST with its JSON-RPC body), on a rule that names the tool (authgate
+# reads the body) and on one that does not (the same token check, no body read).
+MCP_JWT = {"type": "jwt", "issuer": "https://idp.test", "audiences": ["orders"], "local_jwks": KEYS.jwks(["p256"])}
+AG_MCP_TOOL = authgate({"providers": {"idp": MCP_JWT}, "rules": [
+    {"match": {"prefix": "/", "mcp": {"tools": ["delete_*"]}}, "requires": "idp", "scopes": ["admin"]},
+    {"match": {"prefix": "/", "mcp": {"tools": ["search"]}}, "requires": "idp"},
+    {"match": {"prefix": "/"}, "requires": "idp"}]}, body=True)
+AG_MCP_PLAIN = authgate({"providers": {"idp": MCP_JWT}, "rules": [{"match": {"prefix": "/"}, "requires": "idp"}]},
+                        body=True)
+MCP_CALL = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": "search", "arguments": {"query": "envoy wasm filters", "limit": 20}}})
+
+
+# Envoy's buffer filter after the check: the direct response then comes once the whole body is
+# in, as a real MCP server's would, so a filter that answers before the body (jwt_authn, a rule
+# that reads no body) is not measured against a connection Envoy must drain or close.
+BUFFER = {"name": "envoy.filters.http.buffer", "typed_config": {
+    "@type": "type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer", "max_request_bytes": 1048576}}
+
+
+def mcp_post(tok):
+    return ("post", bearer(tok) + [("content-type", "application/json"),
+                                   ("accept", "application/json, text/event-stream")], MCP_CALL)
 
 
 def session_cookie():
@@ -230,6 +259,13 @@ def configs():
     # calls to the endpoint are counted (≈ one per token per cache period is the target).
     out += [("authgate jwt ES256 DPoP: reused token, fresh proof each request", "jwt ES256", AG_DPOP,
              ("dpop", 0), 200)]
+    out += [("MCP tools/call, no auth filter (buffer filter only)", "mcp tools/call", [BUFFER], mcp_post(es), 200),
+            ("jwt_authn+cache ES256 MCP tools/call", "mcp tools/call", [native_jwt(["p256"], True), BUFFER],
+             mcp_post(es), 200),
+            ("authgate MCP tools/call, rule without match.mcp", "mcp tools/call", [AG_MCP_PLAIN, BUFFER],
+             mcp_post(es), 200),
+            ("authgate MCP tools/call through a per-tool rule (body read)", "mcp tools/call", [AG_MCP_TOOL, BUFFER],
+             mcp_post(es), 200)]
     out += [("authgate introspection cached token", "jwt ES256", ag_introspection(), bearer("opaque-reused"), 200),
             (f"authgate introspection {OPAQUE_POOL} tokens in turn", "jwt ES256", ag_introspection(),
              ("opaque", OPAQUE_POOL), 200)]
@@ -258,7 +294,7 @@ def before_rows(rows):
 # --- running ----------------------------------------------------------------------------------
 
 def bootstrap(filt, port, admin):
-    filters = ([filt] if filt else []) + [{"name": "envoy.filters.http.router", "typed_config": {
+    filters = (filt if isinstance(filt, list) else [filt] if filt else []) + [{"name": "envoy.filters.http.router", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]
     hcm = {"@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
            "stat_prefix": "bench", "generate_request_id": True,
@@ -294,6 +330,10 @@ def lua_for(headers, tmp, port):
                 'end\nrequest = function()\n  i = i % #proofs + 1\n'
                 f'  return wrk.format("GET", "/", {{["authorization"] = "DPoP {DPOP_TOKEN}", ["dpop"] = proofs[i]}})\n'
                 'end\n')
+    elif isinstance(headers, tuple) and headers[0] == "post":
+        _, fixed, payload = headers
+        body = ('wrk.method = "POST"\n' + f"wrk.body = {json.dumps(payload)}\n" + "wrk.headers = {}\n"
+                + "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in fixed))
     elif isinstance(headers, tuple):
         alg = headers[1]
         if headers[0] == "opaque":
@@ -363,11 +403,13 @@ def main():
             script = lua_for(headers, tmp, port)
             # Check the answer and warm the caches (bcrypt, verified tokens) before measuring.
             dpop = isinstance(headers, tuple) and headers[0] == "dpop"
-            probe = headers if isinstance(headers, list) or dpop else (
+            post = isinstance(headers, tuple) and headers[0] == "post"
+            probe = headers if isinstance(headers, list) or dpop else headers[1] if post else (
                 bearer("opaque-0") if headers[0] == "opaque" else bearer(token(headers[1])))
             for _ in range(3):
                 # A DPoP proof is good once.
-                got = request(port, "GET", "/", dpop_headers(port) if dpop else probe).status
+                got = (request(port, "POST", "/", probe, body=headers[2].encode()) if post else
+                       request(port, "GET", "/", dpop_headers(port) if dpop else probe)).status
             if got != status:
                 raise SystemExit(f"{name}: expected {status}, got {got}\n{envoy.log()[-2000:]}")
             # A short unmeasured run first: JIT, connection pools and caches settle.

@@ -222,7 +222,7 @@ pub fn run(req: Request, json_out: bool) -> i32 {
             .map(|(p, s, o)| json!({"provider": p, "scheme": s, "outcome": outcome(o)}))
             .collect();
         let out = json!({"rule": explanation.as_ref().map(|e| e.rule.clone()), "credentials": creds,
-                         "held": held, "status": status, "headers": headers, "body": body, "upstream": upstream});
+                         "held": held, "needs_body": needs_body, "status": status, "headers": headers, "body": body, "upstream": upstream});
         out!("{out}");
         return 0;
     }

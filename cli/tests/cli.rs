@@ -193,6 +193,57 @@ fn explain_with_a_key_set() {
 }
 
 #[test]
+fn explain_with_a_body_for_per_tool_rules() {
+    let dir = std::env::temp_dir().join(format!("authgate-cli-mcp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("mcp.json");
+    std::fs::write(&config, r#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "bot", "key": "k-1"}]}},
+        "rules": [{"match": {"prefix": "/mcp", "mcp": {"tools": ["delete_*"]}}, "requires": "k", "identities": ["admin"]},
+                  {"match": {"prefix": "/mcp"}, "requires": "k"}]}"#).unwrap();
+    let body = dir.join("call.json");
+    let call = |tool: &str| {
+        std::fs::write(
+            &body,
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"{tool}"}}}}"#
+            ),
+        )
+        .unwrap();
+        let mut args = vec!["explain", config.to_str().unwrap(), "POST", "/mcp"];
+        args.extend([
+            "-H",
+            "x-api-key: k-1",
+            "-H",
+            "content-type: application/json",
+        ]);
+        args.extend(["--body", body.to_str().unwrap()]);
+        stdout(&run(&args))
+    };
+    let refused = call("delete_repo");
+    assert!(
+        refused.contains("rule: rules[0]") && refused.contains("403"),
+        "{refused}"
+    );
+    let passed = call("search");
+    assert!(
+        passed.contains("rule: rules[1]") && passed.contains("passed upstream"),
+        "{passed}"
+    );
+    let asked = stdout(&run(&[
+        "explain",
+        config.to_str().unwrap(),
+        "POST",
+        "/mcp",
+        "-H",
+        "x-api-key: k-1",
+    ]));
+    assert!(
+        asked.contains("the filter would read the body first"),
+        "{asked}"
+    );
+}
+
+#[test]
 fn hash_key_and_htpasswd() {
     let o = run(&["hash-key", "demo-key-1"]);
     assert_eq!(o.status.code(), Some(0));

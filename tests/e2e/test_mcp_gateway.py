@@ -147,6 +147,15 @@ def mcp_servers(port, seen, tokens):
     return srv
 
 
+def documented_configuration(base, issuer):
+    """The configuration of docs/mcp-gateway.md, with its origins moved to 127.0.0.1."""
+    text = open(os.path.join(HERE, "..", "..", "docs", "mcp-gateway.md")).read()
+    section = text.split("## A complete configuration for two servers", 1)[1]
+    block = section.split("```json\n", 1)[1].split("```", 1)[0]
+    block = block.replace("https://mcp.example.com", base).replace("https://auth.example.com", issuer)
+    return json.loads(block)
+
+
 @pytest.fixture(scope="module")
 def gw():
     for path, what in ((OIDC_PROVIDER, "oidc-provider"), (TS_SDK, "@modelcontextprotocol/sdk")):
@@ -158,26 +167,8 @@ def gw():
     auth = AuthorizationServer({github: ["tools:search", "tools:admin"], db: ["db:read", "db:write"]})
     seen, tokens = [], []
     srv = mcp_servers(upstream, seen, tokens)
-    plugin = {
-        "realm": "mcp",
-        "providers": {"as": {"type": "jwt", "issuer": auth.issuer,
-                             "discovery": {"cluster": "as", "timeout_ms": 3000}}},
-        "resources": [
-            {"id": github, "authorization_servers": [auth.issuer], "resource_name": "GitHub tools",
-             "scopes_supported": ["tools:search", "tools:admin"]},
-            {"id": db, "authorization_servers": [auth.issuer], "resource_name": "Database tools",
-             "scopes_supported": ["db:read", "db:write"]},
-        ],
-        "rules": [
-            {"match": {"prefix": "/github", "mcp": {"tools": ["delete_*"]}}, "requires": "as", "scopes": ["tools:admin"]},
-            {"match": {"prefix": "/github", "mcp": {"tools": ["search"]}}, "requires": "as", "scopes": ["tools:search"]},
-            {"match": {"prefix": "/github"}, "requires": "as"},
-            {"match": {"prefix": "/db", "mcp": {"tools": ["execute_sql"]}}, "requires": "as", "scopes": ["db:write"]},
-            {"match": {"prefix": "/db"}, "requires": "as", "scopes": ["db:read"]},
-        ],
-        "log_allowed": True,
-    }
-    envoy = Envoy(bootstrap(plugin, port, admin, upstream, clusters={"as": auth.port}, stop_iteration=True)).start()
+    plugin = documented_configuration(base, auth.issuer)
+    envoy = Envoy(bootstrap(plugin, port, admin, upstream, clusters={"auth": auth.port}, stop_iteration=True)).start()
     shown = types.SimpleNamespace(envoy=envoy)  # Envoy's log goes with any failure (conftest)
     _live.append(shown)
     try:
