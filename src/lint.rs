@@ -38,9 +38,13 @@ fn covers(earlier: &Rule, later: &Rule) -> bool {
         (PathMatch::Exact(p), PathMatch::Exact(q)) => p == q,
         (PathMatch::Exact(_), PathMatch::Prefix(_)) => false,
     };
-    // A host or header condition narrows the earlier rule: it covers only the same conditions.
-    let narrowed = !earlier.hosts.is_empty() || !earlier.headers.is_empty();
-    let same = earlier.hosts == later.hosts && earlier.headers == later.headers;
+    // A host, header or MCP condition narrows the earlier rule: it covers only the same
+    // conditions (a rule for one tool leaves every other call to the rules after it).
+    let narrowed =
+        !earlier.hosts.is_empty() || !earlier.headers.is_empty() || earlier.mcp.is_some();
+    let same = earlier.hosts == later.hosts
+        && earlier.headers == later.headers
+        && earlier.mcp == later.mcp;
     methods && path && (!narrowed || same)
 }
 
@@ -116,15 +120,20 @@ mod tests {
                   {"match": {"prefix": "/public/admin"}, "requires": "k"},
                   {"match": {"prefix": "/api", "methods": ["GET", "POST"]}, "requires": "k"},
                   {"match": {"path": "/api/v1", "methods": ["GET"]}, "requires": "k"},
-                  {"match": {"path": "/api/v2"}, "requires": "k"}
+                  {"match": {"path": "/api/v2"}, "requires": "k"},
+                  {"match": {"prefix": "/mcp", "mcp": {"tools": ["delete_*"]}}, "requires": "k"},
+                  {"match": {"prefix": "/mcp"}, "requires": "k"},
+                  {"match": {"prefix": "/mcp/x", "mcp": {"tools": ["search"]}}, "requires": "k"}
                 ]}"#,
         );
-        assert_eq!(got.len(), 3, "{got:#?}");
+        assert_eq!(got.len(), 4, "{got:#?}");
         assert!(got[0]
             .starts_with("rules[1]: is protected, but rules[0] (prefix /public) requires `none`"));
         assert!(got[1]
             .starts_with("rules[3]: can never match: rules[2] (prefix /api, methods GET POST)"));
-        assert!(got[2].starts_with("providers.k: reads credentials from the query string"));
+        // A rule for one tool covers no other call; a rule for all of /mcp covers every tool.
+        assert!(got[2].starts_with("rules[7]: can never match: rules[6] (prefix /mcp)"));
+        assert!(got[3].starts_with("providers.k: reads credentials from the query string"));
         assert!(
             !got.iter().any(|l| l.starts_with("rules[4]")),
             "all methods are not covered by GET POST"

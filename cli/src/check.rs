@@ -41,6 +41,7 @@ fn check_one(found: &source::Found) -> Report {
             warnings: authgate::lint::lint(&config)
                 .into_iter()
                 .map(|l| (l.field, l.message))
+                .chain(body_phase(found, &config))
                 .collect(),
             realm: Some(config.realm.clone()),
         },
@@ -51,6 +52,25 @@ fn check_one(found: &source::Found) -> Report {
             realm: None,
         },
     }
+}
+
+/// A rule that reads bodies (`match.mcp`) in a filter that will never be handed one.
+fn body_phase(
+    found: &source::Found,
+    config: &authgate::config::Config,
+) -> Option<(String, String)> {
+    use source::BodyPhase;
+    let i = config.rules.iter().position(|r| r.mcp.is_some())?;
+    let why = match found.body_phase {
+        BodyPhase::CannotBeSet => {
+            "reads the request body, which needs Envoy's `allow_on_headers_stop_iteration: true` on the Wasm filter, and an Istio WasmPlugin cannot set it: requests it concerns wait 10 s and are refused (400); see docs/mcp-gateway.md"
+        }
+        BodyPhase::Off => {
+            "reads the request body, and this Wasm filter lacks `allow_on_headers_stop_iteration: true`: requests it concerns wait 10 s and are refused (400)"
+        }
+        BodyPhase::On | BodyPhase::Unsaid => return None,
+    };
+    Some((format!("rules[{i}].match.mcp"), why.to_string()))
 }
 
 /// Runs `check`; returns the exit status.

@@ -16,6 +16,21 @@ pub struct Found {
     pub env: HashMap<String, String>,
     /// A bare plugin configuration has no VM environment of its own: this process's is used.
     pub process_env: bool,
+    /// Whether the filter is handed a paused request's body (rules with `match.mcp` need it).
+    pub body_phase: BodyPhase,
+}
+
+/// Envoy's `allow_on_headers_stop_iteration` on the filter that carries a configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyPhase {
+    /// A bare plugin configuration does not say.
+    Unsaid,
+    /// Set to true.
+    On,
+    /// Not set (or false) on an Envoy Wasm filter.
+    Off,
+    /// An Istio `WasmPlugin`, which has no field for it.
+    CannotBeSet,
 }
 
 impl Found {
@@ -81,14 +96,22 @@ fn envoy_env(vm: &Value) -> HashMap<String, String> {
 }
 
 /// Every Wasm filter configuration below `v`.
-fn walk(v: &Value, out: &mut Vec<(Vec<u8>, HashMap<String, String>)>) {
+/// One configuration found: the JSON, the VM environment, and whether the body phase works.
+type Entry = (Vec<u8>, HashMap<String, String>, BodyPhase);
+
+fn walk(v: &Value, out: &mut Vec<Entry>) {
     match v {
         Value::Object(m) => {
             if let (Some(vm), Some(c)) = (m.get("vm_config"), m.get("configuration")) {
                 if let Some(config) = configuration(c) {
                     let file = vm["code"]["local"]["filename"].as_str().unwrap_or("");
                     if file.contains("authgate") || is_authgate(&config) {
-                        out.push((config, envoy_env(vm)));
+                        // A BoolValue: `true`, or `{value: true}`.
+                        let knob = &m.get("allow_on_headers_stop_iteration");
+                        let on = knob
+                            .is_some_and(|k| k.as_bool().or(k["value"].as_bool()) == Some(true));
+                        let phase = if on { BodyPhase::On } else { BodyPhase::Off };
+                        out.push((config, envoy_env(vm), phase));
                     }
                 }
                 return;
@@ -102,7 +125,7 @@ fn walk(v: &Value, out: &mut Vec<(Vec<u8>, HashMap<String, String>)>) {
 
 /// An Istio `WasmPlugin`'s configuration and environment (`INLINE` values, `HOST` ones from
 /// this process's environment).
-fn wasm_plugin(doc: &Value) -> Option<(Vec<u8>, HashMap<String, String>)> {
+fn wasm_plugin(doc: &Value) -> Option<Entry> {
     let spec = &doc["spec"];
     let config = spec.get("pluginConfig")?.to_string().into_bytes();
     let mut env = HashMap::new();
@@ -118,7 +141,7 @@ fn wasm_plugin(doc: &Value) -> Option<(Vec<u8>, HashMap<String, String>)> {
             env.insert(name.to_string(), v);
         }
     }
-    Some((config, env))
+    Some((config, env, BodyPhase::CannotBeSet))
 }
 
 /// Every authgate configuration in the file at `path`.
@@ -131,7 +154,11 @@ pub fn find(path: &str) -> Result<Vec<Found>, String> {
             all.extend(wasm_plugin(&doc));
         } else if doc.get("providers").is_some() {
             bare = true;
-            all.push((doc.to_string().into_bytes(), HashMap::new()));
+            all.push((
+                doc.to_string().into_bytes(),
+                HashMap::new(),
+                BodyPhase::Unsaid,
+            ));
         } else {
             walk(&doc, &mut all);
         }
@@ -147,7 +174,7 @@ pub fn find(path: &str) -> Result<Vec<Found>, String> {
     Ok(all
         .into_iter()
         .enumerate()
-        .map(|(i, (config, env))| Found {
+        .map(|(i, (config, env, body_phase))| Found {
             label: if many {
                 format!("{path} (filter {})", i + 1)
             } else {
@@ -156,6 +183,7 @@ pub fn find(path: &str) -> Result<Vec<Found>, String> {
             config,
             env,
             process_env: bare,
+            body_phase,
         })
         .collect())
 }

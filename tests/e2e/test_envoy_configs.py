@@ -38,3 +38,16 @@ def test_demo_config_is_the_canonical_one():
     hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     inline = hcm["http_filters"][0]["typed_config"]["config"]["configuration"]["value"]
     assert json.loads(inline) == json.load(open(os.path.join(ROOT, "demo", "authgate.json")))
+
+
+def test_the_mcp_gateway_config_is_the_documented_one():
+    """envoy/mcp-gateway.yaml inlines docs/mcp-gateway.md's configuration (origins on 127.0.0.1)."""
+    import json
+    import yaml
+    from test_mcp_gateway import documented_configuration
+    doc = yaml.safe_load(open(os.path.join(ROOT, "envoy", "mcp-gateway.yaml")))
+    hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    wasm = hcm["http_filters"][0]["typed_config"]["config"]
+    assert wasm["allow_on_headers_stop_iteration"] is True
+    inline = json.loads(wasm["configuration"]["value"])
+    assert inline == documented_configuration("http://127.0.0.1:8080", "http://127.0.0.1:8090")
