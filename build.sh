@@ -64,11 +64,12 @@ ensure_venv() {
 # the 401's login member, the signed-out page, the sign-in audit lines and the load-time rule
 # check. Before it: 904,792 (the configuration decoder -114 KB, no Debug on providers
 # -10 KB). What a KB costs is in docs/benchmarks.md ("What authgate costs per sidecar").
-# 1,031,310 bytes on 2026-12-04: the MCP gateway (issue 25) added 45.3 KB — the body phase
+# 1,032,986 bytes on 2026-12-04: the MCP gateway (issue 25) added 47.0 KB — the body phase
 # and match.mcp, top-level resources with per-request audiences, scope_hierarchy, list answers
 # cut (JSON and event streams, a span scanner rather than a re-serializer, which would have
 # brought float formatting back), the body that never comes, the tool in audit lines. Measured
-# with the start-up rows of bench/run.py (BENCH_COMPARE, median of 5, interleaved): 593 ms vs
+# with the start-up rows of bench/run.py on the 1,031,310-byte build (BENCH_COMPARE, median of 5,
+# interleaved): 593 ms vs
 # 546 ms to /ready, 135.2 MB vs 133.5 MB resident, next to the 986,001-byte module before it.
 WASM_SIZE_BUDGET=1036000
 

@@ -150,14 +150,14 @@ impl Rule {
     }
 
     /// Whether the rule, its path, method, hosts and headers matching, can apply only once the
-    /// body is read: it has `match.mcp` and the request is a `POST` that may carry JSON.
+    /// body is read: it has `match.mcp` and the request is a `POST`, whatever its content type
+    /// says (servers read JSON under other types too, so a type must not skip the rule).
     /// `None`: it cannot apply to this request at all.
-    pub fn reads_body(&self, req: &Request, method: &str) -> Option<bool> {
+    pub fn reads_body(&self, method: &str) -> Option<bool> {
         if self.mcp.is_none() {
             return Some(false);
         }
-        (method == "POST" && crate::mcp::may_be_json(req.header("content-type").as_deref()))
-            .then_some(true)
+        (method == "POST").then_some(true)
     }
 }
 

@@ -171,9 +171,7 @@ pub fn run(req: Request, json_out: bool) -> i32 {
     let headers_only = HeaderPairs(pairs.clone());
     let read = req.body.as_ref().map(|b| {
         let within = b.len() <= authgate::mcp::jsonrpc::MAX_BODY;
-        let h = |n| authgate::request::RequestView::header(&headers_only, n);
-        let (m, n) = (h("mcp-method"), h("mcp-name"));
-        authgate::mcp::read(within.then_some(b.as_slice()), m.as_deref(), n.as_deref())
+        authgate::mcp::read_from(within.then_some(b.as_slice()), &headers_only)
     });
     let view = authgate::request::WithPeer {
         view: &headers_only,

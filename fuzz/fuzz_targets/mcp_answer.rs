@@ -3,16 +3,35 @@
 //! unchanged; a JSON answer that was read and cut is still JSON, and holds no hidden name.
 #![no_main]
 use authgate::json::parse_strict;
-use authgate::mcp::answer::Cutter;
+use authgate::mcp::answer::{Cutter, Emit};
 use authgate::mcp::select::Kind;
 use libfuzzer_sys::fuzz_target;
 
+/// What the client gets, with the adapter's part played: a JSON answer is held by the proxy
+/// (each call sees all of it so far), an event stream goes chunk by chunk.
 fn run(data: &[u8], split: usize, form: &str, keep: &mut dyn FnMut(&str) -> bool) -> Vec<u8> {
     let Some(mut c) = Cutter::new(Kind::Tool, Some(form), None) else {
         return data.to_vec();
     };
-    let mut out = c.push(&data[..split], false, keep);
-    out.extend(c.push(&data[split..], true, keep));
+    if form == "application/json" {
+        return match c.push(&data[..split], false, keep) {
+            Emit::Hold => match c.push(data, true, keep) {
+                Emit::Replace(out) => out,
+                Emit::Pass => data.to_vec(),
+                Emit::Hold => panic!("held at the end"),
+            },
+            Emit::Pass => data.to_vec(),
+            Emit::Replace(_) => panic!("a JSON answer replaced before its end"),
+        };
+    }
+    let mut out = Vec::new();
+    for (chunk, end) in [(&data[..split], false), (&data[split..], true)] {
+        match c.push(chunk, end, keep) {
+            Emit::Replace(b) => out.extend(b),
+            Emit::Pass => out.extend_from_slice(chunk),
+            Emit::Hold => panic!("an event stream held by the proxy"),
+        }
+    }
     out
 }
 

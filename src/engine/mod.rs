@@ -265,7 +265,7 @@ impl Engine {
             if !r.matches(req, method, path) {
                 continue;
             }
-            match (r.reads_body(req, method), req.mcp()) {
+            match (r.reads_body(method), req.mcp()) {
                 (Some(false), _) => return Matched::Rule(r),
                 (None, _) => continue,
                 (Some(true), None) => return Matched::ReadBody,

@@ -3,6 +3,7 @@
 //! the body when the core asks for it, and passes a list answer's body through the core.
 
 use crate::engine::Decision;
+use crate::mcp::answer::Emit;
 use crate::reply::Reply;
 use crate::request::HeaderPairs;
 use crate::worker::{Step, Worker};
@@ -122,11 +123,12 @@ impl HttpContext for Filter {
     /// then a request held for its decision must stay held: going on from here would let
     /// Envoy send the paused headers upstream.
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        // Decided without its body (report mode, after the wait for it ran out): it went on.
+        if self.reading && !self.worker.reads_body(self.id) {
+            self.reading = false;
+        }
         if !self.reading {
-            return match self.worker.holds(self.id) {
-                true => Action::Pause,
-                false => Action::Continue,
-            };
+            return self.held_or_continue();
         }
         let too_large = body_size > crate::mcp::jsonrpc::MAX_BODY;
         if !end_of_stream && !too_large {
@@ -146,10 +148,14 @@ impl HttpContext for Filter {
         self.carry_out(step, false)
     }
 
-    /// Trailers end a body that never said it ended: refuse what cannot be read whole.
+    /// Trailers end a body that never said it ended: refuse what cannot be read whole. A
+    /// request held for its decision stays held: going on would send it upstream.
     fn on_http_request_trailers(&mut self, _trailers: usize) -> Action {
+        if self.reading && !self.worker.reads_body(self.id) {
+            self.reading = false;
+        }
         if !self.reading {
-            return Action::Continue;
+            return self.held_or_continue();
         }
         self.reading = false;
         let step = self
@@ -171,7 +177,7 @@ impl HttpContext for Filter {
         let (ct, ce) = (header("content-type"), header("content-encoding"));
         if self
             .worker
-            .on_response_headers(self.id, ct.as_deref(), ce.as_deref())
+            .on_response_headers(&HostCalls, self.id, ct.as_deref(), ce.as_deref())
         {
             self.watching = true;
             let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, "content-length", None);
@@ -179,24 +185,60 @@ impl HttpContext for Filter {
         Action::Continue
     }
 
+    /// A JSON answer is held by Envoy (Pause) until it is whole, so nothing is lost whatever
+    /// happens; an event stream passes event by event.
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if !self.watching {
             return Action::Continue;
         }
-        let chunk = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size)
+        let body = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size)
             .ok()
             .flatten()
             .unwrap_or_default();
-        let out = self
+        let emit = self
             .worker
-            .on_response_body(&HostCalls, self.id, &chunk, end_of_stream);
-        if let Some(out) = out {
+            .on_response_body(&HostCalls, self.id, &body, end_of_stream);
+        self.watching = !end_of_stream;
+        emit_body(emit, body_size, &mut self.watching)
+    }
+
+    fn on_http_response_trailers(&mut self, _trailers: usize) -> Action {
+        if !self.watching {
+            return Action::Continue;
+        }
+        self.watching = false;
+        // A JSON answer Envoy holds goes on uncut (the core says so and counts it). What an
+        // event stream still holds is an event no blank line ended, which no client would
+        // dispatch; trailers carry no body to send it in.
+        let _ = self.worker.on_response_trailers(&HostCalls, self.id);
+        Action::Continue
+    }
+}
+
+impl Filter {
+    /// A request held for its decision stays paused whatever arrives; any other goes on.
+    fn held_or_continue(&self) -> Action {
+        match self.worker.holds(self.id) {
+            true => Action::Pause,
+            false => Action::Continue,
+        }
+    }
+}
+
+/// Carries out what the core said about an answer's body (`body_size`: what Envoy holds).
+fn emit_body(emit: Emit, body_size: usize, watching: &mut bool) -> Action {
+    match emit {
+        Emit::Hold => Action::Pause,
+        Emit::Pass => {
+            *watching = false;
+            Action::Continue
+        }
+        Emit::Replace(out) => {
             if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &out).is_err() {
                 log::warn!("authgate: could not replace a list answer's body");
             }
+            Action::Continue
         }
-        self.watching = !end_of_stream;
-        Action::Continue
     }
 }
 

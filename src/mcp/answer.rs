@@ -1,15 +1,20 @@
-//! One list answer on its way to the client, chunk by chunk: a JSON answer is held whole and
-//! cut at its end; an event stream passes event by event, each complete event cut as it
-//! arrives, so notifications before the answer are not held back. An answer that cannot be
-//! read, is compressed, or outgrows [`MAX_ANSWER`] passes on unchanged from there, and says so
-//! once ([`Cutter::trouble`]) so the worker can log and count it.
+//! One list answer on its way to the client. A JSON answer is held by the proxy (the adapter
+//! pauses its body, so it reaches the client whole if anything goes wrong, trailers included)
+//! and cut at its end. An event stream passes event by event: each complete event is cut as
+//! it arrives, so notifications before the answer are not held back. An answer that cannot be
+//! read, is compressed, or outgrows its limit passes on unchanged from there, and says so once
+//! ([`Cutter::trouble`]) so the worker can log and count it.
 
 use super::lists::{cut, ListError};
 use super::select::Kind;
 use super::sse;
 
-/// The most bytes held back to read a list answer (a JSON answer, or one event).
-pub const MAX_ANSWER: usize = 4 * 1024 * 1024;
+/// The most bytes of one event held back to read it (an event stream).
+pub const MAX_EVENT: usize = 1024 * 1024;
+
+/// The most bytes of a JSON answer the proxy is asked to hold: below Envoy's default buffer
+/// limit (`per_connection_buffer_limit_bytes`, 1 MiB), which must not be reached.
+pub const MAX_JSON: usize = 768 * 1024;
 
 /// The form of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,12 +25,25 @@ enum Form {
     Untouched,
 }
 
+/// What to do with the body the adapter handed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Emit {
+    /// Keep holding it (a JSON answer not yet whole): the proxy buffers it.
+    Hold,
+    /// Send on what the proxy holds, unchanged.
+    Pass,
+    /// Send this instead of what was handed over.
+    Replace(Vec<u8>),
+}
+
 /// The state of one answer being cut.
 #[derive(Debug)]
 pub struct Cutter {
     kind: Kind,
     form: Form,
+    /// Event streams: the start of an event not yet complete, and how far it was scanned.
     held: Vec<u8>,
+    scanned: sse::Scanned,
     /// Why the answer passes unchanged, once it does and until it is said.
     trouble: Option<&'static str>,
     /// Entries removed so far.
@@ -51,10 +69,11 @@ impl Cutter {
             kind,
             form,
             held: Vec::new(),
+            scanned: sse::Scanned::default(),
             trouble: None,
             removed: 0,
         };
-        if content_encoding.is_some_and(|e| !e.eq_ignore_ascii_case("identity")) {
+        if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
             c.give_up("the answer is compressed");
         }
         Some(c)
@@ -75,16 +94,22 @@ impl Cutter {
         self.trouble.take()
     }
 
-    /// What to send on for `chunk` (`end`: the answer's last); `keep` says whether the caller
-    /// may use a name.
-    pub fn push(&mut self, chunk: &[u8], end: bool, keep: &mut dyn FnMut(&str) -> bool) -> Vec<u8> {
-        if self.form == Form::Untouched {
-            return std::mem::take(&mut self.held)
-                .into_iter()
-                .chain(chunk.iter().copied())
-                .collect();
+    /// The answer ended with trailers, where no body can be sent: what is held goes on as it
+    /// is (a JSON answer the proxy holds; an event stream's incomplete last event).
+    pub fn ended_by_trailers(&mut self) -> Emit {
+        match self.form {
+            Form::Json => {
+                self.give_up("the answer ended with trailers");
+                Emit::Pass
+            }
+            Form::EventStream | Form::Untouched => Emit::Replace(std::mem::take(&mut self.held)),
         }
-        self.held.extend_from_slice(chunk);
+    }
+
+    /// What to do with `body` (`end`: the answer's last): for a JSON answer, everything the
+    /// proxy holds so far; for an event stream, the new chunk. `keep` says whether the caller
+    /// may use a name.
+    pub fn push(&mut self, body: &[u8], end: bool, keep: &mut dyn FnMut(&str) -> bool) -> Emit {
         let kind = self.kind;
         let mut removed = 0;
         let mut edit = |data: &[u8]| -> Result<Option<Vec<u8>>, ListError> {
@@ -95,51 +120,66 @@ impl Cutter {
             };
             cut(data, kind, &mut counted)
         };
-        let out = match self.form {
-            Form::Json if end => {
-                let body = std::mem::take(&mut self.held);
-                match edit(&body) {
-                    Ok(Some(cut)) => cut,
-                    Ok(None) => body,
-                    Err(e) => {
-                        self.trouble = Some(trouble_of(e));
-                        body
-                    }
-                }
+        let emit = match self.form {
+            Form::Untouched if self.held.is_empty() => Emit::Pass,
+            Form::Untouched => {
+                let mut all = std::mem::take(&mut self.held);
+                all.extend_from_slice(body);
+                Emit::Replace(all)
             }
-            Form::Json => Vec::new(),
+            Form::Json if !end && body.len() > MAX_JSON => {
+                self.give_up("the answer is larger than authgate reads");
+                Emit::Pass
+            }
+            Form::Json if !end => Emit::Hold,
+            Form::Json => match edit(body) {
+                Ok(Some(cut)) => Emit::Replace(cut),
+                Ok(None) => Emit::Pass,
+                Err(e) => {
+                    self.trouble = Some(trouble_of(e));
+                    Emit::Pass
+                }
+            },
             Form::EventStream => {
+                self.held.extend_from_slice(body);
+                let (ends, scanned) = sse::scan(&self.held, self.scanned);
                 let upto = if end {
                     self.held.len()
                 } else {
-                    sse::complete_events(&self.held)
+                    ends.last().copied().unwrap_or(0)
                 };
                 let rest = self.held.split_off(upto);
                 let done = std::mem::replace(&mut self.held, rest);
+                self.scanned = sse::Scanned {
+                    next: scanned.next.saturating_sub(upto),
+                    line_start: scanned.line_start.saturating_sub(upto),
+                };
                 let mut failed = None;
                 let out = events(&done, &mut |data: &[u8]| match edit(data) {
                     Ok(new) => new,
                     // A data line that is not JSON (a priming event) is not a list answer.
                     Err(e) => {
-                        failed = failed.or(Some(e)).filter(|_| data.first() == Some(&b'{'));
+                        if data.first() == Some(&b'{') {
+                            failed = failed.or(Some(e));
+                        }
                         None
                     }
                 });
                 if let Some(e) = failed {
                     self.trouble = Some(trouble_of(e));
                 }
-                out
+                if self.held.len() > MAX_EVENT {
+                    self.give_up("an event is larger than authgate reads");
+                    let mut all = out;
+                    all.append(&mut self.held);
+                    Emit::Replace(all)
+                } else {
+                    Emit::Replace(out)
+                }
             }
-            Form::Untouched => Vec::new(),
         };
         self.removed += removed;
-        if self.held.len() > MAX_ANSWER {
-            self.give_up("the answer is larger than authgate reads");
-            let mut all = out;
-            all.append(&mut self.held);
-            return all;
-        }
-        out
+        emit
     }
 }
 
@@ -178,23 +218,39 @@ mod tests {
         r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search"},{"name":"delete_repo"}]}}"#;
     const CUT: &str = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search"}]}}"#;
 
-    fn run(c: &mut Cutter, chunks: &[&str]) -> String {
-        let mut keep = |n: &str| n != "delete_repo";
+    fn keep(n: &str) -> bool {
+        n != "delete_repo"
+    }
+
+    /// An event stream in `chunks`: what reaches the client.
+    fn stream(c: &mut Cutter, chunks: &[&str]) -> String {
         let mut out = Vec::new();
         for (i, chunk) in chunks.iter().enumerate() {
-            out.extend(c.push(chunk.as_bytes(), i + 1 == chunks.len(), &mut keep));
+            match c.push(chunk.as_bytes(), i + 1 == chunks.len(), &mut keep) {
+                Emit::Replace(b) => out.extend(b),
+                Emit::Pass => out.extend_from_slice(chunk.as_bytes()),
+                Emit::Hold => panic!("an event stream is never held by the proxy"),
+            }
         }
         String::from_utf8(out).unwrap()
     }
 
     #[test]
-    fn a_json_answer_is_held_and_cut_at_its_end() {
+    fn a_json_answer_is_held_by_the_proxy_and_cut_at_its_end() {
         let mut c = Cutter::new(Kind::Tool, Some("application/json"), None).unwrap();
-        let (a, b) = LIST.split_at(30);
-        let mut keep = |n: &str| n != "delete_repo";
-        assert!(c.push(a.as_bytes(), false, &mut keep).is_empty());
-        assert_eq!(c.push(b.as_bytes(), true, &mut keep), CUT.as_bytes());
+        let (a, _) = LIST.split_at(20);
+        assert_eq!(c.push(a.as_bytes(), false, &mut keep), Emit::Hold);
+        assert_eq!(
+            c.push(LIST.as_bytes(), true, &mut keep),
+            Emit::Replace(CUT.as_bytes().to_vec())
+        );
         assert_eq!((c.removed, c.trouble()), (1, None));
+        let mut all = Cutter::new(Kind::Tool, Some("application/json"), None).unwrap();
+        assert_eq!(
+            all.push(LIST.as_bytes(), true, &mut |_| true),
+            Emit::Pass,
+            "nothing removed"
+        );
     }
 
     #[test]
@@ -202,37 +258,77 @@ mod tests {
         let mut c = Cutter::new(Kind::Tool, Some("text/event-stream"), None).unwrap();
         let note =
             "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
-        let stream = format!("id: p\ndata: \n\n{note}event: message\ndata: {LIST}\n\n");
-        let (a, b) = stream.split_at(stream.len() - 40);
-        let mut keep = |n: &str| n != "delete_repo";
-        let first = String::from_utf8(c.push(a.as_bytes(), false, &mut keep)).unwrap();
+        let whole = format!("id: p\ndata: \n\n{note}event: message\ndata: {LIST}\n\n");
+        let (a, _) = whole.split_at(whole.len() - 40);
+        let Emit::Replace(first) = c.push(a.as_bytes(), false, &mut keep) else {
+            panic!("an event stream is replaced chunk by chunk")
+        };
         assert_eq!(
-            first,
+            String::from_utf8(first).unwrap(),
             format!("id: p\ndata: \n\n{note}"),
             "complete events pass at once"
         );
-        let rest = String::from_utf8(c.push(b.as_bytes(), true, &mut keep)).unwrap();
-        assert_eq!(rest, format!("event: message\ndata: {CUT}\n\n"));
+        let mut c = Cutter::new(Kind::Tool, Some("text/event-stream"), None).unwrap();
+        let chunks: Vec<String> = whole
+            .as_bytes()
+            .chunks(7)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+        assert_eq!(
+            stream(&mut c, &refs),
+            format!("id: p\ndata: \n\n{note}event: message\ndata: {CUT}\n\n")
+        );
         assert_eq!((c.removed, c.trouble()), (1, None));
     }
 
     #[test]
     fn what_cannot_be_cut_passes_unchanged_and_says_why() {
         let mut c = Cutter::new(Kind::Tool, Some("application/json"), None).unwrap();
-        assert_eq!(run(&mut c, &["{\"jsonrpc\":", "oops"]), "{\"jsonrpc\":oops");
+        assert_eq!(c.push(b"{oops", true, &mut keep), Emit::Pass);
         assert_eq!(c.trouble(), Some("the answer is not JSON"));
         assert_eq!(c.trouble(), None, "said once");
         let mut gz = Cutter::new(Kind::Tool, Some("application/json"), Some("gzip")).unwrap();
         assert!(!gz.may_change());
-        assert_eq!(run(&mut gz, &[LIST]), LIST);
         assert_eq!(gz.trouble(), Some("the answer is compressed"));
         assert!(Cutter::new(Kind::Tool, Some("text/html"), None).is_none());
         let mut big = Cutter::new(Kind::Tool, Some("application/json"), None).unwrap();
-        let huge = "x".repeat(MAX_ANSWER + 1);
-        assert_eq!(run(&mut big, &[&huge, "y"]), format!("{huge}y"));
+        assert_eq!(
+            big.push(&vec![b' '; MAX_JSON + 1], false, &mut keep),
+            Emit::Pass
+        );
         assert_eq!(
             big.trouble(),
             Some("the answer is larger than authgate reads")
         );
+        assert_eq!(
+            big.push(b"x", true, &mut keep),
+            Emit::Pass,
+            "and stays unchanged"
+        );
+        let mut trailers = Cutter::new(Kind::Tool, Some("application/json"), None).unwrap();
+        assert_eq!(trailers.push(LIST.as_bytes(), false, &mut keep), Emit::Hold);
+        assert_eq!(
+            trailers.ended_by_trailers(),
+            Emit::Pass,
+            "the proxy sends what it holds"
+        );
+        let mut events = Cutter::new(Kind::Tool, Some("text/event-stream"), None).unwrap();
+        let huge = format!("data: {}", "x".repeat(MAX_EVENT));
+        assert_eq!(
+            stream(&mut events, &[&huge, "y\n\n"]),
+            format!("{huge}y\n\n")
+        );
+        assert_eq!(
+            events.trouble(),
+            Some("an event is larger than authgate reads")
+        );
+        // A stream that ends on a CR (found by the fuzz target: the scan stopped before it).
+        let mut cr = Cutter::new(Kind::Tool, Some("text/event-stream"), None).unwrap();
+        assert_eq!(stream(&mut cr, &["data: a\r", "\r"]), "data: a\r\r");
+        // A bad answer stays reported when a priming event (not JSON) follows it.
+        let mut bad = Cutter::new(Kind::Tool, Some("text/event-stream"), None).unwrap();
+        let _ = stream(&mut bad, &["data: {oops\n\ndata: \n\n", ""]);
+        assert_eq!(bad.trouble(), Some("the answer is not JSON"));
     }
 }

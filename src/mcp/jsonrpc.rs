@@ -49,6 +49,8 @@ pub enum BodyError {
     HeaderMismatch,
     /// The body did not arrive in time (or the proxy never handed it over).
     NotInTime,
+    /// The body is compressed (`content-encoding`).
+    Compressed,
 }
 
 impl BodyError {
@@ -63,6 +65,9 @@ impl BodyError {
             BodyError::NotRequest => "the body is not a JSON-RPC 2.0 request",
             BodyError::HeaderMismatch => "Mcp-Method or Mcp-Name does not match the body",
             BodyError::NotInTime => "the body did not arrive in time",
+            BodyError::Compressed => {
+                "the body is compressed (content-encoding); send MCP requests uncompressed"
+            }
         }
     }
 }

@@ -14,44 +14,65 @@ pub use jsonrpc::{BodyError, Call, Message};
 /// A body as the rules read it: one message, or why it is not one.
 pub type Read = Result<Message, BodyError>;
 
-/// Reads `body` (`None`: longer than [`jsonrpc::MAX_BODY`]) with the mirrored headers
+/// The request headers a body is read with: `content-encoding`, and the mirrored
 /// `Mcp-Method` and `Mcp-Name` it must agree with.
-pub fn read(body: Option<&[u8]>, method: Option<&str>, name: Option<&str>) -> Read {
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyHeaders<'a> {
+    /// `content-encoding`: a compressed body is not read (a server would inflate it).
+    pub encoding: Option<&'a str>,
+    /// `Mcp-Method`.
+    pub method: Option<&'a str>,
+    /// `Mcp-Name`.
+    pub name: Option<&'a str>,
+}
+
+/// Reads `body` (`None`: longer than [`jsonrpc::MAX_BODY`]) as its headers say.
+pub fn read(body: Option<&[u8]>, h: BodyHeaders) -> Read {
+    if h.encoding
+        .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"))
+    {
+        return Err(BodyError::Compressed);
+    }
     let message = jsonrpc::parse(body.ok_or(BodyError::TooLarge)?)?;
-    jsonrpc::check_headers(&message, method, name)?;
+    jsonrpc::check_headers(&message, h.method, h.name)?;
     Ok(message)
 }
 
-/// Whether a `content-type` may carry a JSON-RPC message: `application/json` or a `+json`
-/// type, in any case, with any parameters. An absent one may too: a server that reads any
-/// body must not be handed one no rule has read.
-pub fn may_be_json(content_type: Option<&str>) -> bool {
-    let Some(ct) = content_type else {
-        return true;
-    };
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    essence.eq_ignore_ascii_case("application/json")
-        || essence
-            .rsplit_once('+')
-            .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json"))
-            && essence.to_ascii_lowercase().starts_with("application/")
+/// [`read`] with the headers taken from `view`.
+pub fn read_from(body: Option<&[u8]>, view: &dyn crate::request::RequestView) -> Read {
+    let (encoding, method, name) = (
+        view.header("content-encoding"),
+        view.header("mcp-method"),
+        view.header("mcp-name"),
+    );
+    read(
+        body,
+        BodyHeaders {
+            encoding: encoding.as_deref(),
+            method: method.as_deref(),
+            name: name.as_deref(),
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn json_content_types() {
-        for (ct, want) in [
-            (Some("application/json"), true),
-            (Some("Application/JSON; charset=utf-8"), true),
-            (Some("application/json-rpc+json"), true),
+    fn a_compressed_body_is_not_read() {
+        let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        for (encoding, ok) in [
             (None, true),
-            (Some("text/plain"), false),
-            (Some("application/x-www-form-urlencoded"), false),
-            (Some("text/x+json"), false),
-            (Some("application/jsonx"), false),
+            (Some("identity"), true),
+            (Some("gzip"), false),
+            (Some("br"), false),
         ] {
-            assert_eq!(super::may_be_json(ct), want, "{ct:?}");
+            let h = BodyHeaders {
+                encoding,
+                ..BodyHeaders::default()
+            };
+            assert_eq!(read(Some(body), h).is_ok(), ok, "{encoding:?}");
         }
     }
 }

@@ -8,12 +8,26 @@ pub fn complete_events(buf: &[u8]) -> usize {
     event_ends(buf).last().copied().unwrap_or(0)
 }
 
-/// Where each complete event in `buf` ends. A CR at the very end may be the first half of a
-/// CRLF, so it ends nothing until more arrives.
+/// Where each complete event in `buf` ends.
 pub fn event_ends(buf: &[u8]) -> Vec<usize> {
+    scan(buf, Scanned::default()).0
+}
+
+/// How far [`scan`] got: the first byte it has not judged, and where the line it is in began.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scanned {
+    /// The next byte to look at.
+    pub next: usize,
+    /// Where the current line began.
+    pub line_start: usize,
+}
+
+/// The ends of the complete events of `buf` from `from` on, and how far it got, so that a
+/// buffer that grows is scanned once, not again with every chunk. A CR at the very end may be
+/// the first half of a CRLF, so it ends nothing until more arrives.
+pub fn scan(buf: &[u8], from: Scanned) -> (Vec<usize>, Scanned) {
     let mut ends = Vec::new();
-    let mut line_start = 0;
-    let mut i = 0;
+    let (mut i, mut line_start) = (from.next, from.line_start);
     while i < buf.len() {
         let eol = match buf[i] {
             b'\n' => 1,
@@ -32,7 +46,13 @@ pub fn event_ends(buf: &[u8]) -> Vec<usize> {
             ends.push(i);
         }
     }
-    ends
+    (
+        ends,
+        Scanned {
+            next: i,
+            line_start,
+        },
+    )
 }
 
 /// The lines of `event`, each with its line ending.
@@ -119,6 +139,16 @@ mod tests {
         ] {
             assert_eq!(complete_events(buf.as_bytes()), want, "{name}");
         }
+        // Scanned in pieces, the same ends as in one go.
+        let stream = b"data: a\r\n\r\ndata: b\n\n: c\r\r";
+        let mut state = Scanned::default();
+        let mut ends = Vec::new();
+        for upto in 1..=stream.len() {
+            let (more, next) = scan(&stream[..upto], state);
+            ends.extend(more);
+            state = next;
+        }
+        assert_eq!(ends, event_ends(stream));
     }
 
     #[test]

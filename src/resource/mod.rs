@@ -196,6 +196,11 @@ impl Resource {
         &self.within.2
     }
 
+    /// The id's host, lower-case.
+    pub fn host(&self) -> &str {
+        &self.within.0
+    }
+
     /// authgate's own answer at the metadata URL: the document for `GET` and `HEAD`, a CORS
     /// preflight answer for `OPTIONS` (browser-based clients read it cross-origin), 405 for
     /// anything else. No credentials are asked for: the document is public by design.

@@ -53,6 +53,12 @@ impl Resources {
                         "its metadata URL {} is resources[{i}]'s too (ids that differ only in a trailing `/`)",
                         r.metadata_url
                     )
+                } else if seen.host() == r.host() && seen.path() == r.path() {
+                    // A request that names no port (or the other scheme's) would be under both:
+                    // which one a token must be for would be the client's choice.
+                    format!(
+                        "has the host and path of resources[{i}], and only its port or scheme differs: a request could not tell them apart"
+                    )
                 } else {
                     continue;
                 };
@@ -142,6 +148,11 @@ mod tests {
                 "same metadata URL",
                 vec!["https://a.example/gh", "https://a.example/gh/"],
                 "resources[1].id: its metadata URL https://a.example/.well-known/oauth-protected-resource/gh is resources[0]'s too",
+            ),
+            (
+                "only the port differs",
+                vec!["https://a.example/gh", "https://a.example:8443/gh"],
+                "resources[1].id: has the host and path of resources[0]",
             ),
             (
                 "a bad id names its entry",

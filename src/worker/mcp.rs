@@ -6,7 +6,7 @@
 use super::{Incoming, Step, Worker};
 use crate::capabilities::{Host, LogLevel};
 use crate::engine::Decision;
-use crate::mcp::answer::Cutter;
+use crate::mcp::answer::{Cutter, Emit};
 use crate::mcp::select::Kind;
 use crate::request::RequestView;
 use std::cell::RefCell;
@@ -80,9 +80,7 @@ impl Worker {
         };
         let (_, mut r) = reading.swap_remove(i);
         drop(reading);
-        let header = |n| r.headers.header(n);
-        let (method, name) = (header("mcp-method"), header("mcp-name"));
-        r.mcp = Some(crate::mcp::read(body, method.as_deref(), name.as_deref()));
+        r.mcp = Some(crate::mcp::read_from(body, &r.headers));
         self.decide_request(host, &c, r)
     }
 
@@ -122,20 +120,26 @@ impl Worker {
     /// length, and the adapter removes `content-length`).
     pub fn on_response_headers(
         &self,
+        host: &dyn Host,
         id: u32,
         content_type: Option<&str>,
         content_encoding: Option<&str>,
     ) -> bool {
-        let mut listings = self.mcp.listings.borrow_mut();
-        let Some(l) = listings.iter_mut().find(|l| l.request.id == id) else {
+        let mut l = match self.mcp.take_listing(id) {
+            Some(l) => l,
+            None => return false,
+        };
+        let Some(mut cutter) = Cutter::new(l.kind, content_type, content_encoding) else {
             return false;
         };
-        l.cutter = Cutter::new(l.kind, content_type, content_encoding);
-        let cutting = l.cutter.as_ref().is_some_and(Cutter::may_change);
-        if l.cutter.is_none() {
-            listings.retain(|l| l.request.id != id);
+        if !cutter.may_change() {
+            // Compressed: nothing to cut, and said now, since its body is never looked at.
+            self.trouble(host, l.kind, &mut cutter);
+            return false;
         }
-        cutting
+        l.cutter = Some(cutter);
+        self.mcp.listings.borrow_mut().push(l);
+        true
     }
 
     /// Whether request `id` is a list request let through, whose answer the worker is to
@@ -148,44 +152,75 @@ impl Worker {
             .any(|l| l.request.id == id)
     }
 
-    /// A chunk of the answer to request `id` (`end`: its last): what to send on instead,
-    /// `None` to send it as it is.
-    pub fn on_response_body(
-        &self,
-        host: &dyn Host,
-        id: u32,
-        chunk: &[u8],
-        end: bool,
-    ) -> Option<Vec<u8>> {
-        let c = self.current()?;
-        let mut l = self.mcp.take_listing(id)?;
-        let cutter = l.cutter.as_mut()?;
+    /// Whether request `id` still waits for its body (a request decided without it, after
+    /// [`BODY_WAIT_MS`], does not).
+    pub fn reads_body(&self, id: u32) -> bool {
+        self.mcp.reading.borrow().iter().any(|(_, r)| r.id == id)
+    }
+
+    /// The answer to request `id`, as the adapter has it (`end`: its last; see
+    /// [`Cutter::push`] for what `body` holds): what to do with it.
+    pub fn on_response_body(&self, host: &dyn Host, id: u32, body: &[u8], end: bool) -> Emit {
+        let Some(c) = self.current() else {
+            return Emit::Pass;
+        };
+        let Some(mut l) = self.mcp.take_listing(id) else {
+            return Emit::Pass;
+        };
+        let Some(cutter) = l.cutter.as_mut() else {
+            return Emit::Pass;
+        };
         let now = host.now_ms() / 1000;
         let view = l.request.view();
         let kind = l.kind;
         let mut keep = |name: &str| c.engine.may_use(&view as &dyn RequestView, kind, name, now);
-        let out = cutter.push(chunk, end, &mut keep);
-        let (cut, hidden, uncut) = c.counters.catalog().mcp_lists;
-        if let Some(why) = cutter.trouble() {
-            c.counters.add(uncut, 1);
-            host.log(
-                LogLevel::Warn,
-                &format!(
-                    "authgate: a {} answer passes uncut: {why}",
-                    list_method(kind)
-                ),
-            );
-        }
-        if end {
-            if cutter.removed > 0 {
+        let emit = cutter.push(body, end, &mut keep);
+        drop(view);
+        self.finish(host, &c, l, end);
+        emit
+    }
+
+    /// The answer to request `id` ended with trailers: what to do with what is held.
+    pub fn on_response_trailers(&self, host: &dyn Host, id: u32) -> Emit {
+        let (Some(c), Some(mut l)) = (self.current(), self.mcp.take_listing(id)) else {
+            return Emit::Pass;
+        };
+        let emit = l
+            .cutter
+            .as_mut()
+            .map_or(Emit::Pass, Cutter::ended_by_trailers);
+        self.finish(host, &c, l, true);
+        emit
+    }
+
+    /// Says what went wrong, counts, and keeps `l` for the next chunk unless the answer ended.
+    fn finish(&self, host: &dyn Host, c: &super::Configured, mut l: Listing, end: bool) {
+        let kind = l.kind;
+        if let Some(cutter) = l.cutter.as_mut() {
+            self.trouble(host, kind, cutter);
+            if end && cutter.removed > 0 {
+                let (cut, hidden, _) = c.counters.catalog().mcp_lists;
                 c.counters.add(cut, 1);
                 c.counters.add(hidden, cutter.removed as u64);
             }
-        } else {
-            drop(view);
+        }
+        if !end {
             self.mcp.listings.borrow_mut().push(l);
         }
-        Some(out)
+    }
+
+    fn trouble(&self, host: &dyn Host, kind: Kind, cutter: &mut Cutter) {
+        let Some(why) = cutter.trouble() else { return };
+        if let Some(c) = self.current() {
+            c.counters.add(c.counters.catalog().mcp_lists.2, 1);
+        }
+        host.log(
+            LogLevel::Warn,
+            &format!(
+                "authgate: a {} answer passes uncut: {why}",
+                list_method(kind)
+            ),
+        );
     }
 }
 

@@ -365,9 +365,57 @@ def test_decisions_name_the_tool_and_are_counted(gw):
     assert 'error=insufficient_scope rule=rules[0]' in log and 'mcp_method="tools/call" mcp_name="delete_repo"' in log, log[-3000:]
 
 
-def test_a_request_held_for_its_keys_stays_held_while_its_body_arrives():
-    """With `allow_on_headers_stop_iteration`, Envoy hands authgate the body of a request whose
-    headers it paused: a request held for a key set must not be let through by its body."""
+def test_a_content_type_does_not_skip_a_per_tool_rule(gw):
+    """The Python SDK's server reads JSON sent as `text/plain, application/json`: such a call
+    must meet the rule for its tool, not the broader rule after it."""
+    token = gw["as"].token("limited", gw["github"], "tools:search")
+    before = len(gw["seen"])
+    for content_type in ("text/plain, application/json", "text/plain"):
+        r = request(gw["port"], "POST", "/github", [("content-type", content_type), ACCEPT,
+                                                     ("authorization", f"Bearer {token}")],
+                    body=call_body("delete_repo", {"repo": "prod"}))
+        assert r.status == 403 and r.json()["error"] == "insufficient_scope", (content_type, r.body)
+    r = mcp_post(gw, "/github", token, call_body("search", {"query": "q"}), [("content-encoding", "gzip")])
+    assert r.status == 400 and "compressed" in r.json()["detail"], r.body
+    assert len(gw["seen"]) == before
+
+
+def h2_post_with_trailers(port, path, headers, body):
+    """One HTTP/2 request (prior knowledge) whose body is followed by trailers: the status."""
+    import socket
+
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    conn = h2.connection.H2Connection(config=h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    stream = conn.get_next_available_stream_id()
+    conn.send_headers(stream, [(":method", "POST"), (":path", path), (":scheme", "http"),
+                               (":authority", f"127.0.0.1:{port}"), *headers])
+    conn.send_data(stream, body)
+    conn.send_headers(stream, [("x-checksum", "1")], end_stream=True)
+    sock.sendall(conn.data_to_send())
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        data = sock.recv(65535)
+        if not data:
+            break
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.ResponseReceived) and event.stream_id == stream:
+                sock.close()
+                return int(dict(event.headers)[b":status"])
+        sock.sendall(conn.data_to_send())
+    sock.close()
+    return None
+
+
+@pytest.mark.parametrize("trailers", [False, True], ids=["body", "body and trailers over HTTP/2"])
+def test_a_request_held_for_its_keys_stays_held_while_its_body_arrives(trailers):
+    """With `allow_on_headers_stop_iteration`, Envoy hands authgate the body (and trailers) of
+    a request whose headers it paused: a request held for a key set must not be let through by
+    them."""
     from harness import JwksServer, Upstream
     from jwtkit import Keys, claims
 
@@ -384,9 +432,12 @@ def test_a_request_held_for_its_keys_stays_held_while_its_body_arrives():
         good = keys.token("ES256", claims())
         body = b'{"order": 1}' * 1000
         for token, want in ((forged, 401), (good, 200)):
-            r = request(port, "POST", "/orders", [("authorization", f"Bearer {token}"),
-                                                   ("content-type", "application/json")], body=body)
-            assert r.status == want, (r.status, r.body[:200], envoy.log()[-2000:])
+            headers = [("authorization", f"Bearer {token}"), ("content-type", "application/json")]
+            if trailers:
+                status = h2_post_with_trailers(port, "/orders", headers, body)
+            else:
+                status = request(port, "POST", "/orders", headers, body=body).status
+            assert status == want, (status, envoy.log()[-2000:])
         assert [s.method for s in upstream.seen] == ["POST"], "only the good token's request went up"
     finally:
         envoy.stop()

@@ -88,11 +88,9 @@ fn outcome(e: &Engine, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>
     let Some(body) = body else {
         return describe(first);
     };
-    let h = |n: &str| crate::request::RequestView::header(&view, n);
-    let read = crate::mcp::read(
+    let read = crate::mcp::read_from(
         (body.len() <= crate::mcp::jsonrpc::MAX_BODY).then_some(body),
-        h("mcp-method").as_deref(),
-        h("mcp-name").as_deref(),
+        &view,
     );
     let with = WithPeer {
         view: &view,
@@ -148,7 +146,13 @@ fn per_tool_rules_table() {
         ("Mcp-Name that disagrees", "/github", vec![("authorization", &admin), ("mcp-name", "search")], Some(delete.as_bytes()),
             format!("400 Bearer realm=\"mcp\", {gh_meta}, error=\"invalid_request\", error_description=\"Mcp-Method or Mcp-Name does not match the body\"")),
         ("Mcp-Method and Mcp-Name that agree", "/github", vec![("authorization", &reader), ("mcp-method", "tools/call"), ("mcp-name", "search")], Some(search.as_bytes()), "200".into()),
-        ("a text body is no MCP call", "/github", vec![("authorization", &reader), ("content-type", "text/plain")], Some(b"hello"), "200".into()),
+        // A content type does not skip a rule: servers read JSON sent under other types.
+        ("a call sent as text is read all the same", "/github", vec![("authorization", &reader), ("content-type", "text/plain, application/json")], Some(delete.as_bytes()),
+            format!("403 Bearer realm=\"mcp\", {gh_meta}, error=\"insufficient_scope\", scope=\"repo:admin\"")),
+        ("a text body", "/github", vec![("authorization", &reader), ("content-type", "text/plain")], Some(b"hello"),
+            format!("400 Bearer realm=\"mcp\", {gh_meta}, error=\"invalid_request\", error_description=\"the body is not JSON (or repeats a key)\"")),
+        ("a compressed body", "/github", vec![("authorization", &reader), ("content-encoding", "gzip")], Some(search.as_bytes()),
+            format!("400 Bearer realm=\"mcp\", {gh_meta}, error=\"invalid_request\", error_description=\"the body is compressed (content-encoding); send MCP requests uncompressed\"")),
     ];
     for (name, path, headers, body, want) in cases {
         assert_eq!(outcome(&e, path, &headers, body), want, "{name}");

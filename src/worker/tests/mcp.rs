@@ -106,6 +106,7 @@ fn a_body_is_read_once_a_rule_asks_and_the_call_survives_a_hold() {
 
 #[test]
 fn list_answers_are_cut_as_they_pass() {
+    use crate::mcp::answer::Emit;
     let host = FakeHost::default();
     let (w, bearer) = ready(&host);
     let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
@@ -118,16 +119,21 @@ fn list_answers_are_cut_as_they_pass() {
         assert!(w.awaits_answer(id));
     };
     let want = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search"}]}}"#.to_vec();
-    // JSON: held until its end, then cut.
+    // JSON: held by the proxy until its end (each call sees all it holds), then cut.
     ask(10);
-    assert!(w.on_response_headers(10, Some("application/json"), None));
-    let (a, b) = LIST.split_at(20);
-    assert_eq!(w.on_response_body(&host, 10, a, false), Some(vec![]));
-    assert_eq!(w.on_response_body(&host, 10, b, true), Some(want.clone()));
+    assert!(w.on_response_headers(&host, 10, Some("application/json"), None));
+    assert_eq!(
+        w.on_response_body(&host, 10, &LIST[..20], false),
+        Emit::Hold
+    );
+    assert_eq!(
+        w.on_response_body(&host, 10, LIST, true),
+        Emit::Replace(want.clone())
+    );
     assert!(!w.awaits_answer(10), "forgotten at the end");
     // An event stream: event by event.
     ask(11);
-    assert!(w.on_response_headers(11, Some("text/event-stream"), None));
+    assert!(w.on_response_headers(&host, 11, Some("text/event-stream"), None));
     let mut stream = b"event: message\ndata: ".to_vec();
     stream.extend_from_slice(LIST);
     stream.extend_from_slice(b"\n\n");
@@ -136,32 +142,51 @@ fn list_answers_are_cut_as_they_pass() {
     expected.extend_from_slice(b"\n\n");
     assert_eq!(
         w.on_response_body(&host, 11, &stream, false),
-        Some(expected)
+        Emit::Replace(expected)
     );
-    assert_eq!(w.on_response_body(&host, 11, b"", true), Some(vec![]));
+    assert_eq!(
+        w.on_response_body(&host, 11, b"", true),
+        Emit::Replace(vec![])
+    );
     w.on_tick(&host);
     assert_eq!(host.counter("authgate.mcp.lists_cut"), 2);
     assert_eq!(host.counter("authgate.mcp.entries_hidden"), 2);
     // Not JSON: passed as it is, said once.
     ask(12);
-    assert!(w.on_response_headers(12, Some("application/json"), None));
-    assert_eq!(
-        w.on_response_body(&host, 12, b"{oops", true),
-        Some(b"{oops".to_vec())
-    );
+    assert!(w.on_response_headers(&host, 12, Some("application/json"), None));
+    assert_eq!(w.on_response_body(&host, 12, b"{oops", true), Emit::Pass);
     assert_eq!(
         host.lines_with("a tools/list answer passes uncut: the answer is not JSON")
             .len(),
         1
     );
+    // Compressed: not watched, said at once. Trailers: what the proxy holds goes on uncut.
+    ask(13);
+    assert!(!w.on_response_headers(&host, 13, Some("application/json"), Some("gzip")));
+    assert_eq!(
+        host.lines_with("passes uncut: the answer is compressed")
+            .len(),
+        1
+    );
+    ask(14);
+    assert!(w.on_response_headers(&host, 14, Some("application/json"), None));
+    assert_eq!(w.on_response_body(&host, 14, LIST, false), Emit::Hold);
+    assert_eq!(w.on_response_trailers(&host, 14), Emit::Pass);
+    assert_eq!(
+        host.lines_with("passes uncut: the answer ended with trailers")
+            .len(),
+        1
+    );
+    w.on_tick(&host);
+    assert_eq!(host.counter("authgate.mcp.lists_uncut"), 3);
     // An answer that is neither JSON nor a stream is not watched; a finished request is
     // forgotten.
-    ask(13);
-    assert!(!w.on_response_headers(13, Some("text/plain"), None));
-    assert!(!w.awaits_answer(13));
-    ask(14);
-    w.on_request_done(&host, 14);
-    assert!(!w.awaits_answer(14));
+    ask(15);
+    assert!(!w.on_response_headers(&host, 15, Some("text/plain"), None));
+    assert!(!w.awaits_answer(15));
+    ask(16);
+    w.on_request_done(&host, 16);
+    assert!(!w.awaits_answer(16));
 }
 
 #[test]
@@ -186,4 +211,5 @@ fn a_body_that_never_comes_is_refused_with_a_line_that_says_why() {
         1
     );
     assert!(!w.holds(20) && w.on_tick(&host).is_empty(), "decided once");
+    assert!(!w.reads_body(20), "the adapter lets its body go on");
 }
