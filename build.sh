@@ -68,9 +68,9 @@ ensure_venv() {
 # and match.mcp, top-level resources with per-request audiences, scope_hierarchy, list answers
 # cut (JSON and event streams, a span scanner rather than a re-serializer, which would have
 # brought float formatting back), the body that never comes, the tool in audit lines. Measured
-# with the start-up rows of bench/run.py on the 1,031,310-byte build (BENCH_COMPARE, median of 5,
-# interleaved): 593 ms vs
-# 546 ms to /ready, 135.2 MB vs 133.5 MB resident, next to the 986,001-byte module before it.
+# with the start-up rows of bench/run.py on the 1,031,310-byte build (BENCH_COMPARE, median of
+# 5, interleaved): 593 ms vs 546 ms to /ready, 135.2 MB vs 133.5 MB resident, next to the
+# 986,001-byte module before it.
 WASM_SIZE_BUDGET=1036000
 
 BINARYEN_VERSION=132.0.0
