@@ -6,7 +6,7 @@ use crate::engine::Decision;
 use crate::mcp::answer::Emit;
 use crate::reply::Reply;
 use crate::request::HeaderPairs;
-use crate::worker::{Step, Worker};
+use crate::worker::{Answer, Step, Worker};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType, Status};
@@ -175,10 +175,13 @@ impl HttpContext for Filter {
                 .map(|v| String::from_utf8_lossy(&v).into_owned())
         };
         let (ct, ce) = (header("content-type"), header("content-encoding"));
-        if self
-            .worker
-            .on_response_headers(&HostCalls, self.id, ct.as_deref(), ce.as_deref())
-        {
+        let cl = header("content-length");
+        let answer = Answer {
+            content_type: ct.as_deref(),
+            content_encoding: ce.as_deref(),
+            content_length: cl.and_then(|n| n.trim().parse().ok()),
+        };
+        if self.worker.on_response_headers(&HostCalls, self.id, answer) {
             self.watching = true;
             let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, "content-length", None);
         }
@@ -186,10 +189,17 @@ impl HttpContext for Filter {
     }
 
     /// A JSON answer is held by Envoy (Pause) until it is whole, so nothing is lost whatever
-    /// happens; an event stream passes event by event.
+    /// happens, and judged by its size until then (no copy of what Envoy holds); an event
+    /// stream passes event by event.
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if !self.watching {
             return Action::Continue;
+        }
+        if !end_of_stream && !self.worker.needs_bytes(self.id) {
+            let emit = self
+                .worker
+                .on_response_progress(&HostCalls, self.id, body_size);
+            return emit_body(emit, body_size, &mut self.watching);
         }
         let body = hostcalls::get_buffer(BufferType::HttpResponseBody, 0, body_size)
             .ok()
@@ -202,15 +212,29 @@ impl HttpContext for Filter {
         emit_body(emit, body_size, &mut self.watching)
     }
 
+    /// A JSON answer Envoy holds is still in reach here: cut as at its end. What an event
+    /// stream still holds (the start of an event no blank line ended) cannot be sent, since
+    /// trailers carry no body.
     fn on_http_response_trailers(&mut self, _trailers: usize) -> Action {
         if !self.watching {
             return Action::Continue;
         }
         self.watching = false;
-        // A JSON answer Envoy holds goes on uncut (the core says so and counts it). What an
-        // event stream still holds is an event no blank line ended, which no client would
-        // dispatch; trailers carry no body to send it in.
-        let _ = self.worker.on_response_trailers(&HostCalls, self.id);
+        let held = match self.worker.needs_bytes(self.id) {
+            true => None,
+            false => hostcalls::get_buffer(BufferType::HttpResponseBody, 0, usize::MAX >> 1)
+                .ok()
+                .flatten(),
+        };
+        let size = held.as_ref().map_or(0, Vec::len);
+        let emit = self
+            .worker
+            .on_response_trailers(&HostCalls, self.id, held.as_deref());
+        if let (Emit::Replace(out), true) = (emit, size > 0) {
+            if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, &out).is_err() {
+                log::warn!("authgate: could not replace a list answer's body");
+            }
+        }
         Action::Continue
     }
 }

@@ -46,6 +46,8 @@ pub struct Cutter {
     scanned: sse::Scanned,
     /// Why the answer passes unchanged, once it does and until it is said.
     trouble: Option<&'static str>,
+    /// A trouble was said: one answer is logged and counted once.
+    told: bool,
     /// Entries removed so far.
     pub removed: usize,
 }
@@ -71,6 +73,7 @@ impl Cutter {
             held: Vec::new(),
             scanned: sse::Scanned::default(),
             trouble: None,
+            told: false,
             removed: 0,
         };
         if content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity")) {
@@ -86,20 +89,50 @@ impl Cutter {
 
     fn give_up(&mut self, why: &'static str) {
         self.form = Form::Untouched;
-        self.trouble = Some(why);
+        self.note(why);
     }
 
-    /// Why the answer passes unchanged, the first time it is asked after that became so.
+    /// Keeps the first reason the answer (or part of it) passes uncut.
+    fn note(&mut self, why: &'static str) {
+        if !self.told && self.trouble.is_none() {
+            self.trouble = Some(why);
+        }
+    }
+
+    /// Why the answer passes unchanged: once per answer, the first time it is asked after
+    /// that became so.
     pub fn trouble(&mut self) -> Option<&'static str> {
-        self.trouble.take()
+        let t = self.trouble.take();
+        self.told |= t.is_some();
+        t
     }
 
-    /// The answer ended with trailers, where no body can be sent: what is held goes on as it
-    /// is (a JSON answer the proxy holds; an event stream's incomplete last event).
+    /// Whether the adapter must hand over the bytes of a body that has not ended (an event
+    /// stream); a JSON answer is judged by its size alone until its end ([`Cutter::progress`]).
+    pub fn needs_bytes(&self) -> bool {
+        self.form != Form::Json
+    }
+
+    /// A JSON answer not yet whole, of `size` bytes so far: hold it, or give up when it
+    /// outgrows [`MAX_JSON`].
+    pub fn progress(&mut self, size: usize) -> Emit {
+        match self.form {
+            Form::Json if size > MAX_JSON => {
+                self.give_up("the answer is larger than authgate reads");
+                Emit::Pass
+            }
+            Form::Json => Emit::Hold,
+            _ => Emit::Pass,
+        }
+    }
+
+    /// The answer ended with trailers and its body could not be had again: what is held goes
+    /// on as it is (a JSON answer the proxy holds), or is dropped (an event stream's last
+    /// event, which trailers carry no body to send in).
     pub fn ended_by_trailers(&mut self) -> Emit {
         match self.form {
             Form::Json => {
-                self.give_up("the answer ended with trailers");
+                self.give_up("the answer ended with trailers, its body out of reach");
                 Emit::Pass
             }
             Form::EventStream | Form::Untouched => Emit::Replace(std::mem::take(&mut self.held)),
@@ -127,16 +160,12 @@ impl Cutter {
                 all.extend_from_slice(body);
                 Emit::Replace(all)
             }
-            Form::Json if !end && body.len() > MAX_JSON => {
-                self.give_up("the answer is larger than authgate reads");
-                Emit::Pass
-            }
-            Form::Json if !end => Emit::Hold,
+            Form::Json if !end => self.progress(body.len()),
             Form::Json => match edit(body) {
                 Ok(Some(cut)) => Emit::Replace(cut),
                 Ok(None) => Emit::Pass,
                 Err(e) => {
-                    self.trouble = Some(trouble_of(e));
+                    self.note(trouble_of(e));
                     Emit::Pass
                 }
             },
@@ -166,7 +195,7 @@ impl Cutter {
                     }
                 });
                 if let Some(e) = failed {
-                    self.trouble = Some(trouble_of(e));
+                    self.note(trouble_of(e));
                 }
                 if self.held.len() > MAX_EVENT {
                     self.give_up("an event is larger than authgate reads");
@@ -307,7 +336,8 @@ mod tests {
             "and stays unchanged"
         );
         let mut trailers = Cutter::new(Kind::Tool, Some("application/json"), None).unwrap();
-        assert_eq!(trailers.push(LIST.as_bytes(), false, &mut keep), Emit::Hold);
+        assert_eq!(trailers.progress(LIST.len()), Emit::Hold);
+        assert!(!trailers.needs_bytes(), "judged by its size until its end");
         assert_eq!(
             trailers.ended_by_trailers(),
             Emit::Pass,
@@ -330,5 +360,13 @@ mod tests {
         let mut bad = Cutter::new(Kind::Tool, Some("text/event-stream"), None).unwrap();
         let _ = stream(&mut bad, &["data: {oops\n\ndata: \n\n", ""]);
         assert_eq!(bad.trouble(), Some("the answer is not JSON"));
+        // Said once per answer, however many events go wrong.
+        let mut twice = Cutter::new(Kind::Tool, Some("text/event-stream"), None).unwrap();
+        let mut said = 0;
+        for chunk in ["data: {a\n\n", "data: {b\n\n"] {
+            let _ = twice.push(chunk.as_bytes(), false, &mut keep);
+            said += usize::from(twice.trouble().is_some());
+        }
+        assert_eq!(said, 1);
     }
 }

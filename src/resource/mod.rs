@@ -201,6 +201,19 @@ impl Resource {
         &self.within.0
     }
 
+    /// The id's scheme and port (given, or its scheme's default).
+    pub fn origin_parts(&self) -> (&str, &str) {
+        (self.id.split("://").next().unwrap_or(""), &self.within.1)
+    }
+
+    /// Whether this resource's path is `other`'s or contains it by whole segments.
+    pub fn path_covers(&self, other: &Resource) -> bool {
+        other
+            .path()
+            .strip_prefix(self.path())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
     /// authgate's own answer at the metadata URL: the document for `GET` and `HEAD`, a CORS
     /// preflight answer for `OPTIONS` (browser-based clients read it cross-origin), 405 for
     /// anything else. No credentials are asked for: the document is public by design.

@@ -53,11 +53,14 @@ impl Resources {
                         "its metadata URL {} is resources[{i}]'s too (ids that differ only in a trailing `/`)",
                         r.metadata_url
                     )
-                } else if seen.host() == r.host() && seen.path() == r.path() {
-                    // A request that names no port (or the other scheme's) would be under both:
+                } else if seen.host() == r.host()
+                    && seen.origin_parts() != r.origin_parts()
+                    && (seen.path_covers(&r) || r.path_covers(seen))
+                {
+                    // A request that names no port (or another one) could be under either:
                     // which one a token must be for would be the client's choice.
                     format!(
-                        "has the host and path of resources[{i}], and only its port or scheme differs: a request could not tell them apart"
+                        "is on the host of resources[{i}] with another port or scheme, and one path holds the other: a request could not tell them apart"
                     )
                 } else {
                     continue;
@@ -152,7 +155,12 @@ mod tests {
             (
                 "only the port differs",
                 vec!["https://a.example/gh", "https://a.example:8443/gh"],
-                "resources[1].id: has the host and path of resources[0]",
+                "resources[1].id: is on the host of resources[0] with another port or scheme",
+            ),
+            (
+                "another port, a path inside",
+                vec!["https://a.example/mcp", "https://a.example:8443/mcp/admin"],
+                "resources[1].id: is on the host of resources[0] with another port or scheme",
             ),
             (
                 "a bad id names its entry",

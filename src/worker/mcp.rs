@@ -11,6 +11,17 @@ use crate::mcp::select::Kind;
 use crate::request::RequestView;
 use std::cell::RefCell;
 
+/// What the adapter says of an answer when its headers arrive.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Answer<'a> {
+    /// `content-type`.
+    pub content_type: Option<&'a str>,
+    /// `content-encoding`.
+    pub content_encoding: Option<&'a str>,
+    /// `content-length`, when it is a number.
+    pub content_length: Option<usize>,
+}
+
 /// A list request let through, and its answer once it starts.
 struct Listing {
     request: Incoming,
@@ -118,22 +129,22 @@ impl Worker {
 
     /// The answer to request `id` begins: whether its body is to be cut (then it may change
     /// length, and the adapter removes `content-length`).
-    pub fn on_response_headers(
-        &self,
-        host: &dyn Host,
-        id: u32,
-        content_type: Option<&str>,
-        content_encoding: Option<&str>,
-    ) -> bool {
+    pub fn on_response_headers(&self, host: &dyn Host, id: u32, answer: Answer) -> bool {
         let mut l = match self.mcp.take_listing(id) {
             Some(l) => l,
             None => return false,
         };
-        let Some(mut cutter) = Cutter::new(l.kind, content_type, content_encoding) else {
+        let Some(mut cutter) = Cutter::new(l.kind, answer.content_type, answer.content_encoding)
+        else {
             return false;
         };
+        // A JSON answer that says it is too long for the proxy to hold is let be (with its
+        // content-length) rather than reset by Envoy's buffer limit half-way.
+        if let (false, Some(n)) = (cutter.needs_bytes(), answer.content_length) {
+            let _ = cutter.progress(n);
+        }
         if !cutter.may_change() {
-            // Compressed: nothing to cut, and said now, since its body is never looked at.
+            // Compressed or too long: nothing to cut, said now, since its body is never read.
             self.trouble(host, l.kind, &mut cutter);
             return false;
         }
@@ -158,6 +169,28 @@ impl Worker {
         self.mcp.reading.borrow().iter().any(|(_, r)| r.id == id)
     }
 
+    /// Whether the adapter must hand over the bytes of the answer to request `id` before it
+    /// ends (an event stream); else [`Worker::on_response_progress`] is enough.
+    pub fn needs_bytes(&self, id: u32) -> bool {
+        self.mcp
+            .listings
+            .borrow()
+            .iter()
+            .find(|l| l.request.id == id)
+            .and_then(|l| l.cutter.as_ref())
+            .is_some_and(Cutter::needs_bytes)
+    }
+
+    /// A JSON answer to request `id` not yet whole, `size` bytes so far: what to do.
+    pub fn on_response_progress(&self, host: &dyn Host, id: u32, size: usize) -> Emit {
+        let (Some(c), Some(mut l)) = (self.current(), self.mcp.take_listing(id)) else {
+            return Emit::Pass;
+        };
+        let emit = l.cutter.as_mut().map_or(Emit::Pass, |k| k.progress(size));
+        self.finish(host, &c, l, false);
+        emit
+    }
+
     /// The answer to request `id`, as the adapter has it (`end`: its last; see
     /// [`Cutter::push`] for what `body` holds): what to do with it.
     pub fn on_response_body(&self, host: &dyn Host, id: u32, body: &[u8], end: bool) -> Emit {
@@ -180,8 +213,12 @@ impl Worker {
         emit
     }
 
-    /// The answer to request `id` ended with trailers: what to do with what is held.
-    pub fn on_response_trailers(&self, host: &dyn Host, id: u32) -> Emit {
+    /// The answer to request `id` ended with trailers; `body` is what the proxy holds of a
+    /// JSON answer, when it could be had: what to do with it.
+    pub fn on_response_trailers(&self, host: &dyn Host, id: u32, body: Option<&[u8]>) -> Emit {
+        if let (Some(body), false) = (body, self.needs_bytes(id)) {
+            return self.on_response_body(host, id, body, true);
+        }
         let (Some(c), Some(mut l)) = (self.current(), self.mcp.take_listing(id)) else {
             return Emit::Pass;
         };

@@ -11,6 +11,7 @@ mod signatures;
 mod tests;
 
 pub use accounting::{Counters, Seen};
+pub use mcp::Answer;
 
 use crate::audit::AuditLimiter;
 use crate::capabilities::{Host, LogLevel};

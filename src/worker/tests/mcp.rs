@@ -31,6 +31,14 @@ fn call(tool: &str) -> Vec<u8> {
         .into_bytes()
 }
 
+fn answer<'a>(content_type: &'a str, content_encoding: Option<&'a str>) -> Answer<'a> {
+    Answer {
+        content_type: Some(content_type),
+        content_encoding,
+        content_length: None,
+    }
+}
+
 const LIST: &[u8] =
     br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search"},{"name":"delete_repo"}]}}"#;
 
@@ -121,7 +129,7 @@ fn list_answers_are_cut_as_they_pass() {
     let want = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"search"}]}}"#.to_vec();
     // JSON: held by the proxy until its end (each call sees all it holds), then cut.
     ask(10);
-    assert!(w.on_response_headers(&host, 10, Some("application/json"), None));
+    assert!(w.on_response_headers(&host, 10, answer("application/json", None)));
     assert_eq!(
         w.on_response_body(&host, 10, &LIST[..20], false),
         Emit::Hold
@@ -133,7 +141,7 @@ fn list_answers_are_cut_as_they_pass() {
     assert!(!w.awaits_answer(10), "forgotten at the end");
     // An event stream: event by event.
     ask(11);
-    assert!(w.on_response_headers(&host, 11, Some("text/event-stream"), None));
+    assert!(w.on_response_headers(&host, 11, answer("text/event-stream", None)));
     let mut stream = b"event: message\ndata: ".to_vec();
     stream.extend_from_slice(LIST);
     stream.extend_from_slice(b"\n\n");
@@ -153,7 +161,7 @@ fn list_answers_are_cut_as_they_pass() {
     assert_eq!(host.counter("authgate.mcp.entries_hidden"), 2);
     // Not JSON: passed as it is, said once.
     ask(12);
-    assert!(w.on_response_headers(&host, 12, Some("application/json"), None));
+    assert!(w.on_response_headers(&host, 12, answer("application/json", None)));
     assert_eq!(w.on_response_body(&host, 12, b"{oops", true), Emit::Pass);
     assert_eq!(
         host.lines_with("a tools/list answer passes uncut: the answer is not JSON")
@@ -162,27 +170,47 @@ fn list_answers_are_cut_as_they_pass() {
     );
     // Compressed: not watched, said at once. Trailers: what the proxy holds goes on uncut.
     ask(13);
-    assert!(!w.on_response_headers(&host, 13, Some("application/json"), Some("gzip")));
+    assert!(!w.on_response_headers(&host, 13, answer("application/json", Some("gzip"))));
     assert_eq!(
         host.lines_with("passes uncut: the answer is compressed")
             .len(),
         1
     );
     ask(14);
-    assert!(w.on_response_headers(&host, 14, Some("application/json"), None));
-    assert_eq!(w.on_response_body(&host, 14, LIST, false), Emit::Hold);
-    assert_eq!(w.on_response_trailers(&host, 14), Emit::Pass);
+    assert!(w.on_response_headers(&host, 14, answer("application/json", None)));
+    assert!(
+        !w.needs_bytes(14),
+        "a JSON answer is judged by its size until its end"
+    );
+    assert_eq!(w.on_response_progress(&host, 14, LIST.len()), Emit::Hold);
+    assert_eq!(w.on_response_trailers(&host, 14, None), Emit::Pass);
     assert_eq!(
         host.lines_with("passes uncut: the answer ended with trailers")
             .len(),
         1
     );
+    ask(17);
+    assert!(w.on_response_headers(&host, 17, answer("application/json", None)));
+    let cut = w.on_response_trailers(&host, 17, Some(LIST));
+    assert_eq!(cut, Emit::Replace(want.clone()), "cut when in reach");
+    // A JSON answer that says it is longer than the proxy can hold is let be.
+    ask(18);
+    let long = Answer {
+        content_length: Some(crate::mcp::answer::MAX_JSON + 1),
+        ..answer("application/json", None)
+    };
+    assert!(!w.on_response_headers(&host, 18, long));
+    assert_eq!(
+        host.lines_with("passes uncut: the answer is larger than authgate reads")
+            .len(),
+        1
+    );
     w.on_tick(&host);
-    assert_eq!(host.counter("authgate.mcp.lists_uncut"), 3);
+    assert_eq!(host.counter("authgate.mcp.lists_uncut"), 4);
     // An answer that is neither JSON nor a stream is not watched; a finished request is
     // forgotten.
     ask(15);
-    assert!(!w.on_response_headers(&host, 15, Some("text/plain"), None));
+    assert!(!w.on_response_headers(&host, 15, answer("text/plain", None)));
     assert!(!w.awaits_answer(15));
     ask(16);
     w.on_request_done(&host, 16);
