@@ -102,10 +102,26 @@ fn read_record<'a>(record: &'a [u8], hash: &str) -> Option<(u64, &'a [u8])> {
 }
 
 impl Introspections {
-    /// For a new configuration: calls made under the old one are no longer awaited.
-    pub fn configure(&self) {
+    /// For a new configuration: calls made under the old one are no longer awaited, and the
+    /// lease record of every slot exists. Envoy has no "create if absent": two workers that
+    /// both find a slot's record missing at its first use would both write one, the second
+    /// over the first's lease, and both would call (seen: two calls for one token, 1 run in
+    /// 6). Created here, before any request, a lease is only ever taken by compare-and-swap.
+    pub fn configure(&self, host: &dyn Host, engine: &Engine) {
         self.calls.borrow_mut().clear();
         self.metadata.borrow_mut().clear();
+        for p in &engine.config().providers {
+            let Some(service) = p.check.introspection() else {
+                continue;
+            };
+            let source = service.source();
+            for slot in 0..SLOTS {
+                let lease = key("lease", source, Some(slot));
+                if host.shared_get(&lease).is_some_and(|s| s.value.is_none()) {
+                    let _ = host.shared_set(&lease, b"0", None);
+                }
+            }
+        }
     }
 
     /// A request ended: the calls its context made will never be answered here, so they are

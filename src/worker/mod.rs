@@ -139,7 +139,7 @@ impl Worker {
         let counters = Counters::define(host, Catalog::new(engine.config()));
         audit_key::sync(host, &engine);
         self.fetches.configure();
-        self.introspections.configure();
+        self.introspections.configure(host, &engine);
         let remote = engine.remote_jwks().count() > 0
             || engine
                 .config()
