@@ -9,6 +9,7 @@
 #   ./build.sh fuzz     cargo fuzz on the pure core (nightly), FUZZ_SECONDS per target
 #   ./build.sh measure  cost of a bcrypt check and other per-request costs, through Envoy
 #   ./build.sh cli      the native `authgate` command (check, explain, hash-key, htpasswd) → dist/authgate
+#   ./build.sh native   the native Envoy dynamic module, same core → dist/libauthgate.so
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -148,6 +149,17 @@ cli() {
   cp cli/target/release/authgate dist/authgate
 }
 
+# The Envoy dynamic module (envoy.filters.http.dynamic_modules, ABI v0.2.0 of Envoy 1.40):
+# the same core over Envoy's C ABI. Its own profile: panics unwind to the ABI boundary, where
+# they are caught and the request is answered 500, instead of aborting Envoy.
+native() {
+  ensure_rust
+  log "building dist/libauthgate.so (the native Envoy dynamic module)"
+  cargo build --profile native --features native --lib --quiet
+  mkdir -p dist
+  cp target/native/libauthgate.so dist/libauthgate.so
+}
+
 run_tests() {
   ensure_rust
   ensure_venv
@@ -169,7 +181,10 @@ run_tests() {
   log "the command line: unit and command tests, clippy"
   cargo test --quiet --manifest-path cli/Cargo.toml
   cargo clippy --quiet --manifest-path cli/Cargo.toml --all-targets -- -D warnings
+  log "clippy (the native module)"
+  cargo clippy --quiet --profile native --features native --lib -- -D warnings
   cli
+  native
   build
   local size
   size=$(wc -c < dist/authgate.wasm)
@@ -273,5 +288,6 @@ case "$cmd" in
   soak) soak "$@" ;;
   fuzz) fuzz "$@" ;;
   cli) cli ;;
+  native) native ;;
   *) echo "usage: $0 [build|test|demo|compose|bench|soak|fuzz|measure|cli]" >&2; exit 2 ;;
 esac

@@ -36,6 +36,8 @@ pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 mod host;
+#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
+mod native;
 
 pub use engine::{Decision, Engine};
 pub use error::{ConfigError, Denial};

@@ -102,6 +102,18 @@ type Entry = (Vec<u8>, HashMap<String, String>, BodyPhase);
 fn walk(v: &Value, out: &mut Vec<Entry>) {
     match v {
         Value::Object(m) => {
+            // The native module: a dynamic-module filter named authgate, configured by the
+            // same document.
+            if let (Some(module), Some(c)) =
+                (m.get("dynamic_module_config"), m.get("filter_config"))
+            {
+                if module["name"].as_str() == Some("authgate") {
+                    if let Some(config) = configuration(c) {
+                        out.push((config, HashMap::new(), BodyPhase::Unsaid));
+                    }
+                }
+                return;
+            }
             if let (Some(vm), Some(c)) = (m.get("vm_config"), m.get("configuration")) {
                 if let Some(config) = configuration(c) {
                     let file = vm["code"]["local"]["filename"].as_str().unwrap_or("");

@@ -333,6 +333,14 @@ impl Worker {
             .collect()
     }
 
+    /// Hands the pending counts to the host now: for a host with no tick (the native module
+    /// flushes after each decision; its counters are atomic, so batching buys nothing).
+    pub fn flush_counters(&self, host: &dyn Host) {
+        if let Some(c) = self.current() {
+            c.counters.flush(host);
+        }
+    }
+
     /// Whether request `id` is held for its decision.
     pub fn holds(&self, id: u32) -> bool {
         self.held.borrow().iter().any(|h| h.request.id == id)

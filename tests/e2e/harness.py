@@ -15,6 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WASM = os.path.join(ROOT, "dist", "authgate.wasm")
+NATIVE = os.path.join(ROOT, "dist", "libauthgate.so")
+# Envoy finds a dynamic module `authgate` as libauthgate.so on this path.
+os.environ.setdefault("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", os.path.dirname(NATIVE))
 
 
 def envoy_binary():
@@ -131,7 +134,7 @@ class JwksServer:
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
               before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None, vm_env=None,
-              stop_iteration=False):
+              stop_iteration=False, native=False):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
     or a string sent as is."""
@@ -158,6 +161,18 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
             },
         },
     }
+    if native:
+        # The same configuration for the native module (dist/libauthgate.so), as
+        # docs/deploying.md shows it.
+        wasm_filter = {
+            "name": "envoy.filters.http.dynamic_modules",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+                "dynamic_module_config": {"name": "authgate", "do_not_close": True},
+                "filter_name": "authgate",
+                "filter_config": configuration,
+            },
+        }
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "ingress",

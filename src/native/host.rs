@@ -1,0 +1,138 @@
+//! The core's `Host` over the dynamic-module ABI: Envoy's clock is the system's, shared data
+//! is one in-process map with Envoy's compare-and-swap rules (the workers are threads of one
+//! process), counters are the ones defined when the configuration was loaded, and per-request
+//! facts (the client's address, its certificate) come from the stream being decided.
+
+use super::abi::*;
+use crate::capabilities::memory::{self, SharedMap};
+use crate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
+use std::sync::{Mutex, OnceLock};
+
+/// What every worker shares: what Envoy's shared data is to the wasm filter.
+fn shared() -> &'static Mutex<SharedMap> {
+    static SHARED: OnceLock<Mutex<SharedMap>> = OnceLock::new();
+    SHARED.get_or_init(|| Mutex::new(SharedMap::new()))
+}
+
+/// The host for one hook: the stream it is about (null outside one) and the counter ids the
+/// configuration defined.
+pub struct NativeHost<'a> {
+    pub filter: EnvoyPtr,
+    pub counters: &'a [(String, usize)],
+}
+
+fn level(l: LogLevel) -> u32 {
+    match l {
+        LogLevel::Debug => LOG_DEBUG,
+        LogLevel::Info => LOG_INFO,
+        LogLevel::Warn => LOG_WARN,
+        LogLevel::Error => LOG_ERROR,
+    }
+}
+
+/// Writes a log line through Envoy's logger (component `dynamic_modules`).
+pub fn log(l: LogLevel, line: &str) {
+    // SAFETY: a buffer of ours, valid for the call.
+    unsafe { envoy_dynamic_module_callback_log(level(l), ModuleBuffer::from(line.as_bytes())) }
+}
+
+impl NativeHost<'_> {
+    fn attribute(&self, id: u32) -> Option<String> {
+        if self.filter.is_null() {
+            return None;
+        }
+        let mut out = EnvoyBuffer::NULL;
+        // SAFETY: the stream's pointer during its hook; Envoy's buffer read before returning.
+        let found = unsafe {
+            envoy_dynamic_module_callback_http_filter_get_attribute_string(
+                self.filter,
+                id,
+                &mut out,
+            )
+        };
+        // SAFETY: as above.
+        found.then(|| String::from_utf8_lossy(unsafe { out.as_bytes() }).into_owned())
+    }
+}
+
+impl Host for NativeHost<'_> {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    }
+
+    fn shared_get(&self, key: &str) -> Option<Shared> {
+        let map = shared().lock().ok()?;
+        Some(memory::get(&map, key))
+    }
+
+    fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedSetError> {
+        let mut map = shared().lock().map_err(|_| SharedSetError::Host)?;
+        memory::set(&mut map, key, value, cas)
+    }
+
+    /// No call leaves the native module yet: configurations that need one are refused at load.
+    fn dispatch(&self, _call: &Callout) -> Result<u32, String> {
+        Err("the native module makes no calls yet".into())
+    }
+
+    fn define_counter(&self, name: &str) -> Option<u32> {
+        self.counters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id as u32)
+    }
+
+    fn increment_counter(&self, id: u32, by: u64) {
+        if self.filter.is_null() {
+            return;
+        }
+        // SAFETY: the stream's pointer during its hook; no labels.
+        unsafe {
+            envoy_dynamic_module_callback_http_filter_increment_counter(
+                self.filter,
+                id as usize,
+                std::ptr::null_mut(),
+                0,
+                by,
+            );
+        }
+    }
+
+    fn log_enabled(&self, l: LogLevel) -> bool {
+        // SAFETY: a plain call with an integer.
+        unsafe { envoy_dynamic_module_callback_log_enabled(level(l)) }
+    }
+
+    fn log(&self, l: LogLevel, line: &str) {
+        log(l, line);
+    }
+
+    fn client_address(&self) -> String {
+        self.attribute(ATTR_SOURCE_ADDRESS).unwrap_or_default()
+    }
+
+    fn random_key(&self) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        // A key for fingerprints and cache slots: the same on every worker comes from the
+        // shared audit key; this one only starts a worker off.
+        let _ = getrandom::fill(&mut key);
+        key
+    }
+
+    fn random(&self) -> Option<crate::providers::Random> {
+        Some(std::rc::Rc::new(|out: &mut [u8]| {
+            getrandom::fill(out).is_ok()
+        }))
+    }
+
+    fn peer_certificate_sha256(&self) -> Option<String> {
+        self.attribute(ATTR_CONNECTION_SHA256_PEER_CERT_DIGEST)
+            .filter(|d| !d.is_empty())
+    }
+
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
