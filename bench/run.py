@@ -55,6 +55,19 @@ def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM), env=None, body=Fal
                                      "value": json.dumps(config)}}}}
 
 
+def native(config):
+    """The same configuration in the native module (dist/libauthgate.so, ./build.sh native)."""
+    return {"name": "envoy.filters.http.dynamic_modules", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+        "dynamic_module_config": {"name": "authgate", "do_not_close": True}, "filter_name": "authgate",
+        "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(config)}}}
+
+
+def config_of(filt):
+    """The plugin configuration an authgate wasm filter carries."""
+    return json.loads(filt["typed_config"]["config"]["configuration"]["value"])
+
+
 FLOOR = os.path.join(HERE, "floor", "target", "wasm32-wasip1", "release", "authgate_bench_floor.wasm")
 
 
@@ -275,7 +288,22 @@ def configs():
         ("jwt_authn missing", "missing 401", native_jwt(["rsa"], False), [], 401),
         ("authgate jwt missing", "missing 401", AG_JWT, [], 401),
     ]
-    return out + before_rows(out)
+    return out + before_rows(out) + native_rows(out)
+
+
+def native_rows(rows):
+    """Every authgate row the native module serves (checks with no call out of Envoy), again
+    with dist/libauthgate.so, when it is built."""
+    if not os.path.exists(os.path.join(ROOT, "dist", "libauthgate.so")):
+        return []
+    out = []
+    for name, group, filt, headers, status in rows:
+        if not name.startswith("authgate ") or isinstance(filt, list) or "[before]" in name:
+            continue
+        if any(w in name for w in ("introspection", "session", "DPoP", "ES384")):
+            continue
+        out.append((name.replace("authgate ", "native ", 1), group, native(config_of(filt)), headers, status))
+    return out
 
 
 def before_rows(rows):
