@@ -294,12 +294,7 @@ impl Engine {
         let Some(Ok(crate::mcp::Message::Call(call))) = req.mcp() else {
             return None;
         };
-        let kind = match call.method.as_str() {
-            "tools/list" => Kind::Tool,
-            "prompts/list" => Kind::Prompt,
-            "resources/list" => Kind::Resource,
-            _ => return None,
-        };
+        let kind = Kind::listed_by(&call.method)?;
         self.config.mcp_lists.contains(&kind).then_some(kind)
     }
 

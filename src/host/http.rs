@@ -54,8 +54,6 @@ fn serialize(pairs: &[(String, String)]) -> Vec<u8> {
 pub struct Filter {
     worker: Rc<Worker>,
     id: u32,
-    /// The core asked for the request body.
-    reading: bool,
     /// The answer's body goes through the core.
     watching: bool,
 }
@@ -65,7 +63,6 @@ impl Filter {
         Filter {
             worker,
             id,
-            reading: false,
             watching: false,
         }
     }
@@ -79,10 +76,8 @@ impl Filter {
                 let step = self.worker.on_request_body(&HostCalls, self.id, Some(&[]));
                 self.carry_out(step, false)
             }
-            Step::ReadBody if !self.reading => {
-                self.reading = true;
-                Action::Pause
-            }
+            // The worker keeps the request until its body comes (and asks only once).
+            Step::ReadBody if self.worker.reads_body(self.id) => Action::Pause,
             Step::ReadBody => fail_closed("the body was asked for twice"),
             Step::Unconfigured => fail_closed("the filter has no valid configuration"),
         }
@@ -123,18 +118,15 @@ impl HttpContext for Filter {
     /// then a request held for its decision must stay held: going on from here would let
     /// Envoy send the paused headers upstream.
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        // Decided without its body (report mode, after the wait for it ran out): it went on.
-        if self.reading && !self.worker.reads_body(self.id) {
-            self.reading = false;
-        }
-        if !self.reading {
+        // Whether the worker still waits for the body: not once it was decided without it
+        // (report mode, after the wait for it ran out), when the request went on.
+        if !self.worker.reads_body(self.id) {
             return self.held_or_continue();
         }
         let too_large = body_size > crate::mcp::jsonrpc::MAX_BODY;
         if !end_of_stream && !too_large {
             return Action::Pause;
         }
-        self.reading = false;
         let body = match too_large {
             true => None,
             false => match hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size) {
@@ -151,13 +143,9 @@ impl HttpContext for Filter {
     /// Trailers end a body that never said it ended: refuse what cannot be read whole. A
     /// request held for its decision stays held: going on would send it upstream.
     fn on_http_request_trailers(&mut self, _trailers: usize) -> Action {
-        if self.reading && !self.worker.reads_body(self.id) {
-            self.reading = false;
-        }
-        if !self.reading {
+        if !self.worker.reads_body(self.id) {
             return self.held_or_continue();
         }
-        self.reading = false;
         let step = self
             .worker
             .on_request_body(&HostCalls, self.id, Some(b"\0"));

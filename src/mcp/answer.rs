@@ -154,18 +154,14 @@ impl Cutter {
             cut(data, kind, &mut counted)
         };
         let emit = match self.form {
-            Form::Untouched if self.held.is_empty() => Emit::Pass,
-            Form::Untouched => {
-                let mut all = std::mem::take(&mut self.held);
-                all.extend_from_slice(body);
-                Emit::Replace(all)
-            }
+            // Every way to give up leaves nothing held: what comes goes on as it is.
+            Form::Untouched => Emit::Pass,
             Form::Json if !end => self.progress(body.len()),
             Form::Json => match edit(body) {
                 Ok(Some(cut)) => Emit::Replace(cut),
                 Ok(None) => Emit::Pass,
                 Err(e) => {
-                    self.note(trouble_of(e));
+                    self.note(e.reason());
                     Emit::Pass
                 }
             },
@@ -195,7 +191,7 @@ impl Cutter {
                     }
                 });
                 if let Some(e) = failed {
-                    self.note(trouble_of(e));
+                    self.note(e.reason());
                 }
                 if self.held.len() > MAX_EVENT {
                     self.give_up("an event is larger than authgate reads");
@@ -209,13 +205,6 @@ impl Cutter {
         };
         self.removed += removed;
         emit
-    }
-}
-
-fn trouble_of(e: ListError) -> &'static str {
-    match e {
-        ListError::NotJson => "the answer is not JSON",
-        ListError::Shape => "the list in the answer could not be located",
     }
 }
 

@@ -78,15 +78,6 @@ impl std::fmt::Display for BodyError {
     }
 }
 
-/// Which member of `params` names what a method acts on.
-fn named_by(method: &str) -> Option<&'static str> {
-    match method {
-        "tools/call" | "prompts/get" => Some("name"),
-        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Some("uri"),
-        _ => None,
-    }
-}
-
 /// Reads one MCP message from `body`.
 pub fn parse(body: &[u8]) -> Result<Message, BodyError> {
     if body.len() > MAX_BODY {
@@ -114,7 +105,7 @@ pub fn parse(body: &[u8]) -> Result<Message, BodyError> {
         Some(Value::Object(p)) => Some(p),
         Some(_) => return Err(BodyError::NotRequest),
     };
-    let name = match named_by(method) {
+    let name = match super::select::Kind::named_by(method).map(super::select::Kind::key) {
         None => None,
         Some(member) => {
             let n = params.and_then(|p| p.get(member)).and_then(Value::as_str);

@@ -19,23 +19,28 @@ pub enum ListError {
     Shape,
 }
 
-impl std::fmt::Display for ListError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ListError::NotJson => "the answer is not JSON (or repeats a key)",
+impl ListError {
+    /// Why, in plain words (the log line of an answer passed uncut).
+    pub fn reason(self) -> &'static str {
+        match self {
+            ListError::NotJson => "the answer is not JSON",
             ListError::Shape => "the list in the answer could not be located",
-        })
+        }
     }
 }
 
-impl Kind {
-    /// The member of `result` that holds the list, and the member of an entry that names it.
-    fn members(self) -> (&'static str, &'static str) {
-        match self {
-            Kind::Tool => ("tools", "name"),
-            Kind::Prompt => ("prompts", "name"),
-            Kind::Resource => ("resources", "uri"),
-        }
+impl std::fmt::Display for ListError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+/// The member of `result` that holds a list of `kind`.
+fn list_member(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Tool => "tools",
+        Kind::Prompt => "prompts",
+        Kind::Resource => "resources",
     }
 }
 
@@ -47,7 +52,7 @@ pub fn cut(
     keep: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Option<Vec<u8>>, ListError> {
     let v = parse_strict(body).map_err(|_| ListError::NotJson)?;
-    let (member, key) = kind.members();
+    let (member, key) = (list_member(kind), kind.key());
     let Some(Value::Array(entries)) = v.get("result").and_then(|r| r.get(member)) else {
         return Ok(None);
     };

@@ -51,6 +51,31 @@ impl Kind {
             Kind::Resource => "resources/read",
         }
     }
+
+    /// The method that lists these.
+    pub fn list_method(self) -> &'static str {
+        match self {
+            Kind::Tool => "tools/list",
+            Kind::Prompt => "prompts/list",
+            Kind::Resource => "resources/list",
+        }
+    }
+
+    /// What `method` lists, if it is a list method.
+    pub fn listed_by(method: &str) -> Option<Kind> {
+        [Kind::Tool, Kind::Prompt, Kind::Resource]
+            .into_iter()
+            .find(|k| k.list_method() == method)
+    }
+
+    /// The member of a call's `params` (and of a listed entry) that names one: `name`, or
+    /// `uri` for a resource.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Tool | Kind::Prompt => "name",
+            Kind::Resource => "uri",
+        }
+    }
 }
 
 impl McpMatch {

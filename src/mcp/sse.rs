@@ -29,15 +29,12 @@ pub fn scan(buf: &[u8], from: Scanned) -> (Vec<usize>, Scanned) {
     let mut ends = Vec::new();
     let (mut i, mut line_start) = (from.next, from.line_start);
     while i < buf.len() {
-        let eol = match buf[i] {
-            b'\n' => 1,
-            b'\r' if i + 1 == buf.len() => break,
-            b'\r' if buf[i + 1] == b'\n' => 2,
-            b'\r' => 1,
-            _ => {
-                i += 1;
-                continue;
-            }
+        if buf[i] == b'\r' && i + 1 == buf.len() {
+            break;
+        }
+        let Some(eol) = eol_at(buf, i) else {
+            i += 1;
+            continue;
         };
         let empty = i == line_start;
         i += eol;
@@ -55,20 +52,25 @@ pub fn scan(buf: &[u8], from: Scanned) -> (Vec<usize>, Scanned) {
     )
 }
 
+/// The length of the line ending at `i` of `buf` (CRLF, LF or CR), if one is there.
+fn eol_at(buf: &[u8], i: usize) -> Option<usize> {
+    match buf.get(i)? {
+        b'\n' => Some(1),
+        b'\r' if buf.get(i + 1) == Some(&b'\n') => Some(2),
+        b'\r' => Some(1),
+        _ => None,
+    }
+}
+
 /// The lines of `event`, each with its line ending.
 fn lines(event: &[u8]) -> Vec<(&[u8], &[u8])> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut i = 0;
     while i < event.len() {
-        let eol = match event[i] {
-            b'\n' => 1,
-            b'\r' if event.get(i + 1) == Some(&b'\n') => 2,
-            b'\r' => 1,
-            _ => {
-                i += 1;
-                continue;
-            }
+        let Some(eol) = eol_at(event, i) else {
+            i += 1;
+            continue;
         };
         out.push((&event[start..i], &event[i..i + eol]));
         i += eol;

@@ -130,9 +130,8 @@ impl Worker {
     /// The answer to request `id` begins: whether its body is to be cut (then it may change
     /// length, and the adapter removes `content-length`).
     pub fn on_response_headers(&self, host: &dyn Host, id: u32, answer: Answer) -> bool {
-        let mut l = match self.mcp.take_listing(id) {
-            Some(l) => l,
-            None => return false,
+        let (Some(c), Some(mut l)) = (self.current(), self.mcp.take_listing(id)) else {
+            return false;
         };
         let Some(mut cutter) = Cutter::new(l.kind, answer.content_type, answer.content_encoding)
         else {
@@ -145,7 +144,7 @@ impl Worker {
         }
         if !cutter.may_change() {
             // Compressed or too long: nothing to cut, said now, since its body is never read.
-            self.trouble(host, l.kind, &mut cutter);
+            say_trouble(host, &c, l.kind, &mut cutter);
             return false;
         }
         l.cutter = Some(cutter);
@@ -234,7 +233,7 @@ impl Worker {
     fn finish(&self, host: &dyn Host, c: &super::Configured, mut l: Listing, end: bool) {
         let kind = l.kind;
         if let Some(cutter) = l.cutter.as_mut() {
-            self.trouble(host, kind, cutter);
+            say_trouble(host, c, kind, cutter);
             if end && cutter.removed > 0 {
                 let (cut, hidden, _) = c.counters.catalog().mcp_lists;
                 c.counters.add(cut, 1);
@@ -245,26 +244,17 @@ impl Worker {
             self.mcp.listings.borrow_mut().push(l);
         }
     }
-
-    fn trouble(&self, host: &dyn Host, kind: Kind, cutter: &mut Cutter) {
-        let Some(why) = cutter.trouble() else { return };
-        if let Some(c) = self.current() {
-            c.counters.add(c.counters.catalog().mcp_lists.2, 1);
-        }
-        host.log(
-            LogLevel::Warn,
-            &format!(
-                "authgate: a {} answer passes uncut: {why}",
-                list_method(kind)
-            ),
-        );
-    }
 }
 
-fn list_method(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Tool => "tools/list",
-        Kind::Prompt => "prompts/list",
-        Kind::Resource => "resources/list",
-    }
+/// Logs and counts why an answer passes uncut, once per answer.
+fn say_trouble(host: &dyn Host, c: &super::Configured, kind: Kind, cutter: &mut Cutter) {
+    let Some(why) = cutter.trouble() else { return };
+    c.counters.add(c.counters.catalog().mcp_lists.2, 1);
+    host.log(
+        LogLevel::Warn,
+        &format!(
+            "authgate: a {} answer passes uncut: {why}",
+            kind.list_method()
+        ),
+    );
 }
