@@ -88,6 +88,32 @@ class Upstream:
         self.server.server_close()
 
 
+class NodeServer:
+    """A Node.js script serving on 127.0.0.1 (a service from npm, such as oidc-provider): it
+    says READY when it listens; `log()` is everything it printed. Every wait is bounded."""
+
+    def __init__(self, what, script, *args):
+        self.log_path = os.path.join(tempfile.mkdtemp(prefix="authgate-node-"), "node.log")
+        self.proc = subprocess.Popen(["node", script, *map(str, args)],
+                                     stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while "READY" not in self.log():
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"{what} did not start:\n" + self.log())
+            time.sleep(0.1)
+
+    def log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
 class JwksServer:
     """Serves `self.jwks` at any path; `mode` is ok, 500 or garbage; `delay` slows answers."""
 

@@ -9,7 +9,6 @@ import base64
 import json
 import os
 import subprocess
-import tempfile
 import threading
 import time
 import types
@@ -19,7 +18,7 @@ import urllib.request
 import pytest
 
 from conftest import _live
-from harness import Envoy, bootstrap, free_port, request
+from harness import Envoy, NodeServer, bootstrap, free_port, request
 
 pytest.importorskip("mcp")
 
@@ -31,6 +30,7 @@ from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuth
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 from mcp.server.mcpserver import MCPServer  # noqa: E402
 from mcp.server.transport_security import TransportSecuritySettings  # noqa: E402
+from test_mcp import Storage  # noqa: E402  the SDK's token storage, in memory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOLS = os.path.join(HERE, "..", "..", ".tools", "node_modules")
@@ -39,25 +39,14 @@ TS_SDK = os.path.join(TOOLS, "@modelcontextprotocol", "sdk")
 ACCEPT = ("accept", "application/json, text/event-stream")
 
 
-class AuthorizationServer:
+class AuthorizationServer(NodeServer):
     """oidc-provider (client credentials, resource indicators, JWT access tokens) in Node.js."""
 
     def __init__(self, resources):
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
-        self.log_path = os.path.join(tempfile.mkdtemp(prefix="authgate-as-"), "as.log")
-        self.proc = subprocess.Popen(
-            ["node", os.path.join(HERE, "mcp_as.mjs"), OIDC_PROVIDER, str(self.port), json.dumps(resources)],
-            stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while "READY" not in self.log():
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("the authorization server did not start:\n" + self.log())
-            time.sleep(0.1)
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
+        super().__init__("the authorization server", os.path.join(HERE, "mcp_as.mjs"), OIDC_PROVIDER,
+                         self.port, json.dumps(resources))
 
     def token(self, client, resource, scope):
         form = urllib.parse.urlencode({"grant_type": "client_credentials", "resource": resource, "scope": scope})
@@ -66,13 +55,6 @@ class AuthorizationServer:
             "authorization": f"Basic {basic}", "content-type": "application/x-www-form-urlencoded"})
         with urllib.request.urlopen(req, timeout=10) as r:
             return json.load(r)["access_token"]
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def mcp_servers(port, seen, tokens):
@@ -178,25 +160,6 @@ def gw():
         envoy.stop()
         srv.should_exit = True
         auth.stop()
-
-
-class Storage:
-    """The SDK's token storage, in memory."""
-
-    def __init__(self):
-        self.tokens, self.client_info = None, None
-
-    async def get_tokens(self):
-        return self.tokens
-
-    async def set_tokens(self, tokens):
-        self.tokens = tokens
-
-    async def get_client_info(self):
-        return self.client_info
-
-    async def set_client_info(self, info):
-        self.client_info = info
 
 
 def sdk_session(gw, url, client, steps):

@@ -9,13 +9,12 @@ step fails."""
 
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 
 import pytest
 
-from harness import Envoy, Upstream, bootstrap, free_port, request
+from harness import Envoy, NodeServer, Upstream, bootstrap, free_port, request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OIDC_PROVIDER = os.path.join(HERE, "..", "..", ".tools", "node_modules", "oidc-provider", "lib", "index.js")
@@ -25,29 +24,11 @@ COOKIE_KEY = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="  # 32 bytes, base64
 ARTIFACTS = os.path.join(HERE, "artifacts")
 
 
-class Provider:
-    """oidc-provider in a Node.js process on 127.0.0.1; every wait is bounded."""
+class Provider(NodeServer):
+    """oidc-provider in a Node.js process on 127.0.0.1, for the site on `site_port`."""
 
     def __init__(self, port, site_port):
-        self.log_path = os.path.join(tempfile.mkdtemp(prefix="authgate-op-"), "op.log")
-        self.proc = subprocess.Popen(["node", os.path.join(HERE, "oidc_provider.mjs"), OIDC_PROVIDER, str(port), str(site_port)],
-                                     stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
-        deadline = time.time() + 30
-        while "READY" not in self.log():
-            if self.proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("the OpenID Provider did not start:\n" + self.log())
-            time.sleep(0.1)
-
-    def log(self):
-        with open(self.log_path) as f:
-            return f.read()
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        super().__init__("the OpenID Provider", os.path.join(HERE, "oidc_provider.mjs"), OIDC_PROVIDER, port, site_port)
 
 
 @pytest.fixture(scope="module")
