@@ -183,6 +183,8 @@ run_tests() {
   cargo clippy --quiet --manifest-path cli/Cargo.toml --all-targets -- -D warnings
   log "clippy (the native module)"
   cargo clippy --quiet --profile native --features native --lib -- -D warnings
+  log "unit tests of the native module (its signatures)"
+  cargo test --quiet --features native --lib native::
   cli
   native
   build
@@ -196,8 +198,10 @@ run_tests() {
   log "building dist/authgate-trap.wasm (test-only: traps on /__authgate_trap)"
   cargo build --release --target "$TARGET" --quiet --features test-trap --target-dir target/trap
   cp "target/trap/$TARGET/release/authgate.wasm" dist/authgate-trap.wasm
-  log "integration tests against Envoy $ENVOY_VERSION"
+  log "integration tests against Envoy $ENVOY_VERSION (the wasm filter)"
   "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@"
+  log "integration tests against Envoy $ENVOY_VERSION (the native module, AUTHGATE_ARTIFACT=native)"
+  AUTHGATE_ARTIFACT=native "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@"
 }
 
 demo() {

@@ -292,15 +292,13 @@ def configs():
 
 
 def native_rows(rows):
-    """Every authgate row the native module serves (checks with no call out of Envoy), again
-    with dist/libauthgate.so, when it is built."""
+    """Every authgate row again with dist/libauthgate.so, when it is built (the MCP rows,
+    which read bodies, are not among these rows)."""
     if not os.path.exists(os.path.join(ROOT, "dist", "libauthgate.so")):
         return []
     out = []
     for name, group, filt, headers, status in rows:
         if not name.startswith("authgate ") or isinstance(filt, list) or "[before]" in name:
-            continue
-        if any(w in name for w in ("introspection", "session", "DPoP", "ES384")):
             continue
         out.append((name.replace("authgate ", "native ", 1), group, native(config_of(filt)), headers, status))
     return out
@@ -549,7 +547,14 @@ def startup_report(start):
         lines.append(f"| {k} | {v['ready_ms']} ms | {v['rss_mb']} MB |")
     none, fl = start["no wasm filter"], start["floor filter"]
     checks = []
-    for name in [k for k in start if k.startswith("authgate")]:
+    nat = start.get("authgate native")
+    if nat:
+        # The issue's targets for the native module: over no filter at all, since it needs no VM.
+        added, mem = nat["ready_ms"] - none["ready_ms"], nat["rss_mb"] - none["rss_mb"]
+        checks.append(f"authgate native: start-up +{added} ms over no filter (target <= 20 ms: "
+                      f"{'met' if added <= 20 else 'missed'}), resident memory +{mem:.1f} MB over no filter "
+                      f"(target <= 5 MB: {'met' if mem <= 5 else 'missed'})")
+    for name in [k for k in start if k.startswith("authgate") and k != "authgate native"]:
         ag = start[name]
         added, mem = ag["ready_ms"] - none["ready_ms"], ag["rss_mb"] - fl["rss_mb"]
         checks.append(f"{name}: start-up +{added} ms over no filter (target <= 250 ms: "
@@ -598,6 +603,8 @@ def startup():
     `--concurrency 2` (V8 compiles the whole module on the main thread at every start, and each
     worker has its own VM). Median of 5, the three interleaved in each round."""
     cases = [("no wasm filter", None), ("floor filter", floor("pass")), ("authgate", AG_JWT)]
+    if os.path.exists(os.path.join(ROOT, "dist", "libauthgate.so")):
+        cases.append(("authgate native", native(config_of(AG_JWT))))
     old = os.environ.get("BENCH_COMPARE")
     if old:
         cases.append(("authgate [before]", with_module(AG_JWT, old)))

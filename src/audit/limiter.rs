@@ -1,11 +1,17 @@
-//! The per-worker limit on audit lines: a flood of bad requests must not become a flood of log
-//! writes (each costs the worker about as much as the request itself). Lines left out are
-//! counted, and the count is summarised from the tick, so a burst followed by silence still
-//! leaves its size in the log.
+//! The limit on audit lines: a flood of bad requests must not become a flood of log writes
+//! (each costs the worker about as much as the request itself). Lines left out are counted,
+//! and the count is summarised from the tick, so a burst followed by silence still leaves its
+//! size in the log. A wasm worker keeps its own; the native module's workers share one, so the
+//! main thread's tick can summarise what the worker threads left out.
+
+use std::sync::Mutex;
 
 /// Counts audit lines per second; time is passed in (milliseconds since the epoch).
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct AuditLimiter {
+#[derive(Debug, Default)]
+pub struct AuditLimiter(Mutex<Window>);
+
+#[derive(Debug, Default)]
+struct Window {
     /// The second the counts below belong to.
     second: u64,
     /// Lines written in `second`.
@@ -17,12 +23,28 @@ pub struct AuditLimiter {
 }
 
 impl AuditLimiter {
+    fn window(&self) -> std::sync::MutexGuard<'_, Window> {
+        // Counts left by a panic with the lock held are still counts.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Whether a line may be written at `now_ms` under `per_second` (0: no limit). A line
     /// that may not is counted for the next summary.
-    pub fn allow(&mut self, per_second: u32, now_ms: u64) -> bool {
+    pub fn allow(&self, per_second: u32, now_ms: u64) -> bool {
         if per_second == 0 {
             return true;
         }
+        self.window().allow(per_second, now_ms)
+    }
+
+    /// For the tick: the summary of lines left out in seconds that have ended, once.
+    pub fn summary(&self, per_second: u32, now_ms: u64) -> Option<String> {
+        self.window().summary(per_second, now_ms)
+    }
+}
+
+impl Window {
+    fn allow(&mut self, per_second: u32, now_ms: u64) -> bool {
         self.roll(now_ms);
         if self.written < per_second {
             self.written += 1;
@@ -32,8 +54,7 @@ impl AuditLimiter {
         false
     }
 
-    /// For the tick: the summary of lines left out in seconds that have ended, once.
-    pub fn summary(&mut self, per_second: u32, now_ms: u64) -> Option<String> {
+    fn summary(&mut self, per_second: u32, now_ms: u64) -> Option<String> {
         self.roll(now_ms);
         if self.unreported == 0 {
             return None;
@@ -59,7 +80,7 @@ mod tests {
 
     #[test]
     fn a_burst_then_silence_is_summarised_by_the_tick() {
-        let mut l = AuditLimiter::default();
+        let l = AuditLimiter::default();
         let allowed = (0..10).filter(|_| l.allow(3, 5_000)).count();
         assert_eq!(allowed, 3);
         assert_eq!(l.summary(3, 5_900), None, "the second is not over");
@@ -74,7 +95,7 @@ mod tests {
 
     #[test]
     fn a_new_second_writes_again_and_zero_means_no_limit() {
-        let mut l = AuditLimiter::default();
+        let l = AuditLimiter::default();
         assert!(l.allow(1, 1_000));
         assert!(!l.allow(1, 1_500));
         assert!(l.allow(1, 2_000));
@@ -85,7 +106,7 @@ mod tests {
                 "authgate: 2 audit lines left out in the last second (audit_lines_per_second = 1)"
             )
         );
-        let mut open = AuditLimiter::default();
+        let open = AuditLimiter::default();
         assert!((0..1000).all(|_| open.allow(0, 1)));
         assert_eq!(open.summary(0, 9_999), None);
     }

@@ -3,9 +3,9 @@
 //! and a JWS ECDSA signature (`r || s`, RFC 7518 §3.4) as the `ECDSA-Sig-Value` SEQUENCE.
 
 /// rsaEncryption, 1.2.840.113549.1.1.1.
-const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+pub const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
 /// id-ecPublicKey, 1.2.840.10045.2.1.
-const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+pub const OID_EC: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
 /// prime256v1 (P-256), 1.2.840.10045.3.1.7.
 pub const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 /// secp384r1 (P-384), 1.3.132.0.34.
@@ -74,6 +74,65 @@ pub fn ec_spki(curve: &[u8], x: &[u8], y: &[u8]) -> Vec<u8> {
     spki(&alg, &point)
 }
 
+/// id-Ed25519, 1.3.101.112 (RFC 8410 §3).
+pub const OID_ED25519: &[u8] = &[0x2b, 0x65, 0x70];
+
+/// SubjectPublicKeyInfo of an Ed25519 key (RFC 8410 §4: no parameters, the key's 32 bytes).
+pub fn ed25519_spki(x: &[u8]) -> Vec<u8> {
+    spki(&tlv(0x06, OID_ED25519), x)
+}
+
+/// Reads one TLV at the start of `der`: its tag, its content and what follows it.
+fn read_tlv(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let (bytes, rest) = rest.split_at(n);
+        (
+            bytes
+                .iter()
+                .fold(0usize, |acc, &b| acc << 8 | usize::from(b)),
+            rest,
+        )
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// The parts of a SubjectPublicKeyInfo: the algorithm's OID, the curve's OID (EC only) and
+/// the key's bits (an RSAPublicKey, a SEC 1 point, an Ed25519 key).
+pub type SpkiParts<'a> = (&'a [u8], Option<&'a [u8]>, &'a [u8]);
+
+/// Reads a SubjectPublicKeyInfo built above into its parts.
+pub fn spki_parts(spki: &[u8]) -> Option<SpkiParts<'_>> {
+    let (0x30, body, []) = read_tlv(spki)? else {
+        return None;
+    };
+    let (0x30, algorithm, rest) = read_tlv(body)? else {
+        return None;
+    };
+    let (0x03, bits, []) = read_tlv(rest)? else {
+        return None;
+    };
+    let (0x06, oid, params) = read_tlv(algorithm)? else {
+        return None;
+    };
+    let curve = match read_tlv(params) {
+        Some((0x06, curve, [])) => Some(curve),
+        _ => None,
+    };
+    // The BIT STRING's first byte counts unused bits: none in a key.
+    let (0, key) = bits.split_first()? else {
+        return None;
+    };
+    Some((oid, curve, key))
+}
+
 /// A JWS ECDSA signature (`r || s`, each `coordinate` bytes) as DER; `None` when its length
 /// is not exactly two coordinates.
 pub fn ecdsa_signature(raw: &[u8], coordinate: usize) -> Option<Vec<u8>> {
@@ -95,6 +154,32 @@ mod tests {
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Every key this module builds reads back as its parts; anything else reads as none.
+    #[test]
+    fn spki_parts_read_back() {
+        let ec = ec_spki(OID_P256, &[1; 32], &[2; 32]);
+        let (oid, curve, key) = spki_parts(&ec).unwrap();
+        assert_eq!(
+            (oid, curve, key.len(), key[0]),
+            (OID_EC, Some(OID_P256), 65, 4)
+        );
+        let rsa = rsa_spki(&[0xc5; 256], &[1, 0, 1]);
+        let (oid, curve, key) = spki_parts(&rsa).unwrap();
+        assert_eq!((oid, curve), (OID_RSA, None));
+        assert_eq!(&key[..4], &[0x30, 0x82, 0x01, 0x0a]);
+        let ed = ed25519_spki(&[7; 32]);
+        assert_eq!(spki_parts(&ed), Some((OID_ED25519, None, &[7u8; 32][..])));
+        for bad in [
+            &[][..],
+            &[0x30],
+            &[0x30, 0x01, 0x00],
+            &ec[..ec.len() - 1],
+            &[0x30, 0x84, 0xff, 0xff, 0xff, 0xff],
+        ] {
+            assert_eq!(spki_parts(bad), None, "{bad:?}");
+        }
     }
 
     /// Expected values computed independently with Python `cryptography` (OpenSSL).

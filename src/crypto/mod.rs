@@ -13,8 +13,32 @@ use crate::providers::jwt::alg::Alg;
 /// error of the host is `false` (fail closed).
 pub trait HostSignatures {
     /// Checks `signature` (DER for ECDSA) over `message` with `spki` (DER SubjectPublicKeyInfo)
-    /// and digest `hash` (`sha256`, `sha384`, `sha512`).
+    /// and digest `hash` (`sha256`, `sha384`, `sha512`): Envoy's `verify_signature`.
     fn verify(&self, hash: &str, spki: &[u8], signature: &[u8], message: &[u8]) -> bool;
+
+    /// Whether this host checks `alg`; by default the algorithms Envoy's function does.
+    fn checks(&self, alg: Alg) -> bool {
+        host_form(alg).is_some()
+    }
+
+    /// Checks a JWS `signature` (RFC 7518 §3: `r || s` for ECDSA) by `alg` over `message`.
+    /// By default in Envoy's form: the digest's name and, for ECDSA, a DER signature.
+    fn verify_jws(&self, alg: Alg, spki: &[u8], signature: &[u8], message: &[u8]) -> bool {
+        match host_form(alg) {
+            Some((hash, None)) => self.verify(hash, spki, signature, message),
+            Some((hash, Some(c))) => der::ecdsa_signature(signature, c)
+                .is_some_and(|sig| self.verify(hash, spki, &sig, message)),
+            None => false,
+        }
+    }
+
+    /// The start-up line's words for where signatures are verified.
+    fn describe(&self) -> String {
+        format!(
+            "{} verified by the host (Envoy's verify_signature, BoringSSL); every other algorithm in the module",
+            host_algorithms().join(" ")
+        )
+    }
 }
 
 /// How an algorithm is handed to the host: the digest name, and for ECDSA the coordinate

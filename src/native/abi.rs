@@ -224,6 +224,19 @@ extern "C" {
     pub fn envoy_dynamic_module_callback_http_received_buffered_request_body(
         filter: EnvoyPtr,
     ) -> bool;
+    pub fn envoy_dynamic_module_callback_http_received_buffered_response_body(
+        filter: EnvoyPtr,
+    ) -> bool;
+    pub fn envoy_dynamic_module_callback_http_drain_body(
+        filter: EnvoyPtr,
+        body_type: u32,
+        number_of_bytes: usize,
+    ) -> bool;
+    pub fn envoy_dynamic_module_callback_http_append_body(
+        filter: EnvoyPtr,
+        body_type: u32,
+        data: ModuleBuffer,
+    ) -> bool;
 
     // ---- flow control ----
     pub fn envoy_dynamic_module_callback_http_filter_continue_decoding(filter: EnvoyPtr);
@@ -239,6 +252,26 @@ extern "C" {
         body: ModuleBuffer,
         timeout_ms: u64,
     ) -> u32;
+
+    // ---- the configuration's own calls and scheduler (main thread) ----
+    pub fn envoy_dynamic_module_callback_http_filter_config_http_callout(
+        config: EnvoyPtr,
+        callout_id_out: *mut u64,
+        cluster_name: ModuleBuffer,
+        headers: *mut ModuleHttpHeader,
+        headers_len: usize,
+        body: ModuleBuffer,
+        timeout_ms: u64,
+    ) -> u32;
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_new(
+        config: EnvoyPtr,
+    ) -> *mut c_void;
+    /// Thread-safe: posts `on_http_filter_config_scheduled` to the main thread.
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
+        sched: *mut c_void,
+        event_id: u64,
+    );
+    pub fn envoy_dynamic_module_callback_http_filter_config_scheduler_delete(sched: *mut c_void);
 
     // ---- scheduler (per filter / stream, runs on the stream's worker) ----
     pub fn envoy_dynamic_module_callback_http_filter_scheduler_new(filter: EnvoyPtr)

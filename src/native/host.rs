@@ -4,8 +4,11 @@
 //! facts (the client's address, its certificate) come from the stream being decided.
 
 use super::abi::*;
+use super::calls::{token, Calls};
+use super::config::Config;
 use crate::capabilities::memory::{self, SharedMap};
 use crate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
+use std::cell::RefCell;
 use std::sync::{Mutex, OnceLock};
 
 /// What every worker shares: what Envoy's shared data is to the wasm filter.
@@ -14,11 +17,21 @@ fn shared() -> &'static Mutex<SharedMap> {
     SHARED.get_or_init(|| Mutex::new(SharedMap::new()))
 }
 
-/// The host for one hook: the stream it is about (null outside one) and the counter ids the
-/// configuration defined.
+/// Where the calls made during a hook go.
+pub enum CallsTo<'a> {
+    /// The stream's own (introspection and token requests made while deciding it): answered
+    /// to it, gone with it. Envoy's callout id and the core's token of each.
+    Stream(&'a RefCell<Vec<(u64, u32)>>),
+    /// The worker's own (made by the tick): through the configuration, on the main thread.
+    Worker(&'a Calls),
+}
+
+/// The host for one hook: the stream it is about (null on the main thread), the configuration
+/// (its counters) and where calls go.
 pub struct NativeHost<'a> {
     pub filter: EnvoyPtr,
-    pub counters: &'a [(String, usize)],
+    pub config: &'a Config,
+    pub calls: CallsTo<'a>,
 }
 
 fn level(l: LogLevel) -> u32 {
@@ -56,6 +69,10 @@ impl NativeHost<'_> {
 }
 
 impl Host for NativeHost<'_> {
+    fn signatures(&self) -> Option<std::rc::Rc<dyn crate::crypto::HostSignatures>> {
+        Some(std::rc::Rc::new(super::signatures::NativeSignatures))
+    }
+
     fn now_ms(&self) -> u64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -72,13 +89,44 @@ impl Host for NativeHost<'_> {
         memory::set(&mut map, key, value, cas)
     }
 
-    /// No call leaves the native module yet: configurations that need one are refused at load.
-    fn dispatch(&self, _call: &Callout) -> Result<u32, String> {
-        Err("the native module makes no calls yet".into())
+    fn dispatch(&self, call: &Callout) -> Result<u32, String> {
+        let list = match self.calls {
+            CallsTo::Worker(calls) => return calls.send(call),
+            CallsTo::Stream(list) => list,
+        };
+        if self.filter.is_null() {
+            return Err("no stream to call from".into());
+        }
+        let mut raw: Vec<ModuleHttpHeader> = call
+            .headers
+            .iter()
+            .map(|(k, v)| ModuleHttpHeader::new(k.as_bytes(), v.as_bytes()))
+            .collect();
+        let body = call.body.map_or(ModuleBuffer::NULL, ModuleBuffer::from);
+        let mut id = 0u64;
+        // SAFETY: the stream's pointer during its hook; our buffers, for the call.
+        let r = unsafe {
+            envoy_dynamic_module_callback_http_filter_http_callout(
+                self.filter,
+                &mut id,
+                ModuleBuffer::from(call.cluster.as_bytes()),
+                raw.as_mut_ptr(),
+                raw.len(),
+                body,
+                call.timeout_ms,
+            )
+        };
+        if r != CALLOUT_INIT_SUCCESS {
+            return Err(format!("callout result {r}"));
+        }
+        let token = token();
+        list.borrow_mut().push((id, token));
+        Ok(token)
     }
 
     fn define_counter(&self, name: &str) -> Option<u32> {
-        self.counters
+        self.config
+            .counters
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, id)| *id as u32)
@@ -86,6 +134,8 @@ impl Host for NativeHost<'_> {
 
     fn increment_counter(&self, id: u32, by: u64) {
         if self.filter.is_null() {
+            // The ABI counts only through a stream: the next stream's hook adds it.
+            self.config.count_later(id as usize, by);
             return;
         }
         // SAFETY: the stream's pointer during its hook; no labels.

@@ -72,7 +72,7 @@ impl Counters {
         &self,
         host: &dyn Host,
         engine: &Engine,
-        audit: &RefCell<AuditLimiter>,
+        audit: &AuditLimiter,
         decision: &Decision,
         seen: &Seen,
     ) {
@@ -105,7 +105,7 @@ impl Counters {
         if !wants_line {
             return;
         }
-        if !audit.borrow_mut().allow(config.audit_lines_per_second, now) {
+        if !audit.allow(config.audit_lines_per_second, now) {
             self.add(self.catalog.audit_suppressed, 1);
             return;
         }
@@ -136,7 +136,7 @@ impl Counters {
         &self,
         host: &dyn Host,
         engine: &Engine,
-        audit: &RefCell<AuditLimiter>,
+        audit: &AuditLimiter,
         (provider, outcome): (&str, &Result<String, String>),
         seen: &Seen,
     ) {
@@ -149,10 +149,7 @@ impl Counters {
         if !host.log_enabled(level) {
             return;
         }
-        if !audit
-            .borrow_mut()
-            .allow(config.audit_lines_per_second, seen.now)
-        {
+        if !audit.allow(config.audit_lines_per_second, seen.now) {
             self.add(self.catalog.audit_suppressed, 1);
             return;
         }

@@ -87,7 +87,7 @@ struct Held {
 #[derive(Default)]
 pub struct Worker {
     current: RefCell<Option<Rc<Configured>>>,
-    audit: RefCell<AuditLimiter>,
+    audit: std::sync::Arc<AuditLimiter>,
     held: RefCell<Vec<Held>>,
     fetches: JwksFetches,
     introspections: Introspections,
@@ -99,6 +99,14 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// A worker whose audit lines are limited (and summarised) together with other workers'.
+    pub fn sharing_audit(audit: std::sync::Arc<AuditLimiter>) -> Worker {
+        Worker {
+            audit,
+            ..Worker::default()
+        }
+    }
+
     /// Applies a plugin configuration. `Some(tick period in ms)` when it is accepted; when it
     /// is refused, one log line names the field and the reason and the old one stays.
     pub fn configure(&self, host: &dyn Host, bytes: &[u8]) -> Option<u64> {
@@ -123,7 +131,7 @@ impl Worker {
             .iter()
             .any(|p| p.check.has_public_keys())
         {
-            host.log(LogLevel::Info, &signature_line(signatures.is_some()));
+            host.log(LogLevel::Info, &signature_line(signatures.as_ref()));
         }
         for p in &engine.config().providers {
             for w in p.check.warnings() {
@@ -366,7 +374,6 @@ impl Worker {
         let config = c.engine.config();
         let summary = self
             .audit
-            .borrow_mut()
             .summary(config.audit_lines_per_second, host.now_ms());
         if let Some(line) = summary {
             host.log(LogLevel::Warn, &line);

@@ -15,13 +15,9 @@ pub(super) fn signature_path(host: &dyn Host) -> Option<Rc<dyn crate::crypto::Ho
 }
 
 /// The start-up line that says where each algorithm is verified.
-pub(super) fn signature_line(by_host: bool) -> String {
-    if by_host {
-        format!(
-            "authgate: signatures: {} verified by the host (Envoy's verify_signature, BoringSSL); every other algorithm in the module",
-            crate::crypto::host_algorithms().join(" ")
-        )
-    } else {
-        "authgate: signatures: every algorithm verified in the module but ES384 ES512, which only the host verifies (the host offers no verify_signature, or AUTHGATE_SIGNATURES=module)".into()
+pub(super) fn signature_line(by_host: Option<&Rc<dyn crate::crypto::HostSignatures>>) -> String {
+    match by_host {
+        Some(host) => format!("authgate: signatures: {}", host.describe()),
+        None => "authgate: signatures: every algorithm verified in the module but ES384 ES512, which only the host verifies (the host offers no verify_signature, or AUTHGATE_SIGNATURES=module)".into(),
     }
 }

@@ -18,6 +18,23 @@ WASM = os.path.join(ROOT, "dist", "authgate.wasm")
 NATIVE = os.path.join(ROOT, "dist", "libauthgate.so")
 # Envoy finds a dynamic module `authgate` as libauthgate.so on this path.
 os.environ.setdefault("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", os.path.dirname(NATIVE))
+# Which artifact the suite runs against: `wasm` (the default) or `native`
+# (AUTHGATE_ARTIFACT=native ./build.sh test runs every test through dist/libauthgate.so).
+ARTIFACT = os.environ.get("AUTHGATE_ARTIFACT", "wasm")
+# The key under which a native bootstrap carries the environment Envoy's process needs (what
+# vm_env is to the wasm VM); the Envoy class takes it out before Envoy reads the file.
+PROCESS_ENV = "__authgate_process_env"
+WASM_STATS, NATIVE_STATS = "wasmcustom.", "dynamicmodulescustom."
+# Where the artifact differs on purpose, by Envoy's doing: the logger component its lines come
+# under, and the Prometheus names (Envoy strips its `wasmcustom` namespace there, but not
+# `dynamicmodulescustom`).
+LOG_COMPONENT = "dynamic_modules" if ARTIFACT == "native" else "wasm"
+PROMETHEUS_PREFIX = "envoy_dynamicmodulescustom_" if ARTIFACT == "native" else ""
+
+
+def log_tag(level):
+    """How Envoy's log marks a line of authgate's at `level` ("info", "warning")."""
+    return f"[{level}][{LOG_COMPONENT}]"
 
 
 def envoy_binary():
@@ -160,10 +177,13 @@ class JwksServer:
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
               before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None, vm_env=None,
-              stop_iteration=False, native=False):
+              stop_iteration=False, native=None):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
-    or a string sent as is."""
+    or a string sent as is. `native`: the dynamic module instead of the wasm filter (by
+    default when AUTHGATE_ARTIFACT=native and the test asks for no particular wasm module)."""
+    if native is None:
+        native = ARTIFACT == "native" and wasm == WASM
     if as_struct:
         configuration = {"@type": "type.googleapis.com/google.protobuf.Struct", "value": plugin_config}
     else:
@@ -213,7 +233,9 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
             "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}],
     }
     hcm.update(hcm_extra or {})
+    process_env = {PROCESS_ENV: dict(vm_env)} if native and vm_env else {}
     return {
+        **process_env,
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         "static_resources": {
             "listeners": [{
@@ -270,6 +292,8 @@ class Envoy:
             self.admin_port = admin_port
         else:
             self.config_path = os.path.join(self.dir, "envoy.json")
+            config = dict(config)
+            self.env = config.pop(PROCESS_ENV, None)
             with open(self.config_path, "w") as f:
                 json.dump(config, f)
             self.admin_port = config["admin"]["address"]["socket_address"]["port_value"]
@@ -287,8 +311,9 @@ class Envoy:
         self.proc = subprocess.Popen(
             [binary, "-c", self.config_path, "--concurrency", str(self.concurrency),
              "--disable-hot-restart", "-l", self.log_level]
-            + (["--component-log-level", f"wasm:{self.wasm_log_level}"] if self.wasm_log_level else []),
-            stdout=self.logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            + (["--component-log-level", f"wasm:{self.wasm_log_level},dynamic_modules:{self.wasm_log_level}"] if self.wasm_log_level else []),
+            stdout=self.logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.env} if getattr(self, "env", None) else None)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -319,8 +344,18 @@ class Envoy:
             return ""
 
     def stats(self, prefix=""):
+        """Envoy's stats starting with `prefix`. The native module's counters have the same
+        names under Envoy's prefix for dynamic modules (`dynamicmodulescustom.`); they are
+        read here under the wasm filter's (`wasmcustom.`), so one test reads both."""
         r = request(self.admin_port, "GET", "/stats?format=json")
-        return {s["name"]: s.get("value") for s in r.json()["stats"] if "name" in s and s["name"].startswith(prefix)}
+        out = {}
+        for s in r.json()["stats"]:
+            name = s.get("name", "")
+            if name.startswith(NATIVE_STATS):
+                name = WASM_STATS + name[len(NATIVE_STATS):]
+            if name and name.startswith(prefix):
+                out[name] = s.get("value")
+        return out
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -5,6 +5,7 @@ import re
 
 from common import allowed, assert_problem, basic
 from conftest import close_stack, make_stack
+from harness import PROMETHEUS_PREFIX, log_tag
 from jwtkit import Keys, claims
 
 KEYS = Keys()
@@ -62,9 +63,10 @@ def test_counters_in_stats(fresh_gw):
         "authgate.report.would_deny": 0,
     }
     assert {k: c.get(k) for k in want} == want
-    # The Prometheus view carries them too, without Envoy's `wasmcustom` namespace.
+    # The Prometheus view carries them too, without Envoy's `wasmcustom` namespace (the native
+    # module's keep theirs: PROMETHEUS_PREFIX).
     prom = fresh_gw.envoy_admin("/stats/prometheus")
-    assert re.search(r"^authgate_denied_invalid_credentials\{\} 2$", prom, re.M), prom[:2000]
+    assert re.search(rf"^{PROMETHEUS_PREFIX}authgate_denied_invalid_credentials\{{\}} 2$", prom, re.M), prom[:2000]
 
 
 def test_audit_lines(fresh_gw):
@@ -84,7 +86,7 @@ def test_audit_lines(fresh_gw):
     assert "sekrit" not in log and "leaky" not in log
     allowed = [l for l in log.splitlines() if "authgate: allowed" in l]
     assert len(allowed) == 1 and 'provider=keys identity="acme"' in allowed[0]
-    assert "[info][wasm]" in denied[0]
+    assert log_tag("info") in denied[0]
 
 
 def test_report_mode_lets_everything_through_and_says_why():
@@ -120,7 +122,7 @@ def test_report_header_name_and_audit_level_are_configurable():
     try:
         assert fresh_gw.get("/x").status == 200
         assert fresh_gw.upstream.seen[-1].header("x-auth-dryrun") == "missing_credentials; rule=default"
-        assert any("[warning][wasm]" in l and "would deny" in l for l in fresh_gw.envoy.log().splitlines())
+        assert any(log_tag("warning") in l and "would deny" in l for l in fresh_gw.envoy.log().splitlines())
     finally:
         close_stack(fresh_gw)
 

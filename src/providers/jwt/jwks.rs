@@ -349,10 +349,14 @@ fn parse_key(k: &Value, host: bool) -> Result<Option<Jwk>, KeyError> {
                     .map_err(|_| "not a point on secp256k1")?,
             )
         }
-        ("OKP", Some("Ed25519")) => KeyMaterial::Ed25519(
-            ed25519_compact::PublicKey::from_slice(&exact(k, "x", 32)?)
-                .map_err(|_| "not an Ed25519 public key")?,
-        ),
+        ("OKP", Some("Ed25519")) => {
+            let x = exact(k, "x", 32)?;
+            spki = Some(der::ed25519_spki(&x));
+            KeyMaterial::Ed25519(
+                ed25519_compact::PublicKey::from_slice(&x)
+                    .map_err(|_| "not an Ed25519 public key")?,
+            )
+        }
         ("EC", Some(c)) | ("OKP", Some(c)) => {
             return Err(KeyError::Unsupported(format!("unsupported curve {c:?}")))
         }

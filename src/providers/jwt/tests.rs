@@ -283,6 +283,39 @@ fn host_verification_gets_der_and_its_no_is_final() {
     assert_eq!(p.take_signature_checks(), (0, 1));
 }
 
+/// RFC 7520 §4.2 (PS384) verifies in the module, and not as PS256 or RS384; §4.3 (ES512)
+/// goes to the host as SHA-512 with the P-521 key's DER and the signature as DER.
+#[test]
+fn rfc7520_ps384_in_the_module_es512_to_the_host() {
+    let n = rsa::BigUint::from_bytes_be(&B64.decode(RFC7520_RSA_N).unwrap());
+    let key = KeyMaterial::Rsa(rsa::RsaPublicKey::new(n, 65537u32.into()).unwrap());
+    let (input, sig) = RFC7520_PS384_JWS.rsplit_once('.').unwrap();
+    let sig = B64.decode(sig).unwrap();
+    assert!(verifier::verify(Alg::Ps384, &key, input.as_bytes(), &sig));
+    for other in [Alg::Ps256, Alg::Ps512, Alg::Rs384] {
+        assert!(
+            !verifier::verify(other, &key, input.as_bytes(), &sig),
+            "{other:?}"
+        );
+    }
+    let p521 = json!({"kty": "EC", "crv": "P-521", "x": RFC7520_P521_X, "y": RFC7520_P521_Y});
+    let set = super::jwks::parse(&p521, true, true).unwrap();
+    let host: std::rc::Rc<dyn crate::crypto::HostSignatures> = std::rc::Rc::new(RecordingHost {
+        answer: true,
+        asked: Default::default(),
+    });
+    let (input, sig) = RFC7520_ES512_JWS.rsplit_once('.').unwrap();
+    let sig = B64.decode(sig).unwrap();
+    let checked = verifier::check_with(
+        Some(&host),
+        Alg::Es512,
+        &set.keys[0],
+        input.as_bytes(),
+        &sig,
+    );
+    assert_eq!(checked, (true, true));
+}
+
 /// P-521's generator (SEC 2 §2.6.1), as a JWK.
 fn p521_key(y_plus_one: bool) -> Value {
     let x = "00c6858e06b70404e9cd9e3ecb662395b4429c648139053fb521f828af606b4d3dbaa14b5e77efe75928fe1dc127a2ffa8de3348b3c1856a429bf97e7e31c2e5bd66";

@@ -3,7 +3,7 @@
 
 use super::alg::Alg;
 use super::jwks::{Jwk, KeyMaterial};
-use crate::crypto::{self, der, HostSignatures};
+use crate::crypto::HostSignatures;
 use jwt_compact::alg::{
     Ed25519, Es256, Es256k, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa,
 };
@@ -20,15 +20,8 @@ pub fn check_with(
     input: &[u8],
     signature: &[u8],
 ) -> (bool, bool) {
-    if let (Some((host, spki)), Some((hash, coordinate))) =
-        (host.zip(k.spki.as_ref()), crypto::host_form(alg))
-    {
-        let good = match coordinate {
-            None => host.verify(hash, spki, signature, input),
-            Some(c) => der::ecdsa_signature(signature, c)
-                .is_some_and(|sig| host.verify(hash, spki, &sig, input)),
-        };
-        return (good, true);
+    if let Some((host, spki)) = host.zip(k.spki.as_ref()).filter(|(h, _)| h.checks(alg)) {
+        return (host.verify_jws(alg, spki, signature, input), true);
     }
     (verify(alg, &k.material, input, signature), false)
 }

@@ -1,0 +1,171 @@
+//! What goes back to Envoy for a stream: a decision carried out (header edits and going on, or
+//! a local reply), the 500 (gRPC: INTERNAL) of failing closed, and the guard that turns a panic
+//! in a hook into that answer instead of unwinding into Envoy.
+
+use super::abi::*;
+use super::host::log;
+use crate::capabilities::LogLevel;
+use crate::engine::Decision;
+use crate::reply::Reply;
+use crate::request::HeaderPairs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs a hook's body; a panic is logged and `fallback` returned.
+pub fn guard<T>(what: &str, fallback: T, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(_) => {
+            log(
+                LogLevel::Error,
+                &format!("authgate: a panic in {what}; failing closed"),
+            );
+            fallback
+        }
+    }
+}
+
+/// Every request header, in one call.
+pub fn request_headers_of(filter: EnvoyPtr) -> HeaderPairs {
+    // SAFETY: the stream's pointer during its hook; the array sized as Envoy said.
+    let n = unsafe { envoy_dynamic_module_callback_http_get_headers_size(filter, HDR_REQUEST) };
+    let mut raw = vec![
+        EnvoyHttpHeader {
+            key_ptr: std::ptr::null(),
+            key_len: 0,
+            value_ptr: std::ptr::null(),
+            value_len: 0,
+        };
+        n
+    ];
+    // SAFETY: as above.
+    if n == 0
+        || !unsafe {
+            envoy_dynamic_module_callback_http_get_headers(filter, HDR_REQUEST, raw.as_mut_ptr())
+        }
+    {
+        return HeaderPairs(Vec::new());
+    }
+    let bytes = |p: *const u8, len: usize| {
+        if p.is_null() || len == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: Envoy's memory, valid during the hook.
+            unsafe { std::slice::from_raw_parts(p, len) }.to_vec()
+        }
+    };
+    HeaderPairs(
+        raw.iter()
+            .map(|h| {
+                (
+                    String::from_utf8_lossy(&bytes(h.key_ptr, h.key_len)).into_owned(),
+                    bytes(h.value_ptr, h.value_len),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn send(filter: EnvoyPtr, r: &Reply) {
+    let mut headers: Vec<(String, String)> = r.headers.clone();
+    let (status, body) = match &r.grpc {
+        // A trailers-only gRPC answer, as Envoy's own gRPC local replies are.
+        Some(g) => {
+            headers.retain(|(k, _)| k != "content-type");
+            headers.push(("content-type".into(), "application/grpc".into()));
+            headers.push(("grpc-status".into(), g.code.to_string()));
+            headers.push(("grpc-message".into(), g.message.clone()));
+            (200, &[][..])
+        }
+        None => (u32::from(r.status), r.body.as_bytes()),
+    };
+    let mut raw: Vec<ModuleHttpHeader> = headers
+        .iter()
+        .map(|(k, v)| ModuleHttpHeader::new(k.as_bytes(), v.as_bytes()))
+        .collect();
+    // SAFETY: our buffers, valid for the call.
+    unsafe {
+        envoy_dynamic_module_callback_http_send_response(
+            filter,
+            status,
+            raw.as_mut_ptr(),
+            raw.len(),
+            ModuleBuffer::from(body),
+            ModuleBuffer::from(b"authgate"),
+        );
+    }
+}
+
+/// Answers 500 (gRPC: INTERNAL) when the filter cannot do its job.
+pub fn fail_closed(filter: EnvoyPtr, why: &str) -> u32 {
+    log(
+        LogLevel::Error,
+        &format!("authgate: refusing request: {why}"),
+    );
+    let mut ct = EnvoyBuffer::NULL;
+    // SAFETY: the stream's pointer during its hook.
+    let grpc = unsafe {
+        envoy_dynamic_module_callback_http_get_header(
+            filter,
+            HDR_REQUEST,
+            ModuleBuffer::from(b"content-type"),
+            &mut ct,
+            0,
+            std::ptr::null_mut(),
+        )
+    } && crate::reply::is_grpc(Some(&String::from_utf8_lossy(unsafe { ct.as_bytes() })));
+    send(filter, &crate::reply::internal_error(grpc));
+    HEADERS_STOP_ITERATION
+}
+
+/// Carries out `decision`; `resume` when the request was held (its headers stopped), so going
+/// on is asked of Envoy rather than returned.
+pub fn apply(filter: EnvoyPtr, decision: Decision, resume: bool) -> u32 {
+    match decision {
+        Decision::Allow(a) => {
+            for name in &a.edits.remove {
+                // SAFETY: the stream's pointer; a null value removes the header.
+                let ok = unsafe {
+                    envoy_dynamic_module_callback_http_set_header(
+                        filter,
+                        HDR_REQUEST,
+                        ModuleBuffer::from(name.as_bytes()),
+                        ModuleBuffer::NULL,
+                    )
+                };
+                if !ok {
+                    return fail_closed(filter, "could not remove a request header");
+                }
+            }
+            for (name, value) in &a.edits.set {
+                // SAFETY: as above.
+                let ok = unsafe {
+                    envoy_dynamic_module_callback_http_set_header(
+                        filter,
+                        HDR_REQUEST,
+                        ModuleBuffer::from(name.as_bytes()),
+                        ModuleBuffer::from(value.as_bytes()),
+                    )
+                };
+                if !ok {
+                    return fail_closed(filter, "could not set a request header");
+                }
+            }
+            if resume {
+                // SAFETY: the stream's pointer during one of its hooks.
+                unsafe { envoy_dynamic_module_callback_http_filter_continue_decoding(filter) };
+            }
+            HEADERS_CONTINUE
+        }
+        Decision::Deny(d) => {
+            send(filter, &d.reply);
+            HEADERS_STOP_ITERATION
+        }
+        Decision::Answer(r) => {
+            send(filter, &r);
+            HEADERS_STOP_ITERATION
+        }
+        // Not reached: the worker holds a waiting request rather than returning it.
+        Decision::Wait(_) => fail_closed(filter, "a request was held twice"),
+        Decision::ReadBody => fail_closed(filter, "a body the native module does not read yet"),
+    }
+}
