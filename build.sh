@@ -229,6 +229,10 @@ bench() {
   build
   log "building the floor filters (bench/floor)"
   (cd bench/floor && cargo build --release --target "$TARGET" --quiet)
+  native
+  log "building the native floor (bench/floor-native)"
+  (cd bench/floor-native && cargo build --release --quiet)
+  cp bench/floor-native/target/release/libauthgate_bench_floor_native.so dist/
   ensure_venv
   ensure_apt wrk wrk
   ensure_apt taskset util-linux

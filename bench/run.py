@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
-from harness import WASM, Envoy, cluster, free_port, request  # noqa: E402
+from harness import PROCESS_ENV, WASM, Envoy, cluster, free_port, request  # noqa: E402
 from dpop_client import DpopClient  # noqa: E402
 from introspection_server import IntrospectionServer  # noqa: E402
 from jwtkit import Keys, b64, claims  # noqa: E402
@@ -55,12 +55,22 @@ def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM), env=None, body=Fal
                                      "value": json.dumps(config)}}}}
 
 
-def native(config):
-    """The same configuration in the native module (dist/libauthgate.so, ./build.sh native)."""
-    return {"name": "envoy.filters.http.dynamic_modules", "typed_config": {
+def native(config, env=None):
+    """The same configuration in the native module (dist/libauthgate.so, ./build.sh native);
+    `env`, what the wasm filter's VM environment holds, goes to Envoy's process instead."""
+    return {**({PROCESS_ENV: env} if env else {}), "name": "envoy.filters.http.dynamic_modules", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
         "dynamic_module_config": {"name": "authgate", "do_not_close": True}, "filter_name": "authgate",
         "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(config)}}}
+
+
+def native_floor():
+    """The native floor (bench/floor-native): a dynamic module that reads one header and goes
+    on, what the ABI crossing alone costs."""
+    return {"name": "envoy.filters.http.dynamic_modules", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+        "dynamic_module_config": {"name": "authgate_bench_floor_native", "do_not_close": True},
+        "filter_name": "floor"}}
 
 
 def config_of(filt):
@@ -233,6 +243,8 @@ def configs():
         ("passthrough (no auth filter)", "baseline", None, [], 200),
         ("floor: wasm filter that reads one header", "floor", floor("pass"), [("x-api-key", "k-1")], 200),
         ("floor: wasm filter that sends a fixed 401", "floor", floor("deny"), [], 401),
+        *([("floor: dynamic module that reads one header", "floor", native_floor(), [("x-api-key", "k-1")], 200)]
+          if os.path.exists(os.path.join(ROOT, "dist", "libauthgate_bench_floor_native.so")) else []),
         ("api_key_auth valid", "api key", native_api_key(), [("x-api-key", "k-1")], 200),
         ("authgate api_key valid", "api key", AG_KEY, [("x-api-key", "k-1")], 200),
         ("api_key_auth wrong", "api key 401", native_api_key(), [("x-api-key", "nope")], 401),
@@ -300,7 +312,8 @@ def native_rows(rows):
     for name, group, filt, headers, status in rows:
         if not name.startswith("authgate ") or isinstance(filt, list) or "[before]" in name:
             continue
-        out.append((name.replace("authgate ", "native ", 1), group, native(config_of(filt)), headers, status))
+        env = filt["typed_config"]["config"]["vm_config"].get("environment_variables", {}).get("key_values")
+        out.append((name.replace("authgate ", "native ", 1), group, native(config_of(filt), env), headers, status))
     return out
 
 
@@ -322,13 +335,16 @@ def before_rows(rows):
 def bootstrap(filt, port, admin):
     filters = (filt if isinstance(filt, list) else [filt] if filt else []) + [{"name": "envoy.filters.http.router", "typed_config": {
         "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}]
+    # The environment a native row's module reads (the wasm rows' is in their VM config).
+    env = next((f[PROCESS_ENV] for f in filters if PROCESS_ENV in f), None)
+    filters = [{k: v for k, v in f.items() if k != PROCESS_ENV} for f in filters]
     hcm = {"@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
            "stat_prefix": "bench", "generate_request_id": True,
            "route_config": {"virtual_hosts": [{"name": "all", "domains": ["*"], "routes": [
                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
            "http_filters": filters}
     clusters = [cluster("idp", idp().port)] if filt and "introspection" in json.dumps(filt) else []
-    return {"admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
+    return {**({PROCESS_ENV: env} if env else {}), "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
             "static_resources": {"clusters": clusters, "listeners": [{"name": "l", "address": {"socket_address": {
                 "address": "127.0.0.1", "port_value": port}}, "filter_chains": [{"filters": [{
                     "name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}]}]}}
@@ -583,6 +599,7 @@ def targets(rows):
         ratio = a["cpu_us_added"] / j["cpu_us_added"]
         out.append(f"cached introspected token: CPU {a['cpu_us_added']} vs reused ES256 JWT {j['cpu_us_added']} "
                    f"µs/req = {ratio:.2f}x (target: same order, <= 2x: {'met' if ratio <= 2 else 'missed'})")
+    out += native_targets(by)
     for floor_name, status, want in (("floor: wasm filter that reads one header", 200, 0.95),
                                      ("floor: wasm filter that sends a fixed 401", 401, 0.9)):
         f = by.get(floor_name)
@@ -594,6 +611,28 @@ def targets(rows):
                 ratio = r["rps"] / f["rps"]
                 out.append(f"{r['name']}: {ratio:.2f} of the {status} floor "
                            f"(target >= {want}: {'met' if ratio >= want else 'missed'})")
+    return out
+
+
+def native_targets(by):
+    """Issue 26's targets for the native module: CPU within 1.2x of jwt_authn for the same job;
+    for api_key_auth and basic_auth, within 0.5 µs of the native floor."""
+    out = []
+    for alg in ("RS256", "ES256"):
+        for job, theirs in (("fresh tokens", f"jwt_authn {alg} fresh tokens"),
+                            ("reused token", f"jwt_authn+cache {alg} reused token")):
+            n, j = by.get(f"native jwt {alg} {job}"), by.get(theirs)
+            if n and j and j["cpu_us_added"] > 0:
+                ratio = n["cpu_us_added"] / j["cpu_us_added"]
+                out.append(f"native jwt {alg} {job}: CPU {n['cpu_us_added']} vs {theirs} {j['cpu_us_added']} "
+                           f"µs/req = {ratio:.2f}x (target <= 1.2x: {'met' if ratio <= 1.2 else 'missed'})")
+    f = by.get("floor: dynamic module that reads one header")
+    for name in ("native api_key valid", "native basic {SHA} valid"):
+        n = by.get(name)
+        if n and f:
+            over = n["cpu_us_added"] - f["cpu_us_added"]
+            out.append(f"{name}: CPU {n['cpu_us_added']} vs the native floor {f['cpu_us_added']} µs/req = "
+                       f"+{over:.2f} µs (target <= 0.5 µs: {'met' if over <= 0.5 else 'missed'})")
     return out
 
 

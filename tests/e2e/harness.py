@@ -26,10 +26,8 @@ ARTIFACT = os.environ.get("AUTHGATE_ARTIFACT", "wasm")
 PROCESS_ENV = "__authgate_process_env"
 WASM_STATS, NATIVE_STATS = "wasmcustom.", "dynamicmodulescustom."
 # Where the artifact differs on purpose, by Envoy's doing: the logger component its lines come
-# under, and the Prometheus names (Envoy strips its `wasmcustom` namespace there, but not
-# `dynamicmodulescustom`).
+# under.
 LOG_COMPONENT = "dynamic_modules" if ARTIFACT == "native" else "wasm"
-PROMETHEUS_PREFIX = "envoy_dynamicmodulescustom_" if ARTIFACT == "native" else ""
 
 
 def log_tag(level):
@@ -234,8 +232,12 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
     }
     hcm.update(hcm_extra or {})
     process_env = {PROCESS_ENV: dict(vm_env)} if native and vm_env else {}
+    # As docs/deploying.md advises: the wasm filter's Prometheus names for the module's counters.
+    runtime = {"layered_runtime": {"layers": [{"name": "static", "static_layer": {
+        "envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": True}}]}} if native else {}
     return {
         **process_env,
+        **runtime,
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
         "static_resources": {
             "listeners": [{
