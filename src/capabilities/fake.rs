@@ -138,11 +138,7 @@ impl Host for FakeHost {
         self.calls.borrow_mut().push(Recorded {
             token,
             cluster: call.cluster.to_string(),
-            headers: call
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            headers: call.owned_headers(),
             body: call.body.map(<[u8]>::to_vec),
             timeout_ms: call.timeout_ms,
         });

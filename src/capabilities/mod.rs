@@ -62,6 +62,16 @@ pub struct Callout<'a> {
     pub timeout_ms: u64,
 }
 
+impl Callout<'_> {
+    /// The headers, owned: for a host that sends the call later.
+    pub fn owned_headers(&self) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
 /// The proxy, as the core sees it. Every method fails closed: a host error reads as "absent",
 /// "not written" or "not dispatched", never as success.
 pub trait Host {

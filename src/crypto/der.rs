@@ -83,7 +83,7 @@ pub fn ed25519_spki(x: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one TLV at the start of `der`: its tag, its content and what follows it.
-fn read_tlv(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub fn read_tlv(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, rest) = der.split_first()?;
     let (&first, rest) = rest.split_first()?;
     let (len, rest) = if first < 0x80 {

@@ -125,11 +125,7 @@ impl Calls {
             thread: std::thread::current().id(),
             token,
             cluster: call.cluster.to_string(),
-            headers: call
-                .headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            headers: call.owned_headers(),
             body: call.body.map(<[u8]>::to_vec),
             timeout_ms: call.timeout_ms,
         });

@@ -41,7 +41,9 @@ impl Config {
 
     /// Adds the counts kept for later, through the stream `host` is for.
     pub fn add_counted_later(&self, host: &dyn Host) {
-        if !self.any_later.swap(false, Ordering::Acquire) {
+        // A load first: every request asks, and a swap would write the line every worker reads.
+        if !self.any_later.load(Ordering::Relaxed) || !self.any_later.swap(false, Ordering::Acquire)
+        {
             return;
         }
         for (i, n) in self.later.iter().enumerate() {

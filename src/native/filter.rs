@@ -143,7 +143,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
         // SAFETY: the pointer filter_new returned.
         if let Some(s) = unsafe { stream(module) } {
             s.worker().on_request_done(&s.host(), s.id);
-            s.config.calls.release(s.id);
+            s.unhook();
         }
     })
 }

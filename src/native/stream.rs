@@ -132,6 +132,14 @@ impl Stream {
         Some(d)
     }
 
+    /// No answer or tick wakes the stream any more: only one that was ever made wakeable takes
+    /// the shared lock for it, so a request decided at once never does.
+    pub fn unhook(&self) {
+        if !self.scheduler.get().is_null() {
+            self.config.calls.release(self.id);
+        }
+    }
+
     fn wake(&self) {
         let s = self.scheduler.get();
         if !s.is_null() {
@@ -203,7 +211,7 @@ pub fn service_main(config: &Config) {
 
 impl Drop for Stream {
     fn drop(&mut self) {
-        self.config.calls.release(self.id);
+        self.unhook();
         let me = self as *const Stream;
         LIVE.with(|l| l.borrow_mut().retain(|(_, p)| *p != me));
         let s = self.scheduler.get();

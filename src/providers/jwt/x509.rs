@@ -45,30 +45,11 @@ pub fn to_jwks(map: &Map<String, Value>) -> Value {
     json!({ "keys": keys })
 }
 
-/// One DER element: (tag, content, the rest after it).
-fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| acc << 8 | usize::from(b));
-        (len, &rest[n..])
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
-}
-
 /// The children of a constructed element.
 fn children(mut content: &[u8]) -> Option<Vec<(u8, &[u8])>> {
     let mut out = Vec::new();
     while !content.is_empty() {
-        let (tag, c, rest) = element(content)?;
+        let (tag, c, rest) = crate::crypto::der::read_tlv(content)?;
         out.push((tag, c));
         content = rest;
     }
@@ -93,7 +74,7 @@ fn public_key(pem: &str) -> Option<Value> {
         .filter(|c| !c.is_whitespace())
         .collect();
     let der = STANDARD.decode(body).ok()?;
-    let (_, cert, _) = element(&der)?;
+    let (_, cert, _) = crate::crypto::der::read_tlv(&der)?;
     let (_, tbs) = *children(cert)?.first()?;
     let fields = children(tbs)?;
     // [0] version is optional; then serial, signature, issuer, validity, subject, SPKI.
@@ -106,7 +87,7 @@ fn public_key(pem: &str) -> Option<Value> {
     let oid = algorithm.first()?.1;
     let b64 = |b: &[u8]| Value::String(URL_SAFE_NO_PAD.encode(b));
     if oid == [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01] {
-        let (_, seq, _) = element(key)?;
+        let (_, seq, _) = crate::crypto::der::read_tlv(key)?;
         let ints = children(seq)?;
         return Some(
             json!({"kty": "RSA", "n": b64(magnitude(ints.first()?.1)), "e": b64(magnitude(ints.get(1)?.1))}),
