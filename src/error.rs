@@ -42,12 +42,15 @@ pub enum Denial {
     /// A DPoP proof (RFC 9449) is missing, malformed, replayed or does not match the request
     /// or the token. The reason is a fixed phrase.
     InvalidDpopProof(&'static str),
+    /// The resource server asks for a DPoP nonce (RFC 9449 §9): the proof had none, or not a
+    /// current one. Holds the fresh nonce the answer gives (`DPoP-Nonce`).
+    UseDpopNonce(String),
 }
 
 impl Denial {
     /// Every `error` code, fixed by the contract: the one list that replies (`response.detail`
     /// keys) and metrics (a counter per code) are built from.
-    pub const CODES: [&'static str; 10] = [
+    pub const CODES: [&'static str; 11] = [
         "missing_credentials",
         "invalid_credentials",
         "token_expired",
@@ -58,6 +61,7 @@ impl Denial {
         "access_denied",
         "temporarily_unavailable",
         "invalid_dpop_proof",
+        "use_dpop_nonce",
     ];
 
     /// This denial's place in [`Denial::CODES`]; the match makes a new variant name its code.
@@ -73,6 +77,7 @@ impl Denial {
             Denial::AccessDenied(_) => 7,
             Denial::TemporarilyUnavailable(_) => 8,
             Denial::InvalidDpopProof(_) => 9,
+            Denial::UseDpopNonce(_) => 10,
         }
     }
 
@@ -109,6 +114,7 @@ impl fmt::Display for Denial {
                 write!(f, "the token service could not answer, retry in {s} s")
             }
             Denial::InvalidDpopProof(why) => write!(f, "invalid DPoP proof: {why}"),
+            Denial::UseDpopNonce(_) => f.write_str("the DPoP proof has no current server nonce"),
         }
     }
 }
@@ -171,6 +177,7 @@ mod tests {
             Denial::AccessDenied("x".into()),
             Denial::TemporarilyUnavailable(1),
             Denial::InvalidDpopProof("x"),
+            Denial::UseDpopNonce("n".into()),
         ];
         let codes: Vec<&str> = all.iter().map(Denial::code).collect();
         assert_eq!(

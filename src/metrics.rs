@@ -8,7 +8,7 @@ use crate::error::Denial;
 use crate::providers::CacheUse;
 use crate::shared_state::introspection::Event;
 
-const CODES: [&str; 10] = Denial::CODES;
+const CODES: [&str; 11] = Denial::CODES;
 
 /// `authgate.introspection.<provider>.<event>`: calls made, answers taken from another
 /// worker's call, answers active and inactive, calls that failed.

@@ -39,6 +39,9 @@ pub struct ProofUse {
     pub id: String,
     /// When the proof can no longer be accepted anyway, so the replay record may go.
     pub until: u64,
+    /// The current server nonce, when the proof's was of the previous step (RFC 9449 §8.2:
+    /// the answer gives it, so the client has one before its own ends).
+    pub renew: Option<String>,
 }
 
 /// A provider's DPoP settings.
@@ -52,6 +55,8 @@ pub struct DpopCheck {
     /// Client keys already parsed and checked (a client signs every proof with the same key;
     /// checking its point is on the curve costs more than the signature), by thumbprint.
     pub keys: RefCell<VerifiedCache<Rc<Jwk>>>,
+    /// Server nonces (RFC 9449 §9), when the provider asks for them.
+    pub nonces: Option<super::nonce::Nonces>,
 }
 
 /// Client keys kept per worker.
@@ -189,7 +194,7 @@ impl DpopCheck {
         if named.is_none() || named != here {
             return Err(proof_error("the proof's htu is not the request URI"));
         }
-        // Check 11 (nonces, check 10, are not used): iat within the window.
+        // Check 11: iat within the window.
         let iat = claims
             .get("iat")
             .and_then(Value::as_f64)
@@ -216,9 +221,21 @@ impl DpopCheck {
                 "the proof's key is not the key the token is bound to",
             ));
         }
+        // Check 10: the server's nonce, when it asks for one (§9): a proof without a current
+        // one is answered with a fresh one to sign.
+        let mut renew = None;
+        if let Some(n) = &self.nonces {
+            match claims.get("nonce").and_then(Value::as_str) {
+                Some(sent) if n.accepts(sent, now) => {
+                    renew = (!n.is_current(sent, now)).then(|| n.issue(now));
+                }
+                _ => return Err(Denial::UseDpopNonce(n.issue(now))),
+            }
+        }
         Ok(ProofUse {
             id: format!("{thumbprint}.{jti}"),
             until: (iat.max(0.0) as u64) + self.max_age + FUTURE_SKEW_SECONDS,
+            renew,
         })
     }
 }

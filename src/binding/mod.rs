@@ -7,6 +7,7 @@
 pub mod dpop;
 pub mod htu;
 pub mod mtls;
+pub mod nonce;
 pub mod thumbprint;
 
 use crate::cache::VerifiedCache;
@@ -37,6 +38,8 @@ pub struct RawBinding<'a> {
     pub dpop_algs: Option<&'a [String]>,
     /// `dpop_max_age_seconds`.
     pub dpop_max_age_seconds: Option<u64>,
+    /// `dpop_nonce`.
+    pub dpop_nonce: Option<&'a nonce::RawDpopNonce>,
     /// `mtls_bound`.
     pub mtls_bound: Option<&'a str>,
     /// `client_cert_from`.
@@ -67,18 +70,17 @@ impl Binding {
         field: &str,
         raw: RawBinding,
         (signatures, secret): (Option<Rc<dyn HostSignatures>>, [u8; 32]),
+        env: crate::providers::Env,
     ) -> Result<Self, ConfigError> {
         let at = |f: &str| format!("{field}.{f}");
         let dpop_mode = mode(&at("dpop"), raw.dpop)?;
-        if dpop_mode.is_none() && (raw.dpop_algs.is_some() || raw.dpop_max_age_seconds.is_some()) {
-            return Err(ConfigError::new(
-                at(if raw.dpop_algs.is_some() {
-                    "dpop_algs"
-                } else {
-                    "dpop_max_age_seconds"
-                }),
-                "needs `dpop`",
-            ));
+        let needs_dpop = [
+            ("dpop_algs", raw.dpop_algs.is_some()),
+            ("dpop_max_age_seconds", raw.dpop_max_age_seconds.is_some()),
+            ("dpop_nonce", raw.dpop_nonce.is_some()),
+        ];
+        if let (None, Some((name, _))) = (dpop_mode, needs_dpop.iter().find(|(_, set)| *set)) {
+            return Err(ConfigError::new(at(name), "needs `dpop`"));
         }
         let dpop = match dpop_mode {
             None => None,
@@ -104,6 +106,10 @@ impl Binding {
                     ));
                 }
                 let keys = RefCell::new(VerifiedCache::new(secret, dpop::KEY_CACHE));
+                let nonces = match raw.dpop_nonce {
+                    Some(n) => Some(nonce::compile(&at("dpop_nonce"), n, env)?),
+                    None => None,
+                };
                 Some((
                     m,
                     DpopCheck {
@@ -111,6 +117,7 @@ impl Binding {
                         max_age,
                         signatures,
                         keys,
+                        nonces,
                     },
                 ))
             }
@@ -211,7 +218,8 @@ impl Binding {
 
 /// What the protected resource metadata (RFC 9728 §2) says of these providers' bindings:
 /// `dpop_signing_alg_values_supported`, `dpop_bound_access_tokens_required` (when every token
-/// provider requires DPoP) and `tls_client_certificate_bound_access_tokens`.
+/// provider requires DPoP), `dpop_nonce_required` (an extension: when one asks for nonces) and
+/// `tls_client_certificate_bound_access_tokens`.
 pub fn metadata(bindings: &[&Binding]) -> serde_json::Map<String, Value> {
     let mut out = serde_json::Map::new();
     let mut algs: Vec<&str> = Vec::new();
@@ -224,6 +232,13 @@ pub fn metadata(bindings: &[&Binding]) -> serde_json::Map<String, Value> {
     }
     if !algs.is_empty() {
         out.insert("dpop_signing_alg_values_supported".into(), algs.into());
+    }
+    // An extension (RFC 9728 has no member for it): proofs must carry the server's nonce.
+    if bindings
+        .iter()
+        .any(|b| b.dpop.as_ref().is_some_and(|(_, d)| d.nonces.is_some()))
+    {
+        out.insert("dpop_nonce_required".into(), true.into());
     }
     if !bindings.is_empty() && !bindings.iter().any(|b| b.takes_bearer()) {
         out.insert("dpop_bound_access_tokens_required".into(), true.into());

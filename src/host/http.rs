@@ -153,6 +153,11 @@ impl HttpContext for Filter {
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
+        for (name, value) in self.worker.answer_headers(self.id) {
+            if hostcalls::add_map_value(MapType::HttpResponseHeaders, &name, &value).is_err() {
+                log::warn!("authgate: could not add {name} to an answer");
+            }
+        }
         if !self.worker.awaits_answer(self.id) {
             return Action::Continue;
         }

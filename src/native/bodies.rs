@@ -1,6 +1,7 @@
 //! The body phases, for rules with `match.mcp`: a request's body buffered by Envoy until it is
 //! whole (or outgrows the limit) and handed to the core once; a list answer's body passed
-//! through the core, which cuts it to what the caller may call. A request held for its
+//! through the core, which cuts it to what the caller may call. Also the answer's headers,
+//! which get what the core decided with the request (a DPoP server nonce). A request held for its
 //! decision keeps its body and trailers stopped: going on would send its stopped headers
 //! upstream.
 
@@ -220,6 +221,23 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
         let Some(s) = (unsafe { stream(module) }) else {
             return HEADERS_CONTINUE;
         };
+        for (name, value) in s.worker().answer_headers(s.id) {
+            // SAFETY: the stream's pointer during its hook; our buffers, for the call.
+            let added = unsafe {
+                envoy_dynamic_module_callback_http_add_header(
+                    filter,
+                    HDR_RESPONSE,
+                    ModuleBuffer::from(name.as_bytes()),
+                    ModuleBuffer::from(value.as_bytes()),
+                )
+            };
+            if !added {
+                super::host::log(
+                    crate::capabilities::LogLevel::Warn,
+                    &format!("authgate: could not add {name} to an answer"),
+                );
+            }
+        }
         if !s.worker().awaits_answer(s.id) {
             return HEADERS_CONTINUE;
         }

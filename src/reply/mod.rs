@@ -128,6 +128,11 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
             "Unauthorized",
             format!("The DPoP proof sent with the token was not accepted ({why}). Sign a new proof for this request (RFC 9449) with the key the token is bound to."),
         ),
+        Denial::UseDpopNonce(_) => (
+            401,
+            "Unauthorized",
+            "This resource asks for a server nonce in DPoP proofs (RFC 9449 §9). Sign a new proof that carries the nonce of the DPoP-Nonce header and send the request again.".into(),
+        ),
         Denial::TemporarilyUnavailable(secs) => (
             503,
             "Service Unavailable",
@@ -175,6 +180,9 @@ fn attributes(scheme: Scheme, denial: &Denial, failed: Option<Scheme>) -> Option
             "error=\"invalid_dpop_proof\", error_description=\"{}\"",
             quotable(why)
         )),
+        Denial::UseDpopNonce(_) => Some(
+            "error=\"use_dpop_nonce\", error_description=\"the resource server requires a nonce in DPoP proofs\"".into(),
+        ),
         Denial::InvalidCredentials(why) => Some(format!(
             "error=\"invalid_token\", error_description=\"{}\"",
             quotable(why)
@@ -249,6 +257,14 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     if let Denial::TooManyFailures(secs) | Denial::TemporarilyUnavailable(secs) = denial {
         headers.push(("retry-after".to_string(), secs.to_string()));
     }
+    // RFC 9449 §9: the nonce to sign, readable by a browser's script too.
+    if let Denial::UseDpopNonce(nonce) = denial {
+        headers.push(("dpop-nonce".to_string(), nonce.clone()));
+        headers.push((
+            "access-control-expose-headers".to_string(),
+            "DPoP-Nonce, WWW-Authenticate".to_string(),
+        ));
+    }
     let mut seen: Vec<&str> = Vec::with_capacity(ctx.challenges.len());
     for c in ctx.challenges {
         // 403 is about scope, which only Bearer can express (RFC 6750 §3.1); an access
@@ -258,7 +274,13 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             denial,
             Denial::AccessDenied(_) | Denial::TemporarilyUnavailable(_) | Denial::BadAuthority
         );
-        if no_challenge || status == 403 && !c.scheme.is_token() || seen.contains(&c.base.as_str())
+        // A nonce is asked of a DPoP client: that challenge alone, so it does not fall back to
+        // a weaker scheme.
+        let other_than_dpop = matches!(denial, Denial::UseDpopNonce(_)) && c.scheme != Scheme::DPoP;
+        if no_challenge
+            || other_than_dpop
+            || status == 403 && !c.scheme.is_token()
+            || seen.contains(&c.base.as_str())
         {
             continue;
         }

@@ -9,7 +9,7 @@ use crate::json;
 use std::collections::BTreeMap;
 
 /// The error codes `response.detail` may name.
-pub const CODES: [&str; 10] = crate::error::Denial::CODES;
+pub const CODES: [&str; 11] = crate::error::Denial::CODES;
 
 /// Problem members authgate writes itself; `extra` cannot replace them.
 const RESERVED: [&str; 9] = [

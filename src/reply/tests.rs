@@ -249,6 +249,14 @@ fn dpop_challenges() {
             ],
         ),
         ("missing", Denial::MissingCredentials, None, &["Bearer realm=\"api\"", dpop]),
+        // RFC 9449 §9: the nonce is asked on the DPoP challenge alone, so the client does not
+        // fall back to Bearer.
+        (
+            "nonce",
+            Denial::UseDpopNonce("n-1".into()),
+            Some(Scheme::DPoP),
+            &["DPoP algs=\"ES256 EdDSA\", realm=\"api\", error=\"use_dpop_nonce\", error_description=\"the resource server requires a nonce in DPoP proofs\""],
+        ),
     ];
     for (name, denial, failed, want) in cases {
         let mut cx = ctx(&both, None);
@@ -257,6 +265,25 @@ fn dpop_challenges() {
         assert_eq!(r.status, 401, "{name}");
         assert_eq!(www(&r), *want, "{name}");
     }
+    let mut cx = ctx(&both, None);
+    cx.failed = Some(Scheme::DPoP);
+    let r = render(&Denial::UseDpopNonce("n-1".into()), &cx);
+    let header = |n: &str| {
+        r.headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("dpop-nonce"), Some("n-1"));
+    assert_eq!(
+        header("access-control-expose-headers"),
+        Some("DPoP-Nonce, WWW-Authenticate")
+    );
+    assert!(
+        r.body.contains("\"error\":\"use_dpop_nonce\""),
+        "{}",
+        r.body
+    );
     // A DPoP-only rule short of scope says so on its DPoP challenge.
     let only = [Challenge::dpop("api", "ES256")];
     let mut cx = ctx(&only, None);

@@ -124,6 +124,7 @@ mod tests {
         ProofUse {
             id: format!("thumb.{jti}"),
             until,
+            renew: None,
         }
     }
 

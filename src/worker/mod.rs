@@ -4,6 +4,7 @@
 //! (throttling, holding a request for its keys, releasing it, counting, logging) is made here.
 
 mod accounting;
+mod answers;
 mod mcp;
 mod sign_in;
 mod signatures;
@@ -93,6 +94,7 @@ pub struct Worker {
     introspections: Introspections,
     sign_ins: sign_in::SignIns,
     mcp: mcp::Bodies,
+    answers: answers::AnswerHeaders,
     /// The request whose context the host is running (`None`: the worker's own), which owns
     /// the calls made now.
     context: std::cell::Cell<Option<u32>>,
@@ -239,6 +241,7 @@ impl Worker {
             // Read once; asked again, refuse rather than loop.
             Decision::ReadBody => return Step::Unconfigured,
             decision => {
+                self.answers.note(&decision, r.id);
                 self.mcp.decided(&decision, r);
                 return Step::Decided(decision);
             }
@@ -349,6 +352,12 @@ impl Worker {
         }
     }
 
+    /// The headers the answer to request `id` gets (a DPoP server nonce), once: the adapter
+    /// adds them as the upstream's answer headers pass.
+    pub fn answer_headers(&self, id: u32) -> Vec<(String, String)> {
+        self.answers.take(id)
+    }
+
     /// Whether request `id` is held for its decision.
     pub fn holds(&self, id: u32) -> bool {
         self.held.borrow().iter().any(|h| h.request.id == id)
@@ -359,6 +368,7 @@ impl Worker {
     pub fn on_request_done(&self, host: &dyn Host, id: u32) {
         self.held.borrow_mut().retain(|h| h.request.id != id);
         self.mcp.forget(id);
+        self.answers.forget(id);
         self.introspections.abandon(host, id);
         self.sign_ins.abandon(id);
     }
@@ -490,6 +500,7 @@ impl Worker {
                 .account(host, &c.engine, &self.audit, &decision, &seen);
             drop(view);
             let id = h.request.id;
+            self.answers.note(&decision, h.request.id);
             self.mcp.decided(&decision, h.request);
             out.push((id, decision));
         }

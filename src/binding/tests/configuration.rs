@@ -109,18 +109,64 @@ fn bad_binding_configurations_name_the_field() {
     ];
     for (raw, want) in cases {
         let raw = RawBinding { ..*raw };
-        let err = Binding::compile("providers.p", raw, (None, [0; 32]))
+        let err = Binding::compile("providers.p", raw, (None, [0; 32]), &|_| None)
             .unwrap_err()
             .to_string();
         assert!(err.contains(want), "{err}");
     }
+    // `dpop_nonce`: its secrets come from the environment; every refusal names the field.
+    let env = |name: &str| match name {
+        "GOOD" => Some("A".repeat(43)),
+        "SHORT" => Some("c2hvcnQ=".to_string()),
+        "JUNK" => Some("not base64!".to_string()),
+        "EMPTY" => Some(" ".to_string()),
+        _ => None,
+    };
+    let nonce = |secret_env: &str, window: Option<u64>| crate::binding::nonce::RawDpopNonce {
+        secret_env: secret_env.to_string(),
+        window_seconds: window,
+    };
+    let nonce_cases = [
+        (None, nonce("GOOD", None), "providers.p.dpop_nonce: needs `dpop`"),
+        (Some("required"), nonce("NONE", None), "providers.p.dpop_nonce.secret_env: the Wasm VM's environment has no (or an empty) `NONE`"),
+        (Some("required"), nonce("EMPTY", None), "providers.p.dpop_nonce.secret_env: `EMPTY` holds no secret"),
+        (Some("required"), nonce("SHORT", None), "providers.p.dpop_nonce.secret_env: secret 1 of `SHORT` is 5 bytes; at least 32"),
+        (Some("required"), nonce("JUNK", None), "providers.p.dpop_nonce.secret_env: secret 1 of `JUNK` is not base64"),
+        (Some("required"), nonce("GOOD", Some(5)), "providers.p.dpop_nonce.window_seconds: must be 10 to 3600"),
+    ];
+    for (dpop, raw_nonce, want) in &nonce_cases {
+        let raw = RawBinding {
+            dpop: *dpop,
+            dpop_nonce: Some(raw_nonce),
+            ..RawBinding::default()
+        };
+        let err = Binding::compile("providers.p", raw, (None, [0; 32]), &env)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
+    let good = nonce("GOOD", Some(30));
+    let raw = RawBinding {
+        dpop: Some("required"),
+        dpop_nonce: Some(&good),
+        ..RawBinding::default()
+    };
+    let b = Binding::compile("providers.p", raw, (None, [0; 32]), &env).unwrap();
+    assert_eq!(
+        b.dpop
+            .as_ref()
+            .and_then(|(_, d)| d.nonces.as_ref())
+            .map(|n| n.window),
+        Some(30)
+    );
     let hs = ["HS256".to_string()];
     let raw = RawBinding {
         dpop: Some("allowed"),
         dpop_algs: Some(&hs),
         ..RawBinding::default()
     };
-    let err = Binding::compile("providers.p", raw, (None, [0; 32]))
+    let err = Binding::compile("providers.p", raw, (None, [0; 32]), &|_| None)
         .unwrap_err()
         .to_string();
     assert!(

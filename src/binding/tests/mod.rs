@@ -34,6 +34,7 @@ fn check() -> DpopCheck {
         max_age: 60,
         signatures: None,
         keys: std::cell::RefCell::new(crate::cache::VerifiedCache::new([1; 32], 4)),
+        nonces: None,
     }
 }
 
@@ -246,7 +247,7 @@ fn binding(dpop: Option<&str>, mtls: Option<&str>, from: Option<&str>) -> Bindin
         client_cert_from: from,
         ..RawBinding::default()
     };
-    Binding::compile("providers.p", raw, (None, [0; 32])).unwrap()
+    Binding::compile("providers.p", raw, (None, [0; 32]), &|_| None).unwrap()
 }
 
 #[test]
@@ -308,6 +309,28 @@ fn the_resource_metadata_names_the_bindings() {
         doc["tls_client_certificate_bound_access_tokens"],
         json!(true)
     );
+    assert_eq!(
+        doc.get("dpop_nonce_required"),
+        None,
+        "no dpop_nonce, no such claim"
+    );
+    // With `dpop_nonce`, the document says proofs must carry the server's nonce.
+    let mut with = config.clone();
+    with["providers"]["idp"]["dpop_nonce"] = json!({"secret_env": "NONCES"});
+    let env = |name: &str| (name == "NONCES").then(|| "A".repeat(43));
+    let e2 = crate::engine::Engine::from_json_with(
+        with.to_string().as_bytes(),
+        [1; 32],
+        None,
+        &env,
+        None,
+    )
+    .unwrap();
+    let crate::engine::Decision::Answer(reply) = e2.decide(&view, RFC_NOW) else {
+        panic!("the document")
+    };
+    let doc2: Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(doc2["dpop_nonce_required"], json!(true));
     let at = [(":authority", "api.example.com")];
     let refused = e.decide(&HeaderList::new("GET", "/x", &at), RFC_NOW);
     let crate::engine::Decision::Deny(d) = refused else {
@@ -320,3 +343,64 @@ fn the_resource_metadata_names_the_bindings() {
 }
 
 mod configuration;
+
+/// RFC 9449 §9: with `dpop_nonce`, a proof is checked in full, then asked for a current nonce
+/// of this server; the answer carries the nonce to sign.
+#[test]
+fn a_server_that_asks_for_nonces() {
+    let secret = b"the replicas' shared secret, 32 bytes".to_vec();
+    let nonces = || crate::binding::nonce::Nonces::new(std::slice::from_ref(&secret), 60);
+    let with = DpopCheck {
+        nonces: nonces(),
+        ..check()
+    };
+    let client = Client::new(7);
+    let fresh = nonces().map(|n| n.issue(RFC_NOW)).unwrap_or_default();
+    let stale = nonces().map(|n| n.issue(RFC_NOW - 120)).unwrap_or_default();
+    let other = crate::binding::nonce::Nonces::new(&[vec![9; 32]], 60)
+        .map(|n| n.issue(RFC_NOW))
+        .unwrap_or_default();
+    let signed = |nonce: Option<&str>| {
+        client.proof("tok", |_, c| {
+            if let Some(n) = nonce {
+                c["nonce"] = json!(n);
+            }
+        })
+    };
+    let cases = [
+        ("the server's current nonce", signed(Some(&fresh)), Ok(())),
+        ("no nonce", signed(None), Err("use_dpop_nonce")),
+        (
+            "a nonce two steps old",
+            signed(Some(&stale)),
+            Err("use_dpop_nonce"),
+        ),
+        (
+            "another secret's nonce",
+            signed(Some(&other)),
+            Err("use_dpop_nonce"),
+        ),
+        ("not a nonce", signed(Some("nonce")), Err("use_dpop_nonce")),
+        // Checked in full first: a bad proof is not asked for a nonce.
+        (
+            "a current nonce on a proof for another method",
+            client.proof("tok", |_, c| {
+                c["nonce"] = json!(fresh);
+                c["htm"] = json!("POST");
+            }),
+            Err("invalid_dpop_proof"),
+        ),
+    ];
+    for (name, proof, want) in cases {
+        let view = request("GET", &[&proof]);
+        let got = with.check(&Request::new(&view), "tok", &client.jkt(), RFC_NOW);
+        match (got, want) {
+            (Ok(_), Ok(())) => {}
+            (Err(Denial::UseDpopNonce(n)), Err("use_dpop_nonce")) => {
+                assert_eq!(n, fresh, "{name}: the answer gives the current nonce")
+            }
+            (Err(d), Err(code)) => assert_eq!(d.code(), code, "{name}"),
+            (got, want) => panic!("{name}: {got:?}, wanted {want:?}"),
+        }
+    }
+}

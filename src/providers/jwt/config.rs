@@ -41,6 +41,8 @@ raw_struct! {
         pub dpop_algs: Option<Vec<String>>,
         /// How old a DPoP proof may be (default 60).
         pub dpop_max_age_seconds: Option<u64>,
+        /// DPoP server nonces (RFC 9449 §9), derived from a secret every replica shares.
+        pub dpop_nonce: Option<crate::binding::nonce::RawDpopNonce>,
         /// Certificate-bound tokens (RFC 8705): `required` or `allowed`.
         pub mtls_bound: Option<String>,
         /// Where the client certificate is read: `connection` (default) or `xfcc`.
@@ -120,6 +122,7 @@ impl RawJwt {
             dpop: self.dpop.as_deref(),
             dpop_algs: self.dpop_algs.as_deref(),
             dpop_max_age_seconds: self.dpop_max_age_seconds,
+            dpop_nonce: self.dpop_nonce.as_ref(),
             mtls_bound: self.mtls_bound.as_deref(),
             client_cert_from: self.client_cert_from.as_deref(),
         }

@@ -170,8 +170,12 @@ pub fn compile_token_sources(
     binding: crate::binding::RawBinding,
     (headers, params, cookies): FromFields,
 ) -> Result<(crate::binding::Binding, Vec<TokenSource>), ConfigError> {
-    let binding =
-        crate::binding::Binding::compile(field, binding, (setup.signatures.clone(), setup.secret))?;
+    let binding = crate::binding::Binding::compile(
+        field,
+        binding,
+        (setup.signatures.clone(), setup.secret),
+        setup.env,
+    )?;
     let custom = headers.is_some() || params.is_some() || cookies.is_some();
     let sources = compile_sources(field, headers, params, cookies)?;
     let sources = with_binding(field, sources, &binding, custom)?;

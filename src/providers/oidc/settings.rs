@@ -9,8 +9,6 @@ use crate::providers::client_secret;
 use crate::providers::introspection::endpoint::{AuthMethod, Secret};
 use crate::providers::Setup;
 use crate::session::seal::{Sealer, MIN_SECRET_LEN};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
 
 /// How the client authenticates at the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,28 +246,6 @@ fn path(at: &str, value: Option<&str>, default: &str) -> Result<String, ConfigEr
 /// The cookie keys from VM environment variable `name`: base64 (standard or URL-safe, with or
 /// without padding) secrets of at least 32 bytes, separated by spaces or commas.
 fn sealer(setup: &Setup, at: &str, name: &str) -> Result<Sealer, ConfigError> {
-    let text = client_secret::env_value(setup, at, name)?;
-    let mut secrets = Vec::new();
-    for (i, k) in text
-        .split([' ', ',', '\n', '\t'])
-        .filter(|k| !k.is_empty())
-        .enumerate()
-    {
-        let trimmed = k.trim_end_matches('=');
-        let bytes = URL_SAFE_NO_PAD
-            .decode(trimmed)
-            .ok()
-            .or_else(|| STANDARD.decode(k).ok())
-            .ok_or_else(|| {
-                ConfigError::new(at, format!("key {} of `{name}` is not base64", i + 1))
-            })?;
-        if bytes.len() < MIN_SECRET_LEN {
-            return Err(ConfigError::new(
-                at,
-                format!("key {} of `{name}` is {} bytes; at least {MIN_SECRET_LEN} are needed (openssl rand -base64 32)", i + 1, bytes.len()),
-            ));
-        }
-        secrets.push(bytes);
-    }
+    let secrets = client_secret::key_list(setup.env, at, (name, "key", MIN_SECRET_LEN))?;
     Sealer::new(&secrets).ok_or_else(|| ConfigError::new(at, format!("`{name}` holds no key")))
 }
