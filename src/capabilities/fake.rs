@@ -129,6 +129,13 @@ impl Host for FakeHost {
         super::memory::set(&mut self.store.borrow_mut(), key, value, cas)
     }
 
+    fn shared_add(&self, key: &str, value: &[u8]) -> Result<(), SharedSetError> {
+        if let Some(hook) = self.before_next_cas.borrow_mut().take() {
+            hook(&self.store);
+        }
+        super::memory::add(&mut self.store.borrow_mut(), key, value)
+    }
+
     fn dispatch(&self, call: &Callout) -> Result<u32, String> {
         if self.dispatch_fails.get() {
             return Err("BadArgument".into());

@@ -18,6 +18,14 @@ pub fn get(map: &SharedMap, key: &str) -> Shared {
     }
 }
 
+/// Sets `key` only if it does not exist.
+pub fn add(map: &mut SharedMap, key: &str, value: &[u8]) -> Result<(), SharedSetError> {
+    if map.contains_key(key) {
+        return Err(SharedSetError::CasMismatch);
+    }
+    set(map, key, value, None)
+}
+
 /// Sets `key`, unless `cas` names a version that is no longer the current one.
 pub fn set(
     map: &mut SharedMap,

@@ -84,6 +84,14 @@ pub trait Host {
     /// Writes `key`; with `cas`, only if nobody wrote since the read that returned it.
     fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedSetError>;
 
+    /// Writes `key` only if it does not exist (`CasMismatch` if it does), atomically where the
+    /// host can: the native module's and the tests' stores. Envoy's wasm shared data has no
+    /// such write; there it is a plain write, so two workers that create one key at the same
+    /// instant may both succeed (docs/sender-constraints.md says what that allows).
+    fn shared_add(&self, key: &str, value: &[u8]) -> Result<(), SharedSetError> {
+        self.shared_set(key, value, None)
+    }
+
     /// Dispatches an HTTP call; its answer comes back later as an event with the returned token.
     fn dispatch(&self, call: &Callout) -> Result<u32, String>;
 

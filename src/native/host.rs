@@ -89,6 +89,11 @@ impl Host for NativeHost<'_> {
         memory::set(&mut map, key, value, cas)
     }
 
+    fn shared_add(&self, key: &str, value: &[u8]) -> Result<(), SharedSetError> {
+        let mut map = shared().lock().map_err(|_| SharedSetError::Host)?;
+        memory::add(&mut map, key, value)
+    }
+
     fn dispatch(&self, call: &Callout) -> Result<u32, String> {
         let list = match self.calls {
             CallsTo::Worker(calls) => return calls.send(call),

@@ -11,9 +11,10 @@ const KEY: &str = "authgate.audit_key";
 pub fn sync(host: &dyn Host, engine: &Engine) {
     if let Some(current) = host.shared_get(KEY) {
         if current.value.is_none() {
-            // Envoy has no "write if absent": two first writers may race, and the later write
-            // stands. Every worker re-reads on each tick, so all converge on it.
-            let _ = host.shared_set(KEY, &host.random_key(), None);
+            // Written only if still absent where the host can (the native module); Envoy's
+            // wasm shared data cannot, so two first writers may race and the later one stands.
+            // Every worker re-reads on each tick, so all converge on it.
+            let _ = host.shared_add(KEY, &host.random_key());
         }
     }
     if let Some(value) = host.shared_get(KEY).and_then(|s| s.value) {

@@ -25,7 +25,13 @@ pub fn update(
             return false;
         };
         let value = next(current.value.as_deref());
-        match host.shared_set(key, &value, current.cas) {
+        // A record that does not exist yet is created only if it still does not: two workers
+        // that both found it missing must not both write it unguarded.
+        let written = match current.cas {
+            Some(cas) => host.shared_set(key, &value, Some(cas)),
+            None => host.shared_add(key, &value),
+        };
+        match written {
             Ok(()) => return true,
             Err(SharedSetError::CasMismatch) => continue,
             Err(_) => return false,
@@ -41,8 +47,9 @@ pub fn take_lease(host: &dyn Host, key: &str, now: u64, until: u64) -> bool {
         return false;
     };
     if shared.value.is_none() {
-        // A lease is taken by compare-and-swap on an existing record: create it first.
-        let _ = host.shared_set(key, b"0", None);
+        // A lease is taken by compare-and-swap on an existing record: create it first (only if
+        // still absent where the host can: a lease another worker just took stays taken).
+        let _ = host.shared_add(key, b"0");
         let Some(again) = host.shared_get(key) else {
             return false;
         };

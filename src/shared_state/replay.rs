@@ -156,6 +156,23 @@ mod tests {
         assert_eq!(record(&a, &e, &proof("j2", 160), 100), Recorded::Replayed);
     }
 
+    /// The slot did not exist when both workers read it: the one that creates it second
+    /// finds the first one's record, not a blank it may overwrite (the native module's race,
+    /// seen in a clean-clone run of test_dpop.py).
+    #[test]
+    fn two_workers_that_both_find_the_slot_missing_do_not_both_pass() {
+        let (a, e) = (FakeHost::default(), engine());
+        let hash = e.shared_hash("dpop-jti", "thumb.j3");
+        let slot = u32::from_le_bytes([hash[0], hash[1], hash[2], hash[3]]) % SLOTS;
+        let key = format!("authgate.dpop.seen.{slot}");
+        let id: String = hash[4..16].iter().map(|b| format!("{b:02x}")).collect();
+        let first = format!("{id}:160");
+        *a.before_next_cas.borrow_mut() = Some(Box::new(move |store| {
+            FakeHost::write_as_other(store, &key, first.as_bytes());
+        }));
+        assert_eq!(record(&a, &e, &proof("j3", 160), 100), Recorded::Replayed);
+    }
+
     #[test]
     fn a_full_slot_drops_the_entry_nearest_its_end() {
         let value: Vec<String> = (0..PER_SLOT)

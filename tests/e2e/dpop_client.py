@@ -17,6 +17,19 @@ def thumbprint(jwk):
     return b64(hashlib.sha256(canonical.encode()).digest())
 
 
+def server_nonce(secret_b64, step):
+    """A DPoP server nonce as docs/sender-constraints.md derives it: the step (8 bytes, big
+    endian) and the first 16 bytes of HKDF-SHA256 (salt `authgate dpop nonce v1`, the secret as
+    input key material, the step as info), in base64url."""
+    import base64
+    from cryptography.hazmat.primitives import hashes, hmac
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+    h = hmac.HMAC(b"authgate dpop nonce v1", hashes.SHA256())
+    h.update(base64.b64decode(secret_b64))
+    info = step.to_bytes(8, "big")
+    return b64(info + HKDFExpand(hashes.SHA256(), 16, info).derive(h.finalize()))
+
+
 def ath(token):
     return b64(hashlib.sha256(token.encode()).digest())
 

@@ -40,7 +40,31 @@ def envoy_binary():
     return venv if os.path.exists(venv) else shutil.which("envoy")
 
 
+_GIVEN = set()
+
+
 def free_port():
+    """A port to bind later, from below the kernel's ephemeral range: a port the kernel hands
+    out (a server on port 0, a connection's own end) would be taken back from under an Envoy
+    that binds it a moment later ("Address already in use"). Not one given before in this run."""
+    import random
+    low = 20000
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            high = min(int(f.read().split()[0]), 65535) - 1
+    except (OSError, ValueError, IndexError):
+        high = 32767
+    for _ in range(1000):
+        port = random.randint(low, max(low, high))
+        if port in _GIVEN:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _GIVEN.add(port)
+        return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

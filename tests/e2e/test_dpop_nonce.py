@@ -14,11 +14,7 @@ import subprocess
 import time
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
-from cryptography.hazmat.primitives import hmac as hmac_
-
-from dpop_client import DpopClient, thumbprint
+from dpop_client import DpopClient, server_nonce, thumbprint
 from harness import ROOT, Stack
 from jwtkit import Keys, b64, claims
 
@@ -77,13 +73,9 @@ def nonce_of(gw):
 
 
 def derived(secret_b64, step):
-    """A nonce as docs/sender-constraints.md derives it (HKDF-SHA256 under the secret, salt
-    `authgate dpop nonce v1`, info the step), for a step the server would not issue now."""
-    h = hmac_.HMAC(b"authgate dpop nonce v1", hashes.SHA256())
-    h.update(base64.b64decode(secret_b64))
-    prk = h.finalize()
-    mac = HKDFExpand(hashes.SHA256(), 16, step.to_bytes(8, "big")).derive(prk)
-    return b64(step.to_bytes(8, "big") + mac)
+    """A nonce for a step the server would not issue now (dpop_client.server_nonce: the
+    derivation the docs give)."""
+    return server_nonce(secret_b64, step)
 
 
 def denied(gw, code):
