@@ -55,22 +55,25 @@ def authgate(config, wasm=os.environ.get("BENCH_WASM", WASM), env=None, body=Fal
                                      "value": json.dumps(config)}}}}
 
 
+def dynamic_module(module, filter_name, config=None, env=None):
+    """Envoy's dynamic-module HTTP filter loading lib<module>.so; `env`, what a wasm filter's VM
+    environment would hold, goes to Envoy's process instead."""
+    typed = {"@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+             "dynamic_module_config": {"name": module, "do_not_close": True}, "filter_name": filter_name}
+    if config is not None:
+        typed["filter_config"] = {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(config)}
+    return {**({PROCESS_ENV: env} if env else {}), "name": "envoy.filters.http.dynamic_modules", "typed_config": typed}
+
+
 def native(config, env=None):
-    """The same configuration in the native module (dist/libauthgate.so, ./build.sh native);
-    `env`, what the wasm filter's VM environment holds, goes to Envoy's process instead."""
-    return {**({PROCESS_ENV: env} if env else {}), "name": "envoy.filters.http.dynamic_modules", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
-        "dynamic_module_config": {"name": "authgate", "do_not_close": True}, "filter_name": "authgate",
-        "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue", "value": json.dumps(config)}}}
+    """The same configuration in the native module (dist/libauthgate.so, ./build.sh native)."""
+    return dynamic_module("authgate", "authgate", config, env)
 
 
 def native_floor():
     """The native floor (bench/floor-native): a dynamic module that reads one header and goes
     on, what the ABI crossing alone costs."""
-    return {"name": "envoy.filters.http.dynamic_modules", "typed_config": {
-        "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
-        "dynamic_module_config": {"name": "authgate_bench_floor_native", "do_not_close": True},
-        "filter_name": "floor"}}
+    return dynamic_module("authgate_bench_floor_native", "floor")
 
 
 def config_of(filt):

@@ -6,6 +6,7 @@
 //! upstream.
 
 use super::abi::*;
+use super::envoy::{add_header, header, set_header};
 use super::filter::stream;
 use super::reply::{apply, fail_closed, guard};
 use super::stream::Stream;
@@ -15,12 +16,8 @@ use crate::worker::{Answer, Step};
 /// What Envoy holds of one direction's body: what it buffered, then what just arrived (unless
 /// what arrived is the buffer, handed on by a filter before this one).
 fn body_of(filter: EnvoyPtr, request: bool) -> Vec<u8> {
-    let (buffered, received) = match request {
-        true => (BODY_BUFFERED_REQUEST, BODY_RECEIVED_REQUEST),
-        false => (BODY_BUFFERED_RESPONSE, BODY_RECEIVED_RESPONSE),
-    };
     let mut out = Vec::new();
-    for kind in parts(filter, request, buffered, received) {
+    for kind in parts(filter, request) {
         // SAFETY: the stream's pointer during its hook; the array sized as Envoy said, read
         // before the hook returns.
         unsafe {
@@ -42,13 +39,21 @@ fn body_of(filter: EnvoyPtr, request: bool) -> Vec<u8> {
     out
 }
 
-/// Which of the buffered and received bodies hold distinct bytes.
-fn parts(filter: EnvoyPtr, request: bool, buffered: u32, received: u32) -> Vec<u32> {
+/// Which of one direction's buffered and received bodies hold distinct bytes.
+fn parts(filter: EnvoyPtr, request: bool) -> Vec<u32> {
     // SAFETY: the stream's pointer during its hook.
-    let same = unsafe {
+    let (same, buffered, received) = unsafe {
         match request {
-            true => envoy_dynamic_module_callback_http_received_buffered_request_body(filter),
-            false => envoy_dynamic_module_callback_http_received_buffered_response_body(filter),
+            true => (
+                envoy_dynamic_module_callback_http_received_buffered_request_body(filter),
+                BODY_BUFFERED_REQUEST,
+                BODY_RECEIVED_REQUEST,
+            ),
+            false => (
+                envoy_dynamic_module_callback_http_received_buffered_response_body(filter),
+                BODY_BUFFERED_RESPONSE,
+                BODY_RECEIVED_RESPONSE,
+            ),
         }
     };
     match same {
@@ -59,11 +64,7 @@ fn parts(filter: EnvoyPtr, request: bool, buffered: u32, received: u32) -> Vec<u
 
 /// How many bytes of one direction's body Envoy holds.
 fn size_of(filter: EnvoyPtr, request: bool) -> usize {
-    let (buffered, received) = match request {
-        true => (BODY_BUFFERED_REQUEST, BODY_RECEIVED_REQUEST),
-        false => (BODY_BUFFERED_RESPONSE, BODY_RECEIVED_RESPONSE),
-    };
-    parts(filter, request, buffered, received)
+    parts(filter, request)
         .into_iter()
         // SAFETY: the stream's pointer during its hook.
         .map(|k| unsafe { envoy_dynamic_module_callback_http_get_body_size(filter, k) })
@@ -73,12 +74,7 @@ fn size_of(filter: EnvoyPtr, request: bool) -> usize {
 /// Replaces what Envoy holds of the answer's body with `out`: in the body hook, the new bytes
 /// are the received body; in the trailers hook there is none, and they go to the buffer.
 fn replace_answer(filter: EnvoyPtr, out: &[u8]) {
-    let kinds = parts(
-        filter,
-        false,
-        BODY_BUFFERED_RESPONSE,
-        BODY_RECEIVED_RESPONSE,
-    );
+    let kinds = parts(filter, false);
     // SAFETY: the stream's pointer during its hook; our buffer, for the call. A body that is
     // absent says false to drain, and has nothing to drain.
     let ok = unsafe {
@@ -193,23 +189,6 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     })
 }
 
-fn response_header(filter: EnvoyPtr, name: &str) -> Option<String> {
-    let mut out = EnvoyBuffer::NULL;
-    // SAFETY: the stream's pointer during its hook; Envoy's buffer read before returning.
-    let found = unsafe {
-        envoy_dynamic_module_callback_http_get_header(
-            filter,
-            HDR_RESPONSE,
-            ModuleBuffer::from(name.as_bytes()),
-            &mut out,
-            0,
-            std::ptr::null_mut(),
-        )
-    };
-    // SAFETY: as above.
-    found.then(|| String::from_utf8_lossy(unsafe { out.as_bytes() }).into_owned())
-}
-
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
     filter: EnvoyPtr,
@@ -222,16 +201,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
             return HEADERS_CONTINUE;
         };
         for (name, value) in s.worker().answer_headers(s.id) {
-            // SAFETY: the stream's pointer during its hook; our buffers, for the call.
-            let added = unsafe {
-                envoy_dynamic_module_callback_http_add_header(
-                    filter,
-                    HDR_RESPONSE,
-                    ModuleBuffer::from(name.as_bytes()),
-                    ModuleBuffer::from(value.as_bytes()),
-                )
-            };
-            if !added {
+            if !add_header(filter, HDR_RESPONSE, &name, &value) {
                 super::host::log(
                     crate::capabilities::LogLevel::Warn,
                     &format!("authgate: could not add {name} to an answer"),
@@ -242,26 +212,18 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
             return HEADERS_CONTINUE;
         }
         let (ct, ce) = (
-            response_header(filter, "content-type"),
-            response_header(filter, "content-encoding"),
+            header(filter, HDR_RESPONSE, "content-type"),
+            header(filter, HDR_RESPONSE, "content-encoding"),
         );
         let answer = Answer {
             content_type: ct.as_deref(),
             content_encoding: ce.as_deref(),
-            content_length: response_header(filter, "content-length")
+            content_length: header(filter, HDR_RESPONSE, "content-length")
                 .and_then(|n| n.trim().parse().ok()),
         };
         if s.worker().on_response_headers(&s.host(), s.id, answer) {
             s.watching.set(true);
-            // SAFETY: the stream's pointer; a null value removes the header.
-            unsafe {
-                envoy_dynamic_module_callback_http_set_header(
-                    filter,
-                    HDR_RESPONSE,
-                    ModuleBuffer::from(b"content-length"),
-                    ModuleBuffer::NULL,
-                )
-            };
+            set_header(filter, HDR_RESPONSE, "content-length", None);
         }
         HEADERS_CONTINUE
     })

@@ -8,6 +8,7 @@
 //! by its deadline even when nothing else happens).
 
 use super::abi::*;
+use super::envoy;
 use crate::capabilities::Callout;
 use crate::worker::TICK_MS;
 use std::os::raw::c_void;
@@ -37,7 +38,7 @@ pub struct Mail {
     pub body: Vec<u8>,
 }
 
-struct Outgoing {
+struct Queued {
     thread: ThreadId,
     token: u32,
     cluster: String,
@@ -55,7 +56,7 @@ struct Waker {
 
 #[derive(Default)]
 struct State {
-    queue: Vec<Outgoing>,
+    queue: Vec<Queued>,
     /// Sent calls: Envoy's callout id, the asking thread, the core's token.
     pending: Vec<(u64, ThreadId, u32)>,
     mail: Vec<(ThreadId, Mail)>,
@@ -121,7 +122,7 @@ impl Calls {
         if st.closed {
             return Err("the configuration is gone".into());
         }
-        st.queue.push(Outgoing {
+        st.queue.push(Queued {
             thread: std::thread::current().id(),
             token,
             cluster: call.cluster.to_string(),
@@ -142,46 +143,35 @@ impl Calls {
     pub fn send_queued(&self) {
         let queue = std::mem::take(&mut self.state().queue);
         for out in queue {
-            let mut raw: Vec<ModuleHttpHeader> = out
-                .headers
-                .iter()
-                .map(|(k, v)| ModuleHttpHeader::new(k.as_bytes(), v.as_bytes()))
-                .collect();
-            let body = out
-                .body
-                .as_deref()
-                .map_or(ModuleBuffer::NULL, ModuleBuffer::from);
-            let mut id = 0u64;
-            // SAFETY: the configuration's pointer on the main thread; our buffers, for the call.
-            let r = unsafe {
-                envoy_dynamic_module_callback_http_filter_config_http_callout(
-                    self.config.0,
-                    &mut id,
-                    ModuleBuffer::from(out.cluster.as_bytes()),
-                    raw.as_mut_ptr(),
-                    raw.len(),
-                    body,
-                    out.timeout_ms,
-                )
-            };
-            if r == CALLOUT_INIT_SUCCESS {
-                self.state().pending.push((id, out.thread, out.token));
-            } else {
-                super::host::log(
-                    crate::capabilities::LogLevel::Warn,
-                    &format!(
-                        "authgate: Envoy refused a call to cluster {} (callout result {r})",
-                        out.cluster
-                    ),
-                );
-                self.post(
-                    out.thread,
-                    Mail {
-                        token: out.token,
-                        status: None,
-                        body: Vec::new(),
-                    },
-                );
+            let sent = envoy::callout(
+                envoy_dynamic_module_callback_http_filter_config_http_callout,
+                self.config.0,
+                &envoy::Outgoing {
+                    cluster: &out.cluster,
+                    headers: &out.headers,
+                    body: out.body.as_deref(),
+                    timeout_ms: out.timeout_ms,
+                },
+            );
+            match sent {
+                Ok(id) => self.state().pending.push((id, out.thread, out.token)),
+                Err(r) => {
+                    super::host::log(
+                        crate::capabilities::LogLevel::Warn,
+                        &format!(
+                            "authgate: Envoy refused a call to cluster {} (callout result {r})",
+                            out.cluster
+                        ),
+                    );
+                    self.post(
+                        out.thread,
+                        Mail {
+                            token: out.token,
+                            status: None,
+                            body: Vec::new(),
+                        },
+                    );
+                }
             }
         }
     }
@@ -246,10 +236,12 @@ impl Calls {
     }
 
     /// Request `id` on this thread is held: wake it with each answer for this thread and each
-    /// tick, until [`Calls::release`].
+    /// tick, until [`Calls::release`]. Holding it again keeps one waker.
     pub fn hold(&self, id: u32, scheduler: SendPtr) {
         let me = std::thread::current().id();
-        self.state().wakers.push(Waker {
+        let mut st = self.state();
+        st.wakers.retain(|w| !(w.thread == me && w.id == id));
+        st.wakers.push(Waker {
             thread: me,
             id,
             scheduler,

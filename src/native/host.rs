@@ -6,6 +6,7 @@
 use super::abi::*;
 use super::calls::{token, Calls};
 use super::config::Config;
+use super::envoy::{callout, Outgoing};
 use crate::capabilities::memory::{self, SharedMap};
 use crate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
 use std::cell::RefCell;
@@ -102,28 +103,18 @@ impl Host for NativeHost<'_> {
         if self.filter.is_null() {
             return Err("no stream to call from".into());
         }
-        let mut raw: Vec<ModuleHttpHeader> = call
-            .headers
-            .iter()
-            .map(|(k, v)| ModuleHttpHeader::new(k.as_bytes(), v.as_bytes()))
-            .collect();
-        let body = call.body.map_or(ModuleBuffer::NULL, ModuleBuffer::from);
-        let mut id = 0u64;
-        // SAFETY: the stream's pointer during its hook; our buffers, for the call.
-        let r = unsafe {
-            envoy_dynamic_module_callback_http_filter_http_callout(
-                self.filter,
-                &mut id,
-                ModuleBuffer::from(call.cluster.as_bytes()),
-                raw.as_mut_ptr(),
-                raw.len(),
-                body,
-                call.timeout_ms,
-            )
+        let out = Outgoing {
+            cluster: call.cluster,
+            headers: &call.headers,
+            body: call.body,
+            timeout_ms: call.timeout_ms,
         };
-        if r != CALLOUT_INIT_SUCCESS {
-            return Err(format!("callout result {r}"));
-        }
+        let id = callout(
+            envoy_dynamic_module_callback_http_filter_http_callout,
+            self.filter,
+            &out,
+        )
+        .map_err(|r| format!("callout result {r}"))?;
         let token = token();
         list.borrow_mut().push((id, token));
         Ok(token)

@@ -4,7 +4,7 @@
 //! the core's [`crate::worker::Worker`] (one per Envoy worker thread), decisions out.
 //! [`host`] implements the core's `Host` over the ABI, [`config`] holds the configuration's hooks (main thread), [`filter`] a stream's, [`stream`]
 //! what a worker thread keeps, [`calls`] the calls a worker makes on its own behalf and the
-//! tick, [`bodies`] the body phases (`match.mcp`), [`reply`] what goes back to Envoy.
+//! tick, [`bodies`] the body phases (`match.mcp`), [`reply`] what goes back to Envoy, [`envoy`] the ABI calls several hooks make.
 
 #![allow(unsafe_code)]
 
@@ -13,6 +13,7 @@ mod abi_check;
 mod bodies;
 mod calls;
 mod config;
+mod envoy;
 mod filter;
 mod host;
 mod idle;

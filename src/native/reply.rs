@@ -3,6 +3,7 @@
 //! in a hook into that answer instead of unwinding into Envoy.
 
 use super::abi::*;
+use super::envoy::{header, module_headers, set_header};
 use super::host::log;
 use crate::capabilities::LogLevel;
 use crate::engine::Decision;
@@ -66,22 +67,27 @@ pub fn request_headers_of(filter: EnvoyPtr) -> HeaderPairs {
 }
 
 fn send(filter: EnvoyPtr, r: &Reply) {
-    let mut headers: Vec<(String, String)> = r.headers.clone();
+    let code;
+    let mut pairs: Vec<(&str, &str)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let (status, body) = match &r.grpc {
         // A trailers-only gRPC answer, as Envoy's own gRPC local replies are.
         Some(g) => {
-            headers.retain(|(k, _)| k != "content-type");
-            headers.push(("content-type".into(), "application/grpc".into()));
-            headers.push(("grpc-status".into(), g.code.to_string()));
-            headers.push(("grpc-message".into(), g.message.clone()));
+            code = g.code.to_string();
+            pairs.retain(|(k, _)| *k != "content-type");
+            pairs.extend([
+                ("content-type", "application/grpc"),
+                ("grpc-status", code.as_str()),
+                ("grpc-message", g.message.as_str()),
+            ]);
             (200, &[][..])
         }
         None => (u32::from(r.status), r.body.as_bytes()),
     };
-    let mut raw: Vec<ModuleHttpHeader> = headers
-        .iter()
-        .map(|(k, v)| ModuleHttpHeader::new(k.as_bytes(), v.as_bytes()))
-        .collect();
+    let mut raw = module_headers(&pairs);
     // SAFETY: our buffers, valid for the call.
     unsafe {
         envoy_dynamic_module_callback_http_send_response(
@@ -101,18 +107,7 @@ pub fn fail_closed(filter: EnvoyPtr, why: &str) -> u32 {
         LogLevel::Error,
         &format!("authgate: refusing request: {why}"),
     );
-    let mut ct = EnvoyBuffer::NULL;
-    // SAFETY: the stream's pointer during its hook.
-    let grpc = unsafe {
-        envoy_dynamic_module_callback_http_get_header(
-            filter,
-            HDR_REQUEST,
-            ModuleBuffer::from(b"content-type"),
-            &mut ct,
-            0,
-            std::ptr::null_mut(),
-        )
-    } && crate::reply::is_grpc(Some(&String::from_utf8_lossy(unsafe { ct.as_bytes() })));
+    let grpc = crate::reply::is_grpc(header(filter, HDR_REQUEST, "content-type").as_deref());
     send(filter, &crate::reply::internal_error(grpc));
     HEADERS_STOP_ITERATION
 }
@@ -123,30 +118,12 @@ pub fn apply(filter: EnvoyPtr, decision: Decision, resume: bool) -> u32 {
     match decision {
         Decision::Allow(a) => {
             for name in &a.edits.remove {
-                // SAFETY: the stream's pointer; a null value removes the header.
-                let ok = unsafe {
-                    envoy_dynamic_module_callback_http_set_header(
-                        filter,
-                        HDR_REQUEST,
-                        ModuleBuffer::from(name.as_bytes()),
-                        ModuleBuffer::NULL,
-                    )
-                };
-                if !ok {
+                if !set_header(filter, HDR_REQUEST, name, None) {
                     return fail_closed(filter, "could not remove a request header");
                 }
             }
             for (name, value) in &a.edits.set {
-                // SAFETY: as above.
-                let ok = unsafe {
-                    envoy_dynamic_module_callback_http_set_header(
-                        filter,
-                        HDR_REQUEST,
-                        ModuleBuffer::from(name.as_bytes()),
-                        ModuleBuffer::from(value.as_bytes()),
-                    )
-                };
-                if !ok {
+                if !set_header(filter, HDR_REQUEST, name, Some(value)) {
                     return fail_closed(filter, "could not set a request header");
                 }
             }
@@ -166,6 +143,7 @@ pub fn apply(filter: EnvoyPtr, decision: Decision, resume: bool) -> u32 {
         }
         // Not reached: the worker holds a waiting request rather than returning it.
         Decision::Wait(_) => fail_closed(filter, "a request was held twice"),
-        Decision::ReadBody => fail_closed(filter, "a body the native module does not read yet"),
+        // Not reached: the worker turns it into a step.
+        Decision::ReadBody => fail_closed(filter, "a held request asked for its body"),
     }
 }

@@ -118,9 +118,9 @@ impl Stream {
             }
             self.scheduler.set(s);
         }
-        let calls = &self.config.calls;
-        calls.release(self.id);
-        calls.hold(self.id, SendPtr(self.scheduler.get()));
+        self.config
+            .calls
+            .hold(self.id, SendPtr(self.scheduler.get()));
         true
     }
 

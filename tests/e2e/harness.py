@@ -313,6 +313,7 @@ class Envoy:
     def __init__(self, config, concurrency=1, log_level="info", admin_port=None, wasm_log_level="debug"):
         """`config` is a bootstrap dict, or the path of a YAML file whose admin port is given."""
         self.dir = tempfile.mkdtemp(prefix="authgate-envoy-")
+        self.env = None  # what Envoy's process environment gets beside ours (the native module's vm_env)
         if isinstance(config, str):
             self.config_path = config
             self.admin_port = admin_port
@@ -339,7 +340,7 @@ class Envoy:
              "--disable-hot-restart", "-l", self.log_level]
             + (["--component-log-level", f"wasm:{self.wasm_log_level},dynamic_modules:{self.wasm_log_level}"] if self.wasm_log_level else []),
             stdout=self.logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env} if getattr(self, "env", None) else None)
+            env={**os.environ, **self.env} if self.env else None)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
