@@ -28,7 +28,7 @@ fn main() {
         };
         let nonce = n.issue(now);
         let accept = best_ns(200_000, || {
-            black_box(n.accepts(black_box(&nonce), now));
+            black_box(n.check(black_box(&nonce), now));
         });
         println!("| accept a current nonce, {keys} secret(s) | {accept:.0} |");
         let issue = best_ns(200_000, || {

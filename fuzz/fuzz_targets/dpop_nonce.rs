@@ -1,8 +1,8 @@
-//! DPoP server nonces as a client sends them back: whatever the string, `accepts` and
-//! `is_current` answer without panicking; what is accepted is of the current or the previous
-//! step, and what the server issues it accepts.
+//! DPoP server nonces as a client sends them back: whatever the string, `check` answers without
+//! panicking; what it accepts is of the current or the previous step, and what the server
+//! issues it accepts as current.
 #![no_main]
-use authgate::binding::nonce::{Nonces, NONCE_LEN};
+use authgate::binding::nonce::{Age, Nonces, NONCE_LEN};
 use libfuzzer_sys::fuzz_target;
 
 thread_local! {
@@ -17,12 +17,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(text) else { return };
     NONCES.with(|n| {
         let Some(n) = n else { return };
-        if n.accepts(s, now) {
+        if let Some(age) = n.check(s, now) {
             assert_eq!(s.len(), NONCE_LEN);
-            let step_ok = n.is_current(s, now) || now >= 60 && n.is_current(s, now - 60);
-            assert!(step_ok, "{s:?} at {now}");
+            // Of the step it says: the same nonce, a window later, is the step before.
+            let later = n.check(s, now + 60);
+            assert!(age == Age::Previous || later == Some(Age::Previous), "{s:?} at {now}");
         }
-        let _ = n.is_current(s, now);
-        assert!(n.accepts(&n.issue(now), now));
+        assert_eq!(n.check(&n.issue(now), now), Some(Age::Current));
     });
 });

@@ -4,6 +4,7 @@
 //! not have been seen within its window, across every worker ([`ProofUse`]).
 
 use super::htu;
+use super::nonce::Age;
 use super::thumbprint::jwk_thumbprint;
 use crate::cache::VerifiedCache;
 use crate::crypto::HostSignatures;
@@ -225,11 +226,10 @@ impl DpopCheck {
         // one is answered with a fresh one to sign.
         let mut renew = None;
         if let Some(n) = &self.nonces {
-            match claims.get("nonce").and_then(Value::as_str) {
-                Some(sent) if n.accepts(sent, now) => {
-                    renew = (!n.is_current(sent, now)).then(|| n.issue(now));
-                }
-                _ => return Err(Denial::UseDpopNonce(n.issue(now))),
+            match claims.get("nonce").and_then(|v| n.check(v.as_str()?, now)) {
+                Some(Age::Current) => {}
+                Some(Age::Previous) => renew = Some(n.issue(now)),
+                None => return Err(Denial::UseDpopNonce(n.issue(now))),
             }
         }
         Ok(ProofUse {

@@ -112,34 +112,36 @@ impl Nonces {
         URL_SAFE_NO_PAD.encode(raw)
     }
 
-    /// Whether `nonce` is one of the current or the previous step at `now`, under any key.
-    pub fn accepts(&self, nonce: &str, now: u64) -> bool {
+    /// Which step `nonce` is of, when it is one of the current or the previous step at `now`
+    /// under any key; `None` otherwise.
+    pub fn check(&self, nonce: &str, now: u64) -> Option<Age> {
         if nonce.len() != NONCE_LEN {
-            return false;
+            return None;
         }
-        let Ok(raw) = URL_SAFE_NO_PAD.decode(nonce) else {
-            return false;
-        };
-        let Some((step, mac)) = raw.split_first_chunk::<8>() else {
-            return false;
-        };
+        let raw = URL_SAFE_NO_PAD.decode(nonce).ok()?;
+        let (step, mac) = raw.split_first_chunk::<8>()?;
         let (step, current) = (u64::from_be_bytes(*step), self.step(now));
-        if step != current && step.checked_add(1) != Some(current) {
-            return false;
-        }
+        let age = match step {
+            s if s == current => Age::Current,
+            s if s.checked_add(1) == Some(current) => Age::Previous,
+            _ => return None,
+        };
         // Every key is tried, whatever matched, so timing says nothing of which.
-        self.keys.iter().fold(false, |ok, key| {
+        let good = self.keys.iter().fold(false, |ok, key| {
             ok | bool::from(Self::mac(key, step).ct_eq(mac))
-        })
+        });
+        good.then_some(age)
     }
+}
 
-    /// Whether `nonce`, accepted at `now`, is of the current step: one of the previous step
-    /// lives to the end of this one only, so an answer that passes gives the current one.
-    pub fn is_current(&self, nonce: &str, now: u64) -> bool {
-        let raw = URL_SAFE_NO_PAD.decode(nonce).unwrap_or_default();
-        raw.split_first_chunk::<8>()
-            .is_some_and(|(step, _)| u64::from_be_bytes(*step) == self.step(now))
-    }
+/// The step of an accepted nonce. One of the previous step lives to the end of this one only,
+/// so an answer that lets it through gives the current one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Age {
+    /// Of the current step.
+    Current,
+    /// Of the step before.
+    Previous,
 }
 
 #[cfg(test)]
@@ -169,7 +171,7 @@ mod tests {
             ("before it was issued", 599, false),
         ];
         for (name, now, want) in cases {
-            assert_eq!(n.accepts(&issued, now), want, "{name}");
+            assert_eq!(n.check(&issued, now).is_some(), want, "{name}");
         }
     }
 
@@ -180,9 +182,9 @@ mod tests {
             nonces(&[b"shared secret, 32 bytes or more!"], 60),
         );
         assert_eq!(a.issue(1000), b.issue(1000));
-        assert!(b.accepts(&a.issue(1000), 1010));
+        assert_eq!(b.check(&a.issue(1000), 1010), Some(Age::Current));
         let other = nonces(&[b"another secret, 32 bytes or more"], 60);
-        assert!(!other.accepts(&a.issue(1000), 1000), "another secret");
+        assert_eq!(other.check(&a.issue(1000), 1000), None, "another secret");
     }
 
     #[test]
@@ -194,7 +196,7 @@ mod tests {
         let before = nonces(&[old], 60);
         let after = nonces(&[new, old], 60);
         assert!(
-            after.accepts(&before.issue(300), 300),
+            after.check(&before.issue(300), 300).is_some(),
             "the old key still accepted"
         );
         assert_eq!(
@@ -222,7 +224,7 @@ mod tests {
             "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!",
             &String::from_utf8_lossy(&flipped),
         ] {
-            assert!(!n.accepts(bad, 100), "{bad:?}");
+            assert_eq!(n.check(bad, 100), None, "{bad:?}");
         }
     }
 
@@ -230,11 +232,11 @@ mod tests {
     fn a_nonce_of_the_previous_step_is_not_current() {
         let n = nonces(&[b"0123456789abcdef0123456789abcdef"], 60);
         let issued = n.issue(600);
-        assert!(n.is_current(&issued, 659));
-        assert!(
-            !n.is_current(&issued, 660),
+        assert_eq!(n.check(&issued, 659), Some(Age::Current));
+        assert_eq!(
+            n.check(&issued, 660),
+            Some(Age::Previous),
             "still accepted, but not current"
         );
-        assert!(n.accepts(&issued, 660));
     }
 }

@@ -72,12 +72,6 @@ def nonce_of(gw):
     return r.header("dpop-nonce")
 
 
-def derived(secret_b64, step):
-    """A nonce for a step the server would not issue now (dpop_client.server_nonce: the
-    derivation the docs give)."""
-    return server_nonce(secret_b64, step)
-
-
 def denied(gw, code):
     return gw.envoy.stats("wasmcustom.authgate.denied").get(f"wasmcustom.authgate.denied.{code}", 0)
 
@@ -113,11 +107,11 @@ def test_replicas_that_share_the_secret_accept_each_others_nonces(fleet):
     assert call(b, proof=proof).status == 401, "B refuses the proof it saw"
     # Another fleet's nonce, an expired step's, a made-up one: asked again, never a pass.
     step = int(time.time()) // WINDOW
-    for name, nonce in [("another secret", nonce_of(c)), ("an expired step", derived(SECRET, step - 2)),
+    for name, nonce in [("another secret", nonce_of(c)), ("an expired step", server_nonce(SECRET, step - 2)),
                         ("made up", "A" * 32)]:
         r = call(a, nonce=nonce)
         assert r.status == 401 and r.json()["error"] == "use_dpop_nonce", (name, r.body)
-    assert call(a, nonce=derived(SECRET, step)).status == 200, "the derivation the docs give"
+    assert call(a, nonce=server_nonce(SECRET, step)).status == 200, "the derivation the docs give"
 
 
 def test_a_rotated_secret_signs_and_the_old_one_still_passes(fleet):
@@ -135,10 +129,10 @@ def test_an_answer_gives_the_current_nonce_when_the_clients_is_ending(fleet):
     answer that lets it through gives the current one. A current nonce needs none."""
     a = fleet[0]
     step = int(time.time()) // WINDOW
-    r = call(a, nonce=derived(SECRET, step - 1))
+    r = call(a, nonce=server_nonce(SECRET, step - 1))
     assert r.status == 200, r.body
     if int(time.time()) // WINDOW == step:
-        assert r.header("dpop-nonce") == derived(SECRET, step)
+        assert r.header("dpop-nonce") == server_nonce(SECRET, step)
         assert "DPoP-Nonce" in r.header("access-control-expose-headers")
     r = call(a, nonce=nonce_of(a))
     assert r.status == 200 and r.header("dpop-nonce") is None, r.headers
