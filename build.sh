@@ -201,6 +201,7 @@ run_tests() {
   cargo clippy --quiet --profile native --features native --lib -- -D warnings
   log "unit tests of the native module (its signatures)"
   cargo test --quiet --features native --lib native::
+  fuzz_check
   cli
   native
   build
@@ -262,8 +263,36 @@ soak() {
   exec "$VENV/bin/python" bench/soak.py "$@"
 }
 
+# Every fuzz target, as fuzz/Cargo.toml lists them.
+fuzz_targets() {
+  sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -vx 'authgate-fuzz'
+}
+
+# Each fuzz target built (stable Rust: libFuzzer without coverage instrumentation) and run
+# over its seed corpus and a few seconds of inputs, so that a target that no longer compiles
+# or that fails at its start is caught by `./build.sh test`, not by the next fuzzing run.
+fuzz_check() {
+  log "fuzz targets: each builds and runs for a few seconds"
+  cargo build --release --quiet --manifest-path fuzz/Cargo.toml --bins
+  local t scratch failed=
+  for t in $(fuzz_targets); do
+    scratch=$(mktemp -d)
+    if ! fuzz/target/release/"$t" "$scratch" fuzz/corpus/"$t" -runs=200000 -max_total_time=2 \
+        -max_len=20000 > "$scratch.log" 2>&1; then
+      tail -30 "$scratch.log" >&2
+      failed="$failed $t"
+    fi
+    rm -rf "$scratch" "$scratch.log"
+  done
+  if [ -n "$failed" ]; then
+    log "fuzz targets that failed:$failed"
+    exit 1
+  fi
+}
+
 # Fuzz targets (fuzz/fuzz_targets) with cargo fuzz on nightly; FUZZ_SECONDS per target
 # (default 180). New inputs go to a scratch corpus; the repository keeps the small seed corpora.
+# Every target runs and the summary is printed whatever happens to one of them.
 fuzz() {
   ensure_rust
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
@@ -271,21 +300,23 @@ fuzz() {
   local secs=${FUZZ_SECONDS:-180} work
   work=$(mktemp -d)
   printf '| target | executions | coverage (edges) | features | corpus | result |\n|---|---|---|---|---|---|\n' > "$work/summary.md"
-  for t in authorization token jwks config decide authority session mcp mcp_answer dpop_nonce; do
+  for t in $(fuzz_targets); do
     log "fuzzing $t for ${secs}s"
-    mkdir -p "$work/$t"
+    mkdir -p "$work/$t" "fuzz/corpus/$t"
     local status=ok
     (cd fuzz && cargo +nightly fuzz run "$t" "$work/$t" "corpus/$t" -- \
         -max_total_time="$secs" -max_len=20000 -print_final_stats=1) > "$work/$t.log" 2>&1 || status=CRASH
     local done_line execs
-    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$work/$t.log" | tail -1)
-    execs=$(grep -E '^stat::number_of_executed_units' "$work/$t.log" | awk '{print $2}')
+    # A target that did not build or start has no such lines: `|| true`, or `set -e` would
+    # end the run here, before the summary.
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$work/$t.log" | tail -1 || true)
+    execs=$(grep -E '^stat::number_of_executed_units' "$work/$t.log" | awk '{print $2}' || true)
     printf '| %s | %s | %s | %s | %s | %s |\n' "$t" "${execs:-?}" \
       "$(sed -nE 's/.*cov: ([0-9]+).*/\1/p' <<<"$done_line")" \
       "$(sed -nE 's/.*ft: ([0-9]+).*/\1/p' <<<"$done_line")" \
       "$(sed -nE 's/.*corp: ([0-9]+\/[0-9a-zA-Z]+).*/\1/p' <<<"$done_line")" "$status" >> "$work/summary.md"
     if [ "$status" != ok ]; then
-      tail -40 "$work/$t.log"
+      tail -40 "$work/$t.log" || true
       cp fuzz/artifacts/"$t"/* fuzz/corpus/"$t"/ 2>/dev/null || true
     fi
   done

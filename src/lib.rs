@@ -23,6 +23,7 @@ pub mod json;
 pub mod lint;
 pub mod mcp;
 pub mod metrics;
+pub mod path;
 pub mod providers;
 pub mod reply;
 pub mod request;

@@ -27,6 +27,12 @@ pub trait RequestView {
         None
     }
 
+    /// Whether the downstream connection is TLS, when the adapter was asked for it (`None`:
+    /// not known). Never a header: a client cannot set it.
+    fn connection_tls(&self) -> Option<bool> {
+        None
+    }
+
     /// The MCP message of the body, once the body was read (a rule with `match.mcp` asked
     /// for it); `None` before.
     fn mcp(&self) -> Option<&crate::mcp::Read> {
@@ -40,6 +46,8 @@ pub struct WithPeer<'a> {
     pub view: &'a dyn RequestView,
     /// The client certificate's SHA-256 (hex), if any.
     pub peer_certificate_sha256: Option<String>,
+    /// Whether the connection is TLS, if known.
+    pub connection_tls: Option<bool>,
     /// The body as the rules read it, when it was read.
     pub mcp: Option<&'a crate::mcp::Read>,
 }
@@ -59,6 +67,10 @@ impl RequestView for WithPeer<'_> {
 
     fn peer_certificate_sha256(&self) -> Option<String> {
         self.peer_certificate_sha256.clone()
+    }
+
+    fn connection_tls(&self) -> Option<bool> {
+        self.connection_tls
     }
 
     fn mcp(&self) -> Option<&crate::mcp::Read> {
@@ -185,6 +197,11 @@ impl<'a> Request<'a> {
         self.view.peer_certificate_sha256()
     }
 
+    /// Whether the downstream connection is TLS, when the adapter knows.
+    pub fn connection_tls(&self) -> Option<bool> {
+        self.view.connection_tls()
+    }
+
     /// The body's MCP message, once read.
     pub fn mcp(&self) -> Option<&'a crate::mcp::Read> {
         self.view.mcp()
@@ -200,9 +217,20 @@ impl<'a> Request<'a> {
         self.header(":authority").or_else(|| self.header("host"))
     }
 
-    /// `:path`, query included.
+    /// `:path`, query included, as sent.
     pub fn path_and_query(&self) -> String {
         self.header(":path").unwrap_or_default()
+    }
+
+    /// The path without its query in normal form ([`crate::path`]), what rules match on; as
+    /// sent when it has none (where a rule reads the path, such a request is refused first).
+    pub fn path(&self) -> String {
+        let pq = self.path_and_query();
+        let raw = path_only(&pq);
+        match crate::path::normal(raw) {
+            Ok(n) => n.path.into_owned(),
+            Err(_) => raw.to_string(),
+        }
     }
 }
 
@@ -296,9 +324,11 @@ fn hex_val(c: u8) -> Option<u8> {
     }
 }
 
-/// The `name=value` pairs of a `Cookie` header (RFC 6265 §4.2.1), values unquoted.
+/// The `name=value` pairs of a `Cookie` header (RFC 6265 §4.2.1), values unquoted. Only `;`
+/// separates pairs: a comma belongs to the value (`a=x,__Host-b=y` is one cookie `a`), so a
+/// value cannot smuggle a second cookie past whoever reads the header after authgate.
 pub fn cookies(header: &str) -> impl Iterator<Item = (&str, &str)> {
-    header.split([';', ',']).filter_map(|pair| {
+    header.split(';').filter_map(|pair| {
         let (k, v) = pair.split_once('=')?;
         let v = v.trim();
         let v = v
@@ -307,6 +337,25 @@ pub fn cookies(header: &str) -> impl Iterator<Item = (&str, &str)> {
             .unwrap_or(v);
         Some((k.trim(), v))
     })
+}
+
+/// Every `Cookie` line of a request as one header, joined with `; ` (RFC 6265 §5.4 and
+/// RFC 9113 §8.2.3: the lines are one list); `None` when there is none.
+pub fn cookie_header(req: &Request) -> Option<String> {
+    let lines = req.header_values("cookie");
+    (!lines.is_empty()).then(|| lines.join("; "))
+}
+
+/// `header` without the cookies whose name `drop` says, every other pair exactly as the
+/// client wrote it (only the separators become `; `); `None` when nothing is left.
+pub fn cookies_except(header: &str, drop: impl Fn(&str) -> bool) -> Option<String> {
+    let kept: Vec<&str> = header
+        .split(';')
+        .map(|p| p.trim_matches([' ', '\t']))
+        .filter(|p| !p.is_empty())
+        .filter(|p| !drop(p.split_once('=').map_or(*p, |(k, _)| k).trim()))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
 }
 
 #[cfg(test)]
@@ -390,8 +439,31 @@ mod tests {
 
     #[test]
     fn cookie_pairs() {
-        let got: Vec<_> = cookies("a=1; b=\"2\";c=3,  d = 4").collect();
+        let got: Vec<_> = cookies("a=1; b=\"2\";c=3; d = 4").collect();
         assert_eq!(got, vec![("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")]);
+    }
+
+    #[test]
+    fn a_comma_is_part_of_a_cookie_value() {
+        for (name, header, want) in [
+            ("comma smuggles no cookie", "pref=x,__Host-sid=attacker", vec![("pref", "x,__Host-sid=attacker")]),
+            ("two pairs", "a=1;b=2", vec![("a", "1"), ("b", "2")]),
+            ("no value", "a; b=", vec![("b", "")]),
+        ] {
+            assert_eq!(cookies(header).collect::<Vec<_>>(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn cookies_kept_as_sent() {
+        for (name, header, want) in [
+            ("raw pairs kept", "pref=x,__Host-sid=attacker; sid=s", Some("pref=x,__Host-sid=attacker")),
+            ("quotes kept", "a=\"q\";sid=1;b=2", Some("a=\"q\"; b=2")),
+            ("only ours", "sid=1", None),
+            ("name with spaces", " sid =1; c=3", Some("c=3")),
+        ] {
+            assert_eq!(cookies_except(header, |n| n == "sid").as_deref(), want, "{name}");
+        }
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn check_one(found: &source::Found) -> Report {
                 .into_iter()
                 .map(|l| (l.field, l.message))
                 .chain(body_phase(found, &config))
+                .chain(path_normalisation(found, &config))
                 .collect(),
             realm: Some(config.realm.clone()),
         },
@@ -71,6 +72,22 @@ fn body_phase(
         BodyPhase::On | BodyPhase::Unsaid => return None,
     };
     Some((format!("rules[{i}].match.mcp"), why.to_string()))
+}
+
+/// Rules that match on the path in an Envoy that leaves paths as clients sent them: authgate
+/// matches their normal form and refuses unclear ones, but the upstream still receives the
+/// path as sent, and reads it its own way.
+fn path_normalisation(
+    found: &source::Found,
+    config: &authgate::config::Config,
+) -> Option<(String, String)> {
+    if found.paths_normalised != Some(false) || !config.reads_path {
+        return None;
+    }
+    Some((
+        "rules".into(),
+        "rules match on the path, and this HTTP connection manager does not normalise it: set `normalize_path: true` and `merge_slashes: true` (and `path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT` or `REJECT_REQUEST`) so that authgate, Envoy's routes and the upstream read one path; see docs/rules.md".into(),
+    ))
 }
 
 /// Runs `check`; returns the exit status.

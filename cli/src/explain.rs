@@ -176,6 +176,7 @@ pub fn run(req: Request, json_out: bool) -> i32 {
     let view = authgate::request::WithPeer {
         view: &headers_only,
         peer_certificate_sha256: None,
+        connection_tls: None,
         mcp: read.as_ref(),
     };
     let explanation = worker.explain(&view, host.now_ms());

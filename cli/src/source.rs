@@ -18,6 +18,10 @@ pub struct Found {
     pub process_env: bool,
     /// Whether the filter is handed a paused request's body (rules with `match.mcp` need it).
     pub body_phase: BodyPhase,
+    /// Whether the Envoy HTTP connection manager around the filter normalises paths
+    /// (`normalize_path` and `merge_slashes` both on); `None` where the file does not say (a
+    /// bare configuration, an Istio `WasmPlugin`, whose mesh settles it).
+    pub paths_normalised: Option<bool>,
 }
 
 /// Envoy's `allow_on_headers_stop_iteration` on the filter that carries a configuration.
@@ -96,12 +100,28 @@ fn envoy_env(vm: &Value) -> HashMap<String, String> {
 }
 
 /// Every Wasm filter configuration below `v`.
-/// One configuration found: the JSON, the VM environment, and whether the body phase works.
-type Entry = (Vec<u8>, HashMap<String, String>, BodyPhase);
+/// One configuration found: the JSON, the VM environment, whether the body phase works, and
+/// whether paths are normalised before it.
+type Entry = (Vec<u8>, HashMap<String, String>, BodyPhase, Option<bool>);
 
-fn walk(v: &Value, out: &mut Vec<Entry>) {
+/// Whether an HTTP connection manager's settings normalise paths: `normalize_path` (a
+/// BoolValue: `true` or `{value: true}`) and `merge_slashes`.
+fn normalises(hcm: &serde_json::Map<String, Value>) -> bool {
+    let on = |k: &str| {
+        hcm.get(k)
+            .is_some_and(|v| v.as_bool().or(v["value"].as_bool()) == Some(true))
+    };
+    on("normalize_path") && on("merge_slashes")
+}
+
+fn walk(v: &Value, out: &mut Vec<Entry>, normalised: Option<bool>) {
     match v {
         Value::Object(m) => {
+            // An HTTP connection manager: its filters see paths as it leaves them.
+            let normalised = match m.contains_key("http_filters") {
+                true => Some(normalises(m)),
+                false => normalised,
+            };
             // The native module: a dynamic-module filter named authgate, configured by the
             // same document.
             if let (Some(module), Some(c)) =
@@ -109,7 +129,7 @@ fn walk(v: &Value, out: &mut Vec<Entry>) {
             {
                 if module["name"].as_str() == Some("authgate") {
                     if let Some(config) = configuration(c) {
-                        out.push((config, HashMap::new(), BodyPhase::Unsaid));
+                        out.push((config, HashMap::new(), BodyPhase::Unsaid, normalised));
                     }
                 }
                 return;
@@ -123,14 +143,14 @@ fn walk(v: &Value, out: &mut Vec<Entry>) {
                         let on = knob
                             .is_some_and(|k| k.as_bool().or(k["value"].as_bool()) == Some(true));
                         let phase = if on { BodyPhase::On } else { BodyPhase::Off };
-                        out.push((config, envoy_env(vm), phase));
+                        out.push((config, envoy_env(vm), phase, normalised));
                     }
                 }
                 return;
             }
-            m.values().for_each(|x| walk(x, out));
+            m.values().for_each(|x| walk(x, out, normalised));
         }
-        Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+        Value::Array(a) => a.iter().for_each(|x| walk(x, out, normalised)),
         _ => {}
     }
 }
@@ -153,7 +173,7 @@ fn wasm_plugin(doc: &Value) -> Option<Entry> {
             env.insert(name.to_string(), v);
         }
     }
-    Some((config, env, BodyPhase::CannotBeSet))
+    Some((config, env, BodyPhase::CannotBeSet, None))
 }
 
 /// Every authgate configuration in the file at `path`.
@@ -170,9 +190,10 @@ pub fn find(path: &str) -> Result<Vec<Found>, String> {
                 doc.to_string().into_bytes(),
                 HashMap::new(),
                 BodyPhase::Unsaid,
+                None,
             ));
         } else {
-            walk(&doc, &mut all);
+            walk(&doc, &mut all, None);
         }
     }
     if all.is_empty() {
@@ -186,7 +207,7 @@ pub fn find(path: &str) -> Result<Vec<Found>, String> {
     Ok(all
         .into_iter()
         .enumerate()
-        .map(|(i, (config, env, body_phase))| Found {
+        .map(|(i, (config, env, body_phase, paths_normalised))| Found {
             label: if many {
                 format!("{path} (filter {})", i + 1)
             } else {
@@ -196,6 +217,7 @@ pub fn find(path: &str) -> Result<Vec<Found>, String> {
             env,
             process_env: bare,
             body_phase,
+            paths_normalised,
         })
         .collect())
 }

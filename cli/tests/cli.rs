@@ -60,6 +60,7 @@ fn each_warning_on_its_own_file() {
         ("query.json", "warning: providers.k: reads credentials from the query string"),
         ("realms.yaml", "warning: realm: the filters of this file use different realms (shop, ops)"),
         ("mcp-wasmplugin.yaml", "warning: rules[0].match.mcp: reads the request body, which needs Envoy's `allow_on_headers_stop_iteration: true` on the Wasm filter, and an Istio WasmPlugin cannot set it"),
+        ("unnormalised.yaml", "warning: rules: rules match on the path, and this HTTP connection manager does not normalise it: set `normalize_path: true` and `merge_slashes: true`"),
     ];
     for (file, want) in cases {
         let o = run(&["check", &data(file)]);

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 thread_local! {
     // The provider holds per-worker state (its cache, a RefCell), as in Envoy: one per thread.
     static PROVIDER: BasicProvider = BasicProvider::compile(
-        &Setup { name: "f", secret: [0; 32], signatures: None, audience: None, env: authgate::providers::NO_ENV, random: None },
+        &Setup { name: "f", secret: [0; 32], signatures: None, audiences: &[], env: authgate::providers::NO_ENV, random: None },
         &RawBasic {
             htpasswd: "bob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=".into(),
             forward_username_header: Some("x-user".into()),

@@ -17,9 +17,15 @@ fn engine() -> Engine {
         config["providers"]["idp"].as_object_mut().unwrap().remove("remote_jwks");
         config["providers"]["idp"]["local_jwks"] = serde_json::from_str(include_str!("../../demo/jwks.json")).unwrap();
         config["response"] = serde_json::json!({"docs_url": "https://docs.example", "extra": {"k": 1}});
+        // The demo reads the introspection client's secret from the environment; a fuzzer
+        // has none.
+        let opaque = config["providers"]["opaque"].as_object_mut().unwrap();
+        opaque.remove("client_secret_env");
+        opaque.insert("client_secret".into(), "fuzz".into());
         // bcrypt would make every input slow; {SHA} keeps the fuzzer fast.
         config["providers"]["staff"]["htpasswd"] = "bob:{SHA}9SMYoF5RilWWASry7TjeaKwmpGg=".into();
-        Engine::from_json(config.to_string().as_bytes(), [0; 32]).unwrap()
+        Engine::from_json(config.to_string().as_bytes(), [0; 32])
+            .unwrap_or_else(|e| panic!("the fuzzed configuration does not load: {e}"))
     }
 }
 

@@ -17,7 +17,7 @@ fn provider() -> JwtProvider {
             "claim_to_headers": [{"claim_name": "sub", "header_name": "x-sub"}, {"claim_name": "a.b", "header_name": "x-ab"}],
         }))
         .unwrap();
-        JwtProvider::compile(&Setup { name: "f", secret: [0; 32], signatures: None, audience: None, env: authgate::providers::NO_ENV, random: None }, &raw).unwrap()
+        JwtProvider::compile(&Setup { name: "f", secret: [0; 32], signatures: None, audiences: &[], env: authgate::providers::NO_ENV, random: None }, &raw).unwrap()
     }
 }
 

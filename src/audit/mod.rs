@@ -187,6 +187,7 @@ mod tests {
         let call = crate::mcp::Call {
             method: "tools/call".into(),
             name: Some("delete_repo\"".into()),
+            id: None,
         };
         let line = allowed_line(
             &a,

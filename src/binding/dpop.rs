@@ -58,6 +58,19 @@ pub struct DpopCheck {
     pub keys: RefCell<VerifiedCache<Rc<Jwk>>>,
     /// Server nonces (RFC 9449 §9), when the provider asks for them.
     pub nonces: Option<super::nonce::Nonces>,
+    /// Where the scheme of the request URI comes from.
+    pub scheme_from: SchemeFrom,
+}
+
+/// Where the scheme a proof's `htu` is compared with comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemeFrom {
+    /// The downstream connection: `https` when it is TLS, else `http`. A client cannot change
+    /// it (with Envoy's defaults a client's `x-forwarded-proto` becomes `:scheme`).
+    Connection,
+    /// The request's `:scheme`, as Envoy set it: trustworthy only where Envoy overwrites or
+    /// trusts `x-forwarded-proto` by its settings (`use_remote_address`, `xff_num_trusted_hops`).
+    Request,
 }
 
 /// Client keys kept per worker.
@@ -186,8 +199,13 @@ impl DpopCheck {
         // Check 9: htu.
         let path = req.path_and_query();
         let authority = req.authority();
-        let here =
-            authority.and_then(|a| htu::of_request(req.header(":scheme").as_deref(), &a, &path));
+        let scheme = match (self.scheme_from, req.connection_tls()) {
+            (SchemeFrom::Connection, Some(true)) => Some("https".to_string()),
+            (SchemeFrom::Connection, Some(false)) => Some("http".to_string()),
+            // A host that cannot tell (the command line's): the request's own.
+            (SchemeFrom::Connection, None) | (SchemeFrom::Request, _) => req.header(":scheme"),
+        };
+        let here = authority.and_then(|a| htu::of_request(scheme.as_deref(), &a, &path));
         let named = claims
             .get("htu")
             .and_then(Value::as_str)

@@ -44,6 +44,8 @@ pub struct RawBinding<'a> {
     pub mtls_bound: Option<&'a str>,
     /// `client_cert_from`.
     pub client_cert_from: Option<&'a str>,
+    /// `dpop_scheme_from`.
+    pub dpop_scheme_from: Option<&'a str>,
 }
 
 /// A provider's sender constraints.
@@ -78,6 +80,7 @@ impl Binding {
             ("dpop_algs", raw.dpop_algs.is_some()),
             ("dpop_max_age_seconds", raw.dpop_max_age_seconds.is_some()),
             ("dpop_nonce", raw.dpop_nonce.is_some()),
+            ("dpop_scheme_from", raw.dpop_scheme_from.is_some()),
         ];
         if let (None, Some((name, _))) = (dpop_mode, needs_dpop.iter().find(|(_, set)| *set)) {
             return Err(ConfigError::new(at(name), "needs `dpop`"));
@@ -106,6 +109,16 @@ impl Binding {
                     ));
                 }
                 let keys = RefCell::new(VerifiedCache::new(secret, dpop::KEY_CACHE));
+                let scheme_from = match raw.dpop_scheme_from {
+                    None | Some("connection") => dpop::SchemeFrom::Connection,
+                    Some("request") => dpop::SchemeFrom::Request,
+                    Some(_) => {
+                        return Err(ConfigError::new(
+                            at("dpop_scheme_from"),
+                            "must be `connection` or `request`",
+                        ))
+                    }
+                };
                 let nonces = match raw.dpop_nonce {
                     Some(n) => Some(nonce::compile(&at("dpop_nonce"), n, env)?),
                     None => None,
@@ -118,6 +131,7 @@ impl Binding {
                         signatures,
                         keys,
                         nonces,
+                        scheme_from,
                     },
                 ))
             }

@@ -131,6 +131,12 @@ pub trait Host {
         None
     }
 
+    /// Whether the current request's downstream connection is TLS (Envoy's
+    /// `connection.tls_version` is set); `None` when the host cannot tell.
+    fn connection_tls(&self) -> Option<bool> {
+        None
+    }
+
     /// A variable of the VM's environment (Envoy's `vm_config.environment_variables`).
     fn env_var(&self, _name: &str) -> Option<String> {
         None

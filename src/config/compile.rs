@@ -138,6 +138,7 @@ fn compile_raw(
         None => {}
     }
     sign_in_paths_are_its_own(&providers, &rules)?;
+    sign_ins_apart(&providers)?;
     let everyone: Vec<usize> = (0..providers.len()).collect();
     rules.push(Rule {
         label: "default".into(),
@@ -194,6 +195,10 @@ fn compile_raw(
         || providers
             .iter()
             .any(|p| p.check.binding().is_some_and(|b| b.dpop.is_some()));
+    let reads_path = resources.iter().count() > 1
+        || rules
+            .iter()
+            .any(|r| !matches!(&r.path, PathMatch::Prefix(p) if p.is_empty() || p == "/"));
     Ok(Config {
         realm,
         providers,
@@ -219,6 +224,7 @@ fn compile_raw(
             None => None,
         },
         reads_authority,
+        reads_path,
     })
 }
 
@@ -274,6 +280,51 @@ fn identity_headers(providers: &[NamedProvider]) -> Result<Vec<String>, ConfigEr
 
 #[cfg(test)]
 mod tests;
+
+/// Two sign-in providers with one cookie would each read the other's sessions as theirs (and
+/// with one path, the first would answer the other's callbacks): refused at load.
+fn sign_ins_apart(providers: &[NamedProvider]) -> Result<(), ConfigError> {
+    // Whether cookie `a` or one of its chunks or its `-login` cookie is named like `b`'s.
+    let overlaps = |a: &str, b: &str| {
+        a == b
+            || [a, b].iter().zip([b, a]).any(|(x, y)| {
+                y.strip_prefix(*x).is_some_and(|rest| {
+                    rest == "-login"
+                        || rest
+                            .strip_prefix('.')
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()))
+                        || rest.starts_with("-login.")
+                })
+            })
+    };
+    let sign_ins: Vec<(&str, &crate::providers::oidc::provider::OidcProvider)> = providers
+        .iter()
+        .filter_map(|p| Some((p.name.as_str(), p.check.sign_in()?)))
+        .collect();
+    for (j, (name, o)) in sign_ins.iter().enumerate() {
+        for (other, earlier) in &sign_ins[..j] {
+            if overlaps(o.cookie(), earlier.cookie()) {
+                return Err(ConfigError::new(
+                    format!("providers.{name}.cookie.name"),
+                    format!(
+                        "`{}` is also the session cookie of sign-in provider `{other}` (`{}`): each sign-in needs a cookie of its own",
+                        o.cookie(),
+                        earlier.cookie()
+                    ),
+                ));
+            }
+            for (field, path) in o.paths() {
+                if earlier.answers(path) {
+                    return Err(ConfigError::new(
+                        format!("providers.{name}.{field}"),
+                        format!("{path} is also a path of sign-in provider `{other}`: each sign-in needs paths of its own"),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A sign-in provider answers its own paths before any rule; a rule that would protect one of
 /// them with another provider is refused, so that no one reads the rule as if it applied.

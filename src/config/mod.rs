@@ -55,6 +55,9 @@ pub struct Config {
     /// Something decides by the request's authority (a host rule, a DPoP `htu`, where the
     /// resource is advertised), so a malformed one is refused before any rule decides.
     pub reads_authority: bool,
+    /// Something decides by the path (a rule's `prefix` or `path` other than `/`, resources
+    /// told apart by path), so a path with no one reading is refused before any rule decides.
+    pub reads_path: bool,
 }
 
 /// `mode`.

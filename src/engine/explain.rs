@@ -7,7 +7,7 @@ use super::Engine;
 use crate::authorization::Authorization;
 use crate::error::Denial;
 use crate::providers::{Found, Need, Rejection};
-use crate::request::{path_only, Request, RequestView};
+use crate::request::{Request, RequestView};
 use crate::rules::Requirement;
 
 /// Where one provider's credential stands, and what came of it.
@@ -50,8 +50,16 @@ impl Engine {
             };
         }
         let method = req.method();
-        let path_and_query = req.path_and_query();
-        let path = path_only(&path_and_query);
+        let path = match self.path_to_match(&req, &method) {
+            Ok(path) => path,
+            Err(why) => {
+                return Explanation {
+                    rule: format!("none: refused before any rule, {why}"),
+                    credentials: vec![],
+                }
+            }
+        };
+        let path = path.as_str();
         if self
             .config
             .resources

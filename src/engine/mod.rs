@@ -180,8 +180,14 @@ impl Engine {
             );
         }
         let method = req.method();
-        let path_and_query = req.path_and_query();
-        let path = path_only(&path_and_query);
+        let path = match self.path_to_match(&req, &method) {
+            Ok(path) => path,
+            Err(why) => {
+                let failure = requirement::Failure::of(Denial::InvalidRequest(why));
+                return self.refuse(&req, None, failure, allowed);
+            }
+        };
+        let path = path.as_str();
         if let Some(r) = self
             .config
             .resources
@@ -205,7 +211,20 @@ impl Engine {
             Matched::ReadBody => return Decision::ReadBody,
             Matched::BadBody(rule, why) => {
                 allowed.rule = rule.label.clone();
-                let failure = requirement::Failure::of(Denial::InvalidRequest(why.reason()));
+                let jsonrpc = match &why {
+                    // MCP clients read this 400 as a JSON-RPC error (MCP 2026-07-28,
+                    // streamable HTTP: -32020 HeaderMismatch), for the request's id.
+                    crate::mcp::BodyError::HeaderMismatch(id) => Some(crate::reply::JsonRpcError {
+                        id: id.clone(),
+                        code: crate::reply::HEADER_MISMATCH,
+                        message: "Header mismatch: Mcp-Method or Mcp-Name does not match the body",
+                    }),
+                    _ => None,
+                };
+                let failure = requirement::Failure {
+                    jsonrpc,
+                    ..requirement::Failure::of(Denial::InvalidRequest(why.reason()))
+                };
                 return self.refuse(&req, Some(rule), failure, allowed);
             }
             Matched::None => {
@@ -252,6 +271,32 @@ impl Engine {
         }
     }
 
+    /// The path rules match `req` on: its normal form. Where a rule reads the path, one with
+    /// no one reading is refused, and so is one whose dot segments, if an upstream kept them,
+    /// would put it under another rule (`/admin/..` is `/`, but a router that matches
+    /// prefixes without removing dot segments serves it as `/admin/`).
+    pub(super) fn path_to_match(&self, req: &Request, method: &str) -> Result<String, &'static str> {
+        let path_and_query = req.path_and_query();
+        let raw = path_only(&path_and_query);
+        let normal = match crate::path::normal(raw) {
+            Ok(n) => n,
+            Err(why) if self.config.reads_path => return Err(why.reason()),
+            Err(_) => return Ok(raw.to_string()),
+        };
+        if normal.had_dots && self.config.reads_path {
+            let first = |path: &str| {
+                self.config
+                    .rules
+                    .iter()
+                    .position(|r| r.matches(req, method, path))
+            };
+            if first(raw) != first(&normal.path) {
+                return Err("the path has dot segments, and read with them it falls under another rule");
+            }
+        }
+        Ok(normal.path.into_owned())
+    }
+
     /// Whether something reads `req`'s authority and it is not one valid `host[:port]`.
     pub(super) fn bad_authority(&self, req: &Request) -> bool {
         self.config.reads_authority && req.authority().is_some_and(|a| !valid_authority(&a))
@@ -269,10 +314,16 @@ impl Engine {
                 (Some(false), _) => return Matched::Rule(r),
                 (None, _) => continue,
                 (Some(true), None) => return Matched::ReadBody,
-                (Some(true), Some(Err(why))) => return Matched::BadBody(r, *why),
+                (Some(true), Some(Err(why))) => return Matched::BadBody(r, why.clone()),
                 (Some(true), Some(Ok(message))) => {
-                    if r.mcp.as_ref().is_some_and(|m| m.matches(message)) {
+                    let Some(m) = r.mcp.as_ref() else {
+                        continue;
+                    };
+                    if m.matches(message) {
                         return Matched::Rule(r);
+                    }
+                    if m.needs_missing_name(message) {
+                        return Matched::BadBody(r, crate::mcp::BodyError::Unnamed);
                     }
                 }
             }
@@ -312,10 +363,12 @@ impl Engine {
         let call = Ok(crate::mcp::Message::Call(crate::mcp::Call {
             method: kind.use_method().to_string(),
             name: Some(name.to_string()),
+            id: None,
         }));
         let as_use = crate::request::WithPeer {
             view,
             peer_certificate_sha256: view.peer_certificate_sha256(),
+            connection_tls: view.connection_tls(),
             mcp: Some(&call),
         };
         match self.decide_now(&as_use, now) {
@@ -329,8 +382,7 @@ impl Engine {
 
     /// The first rule that matches `req`.
     fn rule_for(&self, req: &Request) -> Option<&Rule> {
-        let path_and_query = req.path_and_query();
-        self.matching_rule(req, &req.method(), path_only(&path_and_query))
+        self.matching_rule(req, &req.method(), &req.path())
     }
 
     /// The refusal of a request whose DPoP proof (accepted by provider `provider`) was used

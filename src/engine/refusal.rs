@@ -6,7 +6,7 @@ use super::{Allowed, Decision, Engine, Refusal};
 use crate::config::Mode;
 use crate::error::Denial;
 use crate::reply::{self, ReplyContext};
-use crate::request::{path_only, Request, RequestView};
+use crate::request::{Request, RequestView};
 use crate::rules::{Requirement, Rule};
 
 impl Engine {
@@ -41,11 +41,10 @@ impl Engine {
         let accept = req.header("accept");
         let provider = failure.provider.and_then(|i| self.config.providers.get(i));
         // Only a request inside the resource is pointed at its document (RFC 9728 §3.3).
-        let path_and_query = req.path_and_query();
         let resource_metadata = self
             .config
             .resources
-            .under(req.authority().as_deref(), path_only(&path_and_query));
+            .under(req.authority().as_deref(), &req.path());
         // A route a sign-in provider serves: where a person (or a script, for them) signs in.
         let login = rule
             .and_then(|r| self.sign_in_of(r))
@@ -61,6 +60,7 @@ impl Engine {
             html: reply::prefers_html(accept.as_deref()),
             grpc: reply::is_grpc(req.header("content-type").as_deref()),
             settings: &self.config.response,
+            jsonrpc: failure.jsonrpc.as_ref(),
         };
         let denied = Box::new(Refusal {
             reply: reply::render(&failure.denial, &ctx),

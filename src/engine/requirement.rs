@@ -7,7 +7,7 @@ use crate::conditions;
 use crate::config::NamedProvider;
 use crate::error::Denial;
 use crate::providers::{Accepted, Found, Need, Rejection};
-use crate::request::{path_only, Request};
+use crate::request::Request;
 use crate::rules::{Requirement, Rule};
 
 /// Why a rule's requirement is not met.
@@ -28,6 +28,8 @@ pub(super) struct Failure {
     pub fingerprint: Option<String>,
     /// The scheme the failed credential was sent with, when the provider takes several.
     pub scheme: Option<crate::reply::Scheme>,
+    /// The body is a JSON-RPC error for an MCP client, the problem inside it.
+    pub jsonrpc: Option<crate::reply::JsonRpcError>,
 }
 
 impl Failure {
@@ -38,6 +40,7 @@ impl Failure {
             provider: None,
             fingerprint: None,
             scheme: None,
+            jsonrpc: None,
         }
     }
 
@@ -289,8 +292,7 @@ fn for_this_resource(
     if !from_resources || resources.iter().nth(1).is_none() {
         return Ok(accepted);
     }
-    let path_and_query = req.path_and_query();
-    let resource = resources.audience_of(req.authority().as_deref(), path_only(&path_and_query));
+    let resource = resources.audience_of(req.authority().as_deref(), &req.path());
     let aud = accepted.claims.as_ref().and_then(|c| c.get("aud"));
     let for_it = resource.is_some_and(|r| match aud {
         Some(serde_json::Value::String(a)) => *a == r.id,

@@ -86,6 +86,13 @@ impl Host for HostCalls {
             .filter(|d| !d.is_empty())
     }
 
+    fn connection_tls(&self) -> Option<bool> {
+        match hostcalls::get_property(vec!["connection", "tls_version"]) {
+            Ok(v) => Some(v.is_some_and(|v| !v.is_empty())),
+            Err(_) => None,
+        }
+    }
+
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }

@@ -13,6 +13,7 @@ use proxy_wasm::types::{Action, BufferType, MapType, Status};
 use std::rc::Rc;
 
 use super::calls::HostCalls;
+use super::maps;
 
 #[link(wasm_import_module = "env")]
 extern "C" {
@@ -92,8 +93,8 @@ impl Context for Filter {
 
     /// An introspection call made while this request's headers were decided is answered here
     /// (the SDK delivers an answer to the context that made the call).
-    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
-        super::call_response(&self.worker, (token, Some(self.id)), body_size);
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
+        super::call_response(&self.worker, (token, Some(self.id)), headers, body_size);
     }
 }
 
@@ -140,21 +141,27 @@ impl HttpContext for Filter {
         self.carry_out(step, false)
     }
 
-    /// Trailers end a body that never said it ended: refuse what cannot be read whole. A
-    /// request held for its decision stays held: going on would send it upstream.
+    /// Trailers end a body that never said it ended (HTTP/2): what Envoy buffered is the
+    /// whole body, read as at its end. A request held for its decision stays held: going on
+    /// would send it upstream.
     fn on_http_request_trailers(&mut self, _trailers: usize) -> Action {
         if !self.worker.reads_body(self.id) {
             return self.held_or_continue();
         }
+        let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, usize::MAX >> 1)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let body = (body.len() <= crate::mcp::jsonrpc::MAX_BODY).then_some(body);
         let step = self
             .worker
-            .on_request_body(&HostCalls, self.id, Some(b"\0"));
+            .on_request_body(&HostCalls, self.id, body.as_deref());
         self.carry_out(step, false)
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
         for (name, value) in self.worker.answer_headers(self.id) {
-            if hostcalls::add_map_value(MapType::HttpResponseHeaders, &name, &value).is_err() {
+            if maps::add(MapType::HttpResponseHeaders, &name, &value).is_err() {
                 log::warn!("authgate: could not add {name} to an answer");
             }
         }
@@ -162,7 +169,7 @@ impl HttpContext for Filter {
             return Action::Continue;
         }
         let header = |n| {
-            hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, n)
+            maps::get(MapType::HttpResponseHeaders, n)
                 .ok()
                 .flatten()
                 .map(|v| String::from_utf8_lossy(&v).into_owned())
@@ -176,7 +183,7 @@ impl HttpContext for Filter {
         };
         if self.worker.on_response_headers(&HostCalls, self.id, answer) {
             self.watching = true;
-            let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, "content-length", None);
+            let _ = maps::remove(MapType::HttpResponseHeaders, "content-length");
         }
         Action::Continue
     }
@@ -224,7 +231,7 @@ impl HttpContext for Filter {
             .worker
             .on_response_trailers(&HostCalls, self.id, held.as_deref());
         if let (Emit::Replace(out), true) = (emit, size > 0) {
-            if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, size, &out).is_err() {
+            if maps::set_buffer(BufferType::HttpResponseBody, 0, size, &out).is_err() {
                 log::warn!("authgate: could not replace a list answer's body");
             }
         }
@@ -251,7 +258,7 @@ fn emit_body(emit: Emit, body_size: usize, watching: &mut bool) -> Action {
             Action::Continue
         }
         Emit::Replace(out) => {
-            if hostcalls::set_buffer(BufferType::HttpResponseBody, 0, body_size, &out).is_err() {
+            if maps::set_buffer(BufferType::HttpResponseBody, 0, body_size, &out).is_err() {
                 log::warn!("authgate: could not replace a list answer's body");
             }
             Action::Continue
@@ -275,13 +282,12 @@ fn apply(decision: Decision, resume: bool) -> Action {
         Decision::Allow(allowed) => {
             let edits = allowed.edits;
             for name in &edits.remove {
-                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None).is_err() {
+                if maps::remove(MapType::HttpRequestHeaders, name).is_err() {
                     return fail_closed("could not remove a request header");
                 }
             }
             for (name, value) in &edits.set {
-                if hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value)).is_err()
-                {
+                if maps::set(MapType::HttpRequestHeaders, name, value).is_err() {
                     return fail_closed("could not set a request header");
                 }
             }
@@ -334,7 +340,7 @@ fn send(r: &Reply) -> Action {
 /// Whether the request is a gRPC call is read here, on this rare path, not on every request.
 fn fail_closed(why: &str) -> Action {
     log::error!("authgate: refusing request: {why}");
-    let content_type = hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "content-type")
+    let content_type = maps::get(MapType::HttpRequestHeaders, "content-type")
         .ok()
         .flatten()
         .map(|v| String::from_utf8_lossy(&v).into_owned());

@@ -6,6 +6,7 @@
 mod calls;
 mod foreign;
 mod http;
+mod maps;
 
 use crate::worker::Worker;
 use calls::HostCalls;
@@ -28,22 +29,33 @@ struct Root {
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
-        call_response(&self.worker, (token, None), body_size);
+    fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
+        call_response(&self.worker, (token, None), headers, body_size);
     }
 }
 
 /// Hands the answer to call `token`, delivered in `context`, to the worker, and carries out
-/// the decisions on the requests it releases.
-pub fn call_response(worker: &Worker, (token, context): (u32, Option<u32>), body_size: usize) {
-    let status = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
+/// the decisions on the requests it releases. A call that failed (reset, closed before its
+/// end, over Envoy's buffer for it) comes with no headers: it is handed over as no answer,
+/// what a timeout is, and nothing of it is read.
+pub fn call_response(
+    worker: &Worker,
+    (token, context): (u32, Option<u32>),
+    headers: usize,
+    body_size: usize,
+) {
+    let answered = headers > 0;
+    let status = answered
+        .then(|| maps::get(MapType::HttpCallResponseHeaders, ":status").ok().flatten())
         .flatten()
         .map(|s| String::from_utf8_lossy(&s).into_owned());
-    let body = hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let body = match status {
+        Some(_) => hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     let decided =
         worker.on_http_call_response(&HostCalls, (token, context), status.as_deref(), &body);
     http::resume_all(decided);

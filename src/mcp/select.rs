@@ -115,6 +115,21 @@ impl McpMatch {
         }
     }
 
+    /// Whether the rule would decide `message` by a name it does not carry: a call of a
+    /// method that names a kind this rule lists names of, with no name. Such a call cannot be
+    /// told to be outside the rule, so it is refused rather than let past it.
+    pub fn needs_missing_name(&self, message: &Message) -> bool {
+        let Message::Call(call) = message else {
+            return false;
+        };
+        if call.name.is_some()
+            || !self.methods.is_empty() && !self.methods.iter().any(|m| matches(m, &call.method))
+        {
+            return false;
+        }
+        Kind::named_by(&call.method).is_some_and(|k| !self.names(k).is_empty())
+    }
+
     /// Whether the rule can concern a use of `kind` (so the list of those is worth cutting).
     pub fn concerns(&self, kind: Kind) -> bool {
         !self.names(kind).is_empty() || self.methods.iter().any(|m| matches(m, kind.use_method()))
@@ -129,6 +144,7 @@ mod tests {
         Message::Call(Call {
             method: method.into(),
             name: name.map(Into::into),
+            id: Some("1".into()),
         })
     }
 

@@ -153,6 +153,7 @@ pub const ATTR_REQUEST_ID: u32 = 9;
 pub const ATTR_SOURCE_ADDRESS: u32 = 24;
 pub const ATTR_SOURCE_PORT: u32 = 25;
 pub const ATTR_CONNECTION_MTLS: u32 = 29;
+pub const ATTR_CONNECTION_TLS_VERSION: u32 = 31;
 pub const ATTR_CONNECTION_SHA256_PEER_CERT_DIGEST: u32 = 38;
 
 pub type EnvoyPtr = *mut c_void; // *_envoy_ptr (void*)

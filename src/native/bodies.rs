@@ -164,7 +164,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
     })
 }
 
-/// Trailers end a body that never said it ended: refuse what cannot be read whole.
+/// Trailers end a body that never said it ended (HTTP/2, gRPC-style clients): the body
+/// Envoy buffered so far is the whole body, read as at its end.
 #[no_mangle]
 pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
     filter: EnvoyPtr,
@@ -181,7 +182,9 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
         if !s.worker().reads_body(s.id) {
             return TRAILERS_CONTINUE;
         }
-        let step = s.worker().on_request_body(&s.host(), s.id, Some(b"\0"));
+        let too_large = size_of(filter, true) > crate::mcp::jsonrpc::MAX_BODY;
+        let body = (!too_large).then(|| body_of(filter, true));
+        let step = s.worker().on_request_body(&s.host(), s.id, body.as_deref());
         match carry_out(s, filter, step) {
             BODY_CONTINUE => TRAILERS_CONTINUE,
             _ => TRAILERS_STOP_ITERATION,

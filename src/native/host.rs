@@ -178,6 +178,13 @@ impl Host for NativeHost<'_> {
             .filter(|d| !d.is_empty())
     }
 
+    fn connection_tls(&self) -> Option<bool> {
+        Some(
+            self.attribute(ATTR_CONNECTION_TLS_VERSION)
+                .is_some_and(|v| !v.is_empty()),
+        )
+    }
+
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }

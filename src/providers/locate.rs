@@ -2,7 +2,7 @@
 //! cutting it out again before the request goes upstream. Shared by every provider.
 
 use super::{Found, HeaderEdits};
-use crate::request::{cookies, path_only, percent_decode, query_of, Request};
+use crate::request::{cookie_header, cookies, cookies_except, path_only, percent_decode, query_of, Request};
 
 /// A place in a request where a credential can be: the part both API keys and tokens share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub fn hide(place: Place, req: &Request, edits: &mut HeaderEdits) {
             ":path".into(),
             without_query_param(&req.path_and_query(), q),
         )),
-        Place::Cookie(c) => match without_cookie(&req.header("cookie").unwrap_or_default(), c) {
+        Place::Cookie(c) => match without_cookie(&cookie_header(req).unwrap_or_default(), c) {
             Some(rest) => edits.set.push(("cookie".into(), rest)),
             None => edits.remove.push("cookie".into()),
         },
@@ -92,7 +92,7 @@ pub fn query_param(path_and_query: &str, name: &str) -> Found {
 
 /// Cookie `name`.
 pub fn cookie(req: &Request, name: &str) -> Found {
-    match req.header("cookie") {
+    match cookie_header(req) {
         Some(h) => one_of(
             cookies(&h)
                 .filter(|(k, _)| *k == name)
@@ -120,14 +120,9 @@ pub fn without_query_param(path_and_query: &str, name: &str) -> String {
     path
 }
 
-/// The `Cookie` header without cookie `name`; `None` when nothing is left.
+/// The `Cookie` header without cookie `name`, the rest as sent; `None` when nothing is left.
 pub fn without_cookie(header: &str, name: &str) -> Option<String> {
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
-        .filter(|p| !p.is_empty() && p.split_once('=').map(|(k, _)| k.trim()) != Some(name))
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+    cookies_except(header, |n| n == name)
 }
 
 #[cfg(test)]

@@ -230,7 +230,23 @@ pub struct ReplyContext<'a> {
     pub settings: &'a ResponseSettings,
     /// The request is a gRPC call.
     pub grpc: bool,
+    /// The body is this JSON-RPC error (an MCP client's), the problem as its `data`.
+    pub jsonrpc: Option<&'a JsonRpcError>,
 }
+
+/// A JSON-RPC 2.0 error answer, for a refusal an MCP client reads as one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonRpcError {
+    /// The request's `id` as JSON text; `None` when it could not be read.
+    pub id: Option<String>,
+    /// The error code.
+    pub code: i32,
+    /// The error message.
+    pub message: &'static str,
+}
+
+/// MCP's `HeaderMismatch` (2026-07-28, streamable HTTP transport).
+pub const HEADER_MISMATCH: i32 = -32020;
 
 /// Renders the reply for `denial`.
 pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
@@ -318,7 +334,7 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             }),
         };
     }
-    if ctx.html {
+    if ctx.html && ctx.jsonrpc.is_none() {
         let body = html::Page {
             status,
             title,
@@ -387,12 +403,39 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     body.push(']');
     body.push_str(&ctx.settings.extra_json);
     body.push('}');
+    if let Some(e) = ctx.jsonrpc {
+        body = jsonrpc_error(e, &body);
+        for (name, value) in headers.iter_mut() {
+            if name == "content-type" {
+                *value = "application/json".into();
+            }
+        }
+    }
     Reply {
         status,
         headers,
         body,
         grpc: None,
     }
+}
+
+/// `{"jsonrpc":"2.0","id":…,"error":{"code":…,"message":…,"data":<problem>}}`: the refusal
+/// as an MCP client parses it, the problem object kept whole as the error's `data`.
+fn jsonrpc_error(e: &JsonRpcError, problem: &str) -> String {
+    let mut out = String::with_capacity(problem.len() + 128);
+    out.push_str("{\"jsonrpc\":\"2.0\"");
+    if let Some(id) = &e.id {
+        out.push_str(",\"id\":");
+        out.push_str(id);
+    }
+    out.push_str(",\"error\":{\"code\":");
+    out.push_str(&e.code.to_string());
+    out.push_str(",\"message\":");
+    json::push_str(&mut out, e.message);
+    out.push_str(",\"data\":");
+    out.push_str(problem);
+    out.push_str("}}");
+    out
 }
 
 #[cfg(test)]

@@ -87,7 +87,34 @@ fn ctx<'a>(challenges: &'a [Challenge], request_id: Option<&'a str>) -> ReplyCon
         html: false,
         settings: &PLAIN,
         grpc: false,
+        jsonrpc: None,
     }
+}
+
+/// MCP 2026-07-28: a header mismatch is a 400 whose body is a JSON-RPC error (-32020) for
+/// the request's id; the problem's members stay inside it, as its `data`.
+#[test]
+fn a_header_mismatch_is_a_jsonrpc_error() {
+    let e = super::JsonRpcError {
+        id: Some("\"req-7\"".into()),
+        code: super::HEADER_MISMATCH,
+        message: "Header mismatch: Mcp-Method or Mcp-Name does not match the body",
+    };
+    let challenges = [Challenge::bearer("api")];
+    let mut c = ctx(&challenges, Some("rid"));
+    c.jsonrpc = Some(&e);
+    c.html = true;
+    let r = render(&Denial::InvalidRequest("Mcp-Method or Mcp-Name does not match the body"), &c);
+    assert_eq!(r.status, 400);
+    let ct: Vec<_> = r.headers.iter().filter(|(n, _)| n == "content-type").collect();
+    assert_eq!(ct, [&("content-type".to_string(), "application/json".to_string())]);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["jsonrpc"], "2.0");
+    assert_eq!(v["id"], "req-7");
+    assert_eq!(v["error"]["code"], -32020);
+    assert_eq!(v["error"]["data"]["error"], "invalid_request");
+    assert_eq!(v["error"]["data"]["status"], 400);
+    assert_eq!(v["error"]["data"]["request_id"], "rid");
 }
 
 /// Issue 9: a wrong Basic password or API key puts no token error on the Bearer

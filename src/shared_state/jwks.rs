@@ -84,6 +84,7 @@ impl JwksFetches {
         call: Call,
         target: (&str, &str, &str),
         timeout_ms: u64,
+        lease: &str,
     ) {
         let (cluster, authority, path) = target;
         let c = Callout {
@@ -101,16 +102,19 @@ impl JwksFetches {
             Ok(token) => {
                 self.calls.borrow_mut().insert(token, call);
             }
-            Err(status) => host.log(
-                LogLevel::Error,
-                &format!(
-                    "authgate: provider {name}: cannot call cluster {cluster} for the {}: {status}",
-                    match call {
-                        Call::Keys(_) => "JWKS",
-                        Call::Metadata(..) => "issuer metadata",
-                    }
-                ),
-            ),
+            Err(status) => {
+                retry_soon(host, lease);
+                host.log(
+                    LogLevel::Error,
+                    &format!(
+                        "authgate: provider {name}: cannot call cluster {cluster} for the {}: {status}",
+                        match call {
+                            Call::Keys(_) => "JWKS",
+                            Call::Metadata(..) => "issuer metadata",
+                        }
+                    ),
+                )
+            }
         }
     }
 
@@ -142,7 +146,8 @@ impl JwksFetches {
                             d.authority.as_str(),
                             d.paths[0].as_str(),
                         );
-                        self.dispatch(host, name, Call::Metadata(i, 0), target, remote.timeout_ms);
+                        let call = Call::Metadata(i, 0);
+                        self.dispatch(host, name, call, target, remote.timeout_ms, &lease);
                     }
                 }
             }
@@ -167,7 +172,7 @@ impl JwksFetches {
             let lease = shared_key("lease", &t.uri, &t.cluster);
             if super::take_lease(host, &lease, now, now + remote.timeout_ms + 1000) {
                 let target = (t.cluster.as_str(), t.authority.as_str(), t.path.as_str());
-                self.dispatch(host, name, Call::Keys(i), target, remote.timeout_ms);
+                self.dispatch(host, name, Call::Keys(i), target, remote.timeout_ms, &lease);
             }
         }
     }
@@ -208,13 +213,16 @@ impl JwksFetches {
                     }
                 }
             }
-            Err(why) => host.log(
-                LogLevel::Error,
-                &format!(
-                    "authgate: provider {name}: fetching the JWKS from {} (cluster {}) failed: {why}; keeping the last good key set",
-                    t.uri, t.cluster
-                ),
-            ),
+            Err(why) => {
+                retry_soon(host, &shared_key("lease", &t.uri, &t.cluster));
+                host.log(
+                    LogLevel::Error,
+                    &format!(
+                        "authgate: provider {name}: fetching the JWKS from {} (cluster {}) failed: {why}; keeping the last good key set",
+                        t.uri, t.cluster
+                    ),
+                )
+            }
         }
         Some(Fetched {
             provider: i,
@@ -236,13 +244,14 @@ impl JwksFetches {
     ) -> Option<Fetched> {
         let d = remote.discovery.as_ref()?;
         let url = format!("http(s)://{}{}", d.authority, d.paths[form]);
+        let lease = shared_key("dlease", &d.issuer, &d.cluster);
         if status == Some("404") && form == 0 {
             let target = (
                 d.cluster.as_str(),
                 d.authority.as_str(),
                 d.paths[1].as_str(),
             );
-            self.dispatch(host, name, Call::Metadata(i, 1), target, remote.timeout_ms);
+            self.dispatch(host, name, Call::Metadata(i, 1), target, remote.timeout_ms, &lease);
             return None;
         }
         let outcome = match status {
@@ -262,19 +271,38 @@ impl JwksFetches {
                 let key = shared_key("metadata", &d.issuer, &d.cluster);
                 let _ = host.shared_set(&key, &record(now, body), None);
             }
-            Err(why) => host.log(
-                LogLevel::Error,
-                &format!(
-                    "authgate: provider {name}: discovery from {url} (cluster {}) failed: {why}; keeping the last good jwks_uri",
-                    d.cluster
-                ),
-            ),
+            Err(why) => {
+                retry_soon(host, &lease);
+                host.log(
+                    LogLevel::Error,
+                    &format!(
+                        "authgate: provider {name}: discovery from {url} (cluster {}) failed: {why}; keeping the last good jwks_uri",
+                        d.cluster
+                    ),
+                )
+            }
         }
         // Only a failure is counted here: a success is counted when the key set arrives.
         outcome.is_err().then_some(Fetched {
             provider: i,
             ok: false,
         })
+    }
+}
+
+/// How soon a failed fetch is tried again (ms), by whichever worker comes first: at Envoy's
+/// start a cluster may not take calls yet, and a sign-in waiting for the issuer's metadata
+/// must not wait out a whole lease. One try a second per Envoy at most, IdP down or not.
+pub const RETRY_MS: u64 = 1000;
+
+/// Shortens lease `key` to end [`RETRY_MS`] from now (best effort: a lease another worker
+/// changed meanwhile is left as it is).
+fn retry_soon(host: &dyn Host, key: &str) {
+    if let Some(shared) = host.shared_get(key) {
+        if let Some(cas) = shared.cas {
+            let until = host.now_ms() + RETRY_MS;
+            let _ = host.shared_set(key, until.to_string().as_bytes(), Some(cas));
+        }
     }
 }
 

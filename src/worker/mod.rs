@@ -55,6 +55,8 @@ struct Configured {
     counters: Counters,
     /// A provider binds tokens to the connection's client certificate.
     needs_peer: bool,
+    /// A provider checks DPoP proofs, whose `htu` names the connection's scheme.
+    needs_tls: bool,
 }
 
 /// A request as the worker keeps it between events: its headers, what its connection said,
@@ -63,6 +65,7 @@ pub(crate) struct Incoming {
     pub(crate) id: u32,
     pub(crate) headers: HeaderPairs,
     pub(crate) peer: Option<String>,
+    pub(crate) tls: Option<bool>,
     pub(crate) mcp: Option<crate::mcp::Read>,
 }
 
@@ -72,6 +75,7 @@ impl Incoming {
         WithPeer {
             view: &self.headers,
             peer_certificate_sha256: self.peer.clone(),
+            connection_tls: self.tls,
             mcp: self.mcp.as_ref(),
         }
     }
@@ -161,10 +165,16 @@ impl Worker {
             .providers
             .iter()
             .any(|p| p.check.needs_peer_certificate());
+        let needs_tls = engine
+            .config()
+            .providers
+            .iter()
+            .any(|p| p.check.binding().is_some_and(|b| b.dpop.is_some()));
         *self.current.borrow_mut() = Some(Rc::new(Configured {
             engine,
             counters,
             needs_peer,
+            needs_tls,
         }));
         // With a remote key set, the first fetch starts on the first tick, not here: Envoy
         // also configures a short-lived base VM whose calls would never be answered. Held
@@ -186,6 +196,7 @@ impl Worker {
             .needs_peer
             .then(|| host.peer_certificate_sha256())
             .flatten();
+        let tls = c.needs_tls.then(|| host.connection_tls()).flatten();
         self.decide_request(
             host,
             &c,
@@ -193,6 +204,7 @@ impl Worker {
                 id,
                 headers,
                 peer,
+                tls,
                 mcp: None,
             },
         )
@@ -253,6 +265,11 @@ impl Worker {
             if let Err(decision) = sent {
                 return Step::Decided(*decision);
             }
+        }
+        if matches!(awaited.need, Need::Keys) {
+            // Not a tick later: the keys (or metadata) may be in shared data already, or no
+            // worker may be fetching them.
+            self.fetches.sync_and_fetch(host, engine);
         }
         let client = client.map_or_else(|| host.client_address(), str::to_string);
         self.held.borrow_mut().push(Held {
@@ -513,9 +530,14 @@ impl Worker {
 fn wait_ms(engine: &Engine, awaited: &Awaited) -> u64 {
     let provider = engine.config().providers.get(awaited.provider);
     match &awaited.need {
+        // With discovery two calls come one after the other (the metadata, then the key set),
+        // and a failed one is tried again a second later: room for both and one retry.
         Need::Keys => provider
             .and_then(|p| p.check.remote_jwks())
-            .map_or(1000, |r| r.timeout_ms),
+            .map_or(1000, |r| match r.discovery {
+                Some(_) => 2 * r.timeout_ms + crate::shared_state::jwks::RETRY_MS + 500,
+                None => r.timeout_ms + 500,
+            }),
         Need::Introspection(_) => provider
             .and_then(|p| p.check.introspection())
             .map_or(1000, |s| s.timeout_ms + 500),

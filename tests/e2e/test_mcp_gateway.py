@@ -290,8 +290,47 @@ def test_a_body_that_is_not_one_honest_message_is_400(gw, name, body, headers, d
     before = len(gw["seen"])
     r = mcp_post(gw, "/github", token, body, headers)
     assert r.status == 400, (name, r.status, r.body)
-    assert r.json()["error"] == "invalid_request" and detail in r.json()["detail"], r.body
+    problem = r.json()
+    if "Mcp-" in name:
+        # MCP 2026-07-28 (streamable HTTP): 400 with the JSON-RPC error -32020 HeaderMismatch
+        # for the request's id, which the conformance suite checks; the problem is its data.
+        assert r.header("content-type") == "application/json", r.headers
+        assert problem["jsonrpc"] == "2.0" and problem["id"] == 1, problem
+        assert problem["error"]["code"] == -32020, problem
+        problem = problem["error"]["data"]
+    assert problem["error"] == "invalid_request" and detail in problem["detail"], r.body
     assert len(gw["seen"]) == before, "nothing reached the server"
+
+
+def test_a_call_no_rule_decides_by_its_name_is_the_servers_to_answer(gw):
+    """A `resources/subscribe` without `params.uri` (removed in MCP 2026-07-28) names nothing a
+    rule on /github decides by: it reaches the server, which answers it, not authgate."""
+    token = gw["as"].token("limited", gw["github"], "tools:search")
+    before = len(gw["seen"])
+    body = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "resources/subscribe", "params": {}}).encode()
+    r = mcp_post(gw, "/github", token, body)
+    assert len(gw["seen"]) == before + 1, (r.status, r.body)
+    assert gw["seen"][-1][1] == "resources/subscribe"
+    assert "invalid_request" not in r.body.decode(errors="replace"), r.body
+    # A tool call without its name, where rules decide by the tool: refused, saying why.
+    r = mcp_post(gw, "/github", token, json.dumps({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                                                     "params": {}}).encode())
+    assert r.status == 400 and "names no tool" in r.json()["detail"], r.body
+    assert len(gw["seen"]) == before + 1
+
+
+def test_an_allowed_call_over_http2_with_trailers_reaches_the_server(gw):
+    """HTTP/2 lets a body end with trailers: the body Envoy holds is read whole, and an
+    allowed call goes on (a refused one is still refused)."""
+    token = gw["as"].token("limited", gw["github"], "tools:search")
+    before = len(gw["seen"])
+    headers = [("authorization", f"Bearer {token}"), ("content-type", "application/json"), ACCEPT]
+    status = h2_post_with_trailers(gw["port"], "/github", headers, call_body("search", {"query": "h2"}))
+    assert status == 200, (status, gw["envoy"].log()[-3000:])
+    assert gw["seen"][before:] == [("/github", "tools/call", "search")]
+    status = h2_post_with_trailers(gw["port"], "/github", headers, call_body("delete_repo", {"repo": "x"}))
+    assert status == 403
+    assert len(gw["seen"]) == before + 1
 
 
 def test_headers_that_agree_with_the_body_pass_in_their_base64_form(gw):

@@ -16,6 +16,7 @@ fn certificate_bound_tokens() {
     let with = |cert: Option<&str>| WithPeer {
         view: &plain,
         peer_certificate_sha256: cert.map(str::to_string),
+        connection_tls: None,
         mcp: None,
     };
     let b = binding(None, Some("required"), None);

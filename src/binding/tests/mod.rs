@@ -35,6 +35,7 @@ fn check() -> DpopCheck {
         signatures: None,
         keys: std::cell::RefCell::new(crate::cache::VerifiedCache::new([1; 32], 4)),
         nonces: None,
+        scheme_from: dpop::SchemeFrom::Connection,
     }
 }
 
@@ -402,5 +403,40 @@ fn a_server_that_asks_for_nonces() {
             (Err(d), Err(code)) => assert_eq!(d.code(), code, "{name}"),
             (got, want) => panic!("{name}: {got:?}, wanted {want:?}"),
         }
+    }
+}
+
+/// The scheme of the request URI is the connection's: over plain HTTP a client's
+/// `x-forwarded-proto: https` (which Envoy's defaults turn into `:scheme`) makes no `https`
+/// `htu` pass; `dpop_scheme_from: request` trusts `:scheme` as Envoy set it.
+#[test]
+fn the_scheme_is_the_connections() {
+    use crate::request::WithPeer;
+    let client = Client::new(7);
+    let https = client.proof("tok", |_, _| {});
+    let http = client.proof("tok", |_, c| {
+        c["htu"] = json!("http://resource.example.org/protectedresource")
+    });
+    let request_scheme = DpopCheck {
+        scheme_from: dpop::SchemeFrom::Request,
+        ..check()
+    };
+    for (name, check, proof, tls, ok) in [
+        ("https htu over plain http", check(), &https, Some(false), false),
+        ("http htu over plain http", check(), &http, Some(false), true),
+        ("https htu over tls", check(), &https, Some(true), true),
+        ("http htu over tls", check(), &http, Some(true), false),
+        ("host cannot tell: :scheme", check(), &https, None, true),
+        ("request's :scheme trusted", request_scheme, &https, Some(false), true),
+    ] {
+        let headers = request("GET", &[proof]);
+        let view = WithPeer {
+            view: &headers,
+            peer_certificate_sha256: None,
+            connection_tls: tls,
+            mcp: None,
+        };
+        let got = check.check(&Request::new(&view), "tok", &client.jkt(), RFC_NOW);
+        assert_eq!(got.is_ok(), ok, "{name}: {got:?}");
     }
 }

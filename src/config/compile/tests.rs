@@ -121,3 +121,50 @@ fn contract_example_without_jwt_compiles() {
         ["x-auth-client", "x-auth-user", "x-authgate-would-deny"]
     );
 }
+
+/// Two sign-in providers that would read each other's cookies or answer each other's paths
+/// are refused at load, naming the second one's field.
+#[test]
+fn sign_ins_that_would_collide_are_refused() {
+    let env = |name: &str| match name {
+        "KEYS" => Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_string()),
+        "SECRET" => Some("s".to_string()),
+        _ => None,
+    };
+    let random: crate::providers::Random = std::rc::Rc::new(|b: &mut [u8]| {
+        b.fill(1);
+        true
+    });
+    let oidc = |issuer: &str, extra: serde_json::Value| {
+        let mut v = serde_json::json!({"type": "oidc", "issuer": issuer, "discovery": {"cluster": "idp"},
+            "client_id": "web", "client_secret_env": "SECRET", "cookie_secrets_env": "KEYS"});
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v
+    };
+    let corp_paths = serde_json::json!({"redirect_path": "/admin/cb", "logout_path": "/admin/out",
+        "login_path": "/admin/in"});
+    let mut corp_own = corp_paths.clone();
+    corp_own["cookie"] = serde_json::json!({"name": "__Host-corp"});
+    for (name, corp, want) in [
+        ("default cookie twice", corp_paths.clone(), Some(("providers.public.cookie.name", "__Host-authgate"))),
+        ("a chunk name", serde_json::json!({"cookie": {"name": "__Host-authgate.1"}}), Some(("providers.public.cookie.name", "also the session cookie"))),
+        ("the login cookie", serde_json::json!({"cookie": {"name": "__Host-authgate-login"}}), Some(("providers.public.cookie.name", "also the session cookie"))),
+        ("same callback", serde_json::json!({"cookie": {"name": "__Host-corp"}}), Some(("providers.public.redirect_path", "/oauth2/callback is also a path"))),
+        ("apart", corp_own, None),
+    ] {
+        let config = serde_json::json!({"providers": {
+            "public": oidc("https://public.example", serde_json::json!({})),
+            "corp": oidc("https://corp.example", corp),
+        }, "rules": [{"match": {"prefix": "/admin"}, "requires": "corp"},
+                     {"match": {"prefix": "/"}, "requires": {"any": ["public", "corp"]}}]});
+        let got = compile_with(config.to_string().as_bytes(), [0; 32], None, &env, Some(random.clone()));
+        match (got, want) {
+            (Ok(_), None) => {}
+            (Err(e), Some((field, words))) => {
+                assert_eq!(e.field, field, "{name}: {e}");
+                assert!(e.to_string().contains(words), "{name}: {e}");
+            }
+            (got, want) => panic!("{name}: {:?} against {want:?}", got.err()),
+        }
+    }
+}

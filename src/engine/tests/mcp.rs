@@ -95,6 +95,7 @@ fn outcome(e: &Engine, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>
     let with = WithPeer {
         view: &view,
         peer_certificate_sha256: None,
+        connection_tls: None,
         mcp: Some(&read),
     };
     describe(e.decide(&with, NOW))
@@ -151,6 +152,12 @@ fn per_tool_rules_table() {
             format!("403 Bearer realm=\"mcp\", {gh_meta}, error=\"insufficient_scope\", scope=\"repo:admin\"")),
         ("a text body", "/github", vec![("authorization", &reader), ("content-type", "text/plain")], Some(b"hello"),
             format!("400 Bearer realm=\"mcp\", {gh_meta}, error=\"invalid_request\", error_description=\"the body is not JSON (or repeats a key)\"")),
+        // A call a rule cannot read its name from: refused by that rule, with the reason.
+        ("a tool call without a name, under a per-tool rule", "/github", vec![("authorization", &admin)], Some(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}"#),
+            format!("400 Bearer realm=\"mcp\", {gh_meta}, error=\"invalid_request\", error_description=\"the call names no tool, prompt or resource (params.name or params.uri), and a rule decides by it\"")),
+        // ...and one no rule decides by its name is the server's to answer (MCP 2026-07-28
+        // removed resources/subscribe: the server says 404 / -32601).
+        ("a subscription without a uri, no rule on resources", "/github", vec![("authorization", &reader)], Some(br#"{"jsonrpc":"2.0","id":1,"method":"resources/subscribe","params":{}}"#), "200".into()),
         ("a compressed body", "/github", vec![("authorization", &reader), ("content-encoding", "gzip")], Some(search.as_bytes()),
             format!("400 Bearer realm=\"mcp\", {gh_meta}, error=\"invalid_request\", error_description=\"the body is compressed (content-encoding); send MCP requests uncompressed\"")),
     ];

@@ -56,6 +56,10 @@ raw_struct! {
         pub mtls_bound: Option<String>,
         /// Where the client certificate is read: `connection` (default) or `xfcc`.
         pub client_cert_from: Option<String>,
+        /// The scheme a DPoP proof's `htu` must name: the downstream connection's
+        /// (`connection`, the default: `https` over TLS) or the request's `:scheme`
+        /// (`request`, for a TLS proxy in front that Envoy trusts with `x-forwarded-proto`).
+        pub dpop_scheme_from: Option<String>,
     }
 }
 
@@ -93,6 +97,7 @@ impl RawIntrospection {
             dpop_nonce: self.dpop_nonce.as_ref(),
             mtls_bound: self.mtls_bound.as_deref(),
             client_cert_from: self.client_cert_from.as_deref(),
+            dpop_scheme_from: self.dpop_scheme_from.as_deref(),
         }
     }
 }

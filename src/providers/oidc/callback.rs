@@ -9,7 +9,7 @@ use super::settings::{ClientAuth, Settings};
 use crate::providers::introspection::endpoint::{form_encode, AuthMethod};
 use crate::reply::html::escape;
 use crate::reply::Reply;
-use crate::request::{cookies, query_of, Request};
+use crate::request::{cookie_header, cookies, query_of, Request};
 use crate::session::cookies::{self as chunks, Attributes};
 use crate::session::payload::{Pending, Session};
 use crate::session::seal::NONCE_LEN;
@@ -85,10 +85,10 @@ pub fn begin(
         let text = format!("The sign-in service answered `{error}`. {said}");
         return Err(page(settings, status, title, text.trim_end()));
     }
-    let header = req.header_values("cookie").join("; ");
+    let header = cookie_header(req).unwrap_or_default();
     let pairs: Vec<(&str, &str)> = cookies(&header).collect();
     let pending = chunks::get(&pairs, &settings.login_cookie())
-        .and_then(|v| settings.sealer.open(&settings.login_cookie(), &v).ok())
+        .and_then(|v| settings.open(&settings.login_cookie(), &v).ok())
         .and_then(|plain| Pending::from_json(&plain, now));
     let expired =
         "This sign-in was not started in this browser, or it took longer than 10 minutes.";
@@ -318,7 +318,6 @@ pub fn finish(
         same_site: settings.same_site,
     };
     let lines = settings
-        .sealer
         .seal(&settings.cookie, &nonce, &session.to_json())
         .and_then(|sealed| chunks::set(&settings.cookie, &sealed, &attrs));
     let Some(lines) = lines else {
@@ -385,7 +384,7 @@ mod tests {
         let pair = line.split(';').next().unwrap().to_string();
         let sealed = pair.split_once('=').unwrap().1;
         let p =
-            Pending::from_json(&s.sealer.open(&s.login_cookie(), sealed).unwrap(), now).unwrap();
+            Pending::from_json(&s.open(&s.login_cookie(), sealed).unwrap(), now).unwrap();
         (pair, p)
     }
 
@@ -574,7 +573,7 @@ mod tests {
             "{line}"
         );
         let sealed = line.split(';').next().unwrap().split_once('=').unwrap().1;
-        let session = Session::from_json(&s.sealer.open(&s.cookie, sealed).unwrap(), 5001).unwrap();
+        let session = Session::from_json(&s.open(&s.cookie, sealed).unwrap(), 5001).unwrap();
         assert_eq!(
             (
                 session.subject.as_str(),

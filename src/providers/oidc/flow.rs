@@ -141,17 +141,25 @@ pub fn form_decode(s: &str) -> Option<String> {
 
 /// A return address taken from the request that started the sign-in: a path on this site
 /// (with its query), never a scheme, a host or `//`, so the callback cannot be made to send a
-/// browser elsewhere. Anything else returns to `/`.
+/// browser elsewhere. The path is returned in its normal form ([`crate::path`]), as a browser
+/// would resolve it (`/.//evil.example` is `/evil.example`). Anything else returns to `/`.
 pub fn return_address(path: &str) -> String {
     let safe = path.starts_with('/')
         && !path.starts_with("//")
         && !path.starts_with("/\\")
         && path.len() <= 2048
         && path.bytes().all(|b| b.is_ascii_graphic());
-    if safe {
-        path.to_string()
-    } else {
-        "/".to_string()
+    let normal = crate::path::normal(crate::request::path_only(path));
+    match normal {
+        Ok(n) if safe && n.path.starts_with('/') && !n.path.starts_with("//") => {
+            let mut out = n.path.into_owned();
+            if let Some(q) = crate::request::query_of(path) {
+                out.push('?');
+                out.push_str(q);
+            }
+            out
+        }
+        _ => "/".to_string(),
     }
 }
 
@@ -259,6 +267,12 @@ mod tests {
             ("absolute", "https://evil.example/", "/"),
             ("empty", "", "/"),
             ("control character", "/a\r\nLocation: x", "/"),
+            ("dot then double slash", "/.//evil.example", "/evil.example"),
+            ("parent then double slash", "/x/..//evil.example", "/evil.example"),
+            ("encoded slash", "/%2F/evil.example", "/"),
+            ("encoded backslash", "/%5Cevil.example", "/"),
+            ("backslash later", "/a/\\evil.example", "/"),
+            ("dots normalised, query kept", "/a/./b?x=1", "/a/b?x=1"),
         ] {
             assert_eq!(return_address(path), want, "{name}");
         }

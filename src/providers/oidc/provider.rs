@@ -80,6 +80,11 @@ impl OidcProvider {
         ]
     }
 
+    /// The session cookie's name (its chunks add `.1`, `.2`…, the sign-in under way `-login`).
+    pub fn cookie(&self) -> &str {
+        &self.settings.cookie
+    }
+
     /// Whether `path` is one the sign-in answers itself.
     pub fn answers(&self, path: &str) -> bool {
         let s = &self.settings;

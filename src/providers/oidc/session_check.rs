@@ -7,16 +7,15 @@ use super::settings::Settings;
 use crate::error::Denial;
 use crate::providers::jwt::forward;
 use crate::providers::{Accepted, Found, HeaderEdits, Rejection};
-use crate::request::{cookies, Request};
+use crate::request::{cookie_header, cookies, cookies_except, Request};
 use crate::session::{cookies as chunks, payload::Session};
 use std::rc::Rc;
 
 /// Where the session stands in a request: its sealed text when the cookie is there once.
 pub fn find(settings: &Settings, req: &Request) -> Found {
-    let header = req.header_values("cookie").join("; ");
-    if header.is_empty() {
+    let Some(header) = cookie_header(req) else {
         return Found::Absent;
-    }
+    };
     let pairs: Vec<(&str, &str)> = cookies(&header).collect();
     if !pairs.iter().any(|(n, _)| *n == settings.cookie) {
         return Found::Absent;
@@ -29,7 +28,7 @@ pub fn find(settings: &Settings, req: &Request) -> Found {
 
 /// The session sealed in `value`, judged at `now` (seconds).
 pub fn open(settings: &Settings, value: &str, now: u64) -> Option<Session> {
-    let plain = settings.sealer.open(&settings.cookie, value).ok()?;
+    let plain = settings.open(&settings.cookie, value).ok()?;
     Session::from_json(&plain, now)
 }
 
@@ -71,7 +70,6 @@ pub fn accept(
 
 /// The request's `Cookie` header without authgate's cookies; `None` when nothing else is left.
 fn without_session_cookies(settings: &Settings, req: &Request) -> Option<String> {
-    let header = req.header_values("cookie").join("; ");
     let ours = |n: &str| {
         n == settings.cookie
             || n.strip_prefix(settings.cookie.as_str())
@@ -82,11 +80,7 @@ fn without_session_cookies(settings: &Settings, req: &Request) -> Option<String>
                             .is_some_and(|i| i.bytes().all(|b| b.is_ascii_digit()))
                 })
     };
-    let kept: Vec<String> = cookies(&header)
-        .filter(|(n, _)| !ours(n))
-        .map(|(n, v)| format!("{n}={v}"))
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
+    cookies_except(&cookie_header(req)?, ours)
 }
 
 /// A session check: accepted, or no session.

@@ -8,7 +8,7 @@ use crate::error::ConfigError;
 use crate::providers::client_secret;
 use crate::providers::introspection::endpoint::{AuthMethod, Secret};
 use crate::providers::Setup;
-use crate::session::seal::{Sealer, MIN_SECRET_LEN};
+use crate::session::seal::{OpenError, Sealer, MIN_SECRET_LEN, NONCE_LEN};
 
 /// How the client authenticates at the token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,8 +43,9 @@ pub struct Settings {
     pub max_age: u64,
     /// `Lax` or `Strict`.
     pub same_site: &'static str,
-    /// Seals and opens the cookies.
-    pub sealer: Sealer,
+    /// Seals and opens the cookies; reached through [`Settings::seal`] and [`Settings::open`],
+    /// which bind every value to this provider.
+    sealer: Sealer,
     /// Send the session's access token upstream.
     pub forward_access_token: bool,
     /// Leeway for the ID token's times.
@@ -69,14 +70,18 @@ impl Settings {
         })?;
         if !(raw.issuer.starts_with("https://") || raw.issuer.starts_with("http://"))
             || raw.issuer.contains(['?', '#', ' '])
+            || raw.issuer.contains(char::is_control)
         {
             return Err(ConfigError::new(
                 at("issuer"),
                 "must be the issuer's http(s) URL, without query or fragment",
             ));
         }
-        if raw.client_id.is_empty() {
-            return Err(ConfigError::new(at("client_id"), "must not be empty"));
+        if raw.client_id.is_empty() || raw.client_id.contains(char::is_control) {
+            return Err(ConfigError::new(
+                at("client_id"),
+                "must not be empty nor hold control characters",
+            ));
         }
         let secret = client_secret::resolve(
             setup,
@@ -202,6 +207,24 @@ impl Settings {
     /// The name of the cookie that holds a sign-in under way.
     pub fn login_cookie(&self) -> String {
         format!("{}-login", self.cookie)
+    }
+
+    /// `plaintext` sealed for `cookie` of this provider: the cookie name, the issuer and the
+    /// client are the seal's associated data, so a value made by one sign-in provider opens
+    /// under no other, whatever secrets and cookie names they share.
+    pub fn seal(&self, cookie: &str, nonce: &[u8; NONCE_LEN], plaintext: &[u8]) -> Option<String> {
+        self.sealer.seal(&self.bound(cookie), nonce, plaintext)
+    }
+
+    /// The plaintext of `value`, sealed by this provider for `cookie`.
+    pub fn open(&self, cookie: &str, value: &str) -> Result<Vec<u8>, OpenError> {
+        self.sealer.open(&self.bound(cookie), value)
+    }
+
+    /// What a value is sealed for. Newlines cannot occur in any of the three (cookie names are
+    /// tokens, the issuer and client are checked), so no two providers share one.
+    fn bound(&self, cookie: &str) -> String {
+        format!("{cookie}\n{}\n{}", self.issuer, self.client_id)
     }
 }
 

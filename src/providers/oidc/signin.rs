@@ -58,7 +58,7 @@ pub fn start(
         code_verifier: &pending.verifier,
     }
     .url();
-    let sealed = settings.sealer.seal(
+    let sealed = settings.seal(
         &settings.login_cookie(),
         &random::<NONCE_LEN>(settings)?,
         &pending.to_json(),
@@ -141,7 +141,7 @@ mod tests {
             "{cookie}"
         );
         let sealed = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
-        let opened = s.sealer.open(&s.login_cookie(), sealed).unwrap();
+        let opened = s.open(&s.login_cookie(), sealed).unwrap();
         let p = Pending::from_json(&opened, 1000).unwrap();
         assert_eq!(p.return_to, "/orders?id=3");
         assert!(location.contains(&format!("&state={}&nonce={}&", p.state, p.nonce)));

@@ -216,8 +216,7 @@ mod session {
     use serde_json::json;
 
     fn sealed(s: &super::Settings, session: &Session) -> String {
-        s.sealer
-            .seal(&s.cookie, &[4; 24], &session.to_json())
+        s.seal(&s.cookie, &[4; 24], &session.to_json())
             .unwrap()
     }
 
@@ -307,14 +306,18 @@ mod session {
         let s = compile(json!({})).unwrap();
         let good = sealed(&s, &alice(100));
         let other_name = s
-            .sealer
             .seal("__Host-authgate-login", &[4; 24], &alice(100).to_json())
             .unwrap();
         let mut flipped = good.clone().into_bytes();
         flipped[30] = if flipped[30] == b'A' { b'B' } else { b'A' };
+        // Same cookie name and secrets, another provider: the seal names issuer and client.
+        let other_issuer = compile(json!({"issuer": "https://corp.example"})).unwrap();
+        let other_client = compile(json!({"client_id": "admin"})).unwrap();
         for (name, value, now) in [
             ("ended", good.clone(), 100),
             ("sealed for another cookie", other_name, 1),
+            ("sealed by another issuer", sealed(&other_issuer, &alice(100)), 1),
+            ("sealed for another client", sealed(&other_client, &alice(100)), 1),
             ("tampered", String::from_utf8(flipped).unwrap(), 1),
             ("garbage", "x".repeat(80), 1),
         ] {
