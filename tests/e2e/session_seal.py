@@ -1,8 +1,9 @@
 """Seals a session cookie as authgate does, with other implementations: HKDF-SHA256 from
 `cryptography` and XChaCha20-Poly1305 from libsodium (PyNaCl). That authgate opens what these
 seal checks the format against code it does not share: `0x01 || nonce(24) || ciphertext+tag`,
-base64url without padding, the cookie name as associated data, the key
-HKDF-SHA256(secret, salt none, info "authgate cookie seal v1")."""
+base64url without padding, `<cookie name>\n<issuer>\n<client_id>` as associated data (a value
+opens for one cookie of one sign-in provider), the key HKDF-SHA256(secret, salt none, info
+"authgate cookie seal v1")."""
 
 import base64
 import json
@@ -18,13 +19,15 @@ def key_of(secret_b64):
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"authgate cookie seal v1").derive(secret)
 
 
-def seal(secret_b64, cookie, plaintext, nonce=None):
+def seal(secret_b64, cookie, plaintext, issuer, client_id, nonce=None):
     nonce = nonce or os.urandom(24)
-    sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, cookie.encode(), nonce, key_of(secret_b64))
+    aad = f"{cookie}\n{issuer}\n{client_id}".encode()
+    sealed = crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, aad, nonce, key_of(secret_b64))
     return base64.urlsafe_b64encode(b"\x01" + nonce + sealed).rstrip(b"=").decode()
 
 
-def session(secret_b64, subject, claims, expires, cookie="__Host-authgate"):
-    """The `Cookie` header value of a session for `subject` until `expires` (seconds)."""
+def session(secret_b64, subject, claims, expires, issuer, client_id="web", cookie="__Host-authgate"):
+    """The `Cookie` header value of a session for `subject` until `expires` (seconds), made by
+    the sign-in provider of `issuer` and `client_id`."""
     body = json.dumps({"sub": subject, "exp": expires, "claims": claims}).encode()
-    return f"{cookie}={seal(secret_b64, cookie, body)}"
+    return f"{cookie}={seal(secret_b64, cookie, body, issuer, client_id)}"

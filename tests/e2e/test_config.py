@@ -6,6 +6,14 @@ import pytest
 from harness import Envoy, Upstream, bootstrap, free_port
 
 KEY = {"type": "api_key", "credentials": [{"client": "c", "key": "s"}]}
+# What sign-in providers read from the VM's environment.
+VM_ENV = {"COOKIE_KEYS": "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=", "WEB_SECRET": "web-secret"}
+
+
+def sign_in(issuer, **extra):
+    return {"type": "oidc", "issuer": issuer, "discovery": {"cluster": "idp"}, "client_id": "web",
+            "client_secret_env": "WEB_SECRET", "cookie_secrets_env": "COOKIE_KEYS", **extra}
+
 
 CASES = [
     ("empty", "", "the plugin configuration is empty"),
@@ -35,13 +43,21 @@ CASES = [
      "providers.j.discovery.clustr: unknown field"),
     ("discovery of a non-URL issuer", {"providers": {"j": {"type": "jwt", "issuer": "idp", "discovery": {"cluster": "idp"}}}},
      "providers.j.issuer: must be an http:// or https:// URI"),
+    # Issue 35: two sign-ins with one cookie would each take the other's sessions for theirs.
+    ("two sign-ins, one cookie", {"providers": {
+        "public": sign_in("https://accounts.example"),
+        "corp": sign_in("https://sso.corp.example", redirect_path="/admin/callback", login_path="/admin/login",
+                        logout_path="/admin/logout")},
+        "rules": [{"match": {"prefix": "/admin"}, "requires": "corp"},
+                  {"match": {"prefix": "/"}, "requires": {"any": ["public", "corp"]}}]},
+     "providers.public.cookie.name: `__Host-authgate` is also the session cookie of sign-in provider `corp`"),
 ]
 
 
 @pytest.mark.parametrize("name,plugin,expected", CASES, ids=[c[0] for c in CASES])
 def test_bad_config_is_refused_at_load(name, plugin, expected):
     upstream = Upstream()
-    envoy = Envoy(bootstrap(plugin, free_port(), free_port(), upstream.port))
+    envoy = Envoy(bootstrap(plugin, free_port(), free_port(), upstream.port, vm_env=VM_ENV))
     try:
         envoy.start()
         code = envoy.exited(timeout=30)

@@ -209,3 +209,36 @@ def test_the_readme_client_gets_through(gw):
     headers = scope["dpop_headers"]("GET", gw.url("/orders"), tok)
     allowed(gw, "/orders", list(headers.items()))
     assert_proof_refused(refused(gw, "/orders", list(headers.items())), "used before")
+
+
+def test_the_htu_scheme_is_the_connections_not_a_clients_x_forwarded_proto(gw):
+    """Issue 35: with Envoy's defaults for a proxy that is not an edge, a client's
+    `x-forwarded-proto: https` becomes `:scheme`, and an `https://` htu passed over plain HTTP.
+    The scheme is now the connection's: plain HTTP here, whatever the client says."""
+    tok = token()
+    https = gw.url("/xfp").replace("http://", "https://", 1)
+    before = len(gw.upstream.seen)
+    r = gw.get("/xfp", [("authorization", f"DPoP {tok}"), ("dpop", CLIENT.proof("GET", https, tok)),
+                        ("x-forwarded-proto", "https")])
+    assert_proof_refused(r, "htu")
+    assert len(gw.upstream.seen) == before
+    allowed(gw, "/xfp", [*gw.dpop("/xfp", tok), ("x-forwarded-proto", "https")])
+
+
+def test_dpop_scheme_from_request_trusts_envoys_scheme():
+    """Behind a TLS proxy that Envoy trusts (`xff_num_trusted_hops`), `dpop_scheme_from:
+    request` takes `:scheme` as Envoy set it from `x-forwarded-proto`."""
+    config = plugin(free_port())
+    config["providers"]["idp"]["dpop_scheme_from"] = "request"
+    upstream, port = Upstream(), free_port()
+    envoy = Envoy(bootstrap(config, port, free_port(), upstream.port)).start()
+    try:
+        tok = token()
+        https = f"https://127.0.0.1:{port}/behind-tls"
+        r = request(port, "GET", "/behind-tls", [("authorization", f"DPoP {tok}"),
+                                                 ("dpop", CLIENT.proof("GET", https, tok)),
+                                                 ("x-forwarded-proto", "https")])
+        assert r.status == 200, (r.status, r.body, envoy.log()[-3000:])
+    finally:
+        envoy.stop()
+        upstream.close()

@@ -53,7 +53,8 @@ def site():
     }
     envoy = Envoy(bootstrap(config, site_port, free_port(), upstream.port, clusters={"idp": op_port},
                             vm_env={"WEB_SECRET": "web-secret", "COOKIE_KEYS": COOKIE_KEY})).start()
-    yield {"port": site_port, "op": op, "envoy": envoy, "upstream": upstream}
+    yield {"port": site_port, "op": op, "envoy": envoy, "upstream": upstream,
+           "issuer": f"http://127.0.0.1:{op_port}"}
     envoy.stop()
     upstream.close()
     op.stop()
@@ -133,7 +134,8 @@ def test_a_person_signs_in_and_out(site, browser):
         value = cookie["value"]
         tampered = value[:40] + ("A" if value[40] != "A" else "B") + value[41:]
         import session_seal
-        ended = session_seal.session(COOKIE_KEY, "alice", {"email": "alice@example.com"}, int(time.time()) - 1)
+        ended = session_seal.session(COOKIE_KEY, "alice", {"email": "alice@example.com"}, int(time.time()) - 1,
+                                     site["issuer"])
         for name, c in [("tampered", f"__Host-authgate={tampered}"), ("ended", ended)]:
             nav = request(port, "GET", "/orders", [("cookie", c), ("sec-fetch-mode", "navigate")])
             assert nav.status == 302 and nav.header("location").startswith("http://127.0.0.1:"), (name, nav.status)
@@ -185,15 +187,20 @@ def test_a_session_sealed_by_another_implementation_opens(site):
     it. Sealed under another cookie's name, or ended, it is no session."""
     import session_seal
     now = int(time.time())
-    good = session_seal.session(COOKIE_KEY, "carol", {"email": "carol@example.com"}, now + 600)
+    good = session_seal.session(COOKIE_KEY, "carol", {"email": "carol@example.com"}, now + 600, site["issuer"])
     r = request(site["port"], "GET", "/sealed", [("cookie", good)])
     assert r.status == 200, (r.status, r.body, logs(site))
     seen = [s for s in site["upstream"].seen if s.path == "/sealed"][-1]
     assert dict(seen.headers)["x-email"] == "carol@example.com"
     body = b'{"sub":"carol","exp":%d,"claims":{}}' % (now + 600)
-    renamed = "__Host-authgate=" + session_seal.seal(COOKIE_KEY, "__Host-authgate-login", body)
-    ended = session_seal.session(COOKIE_KEY, "carol", {}, now - 1)
-    for name, cookie in [("sealed for another cookie", renamed), ("ended", ended)]:
+    renamed = "__Host-authgate=" + session_seal.seal(COOKIE_KEY, "__Host-authgate-login", body, site["issuer"], "web")
+    ended = session_seal.session(COOKIE_KEY, "carol", {}, now - 1, site["issuer"])
+    # Issue 35: the seal names the provider that made the session, not only the cookie.
+    other_issuer = session_seal.session(COOKIE_KEY, "carol", {}, now + 600, "https://public.example")
+    other_client = session_seal.session(COOKIE_KEY, "carol", {}, now + 600, site["issuer"], client_id="admin")
+    for name, cookie in [("sealed for another cookie", renamed), ("ended", ended),
+                         ("made by another issuer's sign-in", other_issuer),
+                         ("made by another client's sign-in", other_client)]:
         r = request(site["port"], "GET", "/sealed", [("cookie", cookie), ("accept", "application/json")])
         assert r.status == 401, (name, r.status)
 
@@ -220,3 +227,54 @@ def test_a_callback_with_another_state_signs_no_one_in(site):
     r = request(site["port"], "GET", "/oauth2/callback?code=c&state=not-this-one", [("cookie", pending)])
     assert r.status == 400 and b"Sign-in expired" in r.body, (r.status, r.body)
     assert not [c for c in r.all("set-cookie") if c.startswith("__Host-authgate=")]
+
+
+def test_cookies_reach_the_upstream_as_the_browser_sent_them(site):
+    """Issue 35: a comma is part of a cookie's value (RFC 6265), not a separator. A cookie any
+    sibling subdomain can set, `pref=x,__Host-sid=attacker`, reached the upstream as two
+    cookies, one of them a `__Host-` cookie; the rest of the header goes up as it was sent."""
+    import session_seal
+    good = session_seal.session(COOKIE_KEY, "dave", {"email": "dave@example.com"}, int(time.time()) + 600,
+                                site["issuer"])
+    for sent, want in [
+        (f"pref=x,__Host-sid=attacker; {good}", "pref=x,__Host-sid=attacker"),
+        (f'a="quoted value"; {good};b=2', 'a="quoted value"; b=2'),
+    ]:
+        r = request(site["port"], "GET", "/cookies", [("cookie", sent)])
+        assert r.status == 200, (r.status, logs(site))
+        seen = [s for s in site["upstream"].seen if s.path == "/cookies"][-1]
+        assert dict(seen.headers).get("cookie") == want, seen.headers
+
+
+def test_the_first_sign_in_after_envoy_starts_completes(browser):
+    """Issue 35: right after a start the callback waited 1 s for the issuer's metadata and
+    answered 503 without calling the token endpoint (3 of 6 wasm starts). A fresh Envoy, and
+    at once a person signs in: every time, back on the page."""
+    if not os.path.exists(OIDC_PROVIDER):
+        pytest.fail("oidc-provider is not installed in .tools (./build.sh test installs it)")
+    site_port, op_port = free_port(), free_port()
+    op = Provider(op_port, site_port)
+    upstream = Upstream()
+    config = {"providers": {"web": {
+        "type": "oidc", "issuer": f"http://127.0.0.1:{op_port}", "discovery": {"cluster": "idp"},
+        "client_id": "web", "client_secret_env": "WEB_SECRET", "cookie_secrets_env": "COOKIE_KEYS"}},
+        "rules": [{"match": {"prefix": "/"}, "requires": "web"}]}
+    try:
+        for start in range(4):
+            browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
+            envoy = Envoy(bootstrap(config, site_port, free_port(), upstream.port, clusters={"idp": op_port},
+                                    vm_env={"WEB_SECRET": "web-secret", "COOKIE_KEYS": COOKIE_KEY}),
+                          concurrency=2).start()
+            try:
+                browser.get(f"http://localhost:{site_port}/first?n={start}")
+                sign_in(browser, f"user{start}")
+                until(browser, f"back on the page after start {start}",
+                      lambda d: d.current_url == f"http://localhost:{site_port}/first?n={start}")
+            except AssertionError as e:
+                raise AssertionError(f"{e}\n--- Envoy ---\n{envoy.log()[-6000:]}\n--- OP ---\n{op.log()[-2000:]}") from e
+            finally:
+                envoy.stop()
+        assert len([s for s in upstream.seen if s.path.startswith("/first")]) == 4
+    finally:
+        upstream.close()
+        op.stop()
