@@ -446,7 +446,11 @@ mod tests {
     #[test]
     fn a_comma_is_part_of_a_cookie_value() {
         for (name, header, want) in [
-            ("comma smuggles no cookie", "pref=x,__Host-sid=attacker", vec![("pref", "x,__Host-sid=attacker")]),
+            (
+                "comma smuggles no cookie",
+                "pref=x,__Host-sid=attacker",
+                vec![("pref", "x,__Host-sid=attacker")],
+            ),
             ("two pairs", "a=1;b=2", vec![("a", "1"), ("b", "2")]),
             ("no value", "a; b=", vec![("b", "")]),
         ] {
@@ -457,12 +461,20 @@ mod tests {
     #[test]
     fn cookies_kept_as_sent() {
         for (name, header, want) in [
-            ("raw pairs kept", "pref=x,__Host-sid=attacker; sid=s", Some("pref=x,__Host-sid=attacker")),
+            (
+                "raw pairs kept",
+                "pref=x,__Host-sid=attacker; sid=s",
+                Some("pref=x,__Host-sid=attacker"),
+            ),
             ("quotes kept", "a=\"q\";sid=1;b=2", Some("a=\"q\"; b=2")),
             ("only ours", "sid=1", None),
             ("name with spaces", " sid =1; c=3", Some("c=3")),
         ] {
-            assert_eq!(cookies_except(header, |n| n == "sid").as_deref(), want, "{name}");
+            assert_eq!(
+                cookies_except(header, |n| n == "sid").as_deref(),
+                want,
+                "{name}"
+            );
         }
     }
 

@@ -214,11 +214,14 @@ impl Engine {
                 let jsonrpc = match &why {
                     // MCP clients read this 400 as a JSON-RPC error (MCP 2026-07-28,
                     // streamable HTTP: -32020 HeaderMismatch), for the request's id.
-                    crate::mcp::BodyError::HeaderMismatch(id) => Some(crate::reply::JsonRpcError {
-                        id: id.clone(),
-                        code: crate::reply::HEADER_MISMATCH,
-                        message: "Header mismatch: Mcp-Method or Mcp-Name does not match the body",
-                    }),
+                    crate::mcp::BodyError::HeaderMismatch(id) => {
+                        Some(Box::new(crate::reply::JsonRpcError {
+                            id: id.clone(),
+                            code: crate::reply::HEADER_MISMATCH,
+                            message:
+                                "Header mismatch: Mcp-Method or Mcp-Name does not match the body",
+                        }))
+                    }
                     _ => None,
                 };
                 let failure = requirement::Failure {
@@ -275,7 +278,11 @@ impl Engine {
     /// no one reading is refused, and so is one whose dot segments, if an upstream kept them,
     /// would put it under another rule (`/admin/..` is `/`, but a router that matches
     /// prefixes without removing dot segments serves it as `/admin/`).
-    pub(super) fn path_to_match(&self, req: &Request, method: &str) -> Result<String, &'static str> {
+    pub(super) fn path_to_match(
+        &self,
+        req: &Request,
+        method: &str,
+    ) -> Result<String, &'static str> {
         let path_and_query = req.path_and_query();
         let raw = path_only(&path_and_query);
         let normal = match crate::path::normal(raw) {
@@ -291,7 +298,9 @@ impl Engine {
                     .position(|r| r.matches(req, method, path))
             };
             if first(raw) != first(&normal.path) {
-                return Err("the path has dot segments, and read with them it falls under another rule");
+                return Err(
+                    "the path has dot segments, and read with them it falls under another rule",
+                );
             }
         }
         Ok(normal.path.into_owned())

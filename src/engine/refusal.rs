@@ -60,7 +60,7 @@ impl Engine {
             html: reply::prefers_html(accept.as_deref()),
             grpc: reply::is_grpc(req.header("content-type").as_deref()),
             settings: &self.config.response,
-            jsonrpc: failure.jsonrpc.as_ref(),
+            jsonrpc: failure.jsonrpc.as_deref(),
         };
         let denied = Box::new(Refusal {
             reply: reply::render(&failure.denial, &ctx),

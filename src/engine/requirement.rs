@@ -29,7 +29,7 @@ pub(super) struct Failure {
     /// The scheme the failed credential was sent with, when the provider takes several.
     pub scheme: Option<crate::reply::Scheme>,
     /// The body is a JSON-RPC error for an MCP client, the problem inside it.
-    pub jsonrpc: Option<crate::reply::JsonRpcError>,
+    pub jsonrpc: Option<Box<crate::reply::JsonRpcError>>,
 }
 
 impl Failure {

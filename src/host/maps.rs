@@ -74,7 +74,13 @@ pub fn get(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostStatus> {
 pub fn set(map: MapType, name: &str, value: &str) -> Result<(), HostStatus> {
     // SAFETY: key and value are live buffers for the call.
     status(unsafe {
-        proxy_replace_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+        proxy_replace_header_map_value(
+            map as u32,
+            name.as_ptr(),
+            name.len(),
+            value.as_ptr(),
+            value.len(),
+        )
     })
 }
 
@@ -82,7 +88,13 @@ pub fn set(map: MapType, name: &str, value: &str) -> Result<(), HostStatus> {
 pub fn add(map: MapType, name: &str, value: &str) -> Result<(), HostStatus> {
     // SAFETY: key and value are live buffers for the call.
     status(unsafe {
-        proxy_add_header_map_value(map as u32, name.as_ptr(), name.len(), value.as_ptr(), value.len())
+        proxy_add_header_map_value(
+            map as u32,
+            name.as_ptr(),
+            name.len(),
+            value.as_ptr(),
+            value.len(),
+        )
     })
 }
 
@@ -93,7 +105,12 @@ pub fn remove(map: MapType, name: &str) -> Result<(), HostStatus> {
 }
 
 /// Replaces `size` bytes from `start` of `buffer` with `data`.
-pub fn set_buffer(buffer: BufferType, start: usize, size: usize, data: &[u8]) -> Result<(), HostStatus> {
+pub fn set_buffer(
+    buffer: BufferType,
+    start: usize,
+    size: usize,
+    data: &[u8],
+) -> Result<(), HostStatus> {
     // SAFETY: the data is a live buffer for the call.
     status(unsafe { proxy_set_buffer_bytes(buffer as u32, start, size, data.as_ptr(), data.len()) })
 }

@@ -46,7 +46,11 @@ pub fn call_response(
 ) {
     let answered = headers > 0;
     let status = answered
-        .then(|| maps::get(MapType::HttpCallResponseHeaders, ":status").ok().flatten())
+        .then(|| {
+            maps::get(MapType::HttpCallResponseHeaders, ":status")
+                .ok()
+                .flatten()
+        })
         .flatten()
         .map(|s| String::from_utf8_lossy(&s).into_owned());
     let body = match status {

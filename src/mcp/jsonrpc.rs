@@ -123,6 +123,7 @@ pub fn parse(body: &[u8]) -> Result<Message, BodyError> {
     Ok(Message::Call(Call {
         method: method.to_string(),
         name,
+        // serde_json's own writer: already in the module (a writer of our own cost 0.7 KB).
         id: obj.get("id").map(Value::to_string),
     }))
 }
@@ -263,9 +264,21 @@ mod tests {
     #[test]
     fn a_call_without_its_name_is_read_without_one() {
         for (name, body, id) in [
-            ("subscribe without uri (a removed method)", r#"{"jsonrpc":"2.0","id":5,"method":"resources/subscribe","params":{}}"#, Some("5")),
-            ("tool call without params", r#"{"jsonrpc":"2.0","id":"a","method":"tools/call"}"#, Some("\"a\"")),
-            ("name not a string", r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#, Some("1")),
+            (
+                "subscribe without uri (a removed method)",
+                r#"{"jsonrpc":"2.0","id":5,"method":"resources/subscribe","params":{}}"#,
+                Some("5"),
+            ),
+            (
+                "tool call without params",
+                r#"{"jsonrpc":"2.0","id":"a","method":"tools/call"}"#,
+                Some("\"a\""),
+            ),
+            (
+                "name not a string",
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":7}}"#,
+                Some("1"),
+            ),
         ] {
             let Ok(Message::Call(c)) = parse(body.as_bytes()) else {
                 panic!("{name}")
@@ -278,7 +291,9 @@ mod tests {
             Err(BodyError::HeaderMismatch(Some("9".into()))),
             "the mismatch names the request's id"
         );
-        let padded = parse(br#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"x"}}"#).unwrap();
+        let padded =
+            parse(br#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"x"}}"#)
+                .unwrap();
         assert!(check_headers(&padded, Some("tools/call"), Some(" x ")).is_ok());
     }
 

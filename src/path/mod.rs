@@ -109,10 +109,7 @@ fn is_normal(path: &str) -> bool {
     b.first() == Some(&b'/')
         && !b.iter().any(|c| matches!(c, b'%' | b'\\'))
         && !path.contains("//")
-        && !path
-            .split('/')
-            .skip(1)
-            .any(|s| s == "." || s == "..")
+        && !path.split('/').skip(1).any(|s| s == "." || s == "..")
 }
 
 /// Percent-decodes the unreserved characters (ALPHA, DIGIT, `-`, `.`, `_`, `~`) and writes

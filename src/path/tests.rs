@@ -9,7 +9,12 @@ fn normal_forms() {
         ("already normal", "/admin/users", "/admin/users", false),
         ("root", "/", "/", false),
         ("encoded unreserved", "/%61dmin", "/admin", false),
-        ("encoded unreserved, upper hex", "/%41%44min", "/ADmin", false),
+        (
+            "encoded unreserved, upper hex",
+            "/%41%44min",
+            "/ADmin",
+            false,
+        ),
         ("dot segment", "/./admin", "/admin", true),
         ("parent segment", "/x/../admin", "/admin", true),
         ("parent above the root", "/../admin", "/admin", true),
@@ -20,12 +25,22 @@ fn normal_forms() {
         ("trailing dot", "/admin/.", "/admin/", true),
         ("trailing parent", "/admin/x/..", "/admin/", true),
         ("climbing out", "/admin/..", "/", true),
-        ("reserved escape kept, upper-cased", "/a%3fb", "/a%3Fb", false),
+        (
+            "reserved escape kept, upper-cased",
+            "/a%3fb",
+            "/a%3Fb",
+            false,
+        ),
         ("space kept encoded", "/a%20b", "/a%20b", false),
         ("dots within a name", "/a..b/.c", "/a..b/.c", false),
         // RFC 3986 §5.2.4's examples.
         ("rfc 3986 5.2.4 first", "/a/b/c/./../../g", "/a/g", true),
-        ("rfc 3986 5.2.4 second", "/mid/content=5/../6", "/mid/6", true),
+        (
+            "rfc 3986 5.2.4 second",
+            "/mid/content=5/../6",
+            "/mid/6",
+            true,
+        ),
         ("non-ascii kept", "/caf\u{e9}/./x", "/caf\u{e9}/x", true),
         ("empty", "", "/", false),
     ] {
@@ -39,7 +54,11 @@ fn normal_forms() {
 fn paths_with_no_one_reading_are_unclear() {
     for (name, input, want) in [
         ("encoded slash", "/%2fadmin", Unclear::EncodedSeparator),
-        ("encoded slash, upper", "/x%2F..%2Fadmin", Unclear::EncodedSeparator),
+        (
+            "encoded slash, upper",
+            "/x%2F..%2Fadmin",
+            Unclear::EncodedSeparator,
+        ),
         ("encoded backslash", "/x%5cadmin", Unclear::EncodedSeparator),
         ("raw backslash", "/\\admin", Unclear::Backslash),
         ("lone percent", "/admin%", Unclear::BadEscape),
@@ -52,5 +71,8 @@ fn paths_with_no_one_reading_are_unclear() {
 
 #[test]
 fn a_normal_path_is_borrowed() {
-    assert!(matches!(normal("/a/b").unwrap().path, Cow::Borrowed("/a/b")));
+    assert!(matches!(
+        normal("/a/b").unwrap().path,
+        Cow::Borrowed("/a/b")
+    ));
 }

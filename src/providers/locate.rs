@@ -2,7 +2,9 @@
 //! cutting it out again before the request goes upstream. Shared by every provider.
 
 use super::{Found, HeaderEdits};
-use crate::request::{cookie_header, cookies, cookies_except, path_only, percent_decode, query_of, Request};
+use crate::request::{
+    cookie_header, cookies, cookies_except, path_only, percent_decode, query_of, Request,
+};
 
 /// A place in a request where a credential can be: the part both API keys and tokens share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -104,10 +104,20 @@ fn a_header_mismatch_is_a_jsonrpc_error() {
     let mut c = ctx(&challenges, Some("rid"));
     c.jsonrpc = Some(&e);
     c.html = true;
-    let r = render(&Denial::InvalidRequest("Mcp-Method or Mcp-Name does not match the body"), &c);
+    let r = render(
+        &Denial::InvalidRequest("Mcp-Method or Mcp-Name does not match the body"),
+        &c,
+    );
     assert_eq!(r.status, 400);
-    let ct: Vec<_> = r.headers.iter().filter(|(n, _)| n == "content-type").collect();
-    assert_eq!(ct, [&("content-type".to_string(), "application/json".to_string())]);
+    let ct: Vec<_> = r
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "content-type")
+        .collect();
+    assert_eq!(
+        ct,
+        [&("content-type".to_string(), "application/json".to_string())]
+    );
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["jsonrpc"], "2.0");
     assert_eq!(v["id"], "req-7");

@@ -251,7 +251,14 @@ impl JwksFetches {
                 d.authority.as_str(),
                 d.paths[1].as_str(),
             );
-            self.dispatch(host, name, Call::Metadata(i, 1), target, remote.timeout_ms, &lease);
+            self.dispatch(
+                host,
+                name,
+                Call::Metadata(i, 1),
+                target,
+                remote.timeout_ms,
+                &lease,
+            );
             return None;
         }
         let outcome = match status {

@@ -422,12 +422,30 @@ fn the_scheme_is_the_connections() {
         ..check()
     };
     for (name, check, proof, tls, ok) in [
-        ("https htu over plain http", check(), &https, Some(false), false),
-        ("http htu over plain http", check(), &http, Some(false), true),
+        (
+            "https htu over plain http",
+            check(),
+            &https,
+            Some(false),
+            false,
+        ),
+        (
+            "http htu over plain http",
+            check(),
+            &http,
+            Some(false),
+            true,
+        ),
         ("https htu over tls", check(), &https, Some(true), true),
         ("http htu over tls", check(), &http, Some(true), false),
         ("host cannot tell: :scheme", check(), &https, None, true),
-        ("request's :scheme trusted", request_scheme, &https, Some(false), true),
+        (
+            "request's :scheme trusted",
+            request_scheme,
+            &https,
+            Some(false),
+            true,
+        ),
     ] {
         let headers = request("GET", &[proof]);
         let view = WithPeer {

@@ -138,7 +138,9 @@ fn sign_ins_that_would_collide_are_refused() {
     let oidc = |issuer: &str, extra: serde_json::Value| {
         let mut v = serde_json::json!({"type": "oidc", "issuer": issuer, "discovery": {"cluster": "idp"},
             "client_id": "web", "client_secret_env": "SECRET", "cookie_secrets_env": "KEYS"});
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         v
     };
     let corp_paths = serde_json::json!({"redirect_path": "/admin/cb", "logout_path": "/admin/out",
@@ -146,10 +148,29 @@ fn sign_ins_that_would_collide_are_refused() {
     let mut corp_own = corp_paths.clone();
     corp_own["cookie"] = serde_json::json!({"name": "__Host-corp"});
     for (name, corp, want) in [
-        ("default cookie twice", corp_paths.clone(), Some(("providers.public.cookie.name", "__Host-authgate"))),
-        ("a chunk name", serde_json::json!({"cookie": {"name": "__Host-authgate.1"}}), Some(("providers.public.cookie.name", "also the session cookie"))),
-        ("the login cookie", serde_json::json!({"cookie": {"name": "__Host-authgate-login"}}), Some(("providers.public.cookie.name", "also the session cookie"))),
-        ("same callback", serde_json::json!({"cookie": {"name": "__Host-corp"}}), Some(("providers.public.redirect_path", "/oauth2/callback is also a path"))),
+        (
+            "default cookie twice",
+            corp_paths.clone(),
+            Some(("providers.public.cookie.name", "__Host-authgate")),
+        ),
+        (
+            "a chunk name",
+            serde_json::json!({"cookie": {"name": "__Host-authgate.1"}}),
+            Some(("providers.public.cookie.name", "also the session cookie")),
+        ),
+        (
+            "the login cookie",
+            serde_json::json!({"cookie": {"name": "__Host-authgate-login"}}),
+            Some(("providers.public.cookie.name", "also the session cookie")),
+        ),
+        (
+            "same callback",
+            serde_json::json!({"cookie": {"name": "__Host-corp"}}),
+            Some((
+                "providers.public.redirect_path",
+                "/oauth2/callback is also a path",
+            )),
+        ),
         ("apart", corp_own, None),
     ] {
         let config = serde_json::json!({"providers": {
@@ -157,7 +178,13 @@ fn sign_ins_that_would_collide_are_refused() {
             "corp": oidc("https://corp.example", corp),
         }, "rules": [{"match": {"prefix": "/admin"}, "requires": "corp"},
                      {"match": {"prefix": "/"}, "requires": {"any": ["public", "corp"]}}]});
-        let got = compile_with(config.to_string().as_bytes(), [0; 32], None, &env, Some(random.clone()));
+        let got = compile_with(
+            config.to_string().as_bytes(),
+            [0; 32],
+            None,
+            &env,
+            Some(random.clone()),
+        );
         match (got, want) {
             (Ok(_), None) => {}
             (Err(e), Some((field, words))) => {

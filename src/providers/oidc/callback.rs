@@ -383,8 +383,7 @@ mod tests {
             .clone();
         let pair = line.split(';').next().unwrap().to_string();
         let sealed = pair.split_once('=').unwrap().1;
-        let p =
-            Pending::from_json(&s.open(&s.login_cookie(), sealed).unwrap(), now).unwrap();
+        let p = Pending::from_json(&s.open(&s.login_cookie(), sealed).unwrap(), now).unwrap();
         (pair, p)
     }
 

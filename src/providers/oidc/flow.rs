@@ -268,7 +268,11 @@ mod tests {
             ("empty", "", "/"),
             ("control character", "/a\r\nLocation: x", "/"),
             ("dot then double slash", "/.//evil.example", "/evil.example"),
-            ("parent then double slash", "/x/..//evil.example", "/evil.example"),
+            (
+                "parent then double slash",
+                "/x/..//evil.example",
+                "/evil.example",
+            ),
             ("encoded slash", "/%2F/evil.example", "/"),
             ("encoded backslash", "/%5Cevil.example", "/"),
             ("backslash later", "/a/\\evil.example", "/"),

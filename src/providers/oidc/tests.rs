@@ -216,8 +216,7 @@ mod session {
     use serde_json::json;
 
     fn sealed(s: &super::Settings, session: &Session) -> String {
-        s.seal(&s.cookie, &[4; 24], &session.to_json())
-            .unwrap()
+        s.seal(&s.cookie, &[4; 24], &session.to_json()).unwrap()
     }
 
     fn alice(expires: u64) -> Session {
@@ -316,8 +315,16 @@ mod session {
         for (name, value, now) in [
             ("ended", good.clone(), 100),
             ("sealed for another cookie", other_name, 1),
-            ("sealed by another issuer", sealed(&other_issuer, &alice(100)), 1),
-            ("sealed for another client", sealed(&other_client, &alice(100)), 1),
+            (
+                "sealed by another issuer",
+                sealed(&other_issuer, &alice(100)),
+                1,
+            ),
+            (
+                "sealed for another client",
+                sealed(&other_client, &alice(100)),
+                1,
+            ),
             ("tampered", String::from_utf8(flipped).unwrap(), 1),
             ("garbage", "x".repeat(80), 1),
         ] {

@@ -155,7 +155,10 @@ fn a_request_held_too_long_is_refused_and_a_finished_one_forgotten() {
     assert!(matches!(held(2), Step::Held));
     w.on_request_done(&host, 2);
     host.advance(500);
-    assert!(w.on_tick(&host).is_empty(), "the key set's timeout and a tick's room");
+    assert!(
+        w.on_tick(&host).is_empty(),
+        "the key set's timeout and a tick's room"
+    );
     host.advance(501);
     let released = w.on_tick(&host);
     assert_eq!(
