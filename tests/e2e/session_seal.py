@@ -11,7 +11,7 @@ import os
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_encrypt
+from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt, crypto_aead_xchacha20poly1305_ietf_encrypt
 
 
 def key_of(secret_b64):
@@ -31,3 +31,12 @@ def session(secret_b64, subject, claims, expires, issuer, client_id="web", cooki
     the sign-in provider of `issuer` and `client_id`."""
     body = json.dumps({"sub": subject, "exp": expires, "claims": claims}).encode()
     return f"{cookie}={seal(secret_b64, cookie, body, issuer, client_id)}"
+
+
+def open_value(secret_b64, cookie, value, issuer, client_id):
+    """The plaintext of a value authgate sealed for `cookie` of that provider (a test reads
+    what a sign-in under way will return to)."""
+    raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    assert raw[0] == 1, "version 1"
+    aad = f"{cookie}\n{issuer}\n{client_id}".encode()
+    return crypto_aead_xchacha20poly1305_ietf_decrypt(raw[25:], aad, raw[1:25], key_of(secret_b64))

@@ -445,3 +445,25 @@ def test_a_request_held_for_its_keys_stays_held_while_its_body_arrives(trailers)
         envoy.stop()
         upstream.close()
         jwks.stop()
+
+
+# JSON tricks that try to pass `delete_repo` off as something the limited caller may call
+# (issue 35's attack round: each held; kept as regressions).
+HIDDEN = [
+    ("a repeated name", b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","name":"delete_repo","arguments":{"repo":"x"}}}'),
+    ("a repeated method", b'{"jsonrpc":"2.0","id":1,"method":"tools/list","method":"tools/call","params":{"name":"delete_repo","arguments":{"repo":"x"}}}'),
+    ("an escaped name", b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete\\u005frepo","arguments":{"repo":"x"}}}'),
+    ("an escaped method", b'{"jsonrpc":"2.0","id":1,"method":"tools\\/call","params":{"name":"delete_repo","arguments":{"repo":"x"}}}'),
+    ("a name in the arguments too", b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"arguments":{"name":"search","repo":"x"},"name":"delete_repo"}}'),
+    ("a byte order mark", b'\xef\xbb\xbf{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"delete_repo","arguments":{"repo":"x"}}}'),
+    ("a trailing second message", b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","arguments":{"query":"q"}}}{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"delete_repo","arguments":{"repo":"x"}}}'),
+    ("a number for the name", b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":1,"arguments":{"repo":"x"}}}'),
+]
+
+
+@pytest.mark.parametrize("name, body", HIDDEN, ids=[n for n, _ in HIDDEN])
+def test_json_tricks_do_not_hide_a_tool(gw, name, body):
+    token = gw["as"].token("limited", gw["github"], "tools:search")
+    r = mcp_post(gw, "/github", token, body)
+    assert r.status in (400, 403), (name, r.status, r.body)
+    assert not [s for s in gw["seen"] if s[2] == "delete_repo" or s[1] == "not json"], gw["seen"]

@@ -278,3 +278,57 @@ def test_the_first_sign_in_after_envoy_starts_completes(browser):
     finally:
         upstream.close()
         op.stop()
+
+
+# Return addresses an attacker may try (issue 35's attack round: `/.//evil.example` came back
+# unchanged). Each is read from the sealed cookie of the sign-in it starts.
+RD_FORMS = [
+    ("/.//evil.example", "/evil.example"), ("//evil.example/x", "/"), ("/\\evil.example", "/"),
+    ("https://evil.example/", "/"), ("/%2F%2Fevil.example", "/"), ("/%5Cevil.example", "/"),
+    ("/x/..//evil.example", "/evil.example"), ("/a/./b/../c?x=1", "/a/c?x=1"), ("/orders?id=7", "/orders?id=7"),
+    ("/%2e%2e/%2e%2e//evil.example", "/evil.example"), ("/\t/evil.example", "/"),
+]
+
+
+@pytest.mark.parametrize("rd, to", RD_FORMS, ids=[r for r, _ in RD_FORMS])
+def test_a_return_address_stays_on_the_site_in_its_normal_form(site, rd, to):
+    import json
+    import urllib.parse
+    import session_seal
+    go = request(site["port"], "GET", "/oauth2/login?rd=" + urllib.parse.quote(rd, safe=""),
+                 [("sec-fetch-mode", "navigate")])
+    assert go.status == 302, (go.status, go.body)
+    pending = go.header("set-cookie").split(";")[0].split("=", 1)[1]
+    opened = session_seal.open_value(COOKIE_KEY, "__Host-authgate-login", pending, site["issuer"], "web")
+    assert json.loads(opened)["to"] == to, opened
+
+
+def test_a_cross_site_request_signs_no_one_out(site):
+    """Signing out changes state: a link, an image or a form on another site gets a page with a
+    same-site button, and the session's cookies stay."""
+    import session_seal
+    cookie = session_seal.session(COOKIE_KEY, "erin", {}, int(time.time()) + 600, site["issuer"])
+    for name, method, headers in [
+        ("a cross-site link", "GET", [("sec-fetch-site", "cross-site"), ("sec-fetch-mode", "navigate")]),
+        ("an image elsewhere, no fetch metadata", "GET", []),
+        ("a form on another site", "POST", [("origin", "https://evil.example")]),
+        ("a same-site subdomain", "GET", [("sec-fetch-site", "same-site")]),
+    ]:
+        r = request(site["port"], method, "/oauth2/logout", [("cookie", cookie), *headers], body=b"" if method == "POST" else None)
+        assert r.status == 200 and b"Sign out" in r.body, (name, r.status, r.body[:300])
+        assert not r.all("set-cookie"), (name, r.headers)
+    r = request(site["port"], "GET", "/oauth2/logout", [("cookie", cookie), ("sec-fetch-site", "same-origin")])
+    assert r.status == 302 and any(c.startswith("__Host-authgate=;") or "Max-Age=0" in c for c in r.all("set-cookie")), r.headers
+
+
+@pytest.mark.parametrize("query", [
+    "code=c&code=d&state=s", "code=c&state=s&state=t", "state=s", "code=c", "code=c&state=",
+    "code=c%00&state=s", "error=access_denied%0d%0aSet-Cookie:%20x=1&state=s",
+])
+def test_a_callback_that_is_not_one_honest_answer_signs_no_one_in(site, query):
+    go = request(site["port"], "GET", "/orders", [("sec-fetch-mode", "navigate")])
+    pending = go.header("set-cookie").split(";")[0]
+    r = request(site["port"], "GET", f"/oauth2/callback?{query}", [("cookie", pending)])
+    assert r.status in (400, 401, 403), (query, r.status, r.body[:300])
+    assert not [c for c in r.all("set-cookie") if c.startswith("__Host-authgate=") and "Max-Age=0" not in c], r.headers
+    assert not [c for c in r.all("set-cookie") if c.startswith("x=")], r.headers
