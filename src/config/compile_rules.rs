@@ -37,6 +37,26 @@ pub(super) fn compile_rule(
             "`prefix` and `path` must start with `/`",
         ));
     }
+    // Requests are matched in their normal form: a rule written otherwise would never match.
+    let which = if m.prefix.is_some() { "prefix" } else { "path" };
+    match crate::path::normal(p) {
+        Ok(n) if n.path == p.as_str() => {}
+        Ok(n) => {
+            return Err(ConfigError::new(
+                format!("{field}.match.{which}"),
+                format!(
+                    "requests are matched in their normal form, which `{p}` is not: write `{}`",
+                    n.path
+                ),
+            ))
+        }
+        Err(why) => {
+            return Err(ConfigError::new(
+                format!("{field}.match.{which}"),
+                format!("no request path matches it: {why}"),
+            ))
+        }
+    }
     let methods = match &m.methods {
         None => vec![],
         Some(list) if list.is_empty() => {

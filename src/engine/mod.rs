@@ -274,10 +274,11 @@ impl Engine {
         }
     }
 
-    /// The path rules match `req` on: its normal form. Where a rule reads the path, one with
-    /// no one reading is refused, and so is one whose dot segments, if an upstream kept them,
-    /// would put it under another rule (`/admin/..` is `/`, but a router that matches
-    /// prefixes without removing dot segments serves it as `/admin/`).
+    /// The path rules match `req` on: its normal form. Where a rule reads the path, a path
+    /// with no one reading is refused, and so is one with dot segments (servers that keep them
+    /// route `/admin/..` under `/admin`; clients resolve them before they send) or with `;`
+    /// parameters that would put it under another rule for servers that cut them
+    /// (`/admin;x` is `/admin` to Tomcat, Jetty and Spring).
     pub(super) fn path_to_match(
         &self,
         req: &Request,
@@ -290,17 +291,25 @@ impl Engine {
             Err(why) if self.config.reads_path => return Err(why.reason()),
             Err(_) => return Ok(raw.to_string()),
         };
-        if normal.had_dots && self.config.reads_path {
+        if !self.config.reads_path {
+            return Ok(normal.path.into_owned());
+        }
+        if normal.had_dots {
+            return Err(
+                "the path has dot segments (`.` or `..`), which servers resolve in different ways",
+            );
+        }
+        if normal.path.contains(';') {
+            let cut = crate::path::without_params(&normal.path);
+            let cut = crate::path::normal(&cut).map(|n| n.path.into_owned());
             let first = |path: &str| {
                 self.config
                     .rules
                     .iter()
                     .position(|r| r.matches(req, method, path))
             };
-            if first(raw) != first(&normal.path) {
-                return Err(
-                    "the path has dot segments, and read with them it falls under another rule",
-                );
+            if cut.map_or(true, |c| first(&c) != first(&normal.path)) {
+                return Err("a `;` parameter in the path would put it under another rule for servers that cut parameters (Tomcat, Jetty, Spring)");
             }
         }
         Ok(normal.path.into_owned())

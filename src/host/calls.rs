@@ -67,7 +67,7 @@ impl Host for HostCalls {
     }
 
     fn client_address(&self) -> String {
-        hostcalls::get_property(vec!["source", "address"])
+        super::maps::property(&["source", "address"])
             .ok()
             .flatten()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -79,18 +79,22 @@ impl Host for HostCalls {
     }
 
     fn peer_certificate_sha256(&self) -> Option<String> {
-        hostcalls::get_property(vec!["connection", "sha256_peer_certificate_digest"])
+        super::maps::property(&["connection", "sha256_peer_certificate_digest"])
             .ok()
             .flatten()
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .filter(|d| !d.is_empty())
     }
 
+    /// A property that cannot be read says "not TLS": an `https` `htu` then fails, which is
+    /// the side to fail on (never the client's `:scheme`).
     fn connection_tls(&self) -> Option<bool> {
-        match hostcalls::get_property(vec!["connection", "tls_version"]) {
-            Ok(v) => Some(v.is_some_and(|v| !v.is_empty())),
-            Err(_) => None,
-        }
+        Some(
+            super::maps::property(&["connection", "tls_version"])
+                .ok()
+                .flatten()
+                .is_some_and(|v| !v.is_empty()),
+        )
     }
 
     fn env_var(&self, name: &str) -> Option<String> {

@@ -31,6 +31,24 @@ extern "C" {
         value_size: usize,
     ) -> u32;
     fn proxy_remove_header_map_value(map_type: u32, key_data: *const u8, key_size: usize) -> u32;
+    fn proxy_get_header_map_pairs(
+        map_type: u32,
+        return_map_data: *mut *mut u8,
+        return_map_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_buffer_bytes(
+        buffer_type: u32,
+        start: usize,
+        max_size: usize,
+        return_buffer_data: *mut *mut u8,
+        return_buffer_size: *mut usize,
+    ) -> u32;
+    fn proxy_get_property(
+        path_data: *const u8,
+        path_size: usize,
+        return_value_data: *mut *mut u8,
+        return_value_size: *mut usize,
+    ) -> u32;
     fn proxy_set_buffer_bytes(
         buffer_type: u32,
         start: usize,
@@ -58,6 +76,12 @@ pub fn get(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostStatus> {
     let s = unsafe {
         proxy_get_header_map_value(map as u32, name.as_ptr(), name.len(), &mut data, &mut size)
     };
+    owned(s, data, size)
+}
+
+/// What a host call that hands back bytes wrote: `None` for NotFound, `Err` for any status
+/// but Ok.
+fn owned(s: u32, data: *mut u8, size: usize) -> Result<Option<Vec<u8>>, HostStatus> {
     if s == Status::NotFound as u32 {
         return Ok(None);
     }
@@ -68,6 +92,66 @@ pub fn get(map: MapType, name: &str) -> Result<Option<Vec<u8>>, HostStatus> {
     // SAFETY: on Ok the host wrote `size` bytes into memory it allocated through this module's
     // `proxy_on_memory_allocate` (the global allocator), now ours to own and free.
     Ok(Some(unsafe { Vec::from_raw_parts(data, size, size) }))
+}
+
+/// Every header of `map` as (name, raw value) pairs: empty when the map is not there.
+pub fn pairs(map: MapType) -> Result<Vec<(String, Vec<u8>)>, HostStatus> {
+    let mut data: *mut u8 = core::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the out-pointers are valid locals.
+    let s = unsafe { proxy_get_header_map_pairs(map as u32, &mut data, &mut size) };
+    Ok(owned(s, data, size)?.map_or_else(Vec::new, |b| decode_pairs(&b)))
+}
+
+/// proxy-wasm's map encoding: the number of pairs, each pair's key and value sizes (u32, little
+/// endian), then each key and value followed by a NUL. A malformed map reads as what it holds
+/// up to the fault.
+fn decode_pairs(b: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let word = |i: usize| {
+        b.get(i..i + 4)
+            .and_then(|w| w.try_into().ok())
+            .map(|w: [u8; 4]| u32::from_le_bytes(w) as usize)
+    };
+    let Some(n) = word(0) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(n.min(256));
+    let mut at = 4 + n.saturating_mul(8);
+    for i in 0..n {
+        let (Some(k), Some(v)) = (word(4 + i * 8), word(8 + i * 8)) else {
+            break;
+        };
+        let (Some(key), Some(value)) = (b.get(at..at + k), b.get(at + k + 1..at + k + 1 + v))
+        else {
+            break;
+        };
+        out.push((String::from_utf8_lossy(key).into_owned(), value.to_vec()));
+        at += k + v + 2;
+    }
+    out
+}
+
+/// Up to `max` bytes of `buffer` from `start`: `None` when there is no such buffer.
+pub fn buffer(buffer: BufferType, start: usize, max: usize) -> Result<Option<Vec<u8>>, HostStatus> {
+    let mut data: *mut u8 = core::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the out-pointers are valid locals.
+    let s = unsafe { proxy_get_buffer_bytes(buffer as u32, start, max, &mut data, &mut size) };
+    owned(s, data, size)
+}
+
+/// Property `path` (Envoy's attributes: `["source", "address"]`): `None` when absent.
+pub fn property(path: &[&str]) -> Result<Option<Vec<u8>>, HostStatus> {
+    let mut encoded = Vec::new();
+    for p in path {
+        encoded.extend_from_slice(p.as_bytes());
+        encoded.push(0);
+    }
+    let mut data: *mut u8 = core::ptr::null_mut();
+    let mut size: usize = 0;
+    // SAFETY: the path is a live buffer for the call; the out-pointers are valid locals.
+    let s = unsafe { proxy_get_property(encoded.as_ptr(), encoded.len(), &mut data, &mut size) };
+    owned(s, data, size)
 }
 
 /// Sets header `name` of `map` to `value` (replacing every line of it).

@@ -54,7 +54,7 @@ pub fn call_response(
         .flatten()
         .map(|s| String::from_utf8_lossy(&s).into_owned());
     let body = match status {
-        Some(_) => hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+        Some(_) => maps::buffer(BufferType::HttpCallResponseBody, 0, body_size)
             .ok()
             .flatten()
             .unwrap_or_default(),

@@ -158,12 +158,12 @@ pub fn check_headers(
     };
     let mismatch = || BodyError::HeaderMismatch(call.id.clone());
     if let Some(m) = method {
-        if header_value(m).as_deref() != Some(call.method.as_str()) {
+        if header_value(m.trim()).as_deref() != Some(call.method.as_str()) {
             return Err(mismatch());
         }
     }
     if let Some(n) = name {
-        // The conformance suite sends a padded value and expects it accepted.
+        // The conformance suite sends padded values and expects them accepted.
         if call.name.is_none() || header_value(n.trim()) != call.name {
             return Err(mismatch());
         }

@@ -43,7 +43,9 @@ impl fmt::Display for Unclear {
 }
 
 /// A path in normal form, and whether the client's form had dot segments (which an upstream
-/// that does not remove them may route by the segments before them).
+/// that does not remove them may route by the segments before them). A segment `..;x` or
+/// `.;x` is a dot segment too: Tomcat, Jetty and Spring cut `;` parameters from a segment
+/// before they resolve it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Normal<'a> {
     /// The normal form.
@@ -71,9 +73,9 @@ pub fn normal(path: &str) -> Result<Normal<'_>, Unclear> {
     let mut trailing = false;
     while let Some(seg) = parts.next() {
         let last = parts.peek().is_none();
-        match seg {
+        match seg.split(';').next().unwrap_or(seg) {
             // Merged slashes: an empty segment in the middle says nothing.
-            "" => trailing = last,
+            "" if seg.is_empty() => trailing = last,
             "." => {
                 had_dots = true;
                 trailing = true;
@@ -83,8 +85,8 @@ pub fn normal(path: &str) -> Result<Normal<'_>, Unclear> {
                 segments.pop();
                 trailing = true;
             }
-            s => {
-                segments.push(s);
+            _ => {
+                segments.push(seg);
                 trailing = false;
             }
         }
@@ -103,13 +105,35 @@ pub fn normal(path: &str) -> Result<Normal<'_>, Unclear> {
     })
 }
 
+/// `path` (in normal form) without the `;` parameters of its segments, as servers that cut
+/// them read it: `/admin;jsessionid=1/x` is `/admin/x`.
+pub fn without_params(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut cut = false;
+    for c in path.chars() {
+        match c {
+            '/' => {
+                cut = false;
+                out.push('/');
+            }
+            ';' => cut = true,
+            c if !cut => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The common case, checked without allocating: no escape, backslash, empty or dot segment.
 fn is_normal(path: &str) -> bool {
     let b = path.as_bytes();
     b.first() == Some(&b'/')
         && !b.iter().any(|c| matches!(c, b'%' | b'\\'))
         && !path.contains("//")
-        && !path.split('/').skip(1).any(|s| s == "." || s == "..")
+        && !path
+            .split('/')
+            .skip(1)
+            .any(|s| matches!(s.split(';').next(), Some("." | "..")))
 }
 
 /// Percent-decodes the unreserved characters (ALPHA, DIGIT, `-`, `.`, `_`, `~`) and writes

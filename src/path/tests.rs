@@ -43,6 +43,26 @@ fn normal_forms() {
         ),
         ("non-ascii kept", "/caf\u{e9}/./x", "/caf\u{e9}/x", true),
         ("empty", "", "/", false),
+        // Tomcat, Jetty and Spring cut `;` parameters before resolving: `..;` climbs.
+        (
+            "parent with a parameter",
+            "/public/..;/admin",
+            "/admin",
+            true,
+        ),
+        ("dot with a parameter", "/.;x/admin", "/admin", true),
+        (
+            "a parameter elsewhere is kept",
+            "/admin;jsessionid=1/x",
+            "/admin;jsessionid=1/x",
+            false,
+        ),
+        (
+            "a segment that is only a parameter",
+            "/;x/admin",
+            "/;x/admin",
+            false,
+        ),
     ] {
         let got = normal(input).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(got.path, want, "{name}");
@@ -75,4 +95,16 @@ fn a_normal_path_is_borrowed() {
         normal("/a/b").unwrap().path,
         Cow::Borrowed("/a/b")
     ));
+}
+
+#[test]
+fn parameters_cut_as_servers_cut_them() {
+    for (input, want) in [
+        ("/admin;jsessionid=1/x", "/admin/x"),
+        ("/admin;x", "/admin"),
+        ("/a/b", "/a/b"),
+        ("/;x/y;z", "//y"),
+    ] {
+        assert_eq!(without_params(input), want, "{input}");
+    }
 }

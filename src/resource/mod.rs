@@ -92,6 +92,13 @@ impl Resource {
                 ))
             }
         }
+        // Requests are matched in their normal form: an id's path written otherwise would
+        // cover none of them.
+        if !path.is_empty() && crate::path::normal(path).map_or(true, |n| n.path != path) {
+            return Err(bad_id(
+                "its path must be in normal form (no `//`, `.` or `..` segments, no `%`-escapes of letters, digits or `-._~`)",
+            ));
+        }
         if raw.authorization_servers.is_empty() {
             return Err(ConfigError::new(
                 format!("{at}.authorization_servers"),

@@ -31,8 +31,9 @@ impl Call {
 /// This worker's side of the remote key sets.
 #[derive(Debug, Default)]
 pub struct JwksFetches {
-    /// Calls in flight.
-    calls: RefCell<HashMap<u32, Call>>,
+    /// Calls in flight, each with when it is given up for lost (ms): a call Envoy cancelled
+    /// without an answer (its context ended) must not keep the worker from fetching again.
+    calls: RefCell<HashMap<u32, (Call, u64)>>,
     /// The compare-and-swap token of the shared record installed, per provider index.
     installed: RefCell<HashMap<usize, u32>>,
 }
@@ -74,7 +75,7 @@ impl JwksFetches {
     }
 
     fn busy(&self, call: Call) -> bool {
-        self.calls.borrow().values().any(|&c| c == call)
+        self.calls.borrow().values().any(|&(c, _)| c == call)
     }
 
     fn dispatch(
@@ -84,7 +85,8 @@ impl JwksFetches {
         call: Call,
         target: (&str, &str, &str),
         timeout_ms: u64,
-        lease: &str,
+        // The lease to shorten if the call cannot even be made (see `retry_soon`).
+        retry: Option<&str>,
     ) {
         let (cluster, authority, path) = target;
         let c = Callout {
@@ -100,10 +102,13 @@ impl JwksFetches {
         };
         match host.dispatch(&c) {
             Ok(token) => {
-                self.calls.borrow_mut().insert(token, call);
+                let lost_at = host.now_ms() + 2 * timeout_ms + 1000;
+                self.calls.borrow_mut().insert(token, (call, lost_at));
             }
             Err(status) => {
-                retry_soon(host, lease);
+                if let Some(lease) = retry {
+                    retry_soon(host, lease);
+                }
                 host.log(
                     LogLevel::Error,
                     &format!(
@@ -122,6 +127,9 @@ impl JwksFetches {
     /// fetches that are due and that no other worker has leased.
     pub fn sync_and_fetch(&self, host: &dyn Host, engine: &Engine) {
         let now = host.now_ms();
+        self.calls
+            .borrow_mut()
+            .retain(|_, (_, lost_at)| *lost_at > now);
         for (i, name, remote) in engine.remote_jwks() {
             if let Some(d) = &remote.discovery {
                 // The whole document is published, not just `jwks_uri`: sign-in reads its
@@ -147,7 +155,8 @@ impl JwksFetches {
                             d.paths[0].as_str(),
                         );
                         let call = Call::Metadata(i, 0);
-                        self.dispatch(host, name, call, target, remote.timeout_ms, &lease);
+                        let retry = remote.document().is_none().then_some(lease.as_str());
+                        self.dispatch(host, name, call, target, remote.timeout_ms, retry);
                     }
                 }
             }
@@ -172,7 +181,8 @@ impl JwksFetches {
             let lease = shared_key("lease", &t.uri, &t.cluster);
             if super::take_lease(host, &lease, now, now + remote.timeout_ms + 1000) {
                 let target = (t.cluster.as_str(), t.authority.as_str(), t.path.as_str());
-                self.dispatch(host, name, Call::Keys(i), target, remote.timeout_ms, &lease);
+                let retry = remote.fetched_at().is_none().then_some(lease.as_str());
+                self.dispatch(host, name, Call::Keys(i), target, remote.timeout_ms, retry);
             }
         }
     }
@@ -187,7 +197,7 @@ impl JwksFetches {
         status: Option<&str>,
         body: &[u8],
     ) -> Option<Fetched> {
-        let call = self.calls.borrow_mut().remove(&token)?;
+        let (call, _) = self.calls.borrow_mut().remove(&token)?;
         let i = call.provider();
         let (_, name, remote) = engine.remote_jwks().find(|(j, _, _)| *j == i)?;
         let now = host.now_ms() / 1000;
@@ -214,7 +224,9 @@ impl JwksFetches {
                 }
             }
             Err(why) => {
-                retry_soon(host, &shared_key("lease", &t.uri, &t.cluster));
+                if remote.fetched_at().is_none() {
+                    retry_soon(host, &shared_key("lease", &t.uri, &t.cluster));
+                }
                 host.log(
                     LogLevel::Error,
                     &format!(
@@ -257,7 +269,7 @@ impl JwksFetches {
                 Call::Metadata(i, 1),
                 target,
                 remote.timeout_ms,
-                &lease,
+                remote.document().is_none().then_some(lease.as_str()),
             );
             return None;
         }
@@ -279,7 +291,9 @@ impl JwksFetches {
                 let _ = host.shared_set(&key, &record(now, body), None);
             }
             Err(why) => {
-                retry_soon(host, &lease);
+                if remote.document().is_none() {
+                    retry_soon(host, &lease);
+                }
                 host.log(
                     LogLevel::Error,
                     &format!(
@@ -297,9 +311,11 @@ impl JwksFetches {
     }
 }
 
-/// How soon a failed fetch is tried again (ms), by whichever worker comes first: at Envoy's
-/// start a cluster may not take calls yet, and a sign-in waiting for the issuer's metadata
-/// must not wait out a whole lease. One try a second per Envoy at most, IdP down or not.
+/// How soon a failed first fetch is tried again (ms), by whichever worker comes first: at
+/// Envoy's start a cluster may not take calls yet, and a sign-in waiting for the issuer's
+/// metadata must not wait out a whole lease. One try a second per Envoy at most, and only
+/// while nothing was ever fetched: a failed refresh keeps the last good keys and waits out
+/// its lease.
 pub const RETRY_MS: u64 = 1000;
 
 /// Shortens lease `key` to end [`RETRY_MS`] from now (best effort: a lease another worker

@@ -266,11 +266,6 @@ impl Worker {
                 return Step::Decided(*decision);
             }
         }
-        if matches!(awaited.need, Need::Keys) {
-            // Not a tick later: the keys (or metadata) may be in shared data already, or no
-            // worker may be fetching them.
-            self.fetches.sync_and_fetch(host, engine);
-        }
         let client = client.map_or_else(|| host.client_address(), str::to_string);
         self.held.borrow_mut().push(Held {
             deadline_ms: now + wait_ms(engine, &awaited),

@@ -151,20 +151,25 @@ def test_a_remote_call_that_ends_badly_is_a_timeout_never_a_trap(mode):
         bad.close()
 
 
-# The forms of `/admin` an upstream may read as `/admin` that reached it unchecked when Envoy
-# did not normalise (12 of 25 in the attack round), and the ones that never did.
+# Forms of `/admin` an upstream may read as `/admin`: with Envoy not normalising, 19 of these 25
+# reached the upstream without the credential before issue 35 (12 of the attack round's 25);
+# then forms with `;` parameters, which Tomcat, Jetty and Spring cut before they route.
 FORMS = [
     "/admin", "/admin/", "/admin/x", "/%61dmin", "/%61%64%6d%69%6e", "/./admin", "/x/../admin",
     "//admin", "///admin/x", "/admin//x", "/%2e/admin", "/%2E%2E/admin", "/x/%2e%2e/admin",
     "/admin/./x", "/public/../admin", "/public/%2e%2e/admin", "/public/./../admin/x",
     "/public/..%2fadmin", "/%2fadmin", "/%2Fadmin", "/\\admin", "/public/..\\admin", "/%5cadmin",
     "/admin%", "/%zzadmin",
+    "/public/..;/admin", "/public/..;x/admin/y", "/.;/admin", "/admin;jsessionid=1",
 ]
+
+# The same behind a rule for one exact path.
+EXACT_FORMS = ["/admin", "/admin;x", "/admin;", "//admin", "/%61dmin", "/x/../admin", "/admin/.", "/admin/"]
 
 
 def test_every_form_of_a_protected_path_is_checked_without_envoys_normalisation():
-    """Issue 35: with Envoy's defaults (`normalize_path`, `merge_slashes` off) 12 of these 25
-    forms reached the upstream without credentials. Rules now match the normal form; a path
+    """Issue 35: with Envoy's defaults (`normalize_path`, `merge_slashes` off) 19 of the first
+    25 forms reached the upstream without credentials. Rules now match the normal form; a path
     an upstream may read as another one is a 400."""
     config = {"providers": {"k": {"type": "api_key", "credentials": [{"client": "ops", "key": "k-1"}]}},
               "rules": [{"match": {"prefix": "/admin"}, "requires": "k"},
@@ -191,6 +196,29 @@ def test_every_form_of_a_protected_path_is_checked_without_envoys_normalisation(
             assert r.status == (200 if outcomes[form] == 401 else 400), (form, r.status, r.body)
         assert request(port, "GET", "/public/page").status == 200
         assert request(port, "GET", "/public%2Fpage").status == 400
+        assert request(port, "GET", "/public;v=2/page").status == 200, "a parameter that changes no rule"
+    finally:
+        envoy.stop()
+        upstream.close()
+
+
+def test_a_rule_for_one_exact_path_holds_for_its_other_forms():
+    """`/admin;x` is `/admin` to servers that cut parameters: it must not fall to the open
+    rule after an exact one."""
+    config = {"providers": {"k": {"type": "api_key", "credentials": [{"client": "ops", "key": "k-1"}]}},
+              "rules": [{"match": {"path": "/admin"}, "requires": "k"},
+                        {"match": {"prefix": "/"}, "requires": "none"}]}
+    upstream, port = Upstream(), free_port()
+    envoy = Envoy(bootstrap(config, port, free_port(), upstream.port,
+                            hcm_extra={"normalize_path": False, "merge_slashes": False})).start()
+    try:
+        for form in EXACT_FORMS:
+            before = len(upstream.seen)
+            r = request(port, "GET", form)
+            if form == "/admin/":
+                assert r.status == 200, "another path, open to all"
+                continue
+            assert len(upstream.seen) == before and r.status in (400, 401), (form, r.status, r.body)
     finally:
         envoy.stop()
         upstream.close()

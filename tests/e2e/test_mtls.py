@@ -83,10 +83,10 @@ def provider(**over):
 
 
 class TlsGw:
-    def __init__(self):
+    def __init__(self, plugin=None):
         self.upstream = Upstream()
         self.port = free_port()
-        plugin = {"realm": "api", "providers": {"idp": provider(mtls_bound="required")}}
+        plugin = plugin or {"realm": "api", "providers": {"idp": provider(mtls_bound="required")}}
         cfg = bootstrap(plugin, self.port, free_port(), self.upstream.port)
         tls = {"name": "envoy.transport_sockets.tls", "typed_config": {
             "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
@@ -164,3 +164,24 @@ def test_the_binding_through_a_trusted_proxys_xfcc(xfcc):
     assert r.status == 401 and "none was presented" in r.json()["detail"]
     # `allowed`: an unbound token needs no certificate.
     allowed(xfcc, "/orders", bearer(token(cert=None)))
+
+
+def test_a_dpop_proof_over_tls_names_https():
+    """Issue 35: the scheme of a DPoP `htu` is the connection's. Over TLS (Envoy's
+    `connection.tls_version`, the module's attribute 31) an `https://` htu passes and an
+    `http://` one is refused."""
+    from dpop_client import DpopClient
+    client = DpopClient()
+    gw = TlsGw({"realm": "api", "providers": {"idp": provider(dpop="allowed")}})
+    try:
+        c = claims()
+        c["cnf"] = {"jkt": client.jkt}
+        tok = ISSUER.token("ES256", c)
+        https = f"https://127.0.0.1:{gw.port}/orders"
+        r = gw.get("/orders", [("authorization", f"DPoP {tok}"), ("dpop", client.proof("GET", https, tok))])
+        assert r.status == 200, (r.status, r.body, gw.envoy.log()[-3000:])
+        http_ = f"http://127.0.0.1:{gw.port}/orders"
+        r = gw.get("/orders", [("authorization", f"DPoP {tok}"), ("dpop", client.proof("GET", http_, tok))])
+        assert r.status == 401 and r.json()["error"] == "invalid_dpop_proof", (r.status, r.body)
+    finally:
+        gw.close()

@@ -195,3 +195,31 @@ fn sign_ins_that_would_collide_are_refused() {
         }
     }
 }
+
+/// Requests are matched in their normal form, so a rule's path must be in it too: one that is
+/// not would never match, and its requests would fall to a later rule.
+#[test]
+fn rule_paths_in_normal_form() {
+    for (path, want) in [
+        ("/api//v2", Some("write `/api/v2`")),
+        ("/%7Euser", Some("write `/~user`")),
+        ("/a/./b", Some("write `/a/b`")),
+        ("/caf%c3%a9", Some("write `/caf%C3%A9`")),
+        ("/a%2Fb", Some("no request path matches it")),
+        ("/caf%C3%A9", None),
+        ("/admin", None),
+        ("/api/", None),
+    ] {
+        let json = format!(
+            r#"{{"providers": {{{KEY}}}, "rules": [{{"match": {{"prefix": "{path}"}}, "requires": "k"}}]}}"#
+        );
+        match (compile(json.as_bytes(), [0; 32]), want) {
+            (Ok(_), None) => {}
+            (Err(e), Some(words)) => {
+                assert_eq!(e.field, "rules[0].match.prefix", "{path}");
+                assert!(e.to_string().contains(words), "{path}: {e}");
+            }
+            (got, want) => panic!("{path}: {:?} against {want:?}", got.err()),
+        }
+    }
+}

@@ -14,7 +14,7 @@ use crate::providers::jwt::remote::{member_url, RemoteJwks};
 use crate::providers::jwt::{forward, JwtProvider, RawJwt};
 use crate::providers::{Accepted, Found, Need, Provider, Rejection, Setup};
 use crate::reply::{Challenge, Reply, Scheme};
-use crate::request::{path_only, Request};
+use crate::request::Request;
 use serde_json::Value;
 
 /// A compiled `oidc` provider.
@@ -94,8 +94,8 @@ impl OidcProvider {
     /// The answer to one of its own paths.
     pub fn on_path(&self, req: &Request, now: u64) -> Step {
         let s = &self.settings;
-        let pq = req.path_and_query();
-        let path = path_only(&pq);
+        // The form the engine found this path in (`/oauth2//logout` is the logout path).
+        let path = req.path();
         if path == s.logout_path {
             return Step::Reply(logout::answer(
                 s,

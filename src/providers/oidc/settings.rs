@@ -251,7 +251,10 @@ fn scope(at: &str, scopes: Option<&[String]>) -> Result<String, ConfigError> {
 
 fn path(at: &str, value: Option<&str>, default: &str) -> Result<String, ConfigError> {
     let p = value.unwrap_or(default);
+    // Requests are matched in their normal form (crate::path).
+    let normal = crate::path::normal(p).is_ok_and(|n| n.path == p);
     if !p.starts_with('/')
+        || !normal
         || p.starts_with("//")
         || p.len() < 2
         || !p
@@ -260,7 +263,7 @@ fn path(at: &str, value: Option<&str>, default: &str) -> Result<String, ConfigEr
     {
         return Err(ConfigError::new(
             at,
-            "must be a path on this site, like /oauth2/callback (no query)",
+            "must be a path on this site in normal form, like /oauth2/callback (no query, no `//`, `.` or `%`-escapes of letters)",
         ));
     }
     Ok(p.to_string())

@@ -6,7 +6,7 @@
 use super::flow::{random_text, return_address, SignIn};
 use super::settings::Settings;
 use crate::reply::Reply;
-use crate::request::{path_only, Request};
+use crate::request::Request;
 use crate::session::cookies::{self, Attributes};
 use crate::session::payload::Pending;
 use crate::session::seal::NONCE_LEN;
@@ -90,7 +90,7 @@ pub fn start(
 /// login path, the `rd` it names (checked to stay on the site).
 pub fn return_to_of(req: &Request, login_path: &str) -> String {
     let pq = req.path_and_query();
-    if path_only(&pq) != login_path {
+    if req.path() != login_path {
         return pq;
     }
     crate::request::query_of(&pq)

@@ -96,7 +96,7 @@ fn a_lease_lost_by_compare_and_swap_starts_no_fetch() {
 }
 
 #[test]
-fn a_failed_fetch_keeps_the_last_keys_and_retries_a_second_later() {
+fn a_failed_fetch_keeps_the_last_keys_and_retries_after_the_lease() {
     let (a, _) = workers();
     a.fetches.sync_and_fetch(&a.host, &a.engine);
     let first = a.host.calls.borrow()[0].token;
@@ -129,10 +129,7 @@ fn a_failed_fetch_keeps_the_last_keys_and_retries_a_second_later() {
         2,
         "the lease spaces out retries"
     );
-    a.host.advance(999);
-    a.fetches.sync_and_fetch(&a.host, &a.engine);
-    assert_eq!(a.host.calls.borrow().len(), 2, "not before a second");
-    a.host.advance(2);
+    a.host.advance(1_501);
     a.fetches.sync_and_fetch(&a.host, &a.engine);
     assert_eq!(
         a.host.calls.borrow().len(),
@@ -146,6 +143,40 @@ fn a_failed_fetch_keeps_the_last_keys_and_retries_a_second_later() {
             .lines_with("no response (timeout or connection failure)")
             .len(),
         1
+    );
+}
+
+#[test]
+fn a_failed_first_fetch_is_tried_again_a_second_later() {
+    let (a, _) = workers();
+    a.fetches.sync_and_fetch(&a.host, &a.engine);
+    let first = a.host.calls.borrow()[0].token;
+    a.fetches.on_response(&a.host, &a.engine, first, None, b"");
+    a.host.advance(999);
+    a.fetches.sync_and_fetch(&a.host, &a.engine);
+    assert_eq!(a.host.calls.borrow().len(), 1, "not before a second");
+    a.host.advance(2);
+    a.fetches.sync_and_fetch(&a.host, &a.engine);
+    assert_eq!(
+        a.host.calls.borrow().len(),
+        2,
+        "a second later, not a whole lease"
+    );
+}
+
+#[test]
+fn a_call_lost_without_an_answer_does_not_stop_fetching() {
+    // Envoy cancels a call whose context ended, with no answer: after twice its timeout and a
+    // second it is given up, and the next fetch can start.
+    let (a, _) = workers();
+    a.fetches.sync_and_fetch(&a.host, &a.engine);
+    assert_eq!(a.host.calls.borrow().len(), 1);
+    a.host.advance(601_000);
+    a.fetches.sync_and_fetch(&a.host, &a.engine);
+    assert_eq!(
+        a.host.calls.borrow().len(),
+        2,
+        "the lost call no longer counts as in flight"
     );
 }
 
