@@ -478,7 +478,7 @@ impl Worker {
         let now = host.now_ms();
         let held = std::mem::take(&mut *self.held.borrow_mut());
         let mut out = Vec::new();
-        for h in held {
+        for mut h in held {
             // A callback waiting for its token request is decided by the answer, or by its
             // deadline: then the page that says the sign-in service did not answer.
             if self.sign_ins.waits(h.request.id) && now < h.deadline_ms {
@@ -488,10 +488,36 @@ impl Worker {
             let view = h.request.view();
             let decision = self.settle(host, c, &view, now, now >= h.deadline_ms);
             drop(view);
-            if let Decision::Wait(_) = decision {
-                self.held.borrow_mut().push(h);
-                continue;
-            }
+            let decision = match decision {
+                Decision::Wait(awaited) => {
+                    // A callback held for the issuer's metadata and keys, which came: now its
+                    // token request goes out (before, it waited out its deadline unsent, and
+                    // got the 503 "Sign-in is unavailable").
+                    let sent = match &awaited.need {
+                        Need::SignIn(exchange) => {
+                            let to = (h.request.id, awaited.provider);
+                            Some(
+                                self.sign_ins
+                                    .send(host, &c.engine, to, exchange, now / 1000),
+                            )
+                        }
+                        _ => None,
+                    };
+                    match sent {
+                        Some(Err(decision)) => *decision,
+                        Some(Ok(())) => {
+                            h.deadline_ms = now + wait_ms(&c.engine, &awaited);
+                            self.held.borrow_mut().push(h);
+                            continue;
+                        }
+                        None => {
+                            self.held.borrow_mut().push(h);
+                            continue;
+                        }
+                    }
+                }
+                decision => decision,
+            };
             if let Some(t) = &c.engine.config().throttle {
                 if counts_as_failure(&decision) {
                     let ip = crate::throttle::client_ip(&h.client);

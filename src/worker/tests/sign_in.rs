@@ -278,6 +278,73 @@ fn a_person_signs_in_and_out() {
         .any(|l| l.starts_with("__Host-authgate=;") && l.contains("Max-Age=0")));
 }
 
+/// Issue 35: a callback that is a fresh worker's first request waits for the issuer's
+/// metadata and keys, and then its token request goes out. Before, it was released into a
+/// wait for a token request nobody sent, and got the 503 at its deadline.
+#[test]
+fn a_callback_before_the_metadata_is_redeemed_once_it_comes() {
+    let host = fake_host();
+    let w = ready(&host);
+    let go =
+        answer(w.on_request_headers(&host, 1, request("/", &[("sec-fetch-mode", "navigate")])));
+    let location = header(&go, "location")[0].to_string();
+    let (state, nonce) = (
+        query_value(&location, "state"),
+        query_value(&location, "nonce"),
+    );
+    // Envoy restarted while the person was at the provider: a new worker, nothing fetched.
+    let fresh_host = fake_host();
+    let fresh = Worker::default();
+    assert!(fresh.configure(&fresh_host, config().as_bytes()).is_some());
+    let cb = format!("/oauth2/callback?code=c&state={state}");
+    assert!(matches!(
+        fresh.on_request_headers(&fresh_host, 2, request(&cb, &[("cookie", &kept(&go))])),
+        Step::Held
+    ));
+    fresh.on_tick(&fresh_host);
+    let meta = fresh_host.calls.borrow().last().unwrap().clone();
+    let doc = json!({"issuer": ISSUER, "jwks_uri": "https://idp.example/jwks",
+        "authorization_endpoint": "https://idp.example/authorize", "token_endpoint": "https://idp.example/token"});
+    fresh.on_http_call_response(
+        &fresh_host,
+        (meta.token, None),
+        Some("200"),
+        doc.to_string().as_bytes(),
+    );
+    fresh.on_tick(&fresh_host);
+    let keys = fresh_host.calls.borrow().last().unwrap().clone();
+    let released =
+        fresh.on_http_call_response(&fresh_host, (keys.token, None), Some("200"), &jwks());
+    assert!(
+        released.is_empty(),
+        "still held, now for its token request: {released:?}"
+    );
+    let exchange = fresh_host.calls.borrow().last().unwrap().clone();
+    assert!(
+        exchange
+            .headers
+            .contains(&(":path".into(), "/token".into())),
+        "{exchange:?}"
+    );
+    let now = fresh_host.now_ms() / 1000;
+    let token = id_token(
+        json!({"iss": ISSUER, "aud": "web", "sub": "alice", "nonce": nonce,
+        "iat": now, "exp": now + 300}),
+    );
+    let body = json!({"id_token": token, "access_token": "at", "token_type": "Bearer"}).to_string();
+    let done = fresh.on_http_call_response(
+        &fresh_host,
+        (exchange.token, None),
+        Some("200"),
+        body.as_bytes(),
+    );
+    let Decision::Answer(back) = &done[0].1 else {
+        panic!("{:?}", done[0].1)
+    };
+    assert_eq!(back.status, 302, "{}", back.body);
+    assert!(kept(back).starts_with("__Host-authgate="));
+}
+
 #[test]
 fn a_callback_whose_token_request_fails_says_so() {
     let host = fake_host();
