@@ -464,6 +464,7 @@ HIDDEN = [
 @pytest.mark.parametrize("name, body", HIDDEN, ids=[n for n, _ in HIDDEN])
 def test_json_tricks_do_not_hide_a_tool(gw, name, body):
     token = gw["as"].token("limited", gw["github"], "tools:search")
+    before = len(gw["seen"])
     r = mcp_post(gw, "/github", token, body)
     assert r.status in (400, 403), (name, r.status, r.body)
-    assert not [s for s in gw["seen"] if s[2] == "delete_repo" or s[1] == "not json"], gw["seen"]
+    assert gw["seen"][before:] == [], "nothing reached the server"
