@@ -1,34 +1,52 @@
-//! Whether the Envoy that loaded the module speaks the ABI the module was built for. Envoy 1.40
-//! only warns when a module's ABI version differs from its own, and runs it anyway; and a
-//! callback can change its meaning under the same name. Envoy does not say its version to a
-//! module, but its executable exports every callback of its ABI by name: the module reads those
-//! names from the executable's dynamic symbol table and compares them with the set Envoy 1.40
-//! exports. Another set is another ABI, and the module refuses to start.
+//! Whether the Envoy that loaded the module exports every callback the module calls. Envoy
+//! only warns when a module's ABI version differs from its own and runs it anyway, and promises
+//! that a module built for ABI v0.N keeps working on the next minor version, which may add
+//! callbacks but not take them away. So the module reads the names Envoy's executable exports
+//! (its dynamic symbol table) and refuses to start, naming them, when one it calls is missing;
+//! an Envoy that exports more is accepted.
 
-use sha2::{Digest, Sha256};
 use std::io::{Read, Seek, SeekFrom};
 
-/// The callbacks Envoy 1.40.0 defines in its dynamic symbol table (`readelf --dyn-syms`):
-/// how many, and the first 8 bytes of the SHA-256 of their names, sorted, one per line.
-pub const ENVOY_1_40: (usize, [u8; 8]) = (781, [0x58, 0xcd, 0x3d, 0x24, 0x07, 0xc6, 0xf7, 0x46]);
+/// Every callback the module calls: the functions `abi.rs` declares (a test keeps the two
+/// lists equal).
+pub const NEEDED: &[&str] = &[
+    "envoy_dynamic_module_callback_get_concurrency",
+    "envoy_dynamic_module_callback_http_add_header",
+    "envoy_dynamic_module_callback_http_append_body",
+    "envoy_dynamic_module_callback_http_drain_body",
+    "envoy_dynamic_module_callback_http_filter_config_define_counter",
+    "envoy_dynamic_module_callback_http_filter_config_http_callout",
+    "envoy_dynamic_module_callback_http_filter_config_scheduler_commit",
+    "envoy_dynamic_module_callback_http_filter_config_scheduler_delete",
+    "envoy_dynamic_module_callback_http_filter_config_scheduler_new",
+    "envoy_dynamic_module_callback_http_filter_continue_decoding",
+    "envoy_dynamic_module_callback_http_filter_continue_encoding",
+    "envoy_dynamic_module_callback_http_filter_get_attribute_bool",
+    "envoy_dynamic_module_callback_http_filter_get_attribute_int",
+    "envoy_dynamic_module_callback_http_filter_get_attribute_string",
+    "envoy_dynamic_module_callback_http_filter_get_worker_index",
+    "envoy_dynamic_module_callback_http_filter_http_callout",
+    "envoy_dynamic_module_callback_http_filter_increment_counter",
+    "envoy_dynamic_module_callback_http_filter_scheduler_commit",
+    "envoy_dynamic_module_callback_http_filter_scheduler_delete",
+    "envoy_dynamic_module_callback_http_filter_scheduler_new",
+    "envoy_dynamic_module_callback_http_get_body_chunks",
+    "envoy_dynamic_module_callback_http_get_body_chunks_size",
+    "envoy_dynamic_module_callback_http_get_body_size",
+    "envoy_dynamic_module_callback_http_get_filter_state_bytes",
+    "envoy_dynamic_module_callback_http_get_header",
+    "envoy_dynamic_module_callback_http_get_headers",
+    "envoy_dynamic_module_callback_http_get_headers_size",
+    "envoy_dynamic_module_callback_http_received_buffered_request_body",
+    "envoy_dynamic_module_callback_http_received_buffered_response_body",
+    "envoy_dynamic_module_callback_http_send_response",
+    "envoy_dynamic_module_callback_http_set_filter_state_bytes",
+    "envoy_dynamic_module_callback_http_set_header",
+    "envoy_dynamic_module_callback_log",
+    "envoy_dynamic_module_callback_log_enabled",
+];
 
 const PREFIX: &[u8] = b"envoy_dynamic_module_callback_";
-
-/// The fingerprint of a set of callback names, as [`ENVOY_1_40`] is written.
-pub fn fingerprint(mut names: Vec<Vec<u8>>) -> (usize, [u8; 8]) {
-    names.sort();
-    names.dedup();
-    let mut h = Sha256::new();
-    for (i, n) in names.iter().enumerate() {
-        if i > 0 {
-            h.update(b"\n");
-        }
-        h.update(n);
-    }
-    let mut out = [0u8; 8];
-    out.copy_from_slice(&h.finalize()[..8]);
-    (names.len(), out)
-}
 
 fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(at..at + 2)?.try_into().ok()?))
@@ -93,19 +111,30 @@ pub fn exported_callbacks(path: &str) -> Option<Vec<Vec<u8>>> {
     Some(names)
 }
 
-/// `None` when the running Envoy exports Envoy 1.40's callbacks; otherwise the line that says
-/// why the module will not start.
+/// The callbacks of [`NEEDED`] that `exported` lacks.
+pub fn missing(exported: &[Vec<u8>]) -> Vec<&'static str> {
+    NEEDED
+        .iter()
+        .filter(|n| !exported.iter().any(|e| e == n.as_bytes()))
+        .copied()
+        .collect()
+}
+
+/// `None` when the running Envoy exports every callback the module calls; otherwise the line
+/// that says why the module will not start.
 pub fn refusal() -> Option<String> {
     let Some(names) = exported_callbacks("/proc/self/exe") else {
-        return Some("authgate: refusing to start: cannot read this Envoy's exported callbacks (/proc/self/exe), so cannot tell its dynamic-module ABI".into());
+        return Some("authgate: refusing to start: cannot read this Envoy's exported callbacks (/proc/self/exe), so cannot tell whether it has those the module calls".into());
     };
-    let (n, fp) = fingerprint(names);
-    if (n, fp) == ENVOY_1_40 {
+    let missing = missing(&names);
+    if missing.is_empty() {
         return None;
     }
     Some(format!(
-        "authgate: refusing to start: this Envoy's dynamic-module ABI is not v0.2.0 (Envoy 1.40), which the module was built for: it exports {n} callbacks where Envoy 1.40 exports {} (or other ones); use the wasm filter, or an authgate built for this Envoy",
-        ENVOY_1_40.0
+        "authgate: refusing to start: this Envoy does not export {} of the {} dynamic-module callbacks the module calls (built for the ABI v0.2.0 of Envoy 1.40): {}; use the wasm filter, or an authgate built for this Envoy",
+        missing.len(),
+        NEEDED.len(),
+        missing.join(", ")
     ))
 }
 
@@ -114,12 +143,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_fingerprint_is_of_the_set_of_names() {
-        let a = fingerprint(vec![b"b".to_vec(), b"a".to_vec(), b"a".to_vec()]);
-        let b = fingerprint(vec![b"a".to_vec(), b"b".to_vec()]);
-        assert_eq!(a, b, "order and repeats do not count");
-        assert_eq!(a.0, 2);
-        assert_ne!(a, fingerprint(vec![b"a".to_vec()]));
+    fn needed_is_what_abi_rs_declares() {
+        let src = include_str!("abi.rs");
+        let mut declared: Vec<&str> = src
+            .split("fn ")
+            .skip(1)
+            .filter_map(|s| s.split('(').next())
+            .filter(|n| n.starts_with("envoy_dynamic_module_callback_"))
+            .collect();
+        declared.sort();
+        declared.dedup();
+        let mut needed = NEEDED.to_vec();
+        needed.sort();
+        assert_eq!(needed, declared);
+    }
+
+    #[test]
+    fn an_envoy_that_exports_more_is_accepted_one_that_lacks_one_is_refused() {
+        let mut all: Vec<Vec<u8>> = NEEDED.iter().map(|n| n.as_bytes().to_vec()).collect();
+        all.push(b"envoy_dynamic_module_callback_of_a_later_envoy".to_vec());
+        assert!(missing(&all).is_empty());
+        all.retain(|n| n != b"envoy_dynamic_module_callback_log");
+        assert_eq!(missing(&all), ["envoy_dynamic_module_callback_log"]);
     }
 
     #[test]
@@ -128,8 +173,15 @@ mod tests {
         assert_eq!(exported_callbacks("/proc/self/exe"), Some(Vec::new()));
         let why = refusal().unwrap_or_default();
         assert!(
-            why.contains("exports 0 callbacks where Envoy 1.40 exports 781"),
+            why.contains(&format!(
+                "does not export {n} of the {n} dynamic-module callbacks",
+                n = NEEDED.len()
+            )),
             "{why}"
+        );
+        assert!(
+            why.contains("envoy_dynamic_module_callback_log,"),
+            "names them: {why}"
         );
         assert_eq!(exported_callbacks("/nonexistent"), None);
         assert_eq!(exported_callbacks("Cargo.toml"), None);

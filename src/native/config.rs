@@ -68,7 +68,7 @@ pub extern "C" fn envoy_dynamic_module_on_program_init() -> *const c_char {
         }
         log(
             LogLevel::Info,
-            "authgate: native module built for the dynamic-module ABI v0.2.0 (Envoy 1.40), which this Envoy exports",
+            "authgate: native module built for the dynamic-module ABI v0.2.0 (Envoy 1.40), whose callbacks it calls this Envoy exports",
         );
         abi_version_ptr()
     })

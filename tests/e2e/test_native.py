@@ -57,7 +57,7 @@ def test_the_module_checks_the_abi_of_the_envoy_that_loads_it(pair):
     """Envoy 1.40 only warns on another ABI version; the module checks the callbacks Envoy
     exports itself (a refusal is tested natively: abi_check.rs), and says so at start."""
     log = pair[1].envoy.log()
-    assert "authgate: native module built for the dynamic-module ABI v0.2.0 (Envoy 1.40), which this Envoy exports" in log, log[-3000:]
+    assert "authgate: native module built for the dynamic-module ABI v0.2.0 (Envoy 1.40), whose callbacks it calls this Envoy exports" in log, log[-3000:]
     assert "Dynamic module ABI version v0.2.0 matched" in log
 
 
