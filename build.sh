@@ -222,6 +222,9 @@ run_tests() {
     exit 1
   fi
   log "dist/authgate.wasm: $size bytes, within the budget of $WASM_SIZE_BUDGET"
+  log "building dist/libauthgate-trap.so (test-only: panics on /__authgate_trap)"
+  cargo build --profile native --features native,test-trap --lib --quiet --target-dir target/trap
+  cp target/trap/native/libauthgate.so dist/libauthgate-trap.so
   log "building dist/authgate-trap.wasm (test-only: traps on /__authgate_trap)"
   cargo build --release --target "$TARGET" --quiet --features test-trap --target-dir target/trap
   cp "target/trap/$TARGET/release/authgate.wasm" dist/authgate-trap.wasm

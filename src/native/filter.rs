@@ -60,9 +60,16 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
         let s = unsafe { stream(module) }?;
         s.service();
         let host = s.host();
-        let step = s
-            .worker()
-            .on_request_headers(&host, s.id, request_headers_of(filter));
+        let headers = request_headers_of(filter);
+        // A test-only build panics on one path, to show a panic fails the request closed.
+        #[cfg(feature = "test-trap")]
+        #[allow(clippy::panic)]
+        if crate::request::RequestView::header(&headers, ":path").as_deref()
+            == Some("/__authgate_trap")
+        {
+            panic!("authgate: the test trap");
+        }
+        let step = s.worker().on_request_headers(&host, s.id, headers);
         let step = match step {
             // No body will come: the core decides on an empty one.
             Step::ReadBody if end_of_stream => s.worker().on_request_body(&host, s.id, Some(&[])),

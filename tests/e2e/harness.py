@@ -199,7 +199,7 @@ class JwksServer:
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
               before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None, vm_env=None,
-              stop_iteration=False, native=None):
+              stop_iteration=False, native=None, module="authgate"):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
     or a string sent as is. `native`: the dynamic module instead of the wasm filter (by
@@ -236,7 +236,7 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
             "name": "envoy.filters.http.dynamic_modules",
             "typed_config": {
                 "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
-                "dynamic_module_config": {"name": "authgate", "do_not_close": True},
+                "dynamic_module_config": {"name": module, "do_not_close": True},
                 "filter_name": "authgate",
                 "filter_config": configuration,
             },

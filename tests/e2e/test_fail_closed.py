@@ -44,3 +44,28 @@ def test_fail_reload_recovers_and_still_never_forwards_the_crash():
         assert stack.get("/x").status == 401
     finally:
         close_stack(stack)
+
+
+def test_a_panic_in_the_native_module_answers_500_and_envoy_goes_on():
+    """The native module catches a panic at every hook: the request that caused it gets a 500
+    (gRPC: INTERNAL) and never goes upstream, and the same Envoy serves the next requests
+    (dist/libauthgate-trap.so, a test-only build that panics on one path)."""
+    from harness import Envoy, Upstream, bootstrap, free_port, request
+    trap = os.path.join(ROOT, "dist", "libauthgate-trap.so")
+    assert os.path.exists(trap), "dist/libauthgate-trap.so is built by ./build.sh test"
+    upstream, port = Upstream(), free_port()
+    envoy = Envoy(bootstrap(CONFIG, port, free_port(), upstream.port, native=True, module="authgate-trap")).start()
+    try:
+        assert request(port, "GET", "/x", [("x-api-key", "k-1")]).status == 200, envoy.log()[-3000:]
+        before = len(upstream.seen)
+        r = request(port, "GET", "/__authgate_trap", [("x-api-key", "k-1")])
+        assert r.status == 500, (r.status, r.body)
+        grpc = request(port, "POST", "/__authgate_trap", [("x-api-key", "k-1"), ("content-type", "application/grpc")], body=b"")
+        assert grpc.header("grpc-status") == "13", grpc.headers
+        assert len(upstream.seen) == before, "the request that panicked went upstream"
+        assert "authgate: a panic in request_headers; failing closed" in envoy.log()
+        for path, headers, status in (("/x", [("x-api-key", "k-1")], 200), ("/x", [], 401), ("/open", [], 200)):
+            assert request(port, "GET", path, headers).status == status, (path, envoy.log()[-3000:])
+    finally:
+        envoy.stop()
+        upstream.close()
