@@ -12,7 +12,7 @@ use super::envoy;
 use crate::capabilities::Callout;
 use crate::worker::TICK_MS;
 use std::os::raw::c_void;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
@@ -78,6 +78,8 @@ pub struct Calls {
     scheduler: SendPtr,
     /// How many answers wait, so a request finds out without taking the lock.
     waiting: AtomicUsize,
+    /// The configuration was destroyed: each thread lets go of its worker for it.
+    gone: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -91,6 +93,7 @@ impl Calls {
             config: SendPtr(config),
             scheduler: SendPtr(scheduler),
             waiting: AtomicUsize::new(0),
+            gone: AtomicBool::new(false),
             state: Mutex::new(State::default()),
         });
         let ticking = Arc::clone(&calls);
@@ -286,8 +289,14 @@ impl Calls {
         }
     }
 
+    /// Whether the configuration was destroyed (no lock: every new stream asks).
+    pub fn is_gone(&self) -> bool {
+        self.gone.load(Ordering::Acquire)
+    }
+
     /// The configuration is destroyed (main thread; its streams are gone): no more calls.
     pub fn close(&self) {
+        self.gone.store(true, Ordering::Release);
         let mut st = self.state();
         st.closed = true;
         st.queue.clear();

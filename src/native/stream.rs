@@ -18,6 +18,8 @@ use std::sync::Arc;
 /// A thread's worker for one configuration, and when it last ticked.
 pub struct Local {
     generation: u64,
+    /// The configuration's calls, which say when it is destroyed.
+    calls: Arc<super::calls::Calls>,
     pub worker: Worker,
     last_tick: Cell<u64>,
 }
@@ -42,7 +44,9 @@ pub struct Stream {
 }
 
 thread_local! {
-    /// This thread's workers, by configuration generation (newest last).
+    /// This thread's workers, one per live configuration (newest last): each lives as long
+    /// as its configuration, however many an Envoy holds (a listener or route of its own per
+    /// filter, as Envoy Gateway writes them), so no request ever rebuilds one or its caches.
     static WORKERS: RefCell<Vec<Rc<Local>>> = const { RefCell::new(Vec::new()) };
     /// This thread's live streams, by id.
     static LIVE: RefCell<Vec<(u32, *const Stream)>> = const { RefCell::new(Vec::new()) };
@@ -243,16 +247,15 @@ fn local_for(config: &Config, host: &NativeHost) -> Option<Rc<Local>> {
         if let Some(l) = w.iter().find(|l| l.generation == config.generation) {
             return Some(l.clone());
         }
+        // Configurations Envoy destroyed (their streams are gone) let go of their workers.
+        w.retain(|l| !l.calls.is_gone());
         let local = Rc::new(Local {
             generation: config.generation,
+            calls: Arc::clone(&config.calls),
             worker: Worker::sharing_audit(config.audit.clone()),
             last_tick: Cell::new(0),
         });
         local.worker.configure(host, &config.json)?;
-        // A configuration replaced keeps serving its streams; older ones go.
-        if w.len() >= 4 {
-            w.remove(0);
-        }
         w.push(local.clone());
         Some(local)
     })

@@ -69,3 +69,53 @@ def test_counters_reach_envoy(pair):
     assert "authgate.allowed" in stats and "authgate.denied.invalid_credentials" in stats, stats
     line = next(l for l in stats.splitlines() if l.endswith("authgate.denied.invalid_credentials") or "authgate.denied.invalid_credentials:" in l)
     assert int(line.rsplit(":", 1)[1]) >= 1, line
+
+
+def test_eight_configurations_keep_their_workers():
+    """Issue 36: each worker thread kept workers for at most four configurations, so a chain of
+    eight authgate filters rebuilt workers (and their caches) on every request. A worker now
+    lives as long as its configuration: requests rebuild none."""
+    import json
+
+    from harness import Envoy, Upstream, bootstrap, free_port
+
+    from jwtkit import Keys
+    jwks = Keys().jwks(["p256"])
+
+    def config(i):
+        # A key set makes each worker's configure log its `signatures:` line, which counts them.
+        return {"realm": f"r{i}", "providers": {
+            "k": {"type": "api_key", "credentials": [{"client": "c", "key": "k-1"}]},
+            "j": {"type": "jwt", "issuer": "https://idp.test", "local_jwks": jwks}}}
+
+    def module_filter(i):
+        return {"name": f"authgate-{i}", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.dynamic_modules.v3.DynamicModuleFilter",
+            "dynamic_module_config": {"name": "authgate", "do_not_close": True},
+            "filter_name": "authgate",
+            "filter_config": {"@type": "type.googleapis.com/google.protobuf.StringValue",
+                              "value": json.dumps(config(i))}}}
+
+    upstream, port = Upstream(), free_port()
+    envoy = Envoy(bootstrap(config(0), port, free_port(), upstream.port, native=True,
+                            before=[module_filter(i) for i in range(1, 8)])).start()
+    try:
+        def built():
+            return envoy.log().count("authgate: signatures:")
+
+        assert request(port, "GET", "/x", [("x-api-key", "k-1")]).status == 200, envoy.log()[-3000:]
+        # The worker thread's eight, and the main thread's own eight (which its tick makes in
+        # its own time).
+        import time
+        deadline = time.time() + 10
+        while built() < 16 and time.time() < deadline:
+            time.sleep(0.1)
+        first = built()
+        assert first == 16, envoy.log()[-3000:]
+        for _ in range(20):
+            assert request(port, "GET", "/x", [("x-api-key", "k-1")]).status == 200
+            assert request(port, "GET", "/x").status == 401
+        assert built() == first, f"workers rebuilt: {built() - first} more configure lines after 40 requests"
+    finally:
+        envoy.stop()
+        upstream.close()
