@@ -230,8 +230,9 @@ run_tests() {
   cp "target/trap/$TARGET/release/authgate.wasm" dist/authgate-trap.wasm
   log "integration tests against Envoy $ENVOY_VERSION (the wasm filter)"
   "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@"
-  log "integration tests against Envoy $ENVOY_VERSION (the native module, AUTHGATE_ARTIFACT=native)"
-  AUTHGATE_ARTIFACT=native "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@"
+  log "integration tests against Envoy $ENVOY_VERSION (the native module, AUTHGATE_ARTIFACT=native; modules that do not depend on the artifact ran once, above: tests/e2e/conftest.py ONCE)"
+  # Exit 5 is pytest's "no test collected": a selection of only such modules.
+  AUTHGATE_ARTIFACT=native "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@" || [ $? -eq 5 ]
 }
 
 demo() {
