@@ -29,12 +29,18 @@ impl EnvoyBuffer {
         ptr: std::ptr::null(),
         len: 0,
     };
-    /// SAFETY: only valid for the duration of the current event hook.
-    pub unsafe fn as_bytes<'a>(&self) -> &'a [u8] {
+    /// The bytes Envoy lent, borrowed no longer than this buffer value (a caller cannot pick a
+    /// longer lifetime).
+    ///
+    /// # Safety
+    /// Only during the event hook that lent them: Envoy owns the memory.
+    pub unsafe fn as_bytes(&self) -> &[u8] {
         if self.ptr.is_null() || self.len == 0 {
             &[]
         } else {
-            std::slice::from_raw_parts(self.ptr, self.len)
+            // SAFETY: Envoy lent `len` bytes at `ptr` for the current hook (the caller's
+            // promise), and the slice lives no longer than `self`.
+            unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
         }
     }
 }

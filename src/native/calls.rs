@@ -17,8 +17,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::ThreadId;
 
 /// A pointer handed between threads where the ABI says that is safe (a scheduler's commit).
+/// Made only by [`SendPtr::new`], whose caller promises that.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct SendPtr(pub *mut c_void);
+pub struct SendPtr(*mut c_void);
+
+impl SendPtr {
+    /// Wraps `p` to cross threads.
+    ///
+    /// # Safety
+    /// `p` is only ever passed to the ABI's thread-safe calls (a scheduler's commit) from
+    /// another thread, and used otherwise only on the thread that made it.
+    pub unsafe fn new(p: *mut c_void) -> SendPtr {
+        SendPtr(p)
+    }
+
+    /// The pointer.
+    pub fn get(self) -> *mut c_void {
+        self.0
+    }
+}
 // SAFETY: only passed to the ABI's thread-safe calls (scheduler commit), or used on the thread
 // that owns it.
 unsafe impl Send for SendPtr {}
@@ -90,8 +107,11 @@ impl Calls {
         let scheduler =
             unsafe { envoy_dynamic_module_callback_http_filter_config_scheduler_new(config) };
         let calls = Arc::new(Calls {
-            config: SendPtr(config),
-            scheduler: SendPtr(scheduler),
+            // SAFETY: Envoy's configuration pointer, used only on the main thread (its
+            // callouts); its scheduler, committed from any thread as the ABI allows.
+            config: unsafe { SendPtr::new(config) },
+            // SAFETY: as above.
+            scheduler: unsafe { SendPtr::new(scheduler) },
             waiting: AtomicUsize::new(0),
             gone: AtomicBool::new(false),
             state: Mutex::new(State::default()),
@@ -117,7 +137,7 @@ impl Calls {
     /// Queues `call` for the main thread, from a worker thread; the answer comes back as mail
     /// for this thread under the returned token.
     pub fn send(&self, call: &Callout) -> Result<u32, String> {
-        if self.scheduler.0.is_null() {
+        if self.scheduler.get().is_null() {
             return Err("Envoy gave the configuration no scheduler".into());
         }
         let token = token();
@@ -136,7 +156,10 @@ impl Calls {
         // SAFETY: the configuration's scheduler, deleted by `close` only under this lock, after
         // which nothing commits; commit is thread-safe.
         unsafe {
-            envoy_dynamic_module_callback_http_filter_config_scheduler_commit(self.scheduler.0, 0)
+            envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
+                self.scheduler.get(),
+                0,
+            )
         };
         Ok(token)
     }
@@ -148,7 +171,7 @@ impl Calls {
         for out in queue {
             let sent = envoy::callout(
                 envoy_dynamic_module_callback_http_filter_config_http_callout,
-                self.config.0,
+                self.config.get(),
                 &envoy::Outgoing {
                     cluster: &out.cluster,
                     headers: &out.headers,
@@ -216,7 +239,7 @@ impl Calls {
             // SAFETY: a waker's scheduler is deleted only after it is removed, under this lock.
             unsafe {
                 envoy_dynamic_module_callback_http_filter_scheduler_commit(
-                    w.scheduler.0,
+                    w.scheduler.get(),
                     EVENT_WAKE,
                 )
             };
@@ -268,11 +291,11 @@ impl Calls {
             if st.closed {
                 return;
             }
-            if !self.scheduler.0.is_null() {
+            if !self.scheduler.get().is_null() {
                 // SAFETY: as in `send`.
                 unsafe {
                     envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
-                        self.scheduler.0,
+                        self.scheduler.get(),
                         EVENT_TICK,
                     )
                 };
@@ -281,7 +304,7 @@ impl Calls {
                 // SAFETY: as in `post`.
                 unsafe {
                     envoy_dynamic_module_callback_http_filter_scheduler_commit(
-                        w.scheduler.0,
+                        w.scheduler.get(),
                         EVENT_WAKE,
                     )
                 };
@@ -301,10 +324,12 @@ impl Calls {
         st.closed = true;
         st.queue.clear();
         st.mail.clear();
-        if !self.scheduler.0.is_null() {
+        if !self.scheduler.get().is_null() {
             // SAFETY: the scheduler config_new made, deleted once.
             unsafe {
-                envoy_dynamic_module_callback_http_filter_config_scheduler_delete(self.scheduler.0)
+                envoy_dynamic_module_callback_http_filter_config_scheduler_delete(
+                    self.scheduler.get(),
+                )
             };
         }
     }

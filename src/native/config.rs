@@ -131,7 +131,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
 
 /// SAFETY: `config` is a pointer config_new returned, not yet destroyed.
 unsafe fn config_of<'a>(config: ModulePtr) -> Option<&'a Config> {
-    (config as *const Config).as_ref()
+    // SAFETY: the caller's promise: an `Arc<Config>` config_new gave Envoy, still alive.
+    unsafe { (config as *const Config).as_ref() }
 }
 
 #[no_mangle]
@@ -208,30 +209,31 @@ pub unsafe fn answer_of(
     }
     let headers: &[EnvoyHttpHeader] = match headers.is_null() {
         true => &[],
-        false => std::slice::from_raw_parts(headers, n),
+        // SAFETY: Envoy's array of `n` headers, lent for this hook (the caller's promise).
+        false => unsafe { std::slice::from_raw_parts(headers, n) },
     };
     let status = headers.iter().find_map(|h| {
         let key = EnvoyBuffer {
             ptr: h.key_ptr,
             len: h.key_len,
-        }
-        .as_bytes();
-        (key == b":status").then(|| {
-            let v = EnvoyBuffer {
-                ptr: h.value_ptr,
-                len: h.value_len,
-            }
-            .as_bytes();
-            String::from_utf8_lossy(v).into_owned()
-        })
+        };
+        let value = EnvoyBuffer {
+            ptr: h.value_ptr,
+            len: h.value_len,
+        };
+        // SAFETY: a header of that array, lent for this hook.
+        let (key, value) = unsafe { (key.as_bytes(), value.as_bytes()) };
+        (key == b":status").then(|| String::from_utf8_lossy(value).into_owned())
     });
     let chunks: &[EnvoyBuffer] = match chunks.is_null() {
         true => &[],
-        false => std::slice::from_raw_parts(chunks, m),
+        // SAFETY: Envoy's array of `m` body chunks, lent for this hook.
+        false => unsafe { std::slice::from_raw_parts(chunks, m) },
     };
     let mut body = Vec::new();
     for c in chunks {
-        body.extend_from_slice(c.as_bytes());
+        // SAFETY: a chunk of that array, lent for this hook.
+        body.extend_from_slice(unsafe { c.as_bytes() });
     }
     (status, body)
 }

@@ -36,7 +36,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
 ///
 /// SAFETY: `module` is a pointer filter_new returned, not yet destroyed.
 pub unsafe fn stream<'a>(module: ModulePtr) -> Option<&'a Stream> {
-    (module as *const Stream).as_ref()
+    // SAFETY: the caller's promise: a `Box<Stream>` filter_new gave Envoy, still alive.
+    unsafe { (module as *const Stream).as_ref() }
 }
 
 /// Runs a stream hook that may carry out a decision; a panic fails the request closed.

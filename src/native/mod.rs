@@ -7,6 +7,7 @@
 //! tick, [`bodies`] the body phases (`match.mcp`), [`reply`] what goes back to Envoy, [`envoy`] the ABI calls several hooks make.
 
 #![allow(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 mod abi;
 mod abi_check;

@@ -38,8 +38,8 @@ pub fn request_headers_of(filter: EnvoyPtr) -> HeaderPairs {
         };
         n
     ];
-    // SAFETY: as above.
     if n == 0
+        // SAFETY: the stream's pointer during its hook; `raw` holds the `n` entries Envoy said.
         || !unsafe {
             envoy_dynamic_module_callback_http_get_headers(filter, HDR_REQUEST, raw.as_mut_ptr())
         }

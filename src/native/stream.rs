@@ -124,7 +124,9 @@ impl Stream {
         }
         self.config
             .calls
-            .hold(self.id, SendPtr(self.scheduler.get()));
+            // SAFETY: this stream's scheduler, committed from other threads as the ABI allows
+            // (the waker is removed before the scheduler is deleted).
+            .hold(self.id, unsafe { SendPtr::new(self.scheduler.get()) });
         true
     }
 
