@@ -200,6 +200,8 @@ run_tests() {
   ensure_node_oidc_provider
   ensure_node_mcp_sdk
   ensure_node_openid_client
+  log "module cycles among the core's top-level modules (tests/module_cycles.py)"
+  python3 tests/module_cycles.py src
   log "unit tests (native, no wasm host)"
   cargo test --quiet
   log "clippy (wasm32, unwrap/expect/panic denied outside tests)"

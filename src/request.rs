@@ -78,6 +78,24 @@ impl RequestView for WithPeer<'_> {
     }
 }
 
+/// The body's MCP message ([`crate::mcp::read`]) with the headers it is read with taken from
+/// `view` (`body` `None`: longer than the most that is read).
+pub fn mcp_from(body: Option<&[u8]>, view: &dyn RequestView) -> crate::mcp::Read {
+    let (encoding, method, name) = (
+        view.header("content-encoding"),
+        view.header("mcp-method"),
+        view.header("mcp-name"),
+    );
+    crate::mcp::read(
+        body,
+        crate::mcp::BodyHeaders {
+            encoding: encoding.as_deref(),
+            method: method.as_deref(),
+            name: name.as_deref(),
+        },
+    )
+}
+
 /// A fixed list of headers, for tests and tools.
 #[derive(Debug, Clone, Default)]
 pub struct HeaderList(pub Vec<(String, String)>);

@@ -171,7 +171,7 @@ pub fn run(req: Request, json_out: bool) -> i32 {
     let headers_only = HeaderPairs(pairs.clone());
     let read = req.body.as_ref().map(|b| {
         let within = b.len() <= authgate::mcp::jsonrpc::MAX_BODY;
-        authgate::mcp::read_from(within.then_some(b.as_slice()), &headers_only)
+        authgate::request::mcp_from(within.then_some(b.as_slice()), &headers_only)
     });
     let view = authgate::request::WithPeer {
         view: &headers_only,

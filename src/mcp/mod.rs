@@ -38,23 +38,6 @@ pub fn read(body: Option<&[u8]>, h: BodyHeaders) -> Read {
     Ok(message)
 }
 
-/// [`read`] with the headers taken from `view`.
-pub fn read_from(body: Option<&[u8]>, view: &dyn crate::request::RequestView) -> Read {
-    let (encoding, method, name) = (
-        view.header("content-encoding"),
-        view.header("mcp-method"),
-        view.header("mcp-name"),
-    );
-    read(
-        body,
-        BodyHeaders {
-            encoding: encoding.as_deref(),
-            method: method.as_deref(),
-            name: name.as_deref(),
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

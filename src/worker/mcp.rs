@@ -91,7 +91,7 @@ impl Worker {
         };
         let (_, mut r) = reading.swap_remove(i);
         drop(reading);
-        r.mcp = Some(crate::mcp::read_from(body, &r.headers));
+        r.mcp = Some(crate::request::mcp_from(body, &r.headers));
         self.decide_request(host, &c, r)
     }
 

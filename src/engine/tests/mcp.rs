@@ -88,7 +88,7 @@ fn outcome(e: &Engine, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>
     let Some(body) = body else {
         return describe(first);
     };
-    let read = crate::mcp::read_from(
+    let read = crate::request::mcp_from(
         (body.len() <= crate::mcp::jsonrpc::MAX_BODY).then_some(body),
         &view,
     );
