@@ -316,8 +316,8 @@ pub fn percent_decode(s: &str) -> Option<String> {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' => match (
-                b.get(i + 1).and_then(|c| hex_val(*c)),
-                b.get(i + 2).and_then(|c| hex_val(*c)),
+                b.get(i + 1).and_then(|c| crate::path::hex_val(*c)),
+                b.get(i + 2).and_then(|c| crate::path::hex_val(*c)),
             ) {
                 (Some(h), Some(l)) => {
                     out.push(h << 4 | l);
@@ -331,15 +331,6 @@ pub fn percent_decode(s: &str) -> Option<String> {
         i += 1;
     }
     String::from_utf8(out).ok()
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// The `name=value` pairs of a `Cookie` header (RFC 6265 §4.2.1), values unquoted. Only `;`

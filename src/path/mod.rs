@@ -140,62 +140,49 @@ fn is_normal(path: &str) -> bool {
 /// every other escape in upper case.
 fn decode_unreserved(path: &str) -> Result<String, Unclear> {
     let b = path.as_bytes();
-    let mut out = String::with_capacity(b.len());
+    let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while let Some(&c) = b.get(i) {
+        i += 1;
         match c {
             b'\\' => return Err(Unclear::Backslash),
             b'%' => {
                 let (Some(h), Some(l)) = (
-                    b.get(i + 1).and_then(|x| hex(*x)),
-                    b.get(i + 2).and_then(|x| hex(*x)),
+                    b.get(i).and_then(|x| hex_val(*x)),
+                    b.get(i + 1).and_then(|x| hex_val(*x)),
                 ) else {
                     return Err(Unclear::BadEscape);
                 };
-                let v = h << 4 | l;
-                match v {
+                i += 2;
+                match h << 4 | l {
                     b'/' | b'\\' => return Err(Unclear::EncodedSeparator),
                     v if v.is_ascii_alphanumeric() || matches!(v, b'-' | b'.' | b'_' | b'~') => {
-                        out.push(char::from(v))
+                        out.push(v)
                     }
-                    v => {
-                        out.push('%');
-                        out.push(char::from(HEX[usize::from(v >> 4)]));
-                        out.push(char::from(HEX[usize::from(v & 15)]));
-                    }
+                    v => out.extend_from_slice(&[
+                        b'%',
+                        HEX[usize::from(v >> 4)],
+                        HEX[usize::from(v & 15)],
+                    ]),
                 }
-                i += 3;
-                continue;
             }
-            // Envoy hands `:path` as it came; a non-ASCII byte sequence is kept as it is.
-            _ => {}
+            // Every other byte as it came (Envoy hands `:path` as sent, UTF-8 included).
+            c => out.push(c),
         }
-        let len = utf8_len(c);
-        let end = (i + len).min(b.len());
-        out.push_str(path.get(i..end).unwrap_or("\u{fffd}"));
-        i = end;
     }
-    Ok(out)
+    // Only ASCII was taken out or put in, so what was UTF-8 still is.
+    String::from_utf8(out).map_err(|_| Unclear::BadEscape)
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
-fn hex(c: u8) -> Option<u8> {
+/// The value of hexadecimal digit `c`.
+pub(crate) fn hex_val(c: u8) -> Option<u8> {
     match c {
         b'0'..=b'9' => Some(c - b'0'),
         b'a'..=b'f' => Some(c - b'a' + 10),
         b'A'..=b'F' => Some(c - b'A' + 10),
         _ => None,
-    }
-}
-
-/// The length of the UTF-8 sequence that starts with `c` (1 for anything not a lead byte).
-fn utf8_len(c: u8) -> usize {
-    match c {
-        0xf0..=0xf7 => 4,
-        0xe0..=0xef => 3,
-        0xc0..=0xdf => 2,
-        _ => 1,
     }
 }
 

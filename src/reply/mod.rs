@@ -263,10 +263,12 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             .map_or(id, |(i, _)| &id[..i])
     });
     let mut headers = Vec::with_capacity(ctx.challenges.len() + 2);
-    let content_type = if ctx.html {
-        "text/html; charset=utf-8"
-    } else {
-        "application/problem+json"
+    // An MCP client's JSON-RPC error is JSON whatever the client prefers.
+    let html = ctx.html && ctx.jsonrpc.is_none();
+    let content_type = match (ctx.jsonrpc, html) {
+        (Some(_), _) => "application/json",
+        (None, true) => "text/html; charset=utf-8",
+        (None, false) => "application/problem+json",
     };
     headers.push(("content-type".to_string(), content_type.to_string()));
     headers.push(("cache-control".to_string(), "no-store".to_string()));
@@ -334,7 +336,7 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
             }),
         };
     }
-    if ctx.html && ctx.jsonrpc.is_none() {
+    if html {
         let body = html::Page {
             status,
             title,
@@ -405,11 +407,6 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     body.push('}');
     if let Some(e) = ctx.jsonrpc {
         body = jsonrpc_error(e, &body);
-        for (name, value) in headers.iter_mut() {
-            if name == "content-type" {
-                *value = "application/json".into();
-            }
-        }
     }
     Reply {
         status,
