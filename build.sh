@@ -151,15 +151,15 @@ build() {
   ensure_rust
   ensure_wasm_opt
   log "building dist/authgate.wasm"
-  cargo build --release --target "$TARGET" --quiet
+  cargo build --release --target "$TARGET" --quiet -p authgate-wasm
   mkdir -p dist
   if [ -n "$WASM_OPT" ]; then
     # The features rustc emits for wasm32-wasip1; wasm-opt refuses the module without them.
     "$WASM_OPT" -O3 --enable-bulk-memory --enable-bulk-memory-opt --enable-sign-ext --enable-mutable-globals \
       --enable-nontrapping-float-to-int --strip-debug --strip-producers \
-      "target/$TARGET/release/authgate.wasm" -o dist/authgate.wasm
+      "target/$TARGET/release/authgate_wasm.wasm" -o dist/authgate.wasm
   else
-    cp "target/$TARGET/release/authgate.wasm" dist/authgate.wasm
+    cp "target/$TARGET/release/authgate_wasm.wasm" dist/authgate.wasm
   fi
   # World-readable whatever the umask: the Envoy container image runs Envoy as uid 101.
   chmod 0644 dist/authgate.wasm
@@ -169,9 +169,9 @@ build() {
 cli() {
   ensure_rust
   log "building dist/authgate (the native command line)"
-  cargo build --release --quiet --manifest-path cli/Cargo.toml
+  cargo build --release --quiet -p authgate-cli
   mkdir -p dist
-  cp cli/target/release/authgate dist/authgate
+  cp target/release/authgate dist/authgate
 }
 
 # The Envoy dynamic module (envoy.filters.http.dynamic_modules, ABI v0.2.0 of Envoy 1.40):
@@ -180,9 +180,9 @@ cli() {
 native() {
   ensure_rust
   log "building dist/libauthgate.so (the native Envoy dynamic module)"
-  cargo build --profile native --features native --lib --quiet
+  cargo build --profile native --quiet -p authgate-native
   mkdir -p dist
-  cp target/native/libauthgate.so dist/libauthgate.so
+  cp target/native/libauthgate_native.so dist/libauthgate.so
 }
 
 run_tests() {
@@ -202,17 +202,17 @@ run_tests() {
   ensure_node_openid_client
   log "module cycles among the core's top-level modules (tests/module_cycles.py)"
   python3 tests/module_cycles.py src
-  log "unit tests (native, no wasm host)"
+  log "unit tests of the core (no host)"
   cargo test --quiet
-  log "clippy (wasm32, unwrap/expect/panic denied outside tests)"
-  cargo clippy --quiet --target "$TARGET" --all-targets -- -D warnings
+  log "clippy: the core and the wasm filter (wasm32, unwrap/expect/panic denied outside tests)"
+  cargo clippy --quiet --target "$TARGET" --all-targets -p authgate -p authgate-wasm -- -D warnings
   log "the command line: unit and command tests, clippy"
-  cargo test --quiet --manifest-path cli/Cargo.toml
-  cargo clippy --quiet --manifest-path cli/Cargo.toml --all-targets -- -D warnings
+  cargo test --quiet -p authgate-cli
+  cargo clippy --quiet -p authgate-cli --all-targets -- -D warnings
   log "clippy (the native module)"
-  cargo clippy --quiet --profile native --features native --lib -- -D warnings
-  log "unit tests of the native module (its signatures)"
-  cargo test --quiet --features native --lib native::
+  cargo clippy --quiet --profile native -p authgate-native --all-targets -- -D warnings
+  log "unit tests of the native module (its ABI check and signatures)"
+  cargo test --quiet -p authgate-native
   fuzz_check
   cli
   native
@@ -225,11 +225,11 @@ run_tests() {
   fi
   log "dist/authgate.wasm: $size bytes, within the budget of $WASM_SIZE_BUDGET"
   log "building dist/libauthgate-trap.so (test-only: panics on /__authgate_trap)"
-  cargo build --profile native --features native,test-trap --lib --quiet --target-dir target/trap
-  cp target/trap/native/libauthgate.so dist/libauthgate-trap.so
+  cargo build --profile native --quiet -p authgate-native --features test-trap --target-dir target/trap
+  cp target/trap/native/libauthgate_native.so dist/libauthgate-trap.so
   log "building dist/authgate-trap.wasm (test-only: traps on /__authgate_trap)"
-  cargo build --release --target "$TARGET" --quiet --features test-trap --target-dir target/trap
-  cp "target/trap/$TARGET/release/authgate.wasm" dist/authgate-trap.wasm
+  cargo build --release --target "$TARGET" --quiet -p authgate-wasm --features test-trap --target-dir target/trap
+  cp "target/trap/$TARGET/release/authgate_wasm.wasm" dist/authgate-trap.wasm
   log "integration tests against Envoy $ENVOY_VERSION (the wasm filter)"
   "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@"
   log "integration tests against Envoy $ENVOY_VERSION (the native module, AUTHGATE_ARTIFACT=native; modules that do not depend on the artifact ran once, above: tests/e2e/conftest.py ONCE)"

@@ -1,13 +1,14 @@
-//! authgate: credential checks for Envoy as a proxy-wasm filter.
+//! authgate's core: credential checks for Envoy, with no host in it.
 //!
 //! Everything that decides lives in plain Rust modules that never touch the host: configuration
 //! ([`config`]), the request view ([`request`]), providers ([`providers`]), rules ([`rules`]),
 //! the decision ([`engine`]), replies ([`reply`]), and one worker's state and events
 //! ([`worker`]) with the records it keeps in shared data ([`shared_state`]), and the sender
 //! constraints on tokens ([`binding`]). They reach the
-//! proxy only through the [`capabilities::Host`] trait. The host adapter (`host`, wasm32 only)
-//! implements that trait with proxy-wasm host calls and turns callbacks into [`worker::Worker`]
-//! calls; it decides nothing.
+//! proxy only through the [`capabilities::Host`] trait. Each host is a crate of its own that
+//! implements that trait and turns its callbacks into [`worker::Worker`] calls, deciding nothing:
+//! the proxy-wasm filter (`wasm/`), the Envoy dynamic module (`native/`) and the command line
+//! (`cli/`); `docs/layout.md` says what each may use. The core has no `unsafe`.
 
 pub mod audit;
 pub mod authorization;
@@ -34,11 +35,6 @@ pub mod session;
 pub mod shared_state;
 pub mod throttle;
 pub mod worker;
-
-#[cfg(target_arch = "wasm32")]
-mod host;
-#[cfg(all(feature = "native", not(target_arch = "wasm32")))]
-mod native;
 
 pub use engine::{Decision, Engine};
 pub use error::{ConfigError, Denial};

@@ -14,8 +14,8 @@ pub mod extractor;
 pub mod forward;
 pub mod jwks;
 pub mod remote;
-#[cfg(test)]
-pub(crate) mod rfc_vectors;
+#[cfg(any(test, feature = "test-vectors"))]
+pub mod rfc_vectors;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod token;

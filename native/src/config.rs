@@ -8,8 +8,8 @@ use super::host::log;
 use super::reply::guard;
 use super::signatures::NativeSignatures;
 use super::stream::service_main;
-use crate::capabilities::{Host, LogLevel};
-use crate::engine::Engine;
+use authgate::capabilities::{Host, LogLevel};
+use authgate::engine::Engine;
 use std::os::raw::c_char;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,7 +27,7 @@ pub struct Config {
     any_later: AtomicBool,
     pub calls: Arc<Calls>,
     /// One audit-line limit for every worker (the main thread's tick writes the summary).
-    pub audit: Arc<crate::audit::AuditLimiter>,
+    pub audit: Arc<authgate::audit::AuditLimiter>,
 }
 
 impl Config {
@@ -98,7 +98,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
             }
         };
         // Counters can only be defined now: every name the configuration's catalogue has.
-        let catalog = crate::metrics::Catalog::new(engine.config());
+        let catalog = authgate::metrics::Catalog::new(engine.config());
         let mut counters = Vec::new();
         for name in catalog.names() {
             let mut id = 0usize;

@@ -1,14 +1,17 @@
-//! The wasm adapter: the only code that talks to Envoy (wasm32 only). It translates
-//! proxy-wasm callbacks into calls of the core's [`Worker`] and carries out what comes back;
-//! it decides nothing. `calls.rs` implements the core's [`crate::capabilities::Host`] with
-//! host calls, `http.rs` is the per-request context.
+//! authgate as a proxy-wasm filter (`dist/authgate.wasm`): the host crate that talks to Envoy
+//! through the proxy-wasm ABI (wasm32 only). It translates proxy-wasm callbacks into calls of the
+//! core's [`Worker`] and carries out what comes back; it decides nothing. `calls.rs` implements
+//! the core's [`authgate::capabilities::Host`] with host calls, `http.rs` is the per-request
+//! context, `maps.rs` the raw host calls that report a failure instead of panicking.
+
+#![cfg(target_arch = "wasm32")]
 
 mod calls;
 mod foreign;
 mod http;
 mod maps;
 
-use crate::worker::Worker;
+use authgate::worker::Worker;
 use calls::HostCalls;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};

@@ -2,8 +2,8 @@
 //! RFC 8037 §A.4, every one also tampered with and offered under the wrong algorithm or key.
 
 use super::*;
-use crate::providers::jwt::jwks::b64url;
-use crate::providers::jwt::rfc_vectors::*;
+use authgate::providers::jwt::jwks::b64url;
+use authgate::providers::jwt::rfc_vectors::*;
 
 fn rsa(n: &str) -> Vec<u8> {
     der::rsa_spki(&b64url(n).unwrap(), &[1, 0, 1])

@@ -2,11 +2,11 @@
 //! and carries out its decision — header edits and continue, a local reply, or a pause; reads
 //! the body when the core asks for it, and passes a list answer's body through the core.
 
-use crate::engine::Decision;
-use crate::mcp::answer::Emit;
-use crate::reply::Reply;
-use crate::request::HeaderPairs;
-use crate::worker::{Answer, Step, Worker};
+use authgate::engine::Decision;
+use authgate::mcp::answer::Emit;
+use authgate::reply::Reply;
+use authgate::request::HeaderPairs;
+use authgate::worker::{Answer, Step, Worker};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType, Status};
@@ -107,7 +107,7 @@ impl HttpContext for Filter {
             Err(_) => return fail_closed("could not read the request headers"),
         };
         #[cfg(feature = "test-trap")]
-        if crate::request::RequestView::header(&headers, ":path").as_deref()
+        if authgate::request::RequestView::header(&headers, ":path").as_deref()
             == Some("/__authgate_trap")
         {
             core::arch::wasm32::unreachable();
@@ -126,7 +126,7 @@ impl HttpContext for Filter {
         if !self.worker.reads_body(self.id) {
             return self.held_or_continue();
         }
-        let too_large = body_size > crate::mcp::jsonrpc::MAX_BODY;
+        let too_large = body_size > authgate::mcp::jsonrpc::MAX_BODY;
         if !end_of_stream && !too_large {
             return Action::Pause;
         }
@@ -154,7 +154,7 @@ impl HttpContext for Filter {
             .ok()
             .flatten()
             .unwrap_or_default();
-        let body = (body.len() <= crate::mcp::jsonrpc::MAX_BODY).then_some(body);
+        let body = (body.len() <= authgate::mcp::jsonrpc::MAX_BODY).then_some(body);
         let step = self
             .worker
             .on_request_body(&HostCalls, self.id, body.as_deref());
@@ -346,7 +346,7 @@ fn fail_closed(why: &str) -> Action {
         .ok()
         .flatten()
         .map(|v| String::from_utf8_lossy(&v).into_owned());
-    send(&crate::reply::internal_error(crate::reply::is_grpc(
+    send(&authgate::reply::internal_error(authgate::reply::is_grpc(
         content_type.as_deref(),
     )))
 }

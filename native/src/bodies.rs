@@ -10,8 +10,8 @@ use super::envoy::{add_header, header, set_header};
 use super::filter::stream;
 use super::reply::{apply, fail_closed, guard};
 use super::stream::Stream;
-use crate::mcp::answer::Emit;
-use crate::worker::{Answer, Step};
+use authgate::mcp::answer::Emit;
+use authgate::worker::{Answer, Step};
 
 /// What Envoy holds of one direction's body: what it buffered, then what just arrived (unless
 /// what arrived is the buffer, handed on by a filter before this one).
@@ -93,7 +93,7 @@ fn replace_answer(filter: EnvoyPtr, out: &[u8]) {
     };
     if !ok {
         super::host::log(
-            crate::capabilities::LogLevel::Warn,
+            authgate::capabilities::LogLevel::Warn,
             "authgate: could not replace a list answer's body",
         );
     }
@@ -154,7 +154,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
         if !s.worker().reads_body(s.id) {
             return BODY_CONTINUE;
         }
-        let too_large = size_of(filter, true) > crate::mcp::jsonrpc::MAX_BODY;
+        let too_large = size_of(filter, true) > authgate::mcp::jsonrpc::MAX_BODY;
         if !end_of_stream && !too_large {
             return BODY_STOP_ITERATION_AND_BUFFER;
         }
@@ -182,7 +182,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
         if !s.worker().reads_body(s.id) {
             return TRAILERS_CONTINUE;
         }
-        let too_large = size_of(filter, true) > crate::mcp::jsonrpc::MAX_BODY;
+        let too_large = size_of(filter, true) > authgate::mcp::jsonrpc::MAX_BODY;
         let body = (!too_large).then(|| body_of(filter, true));
         let step = s.worker().on_request_body(&s.host(), s.id, body.as_deref());
         match carry_out(s, filter, step) {
@@ -206,7 +206,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
         for (name, value) in s.worker().answer_headers(s.id) {
             if !add_header(filter, HDR_RESPONSE, &name, &value) {
                 super::host::log(
-                    crate::capabilities::LogLevel::Warn,
+                    authgate::capabilities::LogLevel::Warn,
                     &format!("authgate: could not add {name} to an answer"),
                 );
             }

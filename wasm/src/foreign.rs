@@ -2,7 +2,7 @@
 //! the raw host function: the SDK's wrapper panics on a status it does not expect, and here
 //! every unexpected status is simply "not valid".
 
-use crate::crypto::{host_call, HostSignatures};
+use authgate::crypto::{host_call, HostSignatures};
 use std::ptr::null_mut;
 use std::rc::Rc;
 

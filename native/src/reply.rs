@@ -5,10 +5,10 @@
 use super::abi::*;
 use super::envoy::{header, module_headers, set_header};
 use super::host::log;
-use crate::capabilities::LogLevel;
-use crate::engine::Decision;
-use crate::reply::Reply;
-use crate::request::HeaderPairs;
+use authgate::capabilities::LogLevel;
+use authgate::engine::Decision;
+use authgate::reply::Reply;
+use authgate::request::HeaderPairs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// Runs a hook's body; a panic is logged and `fallback` returned.
@@ -107,8 +107,8 @@ pub fn fail_closed(filter: EnvoyPtr, why: &str) -> u32 {
         LogLevel::Error,
         &format!("authgate: refusing request: {why}"),
     );
-    let grpc = crate::reply::is_grpc(header(filter, HDR_REQUEST, "content-type").as_deref());
-    send(filter, &crate::reply::internal_error(grpc));
+    let grpc = authgate::reply::is_grpc(header(filter, HDR_REQUEST, "content-type").as_deref());
+    send(filter, &authgate::reply::internal_error(grpc));
     HEADERS_STOP_ITERATION
 }
 

@@ -1,7 +1,7 @@
-//! The dynamic-module adapter: authgate as a native Envoy filter
+//! authgate as an Envoy dynamic module (`dist/libauthgate.so`): a native Envoy filter
 //! (`envoy.filters.http.dynamic_modules`, ABI v0.2.0 of Envoy 1.40), over the same core as the
-//! wasm filter. As `src/host/` does for proxy-wasm, it only translates: ABI hooks in, calls of
-//! the core's [`crate::worker::Worker`] (one per Envoy worker thread), decisions out.
+//! wasm filter. As the wasm crate does for proxy-wasm, it only translates: ABI hooks in, calls of
+//! the core's [`authgate::worker::Worker`] (one per Envoy worker thread), decisions out.
 //! [`host`] implements the core's `Host` over the ABI, [`config`] holds the configuration's hooks (main thread), [`filter`] a stream's, [`stream`]
 //! what a worker thread keeps, [`calls`] the calls a worker makes on its own behalf and the
 //! tick, [`bodies`] the body phases (`match.mcp`), [`reply`] what goes back to Envoy, [`envoy`] the ABI calls several hooks make.

@@ -2,7 +2,7 @@
 //! every failure is handled (the SDK's trait helpers panic on non-UTF-8 values or host errors),
 //! and handled closed: an error reads as absent, not written or not dispatched.
 
-use crate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
+use authgate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::{MetricType, Status};
 use std::time::{Duration, UNIX_EPOCH};
@@ -74,7 +74,7 @@ impl Host for HostCalls {
             .unwrap_or_default()
     }
 
-    fn signatures(&self) -> Option<std::rc::Rc<dyn crate::crypto::HostSignatures>> {
+    fn signatures(&self) -> Option<std::rc::Rc<dyn authgate::crypto::HostSignatures>> {
         super::foreign::EnvoySignatures::probe()
     }
 
@@ -101,7 +101,7 @@ impl Host for HostCalls {
         std::env::var(name).ok()
     }
 
-    fn random(&self) -> Option<crate::providers::Random> {
+    fn random(&self) -> Option<authgate::providers::Random> {
         // WASI `random_get`, served by Envoy; a host that fails the probe has none.
         let mut probe = [0u8; 16];
         getrandom::fill(&mut probe).ok()?;

@@ -7,7 +7,7 @@ use super::abi::*;
 use super::config::{answer_of, Config};
 use super::reply::{apply, fail_closed, guard, request_headers_of};
 use super::stream::Stream;
-use crate::worker::Step;
+use authgate::worker::Step;
 use std::sync::Arc;
 
 #[no_mangle]
@@ -65,7 +65,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
         // A test-only build panics on one path, to show a panic fails the request closed.
         #[cfg(feature = "test-trap")]
         #[allow(clippy::panic)]
-        if crate::request::RequestView::header(&headers, ":path").as_deref()
+        if authgate::request::RequestView::header(&headers, ":path").as_deref()
             == Some("/__authgate_trap")
         {
             panic!("authgate: the test trap");

@@ -7,8 +7,8 @@ use super::abi::*;
 use super::calls::{token, Calls};
 use super::config::Config;
 use super::envoy::{callout, Outgoing};
-use crate::capabilities::memory::{self, SharedMap};
-use crate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
+use authgate::capabilities::memory::{self, SharedMap};
+use authgate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
 use std::cell::RefCell;
 use std::sync::{Mutex, OnceLock};
 
@@ -70,7 +70,7 @@ impl NativeHost<'_> {
 }
 
 impl Host for NativeHost<'_> {
-    fn signatures(&self) -> Option<std::rc::Rc<dyn crate::crypto::HostSignatures>> {
+    fn signatures(&self) -> Option<std::rc::Rc<dyn authgate::crypto::HostSignatures>> {
         Some(std::rc::Rc::new(super::signatures::NativeSignatures))
     }
 
@@ -167,7 +167,7 @@ impl Host for NativeHost<'_> {
         key
     }
 
-    fn random(&self) -> Option<crate::providers::Random> {
+    fn random(&self) -> Option<authgate::providers::Random> {
         Some(std::rc::Rc::new(|out: &mut [u8]| {
             getrandom::fill(out).is_ok()
         }))

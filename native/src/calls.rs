@@ -9,8 +9,8 @@
 
 use super::abi::*;
 use super::envoy;
-use crate::capabilities::Callout;
-use crate::worker::TICK_MS;
+use authgate::capabilities::Callout;
+use authgate::worker::TICK_MS;
 use std::os::raw::c_void;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -122,7 +122,7 @@ impl Calls {
             .spawn(move || ticking.tick());
         if started.is_err() {
             super::host::log(
-                crate::capabilities::LogLevel::Error,
+                authgate::capabilities::LogLevel::Error,
                 "authgate: could not start the tick thread; key sets are fetched and held requests decided only as requests come",
             );
         }
@@ -183,7 +183,7 @@ impl Calls {
                 Ok(id) => self.state().pending.push((id, out.thread, out.token)),
                 Err(r) => {
                     super::host::log(
-                        crate::capabilities::LogLevel::Warn,
+                        authgate::capabilities::LogLevel::Warn,
                         &format!(
                             "authgate: Envoy refused a call to cluster {} (callout result {r})",
                             out.cluster
