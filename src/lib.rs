@@ -10,6 +10,8 @@
 //! the proxy-wasm filter (`wasm/`), the Envoy dynamic module (`native/`) and the command line
 //! (`cli/`); `docs/layout.md` says what each may use. The core has no `unsafe`.
 
+#![forbid(unsafe_code)]
+
 pub mod audit;
 pub mod authorization;
 pub mod binding;
@@ -18,8 +20,10 @@ pub mod capabilities;
 pub mod conditions;
 pub mod config;
 pub mod crypto;
+pub mod driver;
 pub mod engine;
 pub mod error;
+pub mod jose;
 pub mod json;
 pub mod lint;
 pub mod mcp;
@@ -30,12 +34,13 @@ pub mod reply;
 pub mod request;
 pub mod resource;
 pub mod rules;
+pub mod schema;
 pub mod scopes;
 pub mod session;
 pub mod shared_state;
 pub mod throttle;
 pub mod worker;
 
-pub use engine::{Decision, Engine};
+pub use engine::{Decision, Engine, Verdict};
 pub use error::{ConfigError, Denial};
 pub use request::{HeaderList, HeaderPairs, RequestView};

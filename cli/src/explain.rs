@@ -5,7 +5,7 @@
 
 use authgate::capabilities::memory::{self, SharedMap};
 use authgate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
-use authgate::engine::{Decision, Outcome};
+use authgate::engine::{Outcome, Verdict};
 use authgate::worker::{Step, Worker};
 use authgate::HeaderPairs;
 use serde_json::json;
@@ -78,7 +78,7 @@ impl Host for CliHost<'_> {
         [7; 32]
     }
 
-    fn random(&self) -> Option<authgate::providers::Random> {
+    fn random(&self) -> Option<authgate::capabilities::Random> {
         Some(crate::random())
     }
 
@@ -195,24 +195,21 @@ pub fn run(req: Request, json_out: bool) -> i32 {
         (0u16, vec![], String::new(), json!(null));
     let mut held = false;
     match &step {
-        Step::Decided(Decision::Deny(d)) => {
+        Step::Decided(Verdict::Deny(d)) => {
             (status, headers, body) = (
                 d.reply.status,
                 d.reply.headers.clone(),
                 d.reply.body.clone(),
             )
         }
-        Step::Decided(Decision::Answer(r)) => {
+        Step::Decided(Verdict::Answer(r)) => {
             (status, headers, body) = (r.status, r.headers.clone(), r.body.clone())
         }
-        Step::Decided(Decision::Allow(a)) => {
+        Step::Decided(Verdict::Allow(a)) => {
             upstream = json!({"remove": a.edits.remove, "set": a.edits.set, "identity": a.identity,
                               "would_deny": a.would_deny.as_ref().map(|w| w.denial.code())});
         }
-        Step::Decided(Decision::Wait(_) | Decision::ReadBody)
-        | Step::Held
-        | Step::ReadBody
-        | Step::Unconfigured => held = !needs_body,
+        Step::Held | Step::ReadBody | Step::Unconfigured => held = !needs_body,
     }
     if json_out {
         let creds: Vec<_> = explanation

@@ -5,9 +5,9 @@
 
 use super::abi::*;
 use super::config::{answer_of, Config};
-use super::reply::{apply, fail_closed, guard, request_headers_of};
+use super::effects::{headers_status, Fx};
+use super::reply::{fail_closed, guard, request_headers_of};
 use super::stream::Stream;
-use authgate::worker::Step;
 use std::sync::Arc;
 
 #[no_mangle]
@@ -70,33 +70,15 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
         {
             panic!("authgate: the test trap");
         }
-        let step = s.worker().on_request_headers(&host, s.id, headers);
-        let step = match step {
-            // No body will come: the core decides on an empty one.
-            Step::ReadBody if end_of_stream => s.worker().on_request_body(&host, s.id, Some(&[])),
-            step => step,
+        let mut fx = Fx {
+            filter,
+            stream: Some(s),
         };
-        let status = match step {
-            Step::Decided(d) => apply(filter, d, false),
-            Step::Held if s.hold() => HEADERS_STOP_ITERATION,
-            // The body comes to the body hook; the tick decides when it does not come in time.
-            Step::ReadBody if s.worker().reads_body(s.id) && s.wakeable() => HEADERS_STOP_ITERATION,
-            Step::Held | Step::ReadBody => {
-                fail_closed(filter, "Envoy gave no scheduler to wait with")
-            }
-            Step::Unconfigured => fail_closed(filter, "the filter has no valid configuration"),
-        };
-        s.worker().flush_counters(&host);
-        Some(status)
+        let flow = s
+            .drive
+            .request_headers(s.worker(), &host, headers, end_of_stream, &mut fx);
+        Some(headers_status(flow))
     })
-}
-
-/// Carries out the decision reached for a held stream, if there is one now.
-fn carry_out_ready(s: &Stream, filter: EnvoyPtr) {
-    if let Some(d) = s.take_ready() {
-        apply(filter, d, true);
-    }
-    s.worker().flush_counters(&s.host());
 }
 
 #[no_mangle]
@@ -109,7 +91,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
         // SAFETY: the pointer filter_new returned.
         let s = unsafe { stream(module) }?;
         s.service();
-        carry_out_ready(s, filter);
+        s.resume(filter);
         Some(0)
     });
 }
@@ -137,7 +119,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
             )
         };
         s.answered(callout_id, status.as_deref(), &body);
-        carry_out_ready(s, filter);
+        s.resume(filter);
         Some(0)
     });
 }
@@ -150,7 +132,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
     guard("stream_complete", (), || {
         // SAFETY: the pointer filter_new returned.
         if let Some(s) = unsafe { stream(module) } {
-            s.worker().on_request_done(&s.host(), s.id);
+            s.drive.done(s.worker(), &s.host());
             s.unhook();
         }
     })

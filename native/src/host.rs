@@ -146,6 +146,11 @@ impl Host for NativeHost<'_> {
         }
     }
 
+    /// The module ticks only inside requests: a quiet moment's counts would wait for the next.
+    fn counts_each_decision(&self) -> bool {
+        true
+    }
+
     fn log_enabled(&self, l: LogLevel) -> bool {
         // SAFETY: a plain call with an integer.
         unsafe { envoy_dynamic_module_callback_log_enabled(level(l)) }
@@ -167,7 +172,7 @@ impl Host for NativeHost<'_> {
         key
     }
 
-    fn random(&self) -> Option<authgate::providers::Random> {
+    fn random(&self) -> Option<authgate::capabilities::Random> {
         Some(std::rc::Rc::new(|out: &mut [u8]| {
             getrandom::fill(out).is_ok()
         }))

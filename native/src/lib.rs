@@ -14,6 +14,7 @@ mod abi_check;
 mod bodies;
 mod calls;
 mod config;
+mod effects;
 mod envoy;
 mod filter;
 mod host;

@@ -1,13 +1,11 @@
-//! What goes back to Envoy for a stream: a decision carried out (header edits and going on, or
-//! a local reply), the 500 (gRPC: INTERNAL) of failing closed, and the guard that turns a panic
-//! in a hook into that answer instead of unwinding into Envoy.
+//! The guard that turns a panic in a hook into the 500 (gRPC: INTERNAL) of failing closed
+//! instead of unwinding into Envoy, and the request headers handed to the core.
 
 use super::abi::*;
-use super::envoy::{header, module_headers, set_header};
+use super::effects::Fx;
 use super::host::log;
 use authgate::capabilities::LogLevel;
-use authgate::engine::Decision;
-use authgate::reply::Reply;
+use authgate::driver;
 use authgate::request::HeaderPairs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -66,84 +64,12 @@ pub fn request_headers_of(filter: EnvoyPtr) -> HeaderPairs {
     )
 }
 
-fn send(filter: EnvoyPtr, r: &Reply) {
-    let code;
-    let mut pairs: Vec<(&str, &str)> = r
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let (status, body) = match &r.grpc {
-        // A trailers-only gRPC answer, as Envoy's own gRPC local replies are.
-        Some(g) => {
-            code = g.code.to_string();
-            pairs.retain(|(k, _)| *k != "content-type");
-            pairs.extend([
-                ("content-type", "application/grpc"),
-                ("grpc-status", code.as_str()),
-                ("grpc-message", g.message.as_str()),
-            ]);
-            (200, &[][..])
-        }
-        None => (u32::from(r.status), r.body.as_bytes()),
-    };
-    let mut raw = module_headers(&pairs);
-    // SAFETY: our buffers, valid for the call.
-    unsafe {
-        envoy_dynamic_module_callback_http_send_response(
-            filter,
-            status,
-            raw.as_mut_ptr(),
-            raw.len(),
-            ModuleBuffer::from(body),
-            ModuleBuffer::from(b"authgate"),
-        );
-    }
-}
-
-/// Answers 500 (gRPC: INTERNAL) when the filter cannot do its job.
+/// Answers 500 (gRPC: INTERNAL) when the filter cannot do its job (a panic in a hook).
 pub fn fail_closed(filter: EnvoyPtr, why: &str) -> u32 {
-    log(
-        LogLevel::Error,
-        &format!("authgate: refusing request: {why}"),
-    );
-    let grpc = authgate::reply::is_grpc(header(filter, HDR_REQUEST, "content-type").as_deref());
-    send(filter, &authgate::reply::internal_error(grpc));
+    let mut fx = Fx {
+        filter,
+        stream: None,
+    };
+    driver::fail_closed(&mut fx, why);
     HEADERS_STOP_ITERATION
-}
-
-/// Carries out `decision`; `resume` when the request was held (its headers stopped), so going
-/// on is asked of Envoy rather than returned.
-pub fn apply(filter: EnvoyPtr, decision: Decision, resume: bool) -> u32 {
-    match decision {
-        Decision::Allow(a) => {
-            for name in &a.edits.remove {
-                if !set_header(filter, HDR_REQUEST, name, None) {
-                    return fail_closed(filter, "could not remove a request header");
-                }
-            }
-            for (name, value) in &a.edits.set {
-                if !set_header(filter, HDR_REQUEST, name, Some(value)) {
-                    return fail_closed(filter, "could not set a request header");
-                }
-            }
-            if resume {
-                // SAFETY: the stream's pointer during one of its hooks.
-                unsafe { envoy_dynamic_module_callback_http_filter_continue_decoding(filter) };
-            }
-            HEADERS_CONTINUE
-        }
-        Decision::Deny(d) => {
-            send(filter, &d.reply);
-            HEADERS_STOP_ITERATION
-        }
-        Decision::Answer(r) => {
-            send(filter, &r);
-            HEADERS_STOP_ITERATION
-        }
-        // Not reached: the worker holds a waiting request rather than returning it.
-        Decision::Wait(_) => fail_closed(filter, "a request was held twice"),
-        // Not reached: the worker turns it into a step.
-        Decision::ReadBody => fail_closed(filter, "a held request asked for its body"),
-    }
 }

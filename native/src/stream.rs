@@ -9,8 +9,8 @@ use super::calls::{SendPtr, EVENT_WAKE};
 use super::config::Config;
 use super::host::{CallsTo, NativeHost};
 use authgate::capabilities::Host;
-use authgate::engine::Decision;
-use authgate::worker::{Worker, TICK_MS};
+use authgate::driver;
+use authgate::worker::{Verdicts, Worker, TICK_MS};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -33,14 +33,10 @@ pub struct Stream {
     pub filter: EnvoyPtr,
     /// The calls made from this stream, by Envoy's callout id, with the core's token.
     pub callouts: RefCell<Vec<(u64, u32)>>,
-    /// Its headers are stopped until its decision comes.
-    pub held: Cell<bool>,
-    /// Its answer's body goes through the core (a list cut to what the caller may call).
-    pub watching: Cell<bool>,
+    /// The core's driver for this stream's life.
+    pub drive: driver::Stream,
     /// Made when the stream is first held; deleted with the stream.
     scheduler: Cell<*mut std::os::raw::c_void>,
-    /// A decision reached for it in another stream's hook, carried out when it is woken.
-    pub ready: RefCell<Option<Decision>>,
 }
 
 thread_local! {
@@ -73,10 +69,8 @@ impl Stream {
             id,
             filter,
             callouts: RefCell::new(Vec::new()),
-            held: Cell::new(false),
-            watching: Cell::new(false),
+            drive: driver::Stream::new(id),
             scheduler: Cell::new(std::ptr::null_mut()),
-            ready: RefCell::new(None),
         });
         LIVE.with(|l| l.borrow_mut().push((id, &*s as *const Stream)));
         Some(s)
@@ -103,16 +97,9 @@ impl Stream {
         &self.local.worker
     }
 
-    /// Holds the stream until its decision comes: woken by answers and ticks. `false` when
-    /// Envoy gives it no scheduler (then it cannot be woken, and must not wait).
-    pub fn hold(&self) -> bool {
-        let woken = self.wakeable();
-        self.held.set(woken);
-        woken
-    }
-
-    /// Lets answers and ticks wake the stream (one whose body is awaited is decided by the
-    /// tick when it does not come in time), until its decision is carried out.
+    /// Lets answers and ticks wake the stream (held for its verdict, or one whose body is
+    /// awaited and decided by the tick when it does not come in time), until its verdict is
+    /// carried out. `false` when Envoy gives it no scheduler (then it must not wait).
     pub fn wakeable(&self) -> bool {
         if self.scheduler.get().is_null() {
             // SAFETY: the stream's pointer during its hook.
@@ -130,12 +117,16 @@ impl Stream {
         true
     }
 
-    /// The decision for a held stream, once reached: no longer held.
-    pub fn take_ready(&self) -> Option<Decision> {
-        let d = self.ready.borrow_mut().take()?;
-        self.held.set(false);
-        self.config.calls.release(self.id);
-        Some(d)
+    /// Woken: carries out the verdict parked for the stream, if one was reached; then no
+    /// answer or tick wakes it any more.
+    pub fn resume(&self, filter: EnvoyPtr) {
+        let mut fx = super::effects::Fx {
+            filter,
+            stream: Some(self),
+        };
+        if self.drive.resume(self.worker(), &self.host(), &mut fx) {
+            self.config.calls.release(self.id);
+        }
     }
 
     /// No answer or tick wakes the stream any more: only one that was ever made wakeable takes
@@ -159,7 +150,7 @@ impl Stream {
     pub fn service(&self) {
         let host = self.worker_host();
         self.config.add_counted_later(&host);
-        deliver(self.local.service(&host));
+        deliver(self.worker(), self.local.service(&host));
     }
 
     /// The answer to a call this stream made; decisions it reaches go to their streams.
@@ -174,14 +165,14 @@ impl Stream {
         let decided =
             self.worker()
                 .on_http_call_response(&self.host(), (token, Some(self.id)), status, body);
-        deliver(decided);
+        deliver(self.worker(), decided);
     }
 }
 
 impl Local {
     /// The answers left for this thread, then the tick if one is due: the held requests these
     /// decide.
-    fn service(&self, host: &NativeHost) -> Vec<(u32, Decision)> {
+    fn service(&self, host: &NativeHost) -> Verdicts {
         let mut decided = Vec::new();
         for m in host.config.calls.take_mail() {
             decided.extend(self.worker.on_http_call_response(
@@ -228,16 +219,16 @@ impl Drop for Stream {
     }
 }
 
-/// Hands each decision to its stream on this thread and wakes it; one that is gone is skipped.
-fn deliver(decided: Vec<(u32, Decision)>) {
-    for (id, decision) in decided {
+/// Parks each verdict with `worker` and wakes its stream on this thread, which carries it out
+/// in its own hook; one that is gone is skipped (its verdict is forgotten when it ends).
+fn deliver(worker: &Worker, decided: Verdicts) {
+    for id in worker.park(decided) {
         let Some(p) = LIVE.with(|l| l.borrow().iter().find(|(i, _)| *i == id).map(|(_, p)| *p))
         else {
             continue;
         };
         // SAFETY: a live stream of this thread (removed from LIVE when dropped).
         let s = unsafe { &*p };
-        *s.ready.borrow_mut() = Some(decision);
         s.wake();
     }
 }

@@ -40,6 +40,31 @@ pub enum Decision {
     ReadBody,
 }
 
+/// A final decision: what a host carries out. The worker turns every [`Decision`] into one,
+/// holding a request that waits and reading the body it needs first, so no host ever sees a
+/// wait or a request for a body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let it through after applying `edits` (remove, then set).
+    Allow(Allowed),
+    /// Answer locally with a refusal; the request never goes upstream.
+    Deny(Box<Refusal>),
+    /// Answer locally with a reply that is not a refusal.
+    Answer(Box<Reply>),
+}
+
+impl Decision {
+    /// The verdict, when the decision is final (not a wait, not a request for the body).
+    pub fn into_verdict(self) -> Option<Verdict> {
+        match self {
+            Decision::Allow(a) => Some(Verdict::Allow(a)),
+            Decision::Deny(d) => Some(Verdict::Deny(d)),
+            Decision::Answer(r) => Some(Verdict::Answer(r)),
+            Decision::Wait(_) | Decision::ReadBody => None,
+        }
+    }
+}
+
 /// What a held request waits for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Awaited {
@@ -125,8 +150,8 @@ impl Engine {
         json: &[u8],
         secret: [u8; 32],
         signatures: Option<std::rc::Rc<dyn crate::crypto::HostSignatures>>,
-        env: crate::providers::Env,
-        random: Option<crate::providers::Random>,
+        env: crate::capabilities::Env,
+        random: Option<crate::capabilities::Random>,
     ) -> Result<Self, ConfigError> {
         Ok(Engine::new(
             config::compile_with(json, secret, signatures, env, random)?,

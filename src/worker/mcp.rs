@@ -100,7 +100,7 @@ impl Worker {
         &self,
         host: &dyn Host,
         c: &super::Configured,
-    ) -> Vec<(u32, Decision)> {
+    ) -> Vec<(u32, crate::engine::Verdict)> {
         let now = host.now_ms();
         let overdue: Vec<Incoming> = {
             let mut reading = self.mcp.reading.borrow_mut();

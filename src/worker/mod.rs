@@ -16,7 +16,7 @@ pub use mcp::Answer;
 
 use crate::audit::AuditLimiter;
 use crate::capabilities::{Host, LogLevel};
-use crate::engine::{Awaited, Decision, Engine};
+use crate::engine::{Awaited, Decision, Engine, Verdict};
 use crate::metrics::Catalog;
 use crate::providers::Need;
 use crate::request::{HeaderPairs, RequestView, WithPeer};
@@ -34,11 +34,14 @@ pub const TICK_MS: u64 = 50;
 /// How often counters reach the host when there is no remote key set to watch (ms).
 pub const METRICS_TICK_MS: u64 = 200;
 
+/// Verdicts reached for held requests, by request id.
+pub type Verdicts = Vec<(u32, Verdict)>;
+
 /// What to do with a request whose headers arrived.
 #[derive(Debug)]
 pub enum Step {
-    /// Apply the decision now.
-    Decided(Decision),
+    /// Carry out the verdict now.
+    Decided(Verdict),
     /// Hold the request; its decision comes later from [`Worker::on_tick`] or
     /// [`Worker::on_http_call_response`].
     Held,
@@ -94,6 +97,9 @@ pub struct Worker {
     current: RefCell<Option<Rc<Configured>>>,
     audit: std::sync::Arc<AuditLimiter>,
     held: RefCell<Vec<Held>>,
+    /// Verdicts reached for held requests, until their hosts carry them out (a host may do so
+    /// later, from the request's own context: the driver's `resume`).
+    parked: RefCell<Vec<(u32, Verdict)>>,
     fetches: JwksFetches,
     introspections: Introspections,
     sign_ins: sign_in::SignIns,
@@ -233,7 +239,7 @@ impl Worker {
                 let decision = engine.throttled(&view, wait);
                 c.counters
                     .account(host, engine, &self.audit, &decision, &seen);
-                return Step::Decided(decision);
+                return Step::Decided(verdict(decision, &view));
             }
         }
         let decision = self.settle(host, c, &view, now, false);
@@ -254,8 +260,10 @@ impl Worker {
             Decision::ReadBody => return Step::Unconfigured,
             decision => {
                 self.answers.note(&decision, r.id);
+                let verdict = verdict(decision.clone(), &view);
+                drop(view);
                 self.mcp.decided(&decision, r);
-                return Step::Decided(decision);
+                return Step::Decided(verdict);
             }
         };
         if let Need::SignIn(exchange) = &awaited.need {
@@ -263,10 +271,11 @@ impl Worker {
                 self.sign_ins
                     .send(host, engine, (id, awaited.provider), exchange, now / 1000);
             if let Err(decision) = sent {
-                return Step::Decided(*decision);
+                return Step::Decided(verdict(*decision, &view));
             }
         }
         let client = client.map_or_else(|| host.client_address(), str::to_string);
+        drop(view);
         self.held.borrow_mut().push(Held {
             deadline_ms: now + wait_ms(engine, &awaited),
             request: r,
@@ -370,15 +379,33 @@ impl Worker {
         self.answers.take(id)
     }
 
-    /// Whether request `id` is held for its decision.
+    /// Whether request `id` is held for its decision: waiting, or decided and not yet carried
+    /// out.
     pub fn holds(&self, id: u32) -> bool {
         self.held.borrow().iter().any(|h| h.request.id == id)
+            || self.parked.borrow().iter().any(|(i, _)| *i == id)
+    }
+
+    /// Keeps verdicts reached for held requests until their hosts carry them out; the ids to
+    /// wake.
+    pub fn park(&self, decided: Vec<(u32, Verdict)>) -> Vec<u32> {
+        let ids = decided.iter().map(|(id, _)| *id).collect();
+        self.parked.borrow_mut().extend(decided);
+        ids
+    }
+
+    /// The verdict parked for request `id`, if one was reached; it is no longer held.
+    pub fn take_parked(&self, id: u32) -> Option<Verdict> {
+        let mut p = self.parked.borrow_mut();
+        let i = p.iter().position(|(i, _)| *i == id)?;
+        Some(p.swap_remove(i).1)
     }
 
     /// Request `id` ended (or was reset): forget it if it was held, and the calls its context
     /// made, whose answers can no longer arrive.
     pub fn on_request_done(&self, host: &dyn Host, id: u32) {
         self.held.borrow_mut().retain(|h| h.request.id != id);
+        self.parked.borrow_mut().retain(|(i, _)| *i != id);
         self.mcp.forget(id);
         self.answers.forget(id);
         self.introspections.abandon(host, id);
@@ -388,7 +415,7 @@ impl Worker {
     /// The periodic tick: the audit summary, the shared fingerprint key, key sets other workers
     /// fetched and fetches that are due, held requests whose keys arrived or whose time is up,
     /// and the counters. Returns the held requests decided now.
-    pub fn on_tick(&self, host: &dyn Host) -> Vec<(u32, Decision)> {
+    pub fn on_tick(&self, host: &dyn Host) -> Vec<(u32, Verdict)> {
         self.context.set(None);
         let Some(c) = self.current() else {
             return Vec::new();
@@ -418,7 +445,7 @@ impl Worker {
         (token, context): (u32, Option<u32>),
         status: Option<&str>,
         body: &[u8],
-    ) -> Vec<(u32, Decision)> {
+    ) -> Vec<(u32, Verdict)> {
         self.context.set(context);
         let Some(c) = self.current() else {
             return Vec::new();
@@ -444,7 +471,10 @@ impl Worker {
                 c.counters
                     .account(host, &c.engine, &self.audit, &decision, &seen);
             }
-            return done.into_iter().map(|_| (id, decision.clone())).collect();
+            return done
+                .iter()
+                .map(|h| (id, verdict(decision.clone(), &h.request.view())))
+                .collect();
         }
         if let Some(event) = self
             .introspections
@@ -474,7 +504,7 @@ impl Worker {
 
     /// Decides again for held requests: those whose keys or answers arrived, and those out of
     /// time. Refused credentials count towards the throttle here too.
-    fn release(&self, host: &dyn Host, c: &Configured) -> Vec<(u32, Decision)> {
+    fn release(&self, host: &dyn Host, c: &Configured) -> Vec<(u32, Verdict)> {
         let now = host.now_ms();
         let held = std::mem::take(&mut *self.held.borrow_mut());
         let mut out = Vec::new();
@@ -536,14 +566,25 @@ impl Worker {
             };
             c.counters
                 .account(host, &c.engine, &self.audit, &decision, &seen);
-            drop(view);
             let id = h.request.id;
             self.answers.note(&decision, h.request.id);
+            let verdict = verdict(decision.clone(), &view);
+            drop(view);
             self.mcp.decided(&decision, h.request);
-            out.push((id, decision));
+            out.push((id, verdict));
         }
         out
     }
+}
+
+/// The verdict a host carries out. A decision that is still not final here — a request held
+/// for its keys whose rule, decided again, needs its body — is answered 500 (gRPC: INTERNAL):
+/// the body was let through to Envoy's buffer while it was held and is not read twice.
+fn verdict(decision: Decision, view: &dyn RequestView) -> Verdict {
+    decision.into_verdict().unwrap_or_else(|| {
+        let grpc = crate::reply::is_grpc(view.header("content-type").as_deref());
+        Verdict::Answer(Box::new(crate::reply::internal_error(grpc)))
+    })
 }
 
 /// How long a request may wait for what it awaits (ms): the fetch or call timeout, and for

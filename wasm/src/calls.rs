@@ -101,7 +101,7 @@ impl Host for HostCalls {
         std::env::var(name).ok()
     }
 
-    fn random(&self) -> Option<authgate::providers::Random> {
+    fn random(&self) -> Option<authgate::capabilities::Random> {
         // WASI `random_get`, served by Envoy; a host that fails the probe has none.
         let mut probe = [0u8; 16];
         getrandom::fill(&mut probe).ok()?;

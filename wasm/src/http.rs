@@ -1,12 +1,12 @@
-//! The per-request context: hands the request headers (fetched in one host call) to the core
-//! and carries out its decision — header edits and continue, a local reply, or a pause; reads
-//! the body when the core asks for it, and passes a list answer's body through the core.
+//! The per-request context: each proxy-wasm callback handed to the core's driver
+//! ([`authgate::driver`]) with the request headers fetched in one host call, and the driver's
+//! [`Effects`] carried out with host calls; [`Flow`] becomes an [`Action`].
 
-use authgate::engine::Decision;
-use authgate::mcp::answer::Emit;
+use authgate::capabilities::{Host, LogLevel};
+use authgate::driver::{self, Effects, Flow, Side};
 use authgate::reply::Reply;
 use authgate::request::HeaderPairs;
-use authgate::worker::{Answer, Step, Worker};
+use authgate::worker::{Verdicts, Worker};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType, Status};
@@ -54,47 +54,37 @@ fn serialize(pairs: &[(String, String)]) -> Vec<u8> {
 /// One request's context.
 pub struct Filter {
     worker: Rc<Worker>,
-    id: u32,
-    /// The answer's body goes through the core.
-    watching: bool,
+    stream: driver::Stream,
 }
 
 impl Filter {
     pub fn new(worker: Rc<Worker>, id: u32) -> Self {
         Filter {
             worker,
-            id,
-            watching: false,
+            stream: driver::Stream::new(id),
         }
     }
+}
 
-    /// Carries out what the core said after the headers or the body.
-    fn carry_out(&mut self, step: Step, end_of_stream: bool) -> Action {
-        match step {
-            Step::Decided(decision) => apply(decision, false),
-            Step::Held => Action::Pause,
-            Step::ReadBody if end_of_stream => {
-                let step = self.worker.on_request_body(&HostCalls, self.id, Some(&[]));
-                self.carry_out(step, false)
-            }
-            // The worker keeps the request until its body comes (and asks only once).
-            Step::ReadBody if self.worker.reads_body(self.id) => Action::Pause,
-            Step::ReadBody => fail_closed("the body was asked for twice"),
-            Step::Unconfigured => fail_closed("the filter has no valid configuration"),
-        }
+/// The driver's flow as proxy-wasm's action: anything but going on pauses.
+fn action(flow: Flow) -> Action {
+    match flow {
+        Flow::Continue => Action::Continue,
+        Flow::Stop | Flow::Buffer => Action::Pause,
     }
 }
 
 impl Context for Filter {
     fn on_done(&mut self) -> bool {
-        self.worker.on_request_done(&HostCalls, self.id);
+        self.stream.done(&self.worker, &HostCalls);
         true
     }
 
     /// An introspection call made while this request's headers were decided is answered here
     /// (the SDK delivers an answer to the context that made the call).
     fn on_http_call_response(&mut self, token: u32, headers: usize, body_size: usize, _: usize) {
-        super::call_response(&self.worker, (token, Some(self.id)), headers, body_size);
+        let context = Some(self.stream.id());
+        super::call_response(&self.worker, (token, context), headers, body_size);
     }
 }
 
@@ -104,7 +94,12 @@ impl HttpContext for Filter {
         // BENCH_VARIANTS: +19% requests/s on the API key path).
         let headers = match maps::pairs(MapType::HttpRequestHeaders) {
             Ok(pairs) => HeaderPairs(pairs),
-            Err(_) => return fail_closed("could not read the request headers"),
+            Err(_) => {
+                return action(driver::fail_closed(
+                    &mut Fx::default(),
+                    "could not read the request headers",
+                ))
+            }
         };
         #[cfg(feature = "test-trap")]
         if authgate::request::RequestView::header(&headers, ":path").as_deref()
@@ -112,208 +107,162 @@ impl HttpContext for Filter {
         {
             core::arch::wasm32::unreachable();
         }
-        let step = self.worker.on_request_headers(&HostCalls, self.id, headers);
-        self.carry_out(step, end_of_stream)
+        action(self.stream.request_headers(
+            &self.worker,
+            &HostCalls,
+            headers,
+            end_of_stream,
+            &mut Fx::default(),
+        ))
     }
 
-    /// Buffered (Envoy holds it) until it ends or outgrows the limit, then read once. Envoy
-    /// calls this after a paused header phase only with `allow_on_headers_stop_iteration`;
-    /// then a request held for its decision must stay held: going on from here would let
-    /// Envoy send the paused headers upstream.
+    /// Envoy calls this after a paused header phase only with
+    /// `allow_on_headers_stop_iteration`.
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        // Whether the worker still waits for the body: not once it was decided without it
-        // (report mode, after the wait for it ran out), when the request went on.
-        if !self.worker.reads_body(self.id) {
-            return self.held_or_continue();
-        }
-        let too_large = body_size > authgate::mcp::jsonrpc::MAX_BODY;
-        if !end_of_stream && !too_large {
-            return Action::Pause;
-        }
-        let body = match too_large {
-            true => None,
-            false => match maps::buffer(BufferType::HttpRequestBody, 0, body_size) {
-                Ok(b) => Some(b.unwrap_or_default()),
-                Err(_) => return fail_closed("could not read the request body"),
-            },
-        };
-        let step = self
-            .worker
-            .on_request_body(&HostCalls, self.id, body.as_deref());
-        self.carry_out(step, false)
+        let mut fx = Fx::holding(body_size);
+        action(
+            self.stream
+                .request_body(&self.worker, &HostCalls, end_of_stream, &mut fx),
+        )
     }
 
-    /// Trailers end a body that never said it ended (HTTP/2): what Envoy buffered is the
-    /// whole body, read as at its end. A request held for its decision stays held: going on
-    /// would send it upstream.
     fn on_http_request_trailers(&mut self, _trailers: usize) -> Action {
-        if !self.worker.reads_body(self.id) {
-            return self.held_or_continue();
-        }
-        let body = maps::buffer(BufferType::HttpRequestBody, 0, usize::MAX >> 1)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let body = (body.len() <= authgate::mcp::jsonrpc::MAX_BODY).then_some(body);
-        let step = self
-            .worker
-            .on_request_body(&HostCalls, self.id, body.as_deref());
-        self.carry_out(step, false)
+        action(
+            self.stream
+                .request_trailers(&self.worker, &HostCalls, &mut Fx::default()),
+        )
     }
 
     fn on_http_response_headers(&mut self, _headers: usize, _end_of_stream: bool) -> Action {
-        for (name, value) in self.worker.answer_headers(self.id) {
-            if maps::add(MapType::HttpResponseHeaders, &name, &value).is_err() {
-                log::warn!("authgate: could not add {name} to an answer");
-            }
-        }
-        if !self.worker.awaits_answer(self.id) {
-            return Action::Continue;
-        }
-        let header = |n| {
-            maps::get(MapType::HttpResponseHeaders, n)
-                .ok()
-                .flatten()
-                .map(|v| String::from_utf8_lossy(&v).into_owned())
-        };
-        let (ct, ce) = (header("content-type"), header("content-encoding"));
-        let cl = header("content-length");
-        let answer = Answer {
-            content_type: ct.as_deref(),
-            content_encoding: ce.as_deref(),
-            content_length: cl.and_then(|n| n.trim().parse().ok()),
-        };
-        if self.worker.on_response_headers(&HostCalls, self.id, answer) {
-            self.watching = true;
-            let _ = maps::remove(MapType::HttpResponseHeaders, "content-length");
-        }
-        Action::Continue
+        action(
+            self.stream
+                .response_headers(&self.worker, &HostCalls, &mut Fx::default()),
+        )
     }
 
-    /// A JSON answer is held by Envoy (Pause) until it is whole, so nothing is lost whatever
-    /// happens, and judged by its size until then (no copy of what Envoy holds); an event
-    /// stream passes event by event.
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if !self.watching {
-            return Action::Continue;
-        }
-        if !end_of_stream && !self.worker.needs_bytes(self.id) {
-            let emit = self
-                .worker
-                .on_response_progress(&HostCalls, self.id, body_size);
-            return emit_body(emit, body_size, &mut self.watching);
-        }
-        let body = maps::buffer(BufferType::HttpResponseBody, 0, body_size)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let emit = self
-            .worker
-            .on_response_body(&HostCalls, self.id, &body, end_of_stream);
-        self.watching = !end_of_stream;
-        emit_body(emit, body_size, &mut self.watching)
+        let mut fx = Fx::holding(body_size);
+        action(
+            self.stream
+                .response_body(&self.worker, &HostCalls, end_of_stream, &mut fx),
+        )
     }
 
-    /// A JSON answer Envoy holds is still in reach here: cut as at its end. What an event
-    /// stream still holds (the start of an event no blank line ended) cannot be sent, since
-    /// trailers carry no body.
     fn on_http_response_trailers(&mut self, _trailers: usize) -> Action {
-        if !self.watching {
-            return Action::Continue;
-        }
-        self.watching = false;
-        let held = match self.worker.needs_bytes(self.id) {
-            true => None,
-            false => maps::buffer(BufferType::HttpResponseBody, 0, usize::MAX >> 1)
-                .ok()
-                .flatten(),
-        };
-        let size = held.as_ref().map_or(0, Vec::len);
-        let emit = self
-            .worker
-            .on_response_trailers(&HostCalls, self.id, held.as_deref());
-        if let (Emit::Replace(out), true) = (emit, size > 0) {
-            if maps::set_buffer(BufferType::HttpResponseBody, 0, size, &out).is_err() {
-                log::warn!("authgate: could not replace a list answer's body");
-            }
-        }
-        Action::Continue
+        action(
+            self.stream
+                .response_trailers(&self.worker, &HostCalls, &mut Fx::default()),
+        )
     }
 }
 
-impl Filter {
-    /// A request held for its decision stays paused whatever arrives; any other goes on.
-    fn held_or_continue(&self) -> Action {
-        match self.worker.holds(self.id) {
-            true => Action::Pause,
-            false => Action::Continue,
-        }
-    }
-}
-
-/// Carries out what the core said about an answer's body (`body_size`: what Envoy holds).
-fn emit_body(emit: Emit, body_size: usize, watching: &mut bool) -> Action {
-    match emit {
-        Emit::Hold => Action::Pause,
-        Emit::Pass => {
-            *watching = false;
-            Action::Continue
-        }
-        Emit::Replace(out) => {
-            if maps::set_buffer(BufferType::HttpResponseBody, 0, body_size, &out).is_err() {
-                log::warn!("authgate: could not replace a list answer's body");
-            }
-            Action::Continue
-        }
-    }
-}
-
-/// Carries out decisions on held requests, each in its own context; a request that is gone is
-/// skipped.
-pub fn resume_all(decided: Vec<(u32, Decision)>) {
-    for (id, decision) in decided {
+/// Carries out verdicts reached for held requests, each in its own context; a request that is
+/// gone is skipped (its verdict is forgotten when its context ends).
+pub fn resume_all(worker: &Worker, decided: Verdicts) {
+    for id in worker.park(decided) {
         if hostcalls::set_effective_context(id).is_ok() {
-            apply(decision, true);
+            driver::resume(worker, &HostCalls, id, &mut Fx::default());
         }
     }
 }
 
-/// Carries out a decision on the current (effective) request; `resume` when it was held.
-fn apply(decision: Decision, resume: bool) -> Action {
-    match decision {
-        Decision::Allow(allowed) => {
-            let edits = allowed.edits;
-            for name in &edits.remove {
-                if maps::remove(MapType::HttpRequestHeaders, name).is_err() {
-                    return fail_closed("could not remove a request header");
-                }
-            }
-            for (name, value) in &edits.set {
-                if maps::set(MapType::HttpRequestHeaders, name, value).is_err() {
-                    return fail_closed("could not set a request header");
-                }
-            }
-            if resume {
-                // SAFETY: a plain host call with an integer argument.
-                let status = unsafe { proxy_continue_stream(0) };
-                if status != Status::Ok as u32 {
-                    log::debug!("authgate: a held request could not be resumed ({status})");
-                }
-            }
-            Action::Continue
+/// The driver's effects on the current (effective) request, through host calls.
+#[derive(Default)]
+struct Fx {
+    /// How many bytes of the body in this callback Envoy holds, as the callback said.
+    body_size: Option<usize>,
+}
+
+impl Fx {
+    fn holding(body_size: usize) -> Fx {
+        Fx {
+            body_size: Some(body_size),
         }
-        Decision::Deny(denied) => send(&denied.reply),
-        Decision::Answer(reply) => send(&reply),
-        // Not reached: the worker holds a waiting request rather than returning it.
-        Decision::Wait(_) => fail_closed("a request was held twice"),
-        // Not reached: the worker turns it into a step.
-        Decision::ReadBody => fail_closed("a held request asked for its body"),
+    }
+}
+
+fn buffer_of(side: Side) -> BufferType {
+    match side {
+        Side::Request => BufferType::HttpRequestBody,
+        Side::Response => BufferType::HttpResponseBody,
+    }
+}
+
+fn text(v: Option<Vec<u8>>) -> Option<String> {
+    v.map(|v| String::from_utf8_lossy(&v).into_owned())
+}
+
+impl Effects for Fx {
+    fn request_header(&self, name: &str) -> Option<String> {
+        text(maps::get(MapType::HttpRequestHeaders, name).ok().flatten())
+    }
+
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) -> bool {
+        match value {
+            Some(v) => maps::set(MapType::HttpRequestHeaders, name, v).is_ok(),
+            None => maps::remove(MapType::HttpRequestHeaders, name).is_ok(),
+        }
+    }
+
+    fn response_header(&self, name: &str) -> Option<String> {
+        text(maps::get(MapType::HttpResponseHeaders, name).ok().flatten())
+    }
+
+    fn add_response_header(&mut self, name: &str, value: &str) -> bool {
+        maps::add(MapType::HttpResponseHeaders, name, value).is_ok()
+    }
+
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) -> bool {
+        match value {
+            Some(v) => maps::set(MapType::HttpResponseHeaders, name, v).is_ok(),
+            None => maps::remove(MapType::HttpResponseHeaders, name).is_ok(),
+        }
+    }
+
+    fn send(&mut self, reply: &Reply) {
+        send(reply)
+    }
+
+    fn resume(&mut self) {
+        // SAFETY: a plain host call with an integer argument.
+        let status = unsafe { proxy_continue_stream(0) };
+        if status != Status::Ok as u32 {
+            log::debug!("authgate: a held request could not be resumed ({status})");
+        }
+    }
+
+    /// proxy-wasm wakes a held request by its id ([`resume_all`]): nothing to arrange.
+    fn wait(&mut self) -> bool {
+        true
+    }
+
+    fn body_size(&self, side: Side) -> usize {
+        match self.body_size {
+            Some(n) => n,
+            // Trailers say no size: what Envoy holds is read to measure it (a rare path).
+            None => self.body(side).map_or(0, |b| b.len()),
+        }
+    }
+
+    fn body(&self, side: Side) -> Option<Vec<u8>> {
+        let max = self.body_size.unwrap_or(usize::MAX >> 1);
+        maps::buffer(buffer_of(side), 0, max)
+            .ok()
+            .map(Option::unwrap_or_default)
+    }
+
+    fn replace_body(&mut self, side: Side, held: usize, bytes: &[u8]) -> bool {
+        maps::set_buffer(buffer_of(side), 0, held, bytes).is_ok()
+    }
+
+    fn log(&self, level: LogLevel, line: &str) {
+        HostCalls.log(level, line);
     }
 }
 
 /// Sends a local reply; the request stops here. A gRPC answer goes with its status (the
 /// headers are its metadata, the message Envoy's `grpc-message`).
-fn send(r: &Reply) -> Action {
+fn send(r: &Reply) {
     let (status, body, grpc_status) = match &r.grpc {
         Some(g) => (200, g.message.as_bytes(), g.code as i32),
         None => (u32::from(r.status), r.body.as_bytes(), -1),
@@ -335,18 +284,4 @@ fn send(r: &Reply) -> Action {
     if result != Status::Ok as u32 {
         log::error!("authgate: could not send the local reply: {result}");
     }
-    Action::Pause
-}
-
-/// Answers 500 (gRPC: INTERNAL) and stops the request: used when the filter cannot do its job.
-/// Whether the request is a gRPC call is read here, on this rare path, not on every request.
-fn fail_closed(why: &str) -> Action {
-    log::error!("authgate: refusing request: {why}");
-    let content_type = maps::get(MapType::HttpRequestHeaders, "content-type")
-        .ok()
-        .flatten()
-        .map(|v| String::from_utf8_lossy(&v).into_owned());
-    send(&authgate::reply::internal_error(authgate::reply::is_grpc(
-        content_type.as_deref(),
-    )))
 }

@@ -65,7 +65,7 @@ pub fn call_response(
     };
     let decided =
         worker.on_http_call_response(&HostCalls, (token, context), status.as_deref(), &body);
-    http::resume_all(decided);
+    http::resume_all(worker, decided);
 }
 
 impl RootContext for Root {
@@ -92,7 +92,7 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         let decided = self.worker.on_tick(&HostCalls);
-        http::resume_all(decided);
+        http::resume_all(&self.worker, decided);
     }
 
     fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {

@@ -3,8 +3,8 @@
 //! RustCrypto's `p521` (ring has no P-521). ES256K stays in the core (`k256`); HMAC needs no
 //! public key. The key arrives as the SubjectPublicKeyInfo built when the key set was read.
 
+use authgate::crypto::alg::Alg;
 use authgate::crypto::{der, HostSignatures};
-use authgate::providers::jwt::alg::Alg;
 use ring::signature::{self as r, VerificationAlgorithm};
 
 /// The native module's signature checks.

@@ -2,7 +2,7 @@
 //! RFC 8037 §A.4, every one also tampered with and offered under the wrong algorithm or key.
 
 use super::*;
-use authgate::providers::jwt::jwks::b64url;
+use authgate::jose::jwks::b64url;
 use authgate::providers::jwt::rfc_vectors::*;
 
 fn rsa(n: &str) -> Vec<u8> {

@@ -25,7 +25,7 @@ fn bearer(t: &str) -> HeaderPairs {
     headers("/", &[("authorization", &format!("Bearer {t}"))])
 }
 
-fn statuses(released: &[(u32, Decision)]) -> Vec<(u32, u16)> {
+fn statuses(released: &[(u32, Verdict)]) -> Vec<(u32, u16)> {
     released
         .iter()
         .map(|(id, d)| (*id, status(&Step::Decided(d.clone()))))

@@ -63,7 +63,7 @@ fn ready(host: &FakeHost) -> (Worker, String) {
     let token = host.calls.borrow()[0].token;
     let released = w.on_http_call_response(host, (token, None), Some("200"), &jwks());
     assert!(
-        matches!(&released[..], [(1, Decision::Allow(_))]),
+        matches!(&released[..], [(1, Verdict::Allow(_))]),
         "{released:?}"
     );
     (w, bearer)
@@ -229,7 +229,7 @@ fn a_body_that_never_comes_is_refused_with_a_line_that_says_why() {
     assert!(w.on_tick(&host).is_empty());
     host.advance(1_000);
     let released = w.on_tick(&host);
-    let [(20, Decision::Deny(d))] = &released[..] else {
+    let [(20, Verdict::Deny(d))] = &released[..] else {
         panic!("{released:?}")
     };
     assert_eq!(d.reply.status, 400);

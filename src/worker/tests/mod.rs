@@ -26,8 +26,8 @@ const KEYS: &str = r#"{"providers": {"k": {"type": "api_key", "credentials": [{"
 
 fn status(step: &Step) -> u16 {
     match step {
-        Step::Decided(Decision::Allow(_)) => 200,
-        Step::Decided(Decision::Deny(d)) => d.reply.status,
+        Step::Decided(Verdict::Allow(_)) => 200,
+        Step::Decided(Verdict::Deny(d)) => d.reply.status,
         _ => 0,
     }
 }
@@ -90,7 +90,7 @@ fn throttling_is_shared_by_workers() {
     for (n, (w, h)) in [(&wa, &a), (&wb, &b), (&wa, &a)].into_iter().enumerate() {
         assert_eq!(status(&w.on_request_headers(h, n as u32, wrong())), 401);
     }
-    let Step::Decided(Decision::Deny(d)) =
+    let Step::Decided(Verdict::Deny(d)) =
         wb.on_request_headers(&b, 9, headers("/", &[("x-api-key", "k-1")]))
     else {
         panic!("throttled")
@@ -133,7 +133,7 @@ fn a_request_held_for_keys_is_released_by_their_arrival() {
     let token = host.calls.borrow()[0].token;
     let released = w.on_http_call_response(&host, (token, None), Some("200"), &jwks());
     assert_eq!(released.len(), 1);
-    assert!(matches!(&released[0], (7, Decision::Allow(_))));
+    assert!(matches!(&released[0], (7, Verdict::Allow(_))));
     assert_eq!(host.counter("authgate.held"), 1);
     assert_eq!(host.counter("authgate.jwks.idp.fetch_ok"), 1);
     assert_eq!(host.lines_with("authgate: allowed").len(), 1);
@@ -166,7 +166,7 @@ fn a_request_held_too_long_is_refused_and_a_finished_one_forgotten() {
         1,
         "the finished request is not decided again"
     );
-    let (1, Decision::Deny(d)) = &released[0] else {
+    let (1, Verdict::Deny(d)) = &released[0] else {
         panic!("{released:?}")
     };
     assert_eq!(d.reply.status, 401);

@@ -53,9 +53,9 @@ fn request(path: &str, h: &[(&str, &str)]) -> HeaderPairs {
 
 fn answer(step: Step) -> Reply {
     match step {
-        Step::Decided(Decision::Answer(r)) => *r,
+        Step::Decided(Verdict::Answer(r)) => *r,
         // A navigation without a session: a refusal, answered with the redirect.
-        Step::Decided(Decision::Deny(d)) => d.reply,
+        Step::Decided(Verdict::Deny(d)) => d.reply,
         other => panic!("not an answer: {other:?}"),
     }
 }
@@ -143,7 +143,7 @@ fn a_person_signs_in_and_out() {
         request("/orders?id=7", &[("sec-fetch-mode", "cors")]),
     );
     assert_eq!(status(&script), 401);
-    let Step::Decided(Decision::Deny(d)) = &script else {
+    let Step::Decided(Verdict::Deny(d)) = &script else {
         panic!()
     };
     assert!(
@@ -205,7 +205,7 @@ fn a_person_signs_in_and_out() {
         body.as_bytes(),
     );
     assert_eq!(done.len(), 1, "the held callback is decided");
-    let Decision::Answer(back) = &done[0].1 else {
+    let Verdict::Answer(back) = &done[0].1 else {
         panic!("{:?}", done[0].1)
     };
     assert_eq!(
@@ -223,7 +223,7 @@ fn a_person_signs_in_and_out() {
 
     // The next page: in, with the person's claims upstream and authgate's cookies cut out.
     let cookie = format!("{session}; theme=dark");
-    let Step::Decided(Decision::Allow(a)) =
+    let Step::Decided(Verdict::Allow(a)) =
         w.on_request_headers(&host, 4, request("/orders?id=7", &[("cookie", &cookie)]))
     else {
         panic!("not let in")
@@ -338,7 +338,7 @@ fn a_callback_before_the_metadata_is_redeemed_once_it_comes() {
         Some("200"),
         body.as_bytes(),
     );
-    let Decision::Answer(back) = &done[0].1 else {
+    let Verdict::Answer(back) = &done[0].1 else {
         panic!("{:?}", done[0].1)
     };
     assert_eq!(back.status, 302, "{}", back.body);
@@ -360,7 +360,7 @@ fn a_callback_whose_token_request_fails_says_so() {
     let exchange = host.calls.borrow().last().unwrap().clone();
     // No answer within the call's timeout: 503, never a session.
     let done = w.on_http_call_response(&host, (exchange.token, Some(2)), None, b"");
-    let Decision::Answer(page) = &done[0].1 else {
+    let Verdict::Answer(page) = &done[0].1 else {
         panic!()
     };
     assert_eq!(page.status, 503);
@@ -379,7 +379,7 @@ fn report_mode_sends_no_one_to_sign_in() {
     w.configure(&host, doc.to_string().as_bytes()).unwrap();
     let step = w.on_request_headers(&host, 1, request("/", &[("sec-fetch-mode", "navigate")]));
     assert!(
-        matches!(step, Step::Decided(Decision::Allow(ref a)) if a.would_deny.is_some()),
+        matches!(step, Step::Decided(Verdict::Allow(ref a)) if a.would_deny.is_some()),
         "{step:?}"
     );
 }

@@ -1,0 +1,199 @@
+//! The driver's [`Effects`] over the ABI, for one stream inside one of its hooks: headers read
+//! and edited, the local reply (a gRPC one trailers-only, as Envoy's own), going on, the
+//! scheduler that wakes a held stream, and the bodies Envoy holds (buffered and just received).
+
+use super::abi::*;
+use super::envoy::{add_header, header, module_headers, set_header};
+use super::stream::Stream;
+use authgate::capabilities::LogLevel;
+use authgate::driver::{Effects, Flow, Side};
+use authgate::reply::Reply;
+
+/// One stream's effects; `stream` is `None` in a hook whose stream could not be had (then it
+/// cannot wait).
+pub struct Fx<'a> {
+    pub filter: EnvoyPtr,
+    pub stream: Option<&'a Stream>,
+}
+
+/// The driver's flow as a header hook's status.
+pub fn headers_status(flow: Flow) -> u32 {
+    match flow {
+        Flow::Continue => HEADERS_CONTINUE,
+        Flow::Stop | Flow::Buffer => HEADERS_STOP_ITERATION,
+    }
+}
+
+/// The driver's flow as a body hook's status.
+pub fn body_status(flow: Flow) -> u32 {
+    match flow {
+        Flow::Continue => BODY_CONTINUE,
+        Flow::Stop => BODY_STOP_ITERATION_NO_BUFFER,
+        Flow::Buffer => BODY_STOP_ITERATION_AND_BUFFER,
+    }
+}
+
+/// The driver's flow as a trailers hook's status.
+pub fn trailers_status(flow: Flow) -> u32 {
+    match flow {
+        Flow::Continue => TRAILERS_CONTINUE,
+        Flow::Stop | Flow::Buffer => TRAILERS_STOP_ITERATION,
+    }
+}
+
+impl Effects for Fx<'_> {
+    fn request_header(&self, name: &str) -> Option<String> {
+        header(self.filter, HDR_REQUEST, name)
+    }
+
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) -> bool {
+        set_header(self.filter, HDR_REQUEST, name, value)
+    }
+
+    fn response_header(&self, name: &str) -> Option<String> {
+        header(self.filter, HDR_RESPONSE, name)
+    }
+
+    fn add_response_header(&mut self, name: &str, value: &str) -> bool {
+        add_header(self.filter, HDR_RESPONSE, name, value)
+    }
+
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) -> bool {
+        set_header(self.filter, HDR_RESPONSE, name, value)
+    }
+
+    fn send(&mut self, reply: &Reply) {
+        send(self.filter, reply)
+    }
+
+    fn resume(&mut self) {
+        // SAFETY: the stream's pointer during one of its hooks.
+        unsafe { envoy_dynamic_module_callback_http_filter_continue_decoding(self.filter) };
+    }
+
+    fn wait(&mut self) -> bool {
+        self.stream.is_some_and(Stream::wakeable)
+    }
+
+    fn body_size(&self, side: Side) -> usize {
+        parts(self.filter, side)
+            .into_iter()
+            // SAFETY: the stream's pointer during its hook.
+            .map(|k| unsafe { envoy_dynamic_module_callback_http_get_body_size(self.filter, k) })
+            .sum()
+    }
+
+    fn body(&self, side: Side) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for kind in parts(self.filter, side) {
+            // SAFETY: the stream's pointer during its hook; the array sized as Envoy said, read
+            // before the hook returns.
+            unsafe {
+                let n = envoy_dynamic_module_callback_http_get_body_chunks_size(self.filter, kind);
+                let mut chunks = vec![EnvoyBuffer::NULL; n];
+                if n > 0
+                    && envoy_dynamic_module_callback_http_get_body_chunks(
+                        self.filter,
+                        kind,
+                        chunks.as_mut_ptr(),
+                    )
+                {
+                    for c in &chunks {
+                        out.extend_from_slice(c.as_bytes());
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+
+    /// In a body hook the new bytes are the received body; in a trailers hook there is none,
+    /// and they go to the buffer.
+    fn replace_body(&mut self, side: Side, _held: usize, bytes: &[u8]) -> bool {
+        let (received, buffered) = match side {
+            Side::Request => (BODY_RECEIVED_REQUEST, BODY_BUFFERED_REQUEST),
+            Side::Response => (BODY_RECEIVED_RESPONSE, BODY_BUFFERED_RESPONSE),
+        };
+        let kinds = parts(self.filter, side);
+        // SAFETY: the stream's pointer during its hook; our buffer, for the call. A body that
+        // is absent says false to drain, and has nothing to drain.
+        unsafe {
+            for k in kinds {
+                envoy_dynamic_module_callback_http_drain_body(self.filter, k, usize::MAX);
+            }
+            envoy_dynamic_module_callback_http_append_body(
+                self.filter,
+                received,
+                ModuleBuffer::from(bytes),
+            ) || envoy_dynamic_module_callback_http_append_body(
+                self.filter,
+                buffered,
+                ModuleBuffer::from(bytes),
+            )
+        }
+    }
+
+    fn log(&self, level: LogLevel, line: &str) {
+        super::host::log(level, line);
+    }
+}
+
+/// Which of one direction's buffered and received bodies hold distinct bytes: what it
+/// buffered, then what just arrived (unless what arrived is the buffer, handed on by a filter
+/// before this one).
+fn parts(filter: EnvoyPtr, side: Side) -> Vec<u32> {
+    // SAFETY: the stream's pointer during its hook.
+    let (same, buffered, received) = unsafe {
+        match side {
+            Side::Request => (
+                envoy_dynamic_module_callback_http_received_buffered_request_body(filter),
+                BODY_BUFFERED_REQUEST,
+                BODY_RECEIVED_REQUEST,
+            ),
+            Side::Response => (
+                envoy_dynamic_module_callback_http_received_buffered_response_body(filter),
+                BODY_BUFFERED_RESPONSE,
+                BODY_RECEIVED_RESPONSE,
+            ),
+        }
+    };
+    match same {
+        true => vec![received],
+        false => vec![buffered, received],
+    }
+}
+
+/// Sends a local reply. A gRPC one goes trailers-only, as Envoy's own gRPC local replies do.
+fn send(filter: EnvoyPtr, r: &Reply) {
+    let code;
+    let mut pairs: Vec<(&str, &str)> = r
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (status, body) = match &r.grpc {
+        Some(g) => {
+            code = g.code.to_string();
+            pairs.retain(|(k, _)| *k != "content-type");
+            pairs.extend([
+                ("content-type", "application/grpc"),
+                ("grpc-status", code.as_str()),
+                ("grpc-message", g.message.as_str()),
+            ]);
+            (200, &[][..])
+        }
+        None => (u32::from(r.status), r.body.as_bytes()),
+    };
+    let mut raw = module_headers(&pairs);
+    // SAFETY: our buffers, valid for the call.
+    unsafe {
+        envoy_dynamic_module_callback_http_send_response(
+            filter,
+            status,
+            raw.as_mut_ptr(),
+            raw.len(),
+            ModuleBuffer::from(body),
+            ModuleBuffer::from(b"authgate"),
+        );
+    }
+}
