@@ -333,6 +333,15 @@ def native_rows(rows):
             continue
         env = filt["typed_config"]["config"]["vm_config"].get("environment_variables", {}).get("key_values")
         out.append((name.replace("authgate ", "native ", 1), group, native(config_of(filt), env), headers, status))
+    # One Envoy holding several configurations (a listener or route of its own each, as Envoy
+    # Gateway writes them): a chain of 4 and of 8 filters, each with its own configuration. The
+    # cost per filter must not depend on how many there are (chain_targets).
+    key, jwt, rs = config_of(AG_KEY), config_of(AG_JWT), token("RS256")
+    for n in (4, 8):
+        out += [(f"native api_key valid, {n} configurations in a chain", "chain",
+                 [native({**key, "realm": f"chain-{i}"}) for i in range(n)], [("x-api-key", "k-1")], 200),
+                (f"native jwt RS256 reused token, {n} configurations in a chain", "chain",
+                 [native({**jwt, "realm": f"chain-{i}"}) for i in range(n)], bearer(rs), 200)]
     return out
 
 
@@ -640,8 +649,9 @@ def targets(rows):
 
 
 def native_targets(by):
-    """Issue 26's targets for the native module: CPU within 1.2x of jwt_authn for the same job;
-    for api_key_auth and basic_auth, within 0.5 µs of the native floor."""
+    """Issue 36's targets for the native module: CPU within 1.2x of jwt_authn for the same job;
+    api_key and basic within 1 µs of the native floor (a dynamic module that reads one header);
+    and a filter's cost the same whether the Envoy holds 4 configurations or 8."""
     out = []
     for alg in ("RS256", "ES256"):
         for job, theirs in (("fresh tokens", f"jwt_authn {alg} fresh tokens"),
@@ -657,7 +667,15 @@ def native_targets(by):
         if n and f:
             over = n["cpu_us_added"] - f["cpu_us_added"]
             out.append(f"{name}: CPU {n['cpu_us_added']} vs the native floor {f['cpu_us_added']} µs/req = "
-                       f"+{over:.2f} µs (target <= 0.5 µs: {'met' if over <= 0.5 else 'missed'})")
+                       f"+{over:.2f} µs (target <= 1 µs: {'met' if over <= 1 else 'missed'})")
+    for what in ("api_key valid", "jwt RS256 reused token"):
+        four = by.get(f"native {what}, 4 configurations in a chain")
+        eight = by.get(f"native {what}, 8 configurations in a chain")
+        if four and eight and four["cpu_us_added"] > 0:
+            per4, per8 = four["cpu_us_added"] / 4, eight["cpu_us_added"] / 8
+            ratio = per8 / per4
+            out.append(f"native {what}: CPU per filter with 8 configurations {per8:.1f} vs with 4 {per4:.1f} "
+                       f"µs/req = {ratio:.2f}x (target <= 1.2x: {'met' if ratio <= 1.2 else 'missed'})")
     return out
 
 

@@ -56,7 +56,7 @@ fn main() {
         {"kty": "EC", "crv": "P-256", "kid": "p256", "x": B64.encode(&point.as_bytes()[1..33]), "y": B64.encode(&point.as_bytes()[33..])},
         {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": B64.encode(ed_key.pk.as_ref())},
     ]});
-    let raw: RawJwt = authgate::config::raw::section(
+    let raw: RawJwt = authgate::schema::section(
         "",
         json!({
             "issuer": "https://idp", "audiences": ["orders"], "local_jwks": jwks,

@@ -4,9 +4,24 @@
 //! `implies` lists what a scope implies (followed transitively), `separator` makes `files`
 //! imply every `files<separator>...`.
 
-use crate::config::fields::is_scope_token;
-use crate::config::raw::RawScopeHierarchy;
 use crate::error::ConfigError;
+use crate::schema::decode::raw_struct;
+use crate::schema::fields::is_scope_token;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+raw_struct! {
+    /// Top-level `scope_hierarchy`: broader scopes that imply narrower ones (MCP 2026-07-28).
+    #[derive(Debug)]
+    pub struct RawScopeHierarchy {
+        /// A held scope implies each listed one (and what those imply in turn): scope to a
+        /// list of scopes, read by [`crate::scopes`] (a map of lists here would be one more
+        /// generic reader in the module for one field).
+        pub implies: Option<BTreeMap<String, Value>>,
+        /// A held scope `s` implies every `s<separator>...` (`files` implies `files:read`).
+        pub separator: Option<String>,
+    }
+}
 
 /// A compiled `scope_hierarchy`; the default implies nothing.
 #[derive(Debug, Clone, Default)]

@@ -111,8 +111,7 @@ fn compile(text: &str, audiences: Option<&Value>, skew: u64) -> Result<JwtProvid
     if let Some(a) = audiences {
         raw["audiences"] = a.clone();
     }
-    let raw: RawJwt =
-        authgate::config::raw::section("", raw).map_err(|e| format!("RawJwt: {e}"))?;
+    let raw: RawJwt = authgate::schema::section("", raw).map_err(|e| format!("RawJwt: {e}"))?;
     let setup = Setup {
         name: "p",
         secret: [7; 32],

@@ -146,7 +146,7 @@ fn explain(args: &[String]) -> Result<i32, String> {
 }
 
 /// The operating system's randomness, as Envoy gives the filter WASI `random_get`.
-fn random() -> authgate::providers::Random {
+fn random() -> authgate::capabilities::Random {
     std::rc::Rc::new(|out: &mut [u8]| getrandom::fill(out).is_ok())
 }
 

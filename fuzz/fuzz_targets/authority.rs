@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 
 thread_local! {
     static RESOURCE: authgate::resource::Resource = authgate::resource::Resource::compile(
-        &authgate::config::raw::section("", serde_json::json!({
+        &authgate::schema::section("", serde_json::json!({
             "id": "https://api.example.com/mcp", "authorization_servers": ["https://as.example.com"]
         })).unwrap(),
         &["header"],

@@ -2,7 +2,8 @@
 //! the callback's query and the return address. Nothing here may panic, a value that opens
 //! must be one this key sealed, and a return address never leaves the site.
 #![no_main]
-use authgate::providers::oidc::flow::{return_address, Callback};
+use authgate::providers::oidc::flow::Callback;
+use authgate::session::return_address;
 use authgate::session::{cookies, payload, seal::Sealer};
 use libfuzzer_sys::fuzz_target;
 

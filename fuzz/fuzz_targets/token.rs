@@ -12,7 +12,7 @@ thread_local! {
 fn provider() -> JwtProvider {
     {
         let jwks = include_str!("../../demo/jwks.json");
-        let raw: RawJwt = authgate::config::raw::section("", serde_json::json!({
+        let raw: RawJwt = authgate::schema::section("", serde_json::json!({
             "issuer": "https://idp.demo", "audiences": ["orders"], "local_jwks": jwks,
             "claim_to_headers": [{"claim_name": "sub", "header_name": "x-sub"}, {"claim_name": "a.b", "header_name": "x-ab"}],
         }))

@@ -72,7 +72,7 @@ impl Binding {
         field: &str,
         raw: RawBinding,
         (signatures, secret): (Option<Rc<dyn HostSignatures>>, [u8; 32]),
-        env: crate::providers::Env,
+        env: crate::capabilities::Env,
     ) -> Result<Self, ConfigError> {
         let at = |f: &str| format!("{field}.{f}");
         let dpop_mode = mode(&at("dpop"), raw.dpop)?;

@@ -6,8 +6,8 @@
 //! each other's. Secrets rotate as session keys do: several may be configured, the first
 //! signs, every one is accepted.
 
-use crate::config::decode::raw_struct;
 use crate::error::ConfigError;
+use crate::schema::decode::raw_struct;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hkdf::Hkdf;
@@ -41,10 +41,10 @@ const MIN_SECRET: usize = 32;
 pub fn compile(
     at: &str,
     raw: &RawDpopNonce,
-    env: crate::providers::Env,
+    env: crate::capabilities::Env,
 ) -> Result<Nonces, ConfigError> {
     let at_secret = format!("{at}.secret_env");
-    let secrets = crate::providers::client_secret::key_list(
+    let secrets = crate::capabilities::secrets::key_list(
         env,
         &at_secret,
         (&raw.secret_env, "secret", MIN_SECRET),

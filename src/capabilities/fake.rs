@@ -185,7 +185,7 @@ impl Host for FakeHost {
         env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
     }
 
-    fn random(&self) -> Option<crate::providers::Random> {
+    fn random(&self) -> Option<crate::capabilities::Random> {
         // Scripted: a counter, so tests can predict `state` and `nonce`.
         let n = std::rc::Rc::new(std::cell::Cell::new(0u8));
         Some(std::rc::Rc::new(move |out: &mut [u8]| {

@@ -7,6 +7,9 @@
 #[cfg(test)]
 pub mod fake;
 pub mod memory;
+pub mod secrets;
+
+use std::rc::Rc;
 
 /// Severity of a log line, as the proxy's logger understands it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,6 +75,13 @@ impl Callout<'_> {
     }
 }
 
+/// Fills a buffer with unpredictable bytes from the host (WASI `random_get`); `false` when the
+/// host could not, which callers treat as a failure (never as zeros).
+pub type Random = Rc<dyn Fn(&mut [u8]) -> bool>;
+
+/// Reads one of the Wasm VM's environment variables.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// The proxy, as the core sees it. Every method fails closed: a host error reads as "absent",
 /// "not written" or "not dispatched", never as success.
 pub trait Host {
@@ -107,6 +117,13 @@ pub trait Host {
     /// Writes a log line.
     fn log(&self, level: LogLevel, line: &str);
 
+    /// Whether counters reach the host at each decision rather than on the tick: a host whose
+    /// tick runs only inside requests (the native module) would otherwise keep a quiet
+    /// moment's counts until the next request.
+    fn counts_each_decision(&self) -> bool {
+        false
+    }
+
     /// The current request's downstream address (`ip:port`), or empty when unknown.
     fn client_address(&self) -> String;
 
@@ -115,7 +132,7 @@ pub trait Host {
 
     /// The host's randomness for values a browser carries (`state`, `nonce`), if it has one:
     /// asked once at configure, used on requests.
-    fn random(&self) -> Option<crate::providers::Random> {
+    fn random(&self) -> Option<Random> {
         None
     }
 

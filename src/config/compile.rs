@@ -2,8 +2,6 @@
 //! [`Config`] the engine runs on. Every refusal names the field and the reason.
 
 use super::compile_rules::{challenges, compile_rule};
-use super::decode::Decode;
-use super::fields;
 use super::protobuf_struct;
 use super::raw::RawConfig;
 use super::{AuditLevel, Config, Mode, NamedProvider};
@@ -14,6 +12,8 @@ use crate::providers::{registry, Env, Random, Setup};
 use crate::reply::ResponseSettings;
 use crate::resource::set::Resources;
 use crate::rules::{PathMatch, Requirement, Rule};
+use crate::schema::decode::Decode;
+use crate::schema::fields;
 use crate::throttle::Throttle;
 use std::rc::Rc;
 

@@ -1,13 +1,13 @@
 //! Phase two for `rules[]`: each rule's match, requirement and scopes checked against the
 //! providers, its challenges built. Every refusal names its field.
 
-use super::fields;
 use super::raw::RawRule;
 use super::NamedProvider;
 use crate::conditions::Condition;
 use crate::error::ConfigError;
 use crate::reply::Challenge;
 use crate::rules::{PathMatch, Requirement, Rule};
+use crate::schema::fields;
 use serde_json::Value;
 
 pub(super) fn compile_rule(

@@ -5,8 +5,6 @@
 mod compile;
 mod compile_match;
 mod compile_rules;
-pub mod decode;
-pub mod fields;
 mod protobuf_struct;
 pub mod raw;
 

@@ -1,9 +1,11 @@
 //! The configuration exactly as users write it: structs that refuse unknown fields, read by
-//! [`super::decode`].
+//! [`crate::schema::decode`].
 //! Nothing here is checked beyond its JSON shape; [`super::compile`] does the rest.
 
-use crate::config::decode::{raw_struct, Decode};
-use crate::error::ConfigError;
+pub use crate::reply::RawResponse;
+pub use crate::resource::RawResource;
+use crate::schema::decode::raw_struct;
+pub use crate::scopes::RawScopeHierarchy;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -52,23 +54,6 @@ raw_struct! {
 }
 
 raw_struct! {
-    /// `resource` (RFC 9728 §2).
-    #[derive(Debug)]
-    pub struct RawResource {
-        /// The resource identifier: an absolute https URL without query or fragment.
-        pub id: String,
-        /// Issuer URLs of the authorization servers that issue tokens for it.
-        pub authorization_servers: Vec<String>,
-        /// Scopes the resource advertises.
-        pub scopes_supported: Option<Vec<String>>,
-        /// A name for people.
-        pub resource_name: Option<String>,
-        /// A documentation URL for people.
-        pub resource_documentation: Option<String>,
-    }
-}
-
-raw_struct! {
     /// `throttle`.
     #[derive(Debug)]
     pub struct RawThrottle {
@@ -77,25 +62,6 @@ raw_struct! {
         /// The window, in seconds.
         pub window_seconds: u64,
     }
-}
-
-raw_struct! {
-    /// `response`: how replies read.
-    #[derive(Debug)]
-    pub struct RawResponse {
-        /// Used as the problem `type` and linked from replies.
-        pub docs_url: Option<String>,
-        /// Per-reason `detail` text, keyed by error code.
-        pub detail: Option<BTreeMap<String, String>>,
-        /// Static members added to every problem body.
-        pub extra: Option<serde_json::Map<String, Value>>,
-    }
-}
-
-/// Reads the section at JSON path `at`; an error names `at` followed by the path inside the
-/// section.
-pub fn section<T: Decode>(at: &str, value: Value) -> Result<T, ConfigError> {
-    T::decode(&value, at)
 }
 
 raw_struct! {
@@ -160,19 +126,6 @@ raw_struct! {
         /// Keep in lists what the caller could use after a step-up (its only refusal is a
         /// 403 `insufficient_scope`), so an agent learns the tool exists (default false).
         pub show_step_up: Option<bool>,
-    }
-}
-
-raw_struct! {
-    /// Top-level `scope_hierarchy`: broader scopes that imply narrower ones (MCP 2026-07-28).
-    #[derive(Debug)]
-    pub struct RawScopeHierarchy {
-        /// A held scope implies each listed one (and what those imply in turn): scope to a
-        /// list of scopes, read by [`crate::scopes`] (a map of lists here would be one more
-        /// generic reader in the module for one field).
-        pub implies: Option<BTreeMap<String, Value>>,
-        /// A held scope `s` implies every `s<separator>...` (`files` implies `files:read`).
-        pub separator: Option<String>,
     }
 }
 

@@ -148,7 +148,7 @@ pub fn ecdsa_signature(raw: &[u8], coordinate: usize) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::jwt::jwks::b64url;
+    use crate::jose::jwks::b64url;
     use crate::providers::jwt::rfc_vectors::{A2_RSA_N, A3_EC_X, A3_EC_Y, A3_JWS};
     use sha2::{Digest, Sha256};
 

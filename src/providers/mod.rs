@@ -132,12 +132,7 @@ pub struct Setup<'a> {
     pub random: Option<Random>,
 }
 
-/// Fills a buffer with unpredictable bytes from the host (WASI `random_get`); `false` when the
-/// host could not, which callers treat as a failure (never as zeros).
-pub type Random = Rc<dyn Fn(&mut [u8]) -> bool>;
-
-/// Reads one of the Wasm VM's environment variables.
-pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+pub use crate::capabilities::{Env, Random};
 
 fn no_variable(_: &str) -> Option<String> {
     None

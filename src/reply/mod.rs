@@ -10,7 +10,7 @@ mod settings;
 pub use challenge::{Challenge, Scheme};
 pub use grpc::{is_grpc, GrpcReply};
 pub use html::prefers_html;
-pub use settings::{ResponseSettings, CODES};
+pub use settings::{RawResponse, ResponseSettings, CODES};
 
 use crate::error::Denial;
 use crate::json;

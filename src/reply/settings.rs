@@ -2,11 +2,25 @@
 //! `detail` text, and static members added to every problem body. Checked and rendered once
 //! at configure time.
 
-use crate::config::fields;
-use crate::config::raw::RawResponse;
 use crate::error::ConfigError;
 use crate::json;
+use crate::schema::decode::raw_struct;
+use crate::schema::fields;
+use serde_json::Value;
 use std::collections::BTreeMap;
+
+raw_struct! {
+    /// `response`: how replies read.
+    #[derive(Debug)]
+    pub struct RawResponse {
+        /// Used as the problem `type` and linked from replies.
+        pub docs_url: Option<String>,
+        /// Per-reason `detail` text, keyed by error code.
+        pub detail: Option<BTreeMap<String, String>>,
+        /// Static members added to every problem body.
+        pub extra: Option<serde_json::Map<String, Value>>,
+    }
+}
 
 /// The error codes `response.detail` may name.
 pub const CODES: [&str; 11] = crate::error::Denial::CODES;

@@ -186,7 +186,7 @@ fn request_id_is_escaped_and_cut() {
 
 #[test]
 fn response_settings_shape_the_body() {
-    let raw: crate::config::raw::RawResponse = crate::config::raw::section(
+    let raw: crate::config::raw::RawResponse = crate::schema::section(
         "",
         serde_json::json!({
             "docs_url": "https://docs.example/auth",
@@ -234,7 +234,7 @@ fn response_settings_refusals() {
             "response.extra.status",
         ),
     ] {
-        let raw: crate::config::raw::RawResponse = crate::config::raw::section("", json).unwrap();
+        let raw: crate::config::raw::RawResponse = crate::schema::section("", json).unwrap();
         assert_eq!(
             ResponseSettings::compile(Some(&raw)).unwrap_err().field,
             field

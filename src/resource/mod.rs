@@ -7,9 +7,26 @@
 
 pub mod set;
 
-use crate::config::raw::RawResource;
 use crate::error::ConfigError;
 use crate::reply::Reply;
+use crate::schema::decode::raw_struct;
+
+raw_struct! {
+    /// `resource` (RFC 9728 §2).
+    #[derive(Debug)]
+    pub struct RawResource {
+        /// The resource identifier: an absolute https URL without query or fragment.
+        pub id: String,
+        /// Issuer URLs of the authorization servers that issue tokens for it.
+        pub authorization_servers: Vec<String>,
+        /// Scopes the resource advertises.
+        pub scopes_supported: Option<Vec<String>>,
+        /// A name for people.
+        pub resource_name: Option<String>,
+        /// A documentation URL for people.
+        pub resource_documentation: Option<String>,
+    }
+}
 
 /// The well-known path prefix (RFC 9728 §3).
 pub const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
@@ -128,7 +145,7 @@ impl Resource {
         }
         let scopes = raw.scopes_supported.clone().unwrap_or_default();
         for (i, s) in scopes.iter().enumerate() {
-            if !crate::config::fields::is_scope_token(s) {
+            if !crate::schema::fields::is_scope_token(s) {
                 return Err(ConfigError::new(
                     format!("{at}.scopes_supported[{i}]"),
                     "is not a valid scope token (RFC 6749 §3.3)",

@@ -3,8 +3,8 @@
 //! resource it is under (the most specific one whose id covers it), and the resource its
 //! tokens must be for.
 
+use super::RawResource;
 use super::Resource;
-use crate::config::raw::RawResource;
 use crate::error::ConfigError;
 
 /// Every protected resource, in the configuration's order.

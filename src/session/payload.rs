@@ -101,7 +101,7 @@ impl Pending {
             state: text(&m, "state")?,
             nonce: text(&m, "nonce")?,
             verifier: text(&m, "cv")?,
-            return_to: crate::providers::oidc::flow::return_address(&text(&m, "to")?),
+            return_to: super::return_address(&text(&m, "to")?),
             expires,
         })
     }

@@ -14,7 +14,7 @@ fn debug_output_holds_no_secret() {
     }});
     let bytes = json.to_string();
     let raw: RawConfig =
-        crate::config::decode::Decode::decode(&serde_json::from_str(&bytes).unwrap(), "").unwrap();
+        crate::schema::decode::Decode::decode(&serde_json::from_str(&bytes).unwrap(), "").unwrap();
     let section = |name: &str| {
         let mut v = raw.providers[name].clone();
         v.as_object_mut().unwrap().remove("type");
@@ -22,11 +22,9 @@ fn debug_output_holds_no_secret() {
     };
     let parsed = format!(
         "{:?} {:?} {:?}",
-        crate::config::raw::section::<crate::providers::basic::RawBasic>("b", section("b"))
-            .unwrap(),
-        crate::config::raw::section::<crate::providers::api_key::RawApiKey>("k", section("k"))
-            .unwrap(),
-        crate::config::raw::section::<crate::providers::jwt::RawJwt>("j", section("j")).unwrap(),
+        crate::schema::section::<crate::providers::basic::RawBasic>("b", section("b")).unwrap(),
+        crate::schema::section::<crate::providers::api_key::RawApiKey>("k", section("k")).unwrap(),
+        crate::schema::section::<crate::providers::jwt::RawJwt>("j", section("j")).unwrap(),
     );
     let config = compile(bytes.as_bytes(), [0; 32]).unwrap();
     let k_digest: String = {
@@ -131,7 +129,7 @@ fn sign_ins_that_would_collide_are_refused() {
         "SECRET" => Some("s".to_string()),
         _ => None,
     };
-    let random: crate::providers::Random = std::rc::Rc::new(|b: &mut [u8]| {
+    let random: crate::capabilities::Random = std::rc::Rc::new(|b: &mut [u8]| {
         b.fill(1);
         true
     });

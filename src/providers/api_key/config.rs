@@ -1,6 +1,6 @@
 //! The `api_key` provider's configuration section exactly as users write it.
 
-use crate::config::decode::raw_struct;
+use crate::schema::decode::raw_struct;
 
 raw_struct! {
     /// `type: api_key`.

@@ -1,6 +1,6 @@
 //! The `basic` provider's configuration section exactly as users write it.
 
-use crate::config::decode::raw_struct;
+use crate::schema::decode::raw_struct;
 
 raw_struct! {
     /// `type: basic`. Its `Debug` leaves the htpasswd text out.

@@ -2,8 +2,8 @@
 //! token service is and how authgate authenticates to it (RFC 7662 §2.1), how long answers are
 //! kept, and the `jwt` provider's fields for where tokens are and what their claims must say.
 
-use crate::config::decode::raw_struct;
 use crate::providers::jwt::{RawClaimToHeader, RawJwtHeader};
+use crate::schema::decode::raw_struct;
 
 raw_struct! {
     /// `type: introspection`. Its `Debug` leaves the secret out.

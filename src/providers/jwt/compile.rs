@@ -7,10 +7,10 @@ use super::jwks;
 use super::remote::RemoteJwks;
 use super::{extractor, forward};
 use super::{JwtProvider, RawJwt, CACHE_CAPACITY};
-use crate::config::fields;
 use crate::error::ConfigError;
 use crate::json;
 use crate::providers::Setup;
+use crate::schema::fields;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 

@@ -1,7 +1,7 @@
 //! The `jwt` provider's configuration section exactly as users write it (field names follow
 //! Envoy's jwt_authn `JwtProvider`).
 
-use crate::config::decode::raw_struct;
+use crate::schema::decode::raw_struct;
 use serde_json::Value;
 
 raw_struct! {

@@ -4,10 +4,10 @@
 
 use super::RawJwtHeader;
 use crate::authorization::Authorization;
-use crate::config::fields;
 use crate::error::ConfigError;
 use crate::providers::{locate, Found};
 use crate::request::Request;
+use crate::schema::fields;
 
 /// How a header value introduces the token.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 //! is never written into a header.
 
 use super::RawClaimToHeader;
-use crate::config::fields;
 use crate::error::ConfigError;
+use crate::schema::fields;
 use serde_json::{Map, Value};
 
 /// `claim_to_headers` of provider `field` as `(claim path, header)` pairs.

@@ -3,7 +3,6 @@
 //! One concept per file: [`alg`], [`jwks`], [`es384`], [`verifier`], [`token`], [`claims`],
 //! [`extractor`], [`forward`], [`remote`], [`cache`].
 
-pub mod alg;
 pub mod cache;
 pub mod claims;
 mod compile;
@@ -12,17 +11,16 @@ mod config;
 pub mod es384;
 pub mod extractor;
 pub mod forward;
-pub mod jwks;
 pub mod remote;
 #[cfg(any(test, feature = "test-vectors"))]
 pub mod rfc_vectors;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod token;
-pub mod verifier;
-pub mod x509;
 
 pub use self::config::{RawClaimToHeader, RawDiscovery, RawJwt, RawJwtHeader, RawRemoteJwks};
+pub use crate::crypto::alg;
+pub use crate::jose::{jwks, verifier, x509};
 
 use self::alg::Alg;
 use self::cache::{TokenCache, Verdict};
@@ -33,11 +31,11 @@ use self::remote::RemoteJwks;
 use super::{locate, Accepted, CacheUse, Found, HeaderEdits, Need, Provider, Rejection, Setup};
 use crate::authorization::Authorization;
 use crate::binding::Binding;
-use crate::config::raw::section;
 use crate::crypto::HostSignatures;
 use crate::error::{ConfigError, Denial};
 use crate::reply::{Challenge, Scheme};
 use crate::request::Request;
+use crate::schema::section;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;

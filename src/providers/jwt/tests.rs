@@ -26,7 +26,7 @@ const SETUP: Setup = Setup {
 };
 
 fn provider(config: Value) -> JwtProvider {
-    let raw: RawJwt = crate::config::raw::section("", config).unwrap();
+    let raw: RawJwt = crate::schema::section("", config).unwrap();
     JwtProvider::compile(&SETUP, &raw).unwrap()
 }
 
@@ -157,7 +157,7 @@ fn config_refusals() {
         ),
     ];
     for (name, config, want) in cases {
-        let raw: RawJwt = crate::config::raw::section("", config).unwrap();
+        let raw: RawJwt = crate::schema::section("", config).unwrap();
         let err = JwtProvider::compile(&SETUP, &raw).unwrap_err();
         assert!(err.reason.contains(want), "{name}: {err}");
     }
@@ -170,7 +170,7 @@ fn local_jwks_as_a_string_and_weak_rsa() {
     let p = provider(json!({"local_jwks": jwks}));
     assert!(verify(&p, A3_JWS, RFC_NOW).is_ok());
     let short_n = B64.encode([0xffu8; 128]);
-    let raw: RawJwt = crate::config::raw::section(
+    let raw: RawJwt = crate::schema::section(
         "",
         json!({"local_jwks": {"keys": [{"kty": "RSA", "n": short_n, "e": "AQAB"}]}}),
     )
@@ -213,7 +213,7 @@ fn unsupported_keys_are_skipped_with_a_warning() {
     );
     assert!(w[4].contains("unsupported `alg` \"RSA-OAEP-256\""), "{w:?}");
     // Only unusable keys: refused, naming the first.
-    let raw: RawJwt = crate::config::raw::section(
+    let raw: RawJwt = crate::schema::section(
         "",
         json!({"local_jwks": {"keys": [
         {"kty": "OKP", "crv": "X25519", "x": B64.encode([9u8; 32])}]}}),
@@ -246,7 +246,7 @@ fn with_host(config: Value, answer: bool) -> (JwtProvider, std::rc::Rc<Recording
         answer,
         asked: Default::default(),
     });
-    let raw: RawJwt = crate::config::raw::section("", config).unwrap();
+    let raw: RawJwt = crate::schema::section("", config).unwrap();
     let setup = Setup {
         signatures: Some(host.clone()),
         ..SETUP
@@ -352,7 +352,7 @@ fn es512_by_the_host_only() {
         &[0x30, 0x81, 0x8a],
         "long-form DER length"
     );
-    let raw: RawJwt = crate::config::raw::section(
+    let raw: RawJwt = crate::schema::section(
         "",
         json!({"local_jwks": {"keys": [p521_key(false), {"kty": "oct", "k": A1_HMAC_K}]}}),
     )
@@ -364,7 +364,7 @@ fn es512_by_the_host_only() {
         no_host.warnings()
     );
     let off: RawJwt =
-        crate::config::raw::section("", json!({"local_jwks": {"keys": [p521_key(true)]}})).unwrap();
+        crate::schema::section("", json!({"local_jwks": {"keys": [p521_key(true)]}})).unwrap();
     let setup = Setup {
         signatures: Some(host.clone()),
         ..SETUP

@@ -1,8 +1,8 @@
 //! The `oidc` provider's configuration section exactly as users write it (OpenID Connect
 //! sign-in for browsers: authorization code flow with PKCE, sessions in sealed cookies).
 
-use crate::config::decode::raw_struct;
 use crate::providers::jwt::{RawClaimToHeader, RawDiscovery};
+use crate::schema::decode::raw_struct;
 
 raw_struct! {
     /// `type: oidc`. Its `Debug` leaves the client secret out.

@@ -8,13 +8,13 @@ use super::config::RawOidc;
 use super::settings::Settings;
 use super::{logout, session_check, signin};
 use crate::authorization::Authorization;
-use crate::config::raw::section;
 use crate::error::ConfigError;
 use crate::providers::jwt::remote::{member_url, RemoteJwks};
 use crate::providers::jwt::{forward, JwtProvider, RawJwt};
 use crate::providers::{Accepted, Found, Need, Provider, Rejection, Setup};
 use crate::reply::{Challenge, Reply, Scheme};
 use crate::request::Request;
+use crate::schema::section;
 use serde_json::Value;
 
 /// A compiled `oidc` provider.

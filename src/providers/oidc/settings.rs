@@ -3,11 +3,11 @@
 //! collide) is refused at load rather than discovered by the first person signing in.
 
 use super::config::RawOidc;
-use crate::config::fields;
 use crate::error::ConfigError;
 use crate::providers::client_secret;
 use crate::providers::introspection::endpoint::{AuthMethod, Secret};
 use crate::providers::Setup;
+use crate::schema::fields;
 use crate::session::seal::{OpenError, Sealer, MIN_SECRET_LEN, NONCE_LEN};
 
 /// How the client authenticates at the token endpoint.
@@ -51,7 +51,7 @@ pub struct Settings {
     /// Leeway for the ID token's times.
     pub clock_skew: u64,
     /// The host's randomness, for `state`, `nonce`, verifiers and cookie nonces.
-    pub random: crate::providers::Random,
+    pub random: crate::capabilities::Random,
 }
 
 const DEFAULT_COOKIE: &str = "__Host-authgate";

@@ -3,12 +3,13 @@
 //! `nonce`, the PKCE verifier and where to return — goes with it in a short-lived sealed
 //! cookie. Nothing is stored on this side: any Envoy can finish the sign-in.
 
-use super::flow::{random_text, return_address, SignIn};
+use super::flow::{random_text, SignIn};
 use super::settings::Settings;
 use crate::reply::Reply;
 use crate::request::Request;
 use crate::session::cookies::{self, Attributes};
 use crate::session::payload::Pending;
+use crate::session::return_address;
 use crate::session::seal::NONCE_LEN;
 
 /// How long a sign-in may take, from the redirect to the callback.

@@ -45,7 +45,7 @@ pub fn compile_with_counter(extra: Value) -> Result<Settings, String> {
 
 pub fn compile_on(
     extra: Value,
-    random: Option<crate::providers::Random>,
+    random: Option<crate::capabilities::Random>,
 ) -> Result<Settings, String> {
     let mut v = json!({
         "issuer": "https://idp.example",
@@ -61,8 +61,7 @@ pub fn compile_on(
             v[k] = x.clone();
         }
     }
-    let raw: RawOidc =
-        crate::config::raw::section("providers.web", v).map_err(|e| e.to_string())?;
+    let raw: RawOidc = crate::schema::section("providers.web", v).map_err(|e| e.to_string())?;
     let setup = Setup {
         name: "web",
         secret: [0; 32],
@@ -363,7 +362,7 @@ fn a_rule_that_would_protect_a_sign_in_path_otherwise_is_refused() {
                     "client_id": "web", "auth_method": "none", "cookie_secrets_env": "COOKIE_KEYS"},
             "keys": {"type": "api_key", "credentials": [{"client": "c", "key": "k-1"}]}},
             "rules": rules});
-        let random: crate::providers::Random = std::rc::Rc::new(|b: &mut [u8]| {
+        let random: crate::capabilities::Random = std::rc::Rc::new(|b: &mut [u8]| {
             b.fill(1);
             true
         });

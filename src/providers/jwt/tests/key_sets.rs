@@ -103,7 +103,7 @@ fn dangerous_material_still_refuses_a_configured_set() {
     ];
     for (name, bad, says) in cases {
         let raw: RawJwt =
-            crate::config::raw::section("", json!({"local_jwks": {"keys": [good.clone(), bad]}}))
+            crate::schema::section("", json!({"local_jwks": {"keys": [good.clone(), bad]}}))
                 .unwrap();
         let err = JwtProvider::compile(&SETUP, &raw).unwrap_err();
         assert!(
@@ -127,8 +127,7 @@ fn an_alg_fixes_a_missing_curve() {
         if let Some(a) = alg {
             k["alg"] = json!(a);
         }
-        let raw: RawJwt =
-            crate::config::raw::section("", json!({"local_jwks": {"keys": [k]}})).unwrap();
+        let raw: RawJwt = crate::schema::section("", json!({"local_jwks": {"keys": [k]}})).unwrap();
         assert!(JwtProvider::compile(&SETUP, &raw).is_err(), "{alg:?}");
     }
     // An OKP key with no `crv`: `Ed25519` fixes it, polymorphic `EdDSA` does not.
@@ -136,7 +135,7 @@ fn an_alg_fixes_a_missing_curve() {
     let x = B64.encode(kp.pk.as_ref());
     let p = provider(json!({"local_jwks": {"keys": [{"kty": "OKP", "alg": "Ed25519", "x": x}]}}));
     assert!(verify(&p, &ed25519("Ed25519", &kp), NOW).is_ok());
-    let raw: RawJwt = crate::config::raw::section(
+    let raw: RawJwt = crate::schema::section(
         "",
         json!({"local_jwks": {"keys": [{"kty": "OKP", "alg": "EdDSA", "x": x}]}}),
     )
@@ -156,7 +155,7 @@ fn a_coordinate_without_its_leading_zero_is_padded_back() {
     // Padded, the point must still be on the curve: a dropped byte that was not zero is not.
     let mut wrong = x.clone();
     wrong[0] = 1;
-    let raw: RawJwt = crate::config::raw::section(
+    let raw: RawJwt = crate::schema::section(
         "",
         json!({"local_jwks": {"keys": [
         {"kty": "EC", "crv": "P-256", "x": B64.encode(&wrong[1..]), "y": B64.encode(&x)}]}}),

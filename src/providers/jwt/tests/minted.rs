@@ -371,7 +371,7 @@ fn es384_by_the_host_only() {
     }
     let keys = Keys::new();
     let token = keys.mint(Alg::Es384, json!({}), good_claims());
-    let raw: RawJwt = crate::config::raw::section(
+    let raw: RawJwt = crate::schema::section(
         "",
         json!({
         "issuer": "https://idp", "audiences": ["orders"], "local_jwks": keys.jwks()}),

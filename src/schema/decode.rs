@@ -234,21 +234,21 @@ macro_rules! raw_struct {
             $( $(#[$fmeta])* $fvis $field: $ty ),*
         }
 
-        impl $crate::config::decode::Decode for $name {
+        impl $crate::schema::decode::Decode for $name {
             fn decode(
                 v: &serde_json::Value,
                 at: &str,
             ) -> Result<Self, $crate::error::ConfigError> {
                 const FIELDS: &[&str] = &[
-                    $( $crate::config::decode::key(stringify!($field), &[$($key)?]) ),*
+                    $( $crate::schema::decode::key(stringify!($field), &[$($key)?]) ),*
                 ];
-                let map = $crate::config::decode::object(v, at, FIELDS)?;
+                let map = $crate::schema::decode::object(v, at, FIELDS)?;
                 let mut first = None;
                 let read = $name {
-                    $( $field: $crate::config::decode::field(
+                    $( $field: $crate::schema::decode::field(
                         map,
                         at,
-                        $crate::config::decode::key(stringify!($field), &[$($key)?]),
+                        $crate::schema::decode::key(stringify!($field), &[$($key)?]),
                         &mut first,
                     ) ),*
                 };

@@ -3,7 +3,7 @@
 //! Private key material, encryption keys and weak keys are never loaded. Key sets are read as
 //! issuers publish them: a member that cannot be used is skipped, never the whole set.
 
-use super::alg::{Alg, KeyKind};
+use crate::crypto::alg::{Alg, KeyKind};
 use crate::crypto::der;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;

@@ -1,8 +1,8 @@
 //! Signature verification: one match from (algorithm, key) to the jwt-compact algorithm that
 //! checks it. A key of the wrong kind never reaches a verifier: the match has no arm for it.
 
-use super::alg::Alg;
 use super::jwks::{Jwk, KeyMaterial};
+use crate::crypto::alg::Alg;
 use crate::crypto::HostSignatures;
 use jwt_compact::alg::{
     Ed25519, Es256, Es256k, Hs256, Hs256Key, Hs384, Hs384Key, Hs512, Hs512Key, Rsa,
