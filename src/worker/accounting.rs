@@ -26,6 +26,9 @@ pub struct Counters {
     catalog: Catalog,
     ids: Vec<Option<u32>>,
     pending: RefCell<Vec<u64>>,
+    /// The counters with a pending count, so a flush visits those, not the whole catalogue
+    /// (the native module flushes after every decision).
+    touched: RefCell<Vec<usize>>,
 }
 
 impl Counters {
@@ -38,6 +41,7 @@ impl Counters {
             .collect();
         Counters {
             pending: RefCell::new(vec![0; ids.len()]),
+            touched: RefCell::new(Vec::new()),
             ids,
             catalog,
         }
@@ -51,15 +55,19 @@ impl Counters {
     /// Counts `by` on counter `i`, to be handed over at the next flush.
     pub fn add(&self, i: usize, by: u64) {
         if let Some(n) = self.pending.borrow_mut().get_mut(i) {
+            if *n == 0 && by > 0 {
+                self.touched.borrow_mut().push(i);
+            }
             *n += by;
         }
     }
 
     /// Hands the pending counts to the host.
     pub fn flush(&self, host: &dyn Host) {
-        for (i, n) in self.pending.borrow_mut().iter_mut().enumerate() {
-            if *n > 0 {
-                if let Some(Some(id)) = self.ids.get(i) {
+        let mut pending = self.pending.borrow_mut();
+        for i in self.touched.borrow_mut().drain(..) {
+            if let Some(n) = pending.get_mut(i) {
+                if let (true, Some(Some(id))) = (*n > 0, self.ids.get(i)) {
                     host.increment_counter(*id, *n);
                 }
                 *n = 0;

@@ -2,7 +2,7 @@
 //! replaces the client's before it ends (RFC 9449 §8.2). The adapters add them when the
 //! upstream's answer headers pass.
 
-use crate::engine::Decision;
+use crate::engine::Verdict;
 use std::cell::RefCell;
 
 /// Header names and values.
@@ -14,8 +14,8 @@ pub(super) struct AnswerHeaders(RefCell<Vec<(u32, Headers)>>);
 
 impl AnswerHeaders {
     /// Request `id` was decided: keep what its answer must carry.
-    pub(super) fn note(&self, decision: &Decision, id: u32) {
-        let Decision::Allow(a) = decision else {
+    pub(super) fn note(&self, verdict: &Verdict, id: u32) {
+        let Verdict::Allow(a) = verdict else {
             return;
         };
         if let Some(nonce) = a.proof.as_ref().and_then(|p| p.renew.clone()) {

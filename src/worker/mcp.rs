@@ -5,7 +5,7 @@
 
 use super::{Incoming, Step, Worker};
 use crate::capabilities::{Host, LogLevel};
-use crate::engine::Decision;
+use crate::engine::Verdict;
 use crate::mcp::answer::{Cutter, Emit};
 use crate::mcp::select::Kind;
 use crate::request::RequestView;
@@ -51,8 +51,8 @@ impl Bodies {
     }
 
     /// `r` was decided: a list request let through is kept for its answer.
-    pub(super) fn decided(&self, decision: &Decision, r: Incoming) {
-        if let Decision::Allow(a) = decision {
+    pub(super) fn decided(&self, verdict: &Verdict, r: Incoming) {
+        if let Verdict::Allow(a) = verdict {
             if let Some(kind) = a.list {
                 self.listings.borrow_mut().push(Listing {
                     request: r,
@@ -100,7 +100,7 @@ impl Worker {
         &self,
         host: &dyn Host,
         c: &super::Configured,
-    ) -> Vec<(u32, crate::engine::Verdict)> {
+    ) -> Vec<(u32, Verdict)> {
         let now = host.now_ms();
         let overdue: Vec<Incoming> = {
             let mut reading = self.mcp.reading.borrow_mut();

@@ -259,10 +259,10 @@ impl Worker {
             // Read once; asked again, refuse rather than loop.
             Decision::ReadBody => return Step::Unconfigured,
             decision => {
-                self.answers.note(&decision, r.id);
-                let verdict = verdict(decision.clone(), &view);
+                let verdict = verdict(decision, &view);
                 drop(view);
-                self.mcp.decided(&decision, r);
+                self.answers.note(&verdict, r.id);
+                self.mcp.decided(&verdict, r);
                 return Step::Decided(verdict);
             }
         };
@@ -567,10 +567,10 @@ impl Worker {
             c.counters
                 .account(host, &c.engine, &self.audit, &decision, &seen);
             let id = h.request.id;
-            self.answers.note(&decision, h.request.id);
-            let verdict = verdict(decision.clone(), &view);
+            let verdict = verdict(decision, &view);
             drop(view);
-            self.mcp.decided(&decision, h.request);
+            self.answers.note(&verdict, id);
+            self.mcp.decided(&verdict, h.request);
             out.push((id, verdict));
         }
         out
