@@ -89,7 +89,13 @@ ensure_venv() {
 # calls given up when lost and first fetches retried a second later 1.6 KB, the return
 # address normalised 0.4 KB, the DPoP scheme from the connection 0.6 KB, cookies kept as sent
 # 0.5 KB.
-WASM_SIZE_BUDGET=1061000
+# Lowered to 1,050,000 on 2026-12-07 (issue 36): 1,047,565 bytes. The split into host crates
+# cost +8.3 KB after wasm-opt (1,059,984 -> 1,068,259: rustc's code for the core differs once
+# the host is another crate, spread over crypto arithmetic and the configuration's compiler;
+# then the driver, +1.8 KB); the module now exports only the callbacks it answers
+# (wasm/exports.json, wasm-metadce), and the SDK's network, gRPC-call, queue, foreign-function
+# and log callbacks go with their code: -22.5 KB.
+WASM_SIZE_BUDGET=1050000
 
 BINARYEN_VERSION=132.0.0
 
@@ -154,10 +160,18 @@ build() {
   cargo build --release --target "$TARGET" --quiet -p authgate-wasm
   mkdir -p dist
   if [ -n "$WASM_OPT" ]; then
-    # The features rustc emits for wasm32-wasip1; wasm-opt refuses the module without them.
-    "$WASM_OPT" -O3 --enable-bulk-memory --enable-bulk-memory-opt --enable-sign-ext --enable-mutable-globals \
-      --enable-nontrapping-float-to-int --strip-debug --strip-producers \
-      "target/$TARGET/release/authgate_wasm.wasm" -o dist/authgate.wasm
+    # The features rustc emits for wasm32-wasip1; binaryen refuses the module without them.
+    local features="--enable-bulk-memory --enable-bulk-memory-opt --enable-sign-ext --enable-mutable-globals --enable-nontrapping-float-to-int"
+    # Only the callbacks authgate answers stay exported (wasm/exports.json); the SDK's
+    # network-filter, gRPC-call, queue, foreign-function and log callbacks, which Envoy never
+    # calls on an HTTP filter that makes no gRPC call, go with their code (-20 KB measured;
+    # Envoy calls no callback a module does not export).
+    # shellcheck disable=SC2086
+    "$(dirname "$WASM_OPT")/wasm-metadce" $features -f wasm/exports.json \
+      "target/$TARGET/release/authgate_wasm.wasm" -o "target/$TARGET/release/authgate_kept.wasm" >/dev/null
+    # shellcheck disable=SC2086
+    "$WASM_OPT" -O3 $features --strip-debug --strip-producers \
+      "target/$TARGET/release/authgate_kept.wasm" -o dist/authgate.wasm
   else
     cp "target/$TARGET/release/authgate_wasm.wasm" dist/authgate.wasm
   fi

@@ -178,7 +178,8 @@ def mcp_post(tok):
 
 def session_cookie():
     import session_seal
-    return session_seal.session(COOKIE_KEY, "alice", {"email": "alice@example.com"}, int(time.time()) + 86400)
+    return session_seal.session(COOKIE_KEY, "alice", {"email": "alice@example.com"}, int(time.time()) + 86400,
+                                "https://idp.test", "web")
 
 
 def bearer(token):
@@ -337,6 +338,8 @@ def native_rows(rows):
     # Gateway writes them): a chain of 4 and of 8 filters, each with its own configuration. The
     # cost per filter must not depend on how many there are (chain_targets).
     key, jwt, rs = config_of(AG_KEY), config_of(AG_JWT), token("RS256")
+    # Each filter of the chain forwards the token to the next, as a chain of jwt_authn would.
+    jwt = {**jwt, "providers": {"idp": {**jwt["providers"]["idp"], "forward": True}}}
     for n in (4, 8):
         out += [(f"native api_key valid, {n} configurations in a chain", "chain",
                  [native({**key, "realm": f"chain-{i}"}) for i in range(n)], [("x-api-key", "k-1")], 200),

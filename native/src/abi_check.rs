@@ -186,4 +186,29 @@ mod tests {
         assert_eq!(exported_callbacks("/nonexistent"), None);
         assert_eq!(exported_callbacks("Cargo.toml"), None);
     }
+
+    #[test]
+    fn only_envoy_rs_calls_the_abi() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut callers = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".rs")
+                || ["abi.rs", "abi_check.rs", "envoy.rs"].contains(&name.as_str())
+            {
+                continue;
+            }
+            if std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("envoy_dynamic_module_callback_")
+            {
+                callers.push(name);
+            }
+        }
+        assert!(
+            callers.is_empty(),
+            "ABI calls outside envoy.rs: {callers:?}"
+        );
+    }
 }

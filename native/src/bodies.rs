@@ -19,7 +19,7 @@ fn body_hook(
 ) -> u32 {
     let run = || {
         // SAFETY: the pointer filter_new returned.
-        let Some(s) = (unsafe { stream(module) }) else {
+        let Some(s) = (unsafe { stream(&module) }) else {
             return Some(none);
         };
         let mut fx = Fx {
@@ -73,7 +73,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_headers(
 ) -> u32 {
     guard("response_headers", HEADERS_CONTINUE, || {
         // SAFETY: the pointer filter_new returned.
-        let Some(s) = (unsafe { stream(module) }) else {
+        let Some(s) = (unsafe { stream(&module) }) else {
             return HEADERS_CONTINUE;
         };
         let mut fx = Fx {
@@ -92,7 +92,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_body(
 ) -> u32 {
     guard("response_body", BODY_CONTINUE, || {
         // SAFETY: the pointer filter_new returned.
-        let Some(s) = (unsafe { stream(module) }) else {
+        let Some(s) = (unsafe { stream(&module) }) else {
             return BODY_CONTINUE;
         };
         let mut fx = Fx {
@@ -113,7 +113,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_response_trailers(
 ) -> u32 {
     guard("response_trailers", TRAILERS_CONTINUE, || {
         // SAFETY: the pointer filter_new returned.
-        let Some(s) = (unsafe { stream(module) }) else {
+        let Some(s) = (unsafe { stream(&module) }) else {
             return TRAILERS_CONTINUE;
         };
         let mut fx = Fx {

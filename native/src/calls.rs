@@ -103,9 +103,7 @@ pub struct Calls {
 impl Calls {
     /// Made in `config_new`, on the main thread, with Envoy's configuration pointer.
     pub fn new(config: EnvoyPtr) -> Arc<Calls> {
-        // SAFETY: the configuration's pointer during config_new.
-        let scheduler =
-            unsafe { envoy_dynamic_module_callback_http_filter_config_scheduler_new(config) };
+        let scheduler = envoy::config_scheduler_new(config);
         let calls = Arc::new(Calls {
             // SAFETY: Envoy's configuration pointer, used only on the main thread (its
             // callouts); its scheduler, committed from any thread as the ABI allows.
@@ -155,12 +153,7 @@ impl Calls {
         });
         // SAFETY: the configuration's scheduler, deleted by `close` only under this lock, after
         // which nothing commits; commit is thread-safe.
-        unsafe {
-            envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
-                self.scheduler.get(),
-                0,
-            )
-        };
+        unsafe { envoy::config_scheduler_commit(self.scheduler, 0) };
         Ok(token)
     }
 
@@ -169,8 +162,7 @@ impl Calls {
     pub fn send_queued(&self) {
         let queue = std::mem::take(&mut self.state().queue);
         for out in queue {
-            let sent = envoy::callout(
-                envoy_dynamic_module_callback_http_filter_config_http_callout,
+            let sent = envoy::config_callout(
                 self.config.get(),
                 &envoy::Outgoing {
                     cluster: &out.cluster,
@@ -237,12 +229,7 @@ impl Calls {
         // A held request on that thread reads it now; otherwise the thread's next request does.
         if let Some(w) = st.wakers.iter().find(|w| w.thread == thread) {
             // SAFETY: a waker's scheduler is deleted only after it is removed, under this lock.
-            unsafe {
-                envoy_dynamic_module_callback_http_filter_scheduler_commit(
-                    w.scheduler.get(),
-                    EVENT_WAKE,
-                )
-            };
+            unsafe { envoy::scheduler_commit(w.scheduler, EVENT_WAKE) };
         }
     }
 
@@ -293,21 +280,11 @@ impl Calls {
             }
             if !self.scheduler.get().is_null() {
                 // SAFETY: as in `send`.
-                unsafe {
-                    envoy_dynamic_module_callback_http_filter_config_scheduler_commit(
-                        self.scheduler.get(),
-                        EVENT_TICK,
-                    )
-                };
+                unsafe { envoy::config_scheduler_commit(self.scheduler, EVENT_TICK) };
             }
             for w in &st.wakers {
                 // SAFETY: as in `post`.
-                unsafe {
-                    envoy_dynamic_module_callback_http_filter_scheduler_commit(
-                        w.scheduler.get(),
-                        EVENT_WAKE,
-                    )
-                };
+                unsafe { envoy::scheduler_commit(w.scheduler, EVENT_WAKE) };
             }
         }
     }
@@ -326,11 +303,7 @@ impl Calls {
         st.mail.clear();
         if !self.scheduler.get().is_null() {
             // SAFETY: the scheduler config_new made, deleted once.
-            unsafe {
-                envoy_dynamic_module_callback_http_filter_config_scheduler_delete(
-                    self.scheduler.get(),
-                )
-            };
+            unsafe { envoy::config_scheduler_delete(self.scheduler) };
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::abi::*;
 use super::calls::{Calls, EVENT_TICK};
+use super::envoy::answer_of;
 use super::host::log;
 use super::reply::guard;
 use super::signatures::NativeSignatures;
@@ -101,18 +102,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
         let catalog = authgate::metrics::Catalog::new(engine.config());
         let mut counters = Vec::new();
         for name in catalog.names() {
-            let mut id = 0usize;
-            // SAFETY: Envoy's config pointer during its hook; our name buffer; no labels.
-            let r = unsafe {
-                envoy_dynamic_module_callback_http_filter_config_define_counter(
-                    config_envoy,
-                    ModuleBuffer::from(name.as_bytes()),
-                    std::ptr::null_mut(),
-                    0,
-                    &mut id,
-                )
-            };
-            if r == METRICS_SUCCESS {
+            if let Some(id) = super::envoy::define_counter(config_envoy, name) {
                 counters.push((name.clone(), id));
             }
         }
@@ -129,10 +119,13 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_new(
     })
 }
 
-/// SAFETY: `config` is a pointer config_new returned, not yet destroyed.
-unsafe fn config_of<'a>(config: ModulePtr) -> Option<&'a Config> {
+/// The configuration behind `config`, borrowed no longer than the hook's own argument.
+///
+/// # Safety
+/// `config` is a pointer config_new returned, not yet destroyed.
+unsafe fn config_of(config: &ModulePtr) -> Option<&Config> {
     // SAFETY: the caller's promise: an `Arc<Config>` config_new gave Envoy, still alive.
-    unsafe { (config as *const Config).as_ref() }
+    unsafe { (*config as *const Config).as_ref() }
 }
 
 #[no_mangle]
@@ -155,7 +148,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_scheduled(
 ) {
     guard("config_scheduled", (), || {
         // SAFETY: the pointer config_new returned.
-        let Some(c) = (unsafe { config_of(config) }) else {
+        let Some(c) = (unsafe { config_of(&config) }) else {
             return;
         };
         match event_id {
@@ -179,7 +172,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
 ) {
     guard("config_http_callout_done", (), || {
         // SAFETY: the pointer config_new returned.
-        let Some(c) = (unsafe { config_of(config) }) else {
+        let Some(c) = (unsafe { config_of(&config) }) else {
             return;
         };
         // SAFETY: Envoy's arrays, valid during this hook.
@@ -194,46 +187,4 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_config_http_callout_done(
             service_main(c);
         }
     })
-}
-
-/// A callout's `:status` (`None`: no answer) and body, copied out of Envoy's arrays.
-///
-/// SAFETY: the arrays Envoy passed to a callout-done hook, during it.
-pub unsafe fn answer_of(
-    result: u32,
-    (headers, n): (*const EnvoyHttpHeader, usize),
-    (chunks, m): (*const EnvoyBuffer, usize),
-) -> (Option<String>, Vec<u8>) {
-    if result != CALLOUT_SUCCESS {
-        return (None, Vec::new());
-    }
-    let headers: &[EnvoyHttpHeader] = match headers.is_null() {
-        true => &[],
-        // SAFETY: Envoy's array of `n` headers, lent for this hook (the caller's promise).
-        false => unsafe { std::slice::from_raw_parts(headers, n) },
-    };
-    let status = headers.iter().find_map(|h| {
-        let key = EnvoyBuffer {
-            ptr: h.key_ptr,
-            len: h.key_len,
-        };
-        let value = EnvoyBuffer {
-            ptr: h.value_ptr,
-            len: h.value_len,
-        };
-        // SAFETY: a header of that array, lent for this hook.
-        let (key, value) = unsafe { (key.as_bytes(), value.as_bytes()) };
-        (key == b":status").then(|| String::from_utf8_lossy(value).into_owned())
-    });
-    let chunks: &[EnvoyBuffer] = match chunks.is_null() {
-        true => &[],
-        // SAFETY: Envoy's array of `m` body chunks, lent for this hook.
-        false => unsafe { std::slice::from_raw_parts(chunks, m) },
-    };
-    let mut body = Vec::new();
-    for c in chunks {
-        // SAFETY: a chunk of that array, lent for this hook.
-        body.extend_from_slice(unsafe { c.as_bytes() });
-    }
-    (status, body)
 }

@@ -3,7 +3,7 @@
 //! scheduler that wakes a held stream, and the bodies Envoy holds (buffered and just received).
 
 use super::abi::*;
-use super::envoy::{add_header, header, module_headers, set_header};
+use super::envoy::{self, add_header, header, set_header};
 use super::stream::Stream;
 use authgate::capabilities::LogLevel;
 use authgate::driver::{Effects, Flow, Side};
@@ -67,8 +67,7 @@ impl Effects for Fx<'_> {
     }
 
     fn resume(&mut self) {
-        // SAFETY: the stream's pointer during one of its hooks.
-        unsafe { envoy_dynamic_module_callback_http_filter_continue_decoding(self.filter) };
+        envoy::continue_decoding(self.filter);
     }
 
     fn wait(&mut self) -> bool {
@@ -78,59 +77,30 @@ impl Effects for Fx<'_> {
     fn body_size(&self, side: Side) -> usize {
         parts(self.filter, side)
             .into_iter()
-            // SAFETY: the stream's pointer during its hook.
-            .map(|k| unsafe { envoy_dynamic_module_callback_http_get_body_size(self.filter, k) })
+            .map(|k| envoy::body_size(self.filter, k))
             .sum()
     }
 
     fn body(&self, side: Side) -> Option<Vec<u8>> {
         let mut out = Vec::new();
         for kind in parts(self.filter, side) {
-            // SAFETY: the stream's pointer during its hook; the array sized as Envoy said, read
-            // before the hook returns.
-            unsafe {
-                let n = envoy_dynamic_module_callback_http_get_body_chunks_size(self.filter, kind);
-                let mut chunks = vec![EnvoyBuffer::NULL; n];
-                if n > 0
-                    && envoy_dynamic_module_callback_http_get_body_chunks(
-                        self.filter,
-                        kind,
-                        chunks.as_mut_ptr(),
-                    )
-                {
-                    for c in &chunks {
-                        out.extend_from_slice(c.as_bytes());
-                    }
-                }
-            }
+            envoy::read_body(self.filter, kind, &mut out);
         }
         Some(out)
     }
 
     /// In a body hook the new bytes are the received body; in a trailers hook there is none,
-    /// and they go to the buffer.
+    /// and they go to the buffer. A body that is absent has nothing to drain.
     fn replace_body(&mut self, side: Side, _held: usize, bytes: &[u8]) -> bool {
         let (received, buffered) = match side {
             Side::Request => (BODY_RECEIVED_REQUEST, BODY_BUFFERED_REQUEST),
             Side::Response => (BODY_RECEIVED_RESPONSE, BODY_BUFFERED_RESPONSE),
         };
-        let kinds = parts(self.filter, side);
-        // SAFETY: the stream's pointer during its hook; our buffer, for the call. A body that
-        // is absent says false to drain, and has nothing to drain.
-        unsafe {
-            for k in kinds {
-                envoy_dynamic_module_callback_http_drain_body(self.filter, k, usize::MAX);
-            }
-            envoy_dynamic_module_callback_http_append_body(
-                self.filter,
-                received,
-                ModuleBuffer::from(bytes),
-            ) || envoy_dynamic_module_callback_http_append_body(
-                self.filter,
-                buffered,
-                ModuleBuffer::from(bytes),
-            )
+        for k in parts(self.filter, side) {
+            envoy::drain_body(self.filter, k);
         }
+        envoy::append_body(self.filter, received, bytes)
+            || envoy::append_body(self.filter, buffered, bytes)
     }
 
     fn log(&self, level: LogLevel, line: &str) {
@@ -142,22 +112,11 @@ impl Effects for Fx<'_> {
 /// buffered, then what just arrived (unless what arrived is the buffer, handed on by a filter
 /// before this one).
 fn parts(filter: EnvoyPtr, side: Side) -> Vec<u32> {
-    // SAFETY: the stream's pointer during its hook.
-    let (same, buffered, received) = unsafe {
-        match side {
-            Side::Request => (
-                envoy_dynamic_module_callback_http_received_buffered_request_body(filter),
-                BODY_BUFFERED_REQUEST,
-                BODY_RECEIVED_REQUEST,
-            ),
-            Side::Response => (
-                envoy_dynamic_module_callback_http_received_buffered_response_body(filter),
-                BODY_BUFFERED_RESPONSE,
-                BODY_RECEIVED_RESPONSE,
-            ),
-        }
+    let (request, buffered, received) = match side {
+        Side::Request => (true, BODY_BUFFERED_REQUEST, BODY_RECEIVED_REQUEST),
+        Side::Response => (false, BODY_BUFFERED_RESPONSE, BODY_RECEIVED_RESPONSE),
     };
-    match same {
+    match envoy::received_is_buffered(filter, request) {
         true => vec![received],
         false => vec![buffered, received],
     }
@@ -184,16 +143,5 @@ fn send(filter: EnvoyPtr, r: &Reply) {
         }
         None => (u32::from(r.status), r.body.as_bytes()),
     };
-    let mut raw = module_headers(&pairs);
-    // SAFETY: our buffers, valid for the call.
-    unsafe {
-        envoy_dynamic_module_callback_http_send_response(
-            filter,
-            status,
-            raw.as_mut_ptr(),
-            raw.len(),
-            ModuleBuffer::from(body),
-            ModuleBuffer::from(b"authgate"),
-        );
-    }
+    envoy::send_response(filter, status, &pairs, body);
 }

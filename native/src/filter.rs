@@ -4,8 +4,9 @@
 //! (gRPC: INTERNAL) and the request goes no further.
 
 use super::abi::*;
-use super::config::{answer_of, Config};
+use super::config::Config;
 use super::effects::{headers_status, Fx};
+use super::envoy::answer_of;
 use super::reply::{fail_closed, guard, request_headers_of};
 use super::stream::Stream;
 use std::sync::Arc;
@@ -32,12 +33,14 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_new(
     })
 }
 
-/// The stream behind `module`.
+/// The stream behind `module`, borrowed no longer than the hook's own argument (a caller
+/// cannot keep it past the hook).
 ///
-/// SAFETY: `module` is a pointer filter_new returned, not yet destroyed.
-pub unsafe fn stream<'a>(module: ModulePtr) -> Option<&'a Stream> {
+/// # Safety
+/// `module` is a pointer filter_new returned, not yet destroyed.
+pub unsafe fn stream(module: &ModulePtr) -> Option<&Stream> {
     // SAFETY: the caller's promise: a `Box<Stream>` filter_new gave Envoy, still alive.
-    unsafe { (module as *const Stream).as_ref() }
+    unsafe { (*module as *const Stream).as_ref() }
 }
 
 /// Runs a stream hook that may carry out a decision; a panic fails the request closed.
@@ -58,7 +61,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_headers(
 ) -> u32 {
     decide("request_headers", filter, || {
         // SAFETY: the pointer filter_new returned.
-        let s = unsafe { stream(module) }?;
+        let s = unsafe { stream(&module) }?;
         s.service();
         let host = s.host();
         let headers = request_headers_of(filter);
@@ -89,7 +92,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_scheduled(
 ) {
     decide("scheduled", filter, || {
         // SAFETY: the pointer filter_new returned.
-        let s = unsafe { stream(module) }?;
+        let s = unsafe { stream(&module) }?;
         s.service();
         s.resume(filter);
         Some(0)
@@ -109,7 +112,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_http_callout_done(
 ) {
     decide("http_callout_done", filter, || {
         // SAFETY: the pointer filter_new returned.
-        let s = unsafe { stream(module) }?;
+        let s = unsafe { stream(&module) }?;
         // SAFETY: Envoy's arrays, valid during this hook.
         let (status, body) = unsafe {
             answer_of(
@@ -131,7 +134,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_stream_complete(
 ) {
     guard("stream_complete", (), || {
         // SAFETY: the pointer filter_new returned.
-        if let Some(s) = unsafe { stream(module) } {
+        if let Some(s) = unsafe { stream(&module) } {
             s.drive.done(s.worker(), &s.host());
             s.unhook();
         }

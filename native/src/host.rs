@@ -6,7 +6,7 @@
 use super::abi::*;
 use super::calls::{token, Calls};
 use super::config::Config;
-use super::envoy::{callout, Outgoing};
+use super::envoy::{self, Outgoing};
 use authgate::capabilities::memory::{self, SharedMap};
 use authgate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
 use std::cell::RefCell;
@@ -46,8 +46,7 @@ fn level(l: LogLevel) -> u32 {
 
 /// Writes a log line through Envoy's logger (component `dynamic_modules`).
 pub fn log(l: LogLevel, line: &str) {
-    // SAFETY: a buffer of ours, valid for the call.
-    unsafe { envoy_dynamic_module_callback_log(level(l), ModuleBuffer::from(line.as_bytes())) }
+    envoy::log(level(l), line)
 }
 
 impl NativeHost<'_> {
@@ -55,17 +54,7 @@ impl NativeHost<'_> {
         if self.filter.is_null() {
             return None;
         }
-        let mut out = EnvoyBuffer::NULL;
-        // SAFETY: the stream's pointer during its hook; Envoy's buffer read before returning.
-        let found = unsafe {
-            envoy_dynamic_module_callback_http_filter_get_attribute_string(
-                self.filter,
-                id,
-                &mut out,
-            )
-        };
-        // SAFETY: as above.
-        found.then(|| String::from_utf8_lossy(unsafe { out.as_bytes() }).into_owned())
+        envoy::attribute(self.filter, id)
     }
 }
 
@@ -109,12 +98,8 @@ impl Host for NativeHost<'_> {
             body: call.body,
             timeout_ms: call.timeout_ms,
         };
-        let id = callout(
-            envoy_dynamic_module_callback_http_filter_http_callout,
-            self.filter,
-            &out,
-        )
-        .map_err(|r| format!("callout result {r}"))?;
+        let id =
+            envoy::stream_callout(self.filter, &out).map_err(|r| format!("callout result {r}"))?;
         let token = token();
         list.borrow_mut().push((id, token));
         Ok(token)
@@ -134,16 +119,7 @@ impl Host for NativeHost<'_> {
             self.config.count_later(id as usize, by);
             return;
         }
-        // SAFETY: the stream's pointer during its hook; no labels.
-        unsafe {
-            envoy_dynamic_module_callback_http_filter_increment_counter(
-                self.filter,
-                id as usize,
-                std::ptr::null_mut(),
-                0,
-                by,
-            );
-        }
+        envoy::increment_counter(self.filter, id as usize, by);
     }
 
     /// The module ticks only inside requests: a quiet moment's counts would wait for the next.
@@ -152,8 +128,7 @@ impl Host for NativeHost<'_> {
     }
 
     fn log_enabled(&self, l: LogLevel) -> bool {
-        // SAFETY: a plain call with an integer.
-        unsafe { envoy_dynamic_module_callback_log_enabled(level(l)) }
+        envoy::log_enabled(level(l))
     }
 
     fn log(&self, l: LogLevel, line: &str) {

@@ -1,10 +1,12 @@
 //! authgate as an Envoy dynamic module (`dist/libauthgate.so`): a native Envoy filter
 //! (`envoy.filters.http.dynamic_modules`, ABI v0.2.0 of Envoy 1.40), over the same core as the
-//! wasm filter. As the wasm crate does for proxy-wasm, it only translates: ABI hooks in, calls of
-//! the core's [`authgate::worker::Worker`] (one per Envoy worker thread), decisions out.
-//! [`host`] implements the core's `Host` over the ABI, [`config`] holds the configuration's hooks (main thread), [`filter`] a stream's, [`stream`]
-//! what a worker thread keeps, [`calls`] the calls a worker makes on its own behalf and the
-//! tick, [`bodies`] the body phases (`match.mcp`), [`reply`] what goes back to Envoy, [`envoy`] the ABI calls several hooks make.
+//! wasm filter. As the wasm crate does for proxy-wasm, it only translates: ABI hooks in, the
+//! core's driver ([`authgate::driver`]) and worker (one per configuration per Envoy worker
+//! thread), effects out. [`envoy`] is the one module that calls the ABI; [`effects`] carries out
+//! the driver's effects with it, [`host`] implements the core's `Host`; [`config`] holds the
+//! configuration's hooks (main thread), [`filter`] and [`bodies`] a stream's, [`stream`] what a
+//! worker thread keeps, [`calls`] the calls a worker makes on its own behalf and the tick,
+//! [`reply`] the guard that answers a panic with a 500.
 
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]

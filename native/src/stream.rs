@@ -102,8 +102,7 @@ impl Stream {
     /// carried out. `false` when Envoy gives it no scheduler (then it must not wait).
     pub fn wakeable(&self) -> bool {
         if self.scheduler.get().is_null() {
-            // SAFETY: the stream's pointer during its hook.
-            let s = unsafe { envoy_dynamic_module_callback_http_filter_scheduler_new(self.filter) };
+            let s = super::envoy::scheduler_new(self.filter);
             if s.is_null() {
                 return false;
             }
@@ -141,7 +140,7 @@ impl Stream {
         let s = self.scheduler.get();
         if !s.is_null() {
             // SAFETY: this stream's scheduler, alive until it is destroyed.
-            unsafe { envoy_dynamic_module_callback_http_filter_scheduler_commit(s, EVENT_WAKE) };
+            unsafe { super::envoy::scheduler_commit(SendPtr::new(s), EVENT_WAKE) };
         }
     }
 
@@ -214,7 +213,7 @@ impl Drop for Stream {
         let s = self.scheduler.get();
         if !s.is_null() {
             // SAFETY: the scheduler this stream made, deleted once, after its waker is gone.
-            unsafe { envoy_dynamic_module_callback_http_filter_scheduler_delete(s) };
+            unsafe { super::envoy::scheduler_delete(s) };
         }
     }
 }
