@@ -9,12 +9,13 @@ use super::filter::stream;
 use super::reply::{fail_closed, guard};
 use super::stream::Stream;
 
-/// Runs a body hook on its stream; a panic fails the request closed.
+/// Runs a body or trailers hook on its stream (`none`: the status without one; `stop`: the
+/// hook's status for stopping); a panic fails the request closed.
 fn body_hook(
     what: &str,
     filter: EnvoyPtr,
     module: ModulePtr,
-    none: u32,
+    (none, stop): (u32, u32),
     f: impl FnOnce(&Stream, &mut Fx) -> u32,
 ) -> u32 {
     let run = || {
@@ -30,9 +31,9 @@ fn body_hook(
     };
     match guard(what, None, run) {
         Some(status) => status,
-        None => guard(what, BODY_STOP_ITERATION_NO_BUFFER, || {
+        None => guard(what, stop, || {
             fail_closed(filter, "the filter failed");
-            BODY_STOP_ITERATION_NO_BUFFER
+            stop
         }),
     }
 }
@@ -43,7 +44,8 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_body(
     module: ModulePtr,
     end_of_stream: bool,
 ) -> u32 {
-    body_hook("request_body", filter, module, BODY_CONTINUE, |s, fx| {
+    let statuses = (BODY_CONTINUE, BODY_STOP_ITERATION_NO_BUFFER);
+    body_hook("request_body", filter, module, statuses, |s, fx| {
         let flow = s
             .drive
             .request_body(s.worker(), &s.host(), end_of_stream, fx);
@@ -60,7 +62,7 @@ pub extern "C" fn envoy_dynamic_module_on_http_filter_request_trailers(
         "request_trailers",
         filter,
         module,
-        TRAILERS_CONTINUE,
+        (TRAILERS_CONTINUE, TRAILERS_STOP_ITERATION),
         |s, fx| trailers_status(s.drive.request_trailers(s.worker(), &s.host(), fx)),
     )
 }

@@ -208,6 +208,8 @@ pub fn service_main(config: &Config) {
 impl Drop for Stream {
     fn drop(&mut self) {
         self.unhook();
+        // A verdict parked for a stream destroyed before it was carried out goes with it.
+        let _ = self.worker().take_parked(self.id);
         let me = self as *const Stream;
         LIVE.with(|l| l.borrow_mut().retain(|(_, p)| *p != me));
         let s = self.scheduler.get();
@@ -224,6 +226,8 @@ fn deliver(worker: &Worker, decided: Verdicts) {
     for id in worker.park(decided) {
         let Some(p) = LIVE.with(|l| l.borrow().iter().find(|(i, _)| *i == id).map(|(_, p)| *p))
         else {
+            // Gone: nothing will carry it out.
+            let _ = worker.take_parked(id);
             continue;
         };
         // SAFETY: a live stream of this thread (removed from LIVE when dropped).

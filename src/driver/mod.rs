@@ -251,14 +251,16 @@ impl Stream {
 
 /// [`Stream::resume`] for a host that keeps no [`Stream`] where it wakes one (proxy-wasm wakes
 /// a request's context by its id).
-/// Whether a verdict was carried out.
+/// Whether a verdict was carried out. Counts are handed over either way: a host is woken by
+/// call answers that count without deciding.
 pub fn resume(worker: &Worker, host: &dyn Host, id: u32, fx: &mut dyn Effects) -> bool {
-    let Some(v) = worker.take_parked(id) else {
-        return false;
-    };
-    carry_out(v, true, fx);
+    let verdict = worker.take_parked(id);
+    let carried = verdict.is_some();
+    if let Some(v) = verdict {
+        carry_out(v, true, fx);
+    }
     flush(worker, host);
-    true
+    carried
 }
 
 /// Carries out `verdict`; `resume` when the request's headers were stopped.

@@ -223,6 +223,23 @@ fn a_held_request_waits_only_where_the_host_can_wake_it_and_resumes_once() {
         assert_eq!(fx.resumed, 1);
         assert!(!w.holds(7));
         assert!(!s.resume(&w, &host, &mut fx), "once");
+        // A verdict parked for a request that ends first goes with it.
+        let s = Stream::new(8);
+        let flow = s.request_headers(
+            &w,
+            &host,
+            request("GET", "/", &[("authorization", "Bearer x.y.z")]),
+            true,
+            &mut fx,
+        );
+        assert_eq!(flow, Flow::Stop, "a malformed token is refused at once");
+        w.park(vec![(
+            9,
+            crate::engine::Verdict::Answer(Box::new(crate::reply::internal_error(false))),
+        )]);
+        assert!(w.holds(9));
+        w.on_request_done(&host, 9);
+        assert!(!w.holds(9) && w.take_parked(9).is_none());
         assert_eq!(fx.resumed, 1);
     }
 }

@@ -156,13 +156,15 @@ impl HttpContext for Filter {
     }
 }
 
-/// Carries out verdicts reached for held requests, each in its own context; a request that is
-/// gone is skipped (its verdict is forgotten when its context ends).
+/// Carries out verdicts reached for held requests, each in its own context; the verdict of a
+/// request that is gone is dropped.
 pub fn resume_all(worker: &Worker, decided: Verdicts) {
     for id in worker.park(decided) {
-        if hostcalls::set_effective_context(id).is_ok() {
-            driver::resume(worker, &HostCalls, id, &mut Fx::default());
-        }
+        match hostcalls::set_effective_context(id) {
+            Ok(()) => driver::resume(worker, &HostCalls, id, &mut Fx::default()),
+            // Gone: nothing will carry it out.
+            Err(_) => worker.take_parked(id).is_some(),
+        };
     }
 }
 
