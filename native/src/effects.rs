@@ -122,26 +122,12 @@ fn parts(filter: EnvoyPtr, side: Side) -> Vec<u32> {
     }
 }
 
-/// Sends a local reply. A gRPC one goes trailers-only, as Envoy's own gRPC local replies do.
+/// Sends a local reply (a gRPC one trailers-only: [`authgate::reply::trailers_only`]).
 fn send(filter: EnvoyPtr, r: &Reply) {
-    let code;
-    let mut pairs: Vec<(&str, &str)> = r
-        .headers
+    let (status, headers, body) = authgate::reply::trailers_only(r);
+    let pairs: Vec<(&str, &str)> = headers
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let (status, body) = match &r.grpc {
-        Some(g) => {
-            code = g.code.to_string();
-            pairs.retain(|(k, _)| *k != "content-type");
-            pairs.extend([
-                ("content-type", "application/grpc"),
-                ("grpc-status", code.as_str()),
-                ("grpc-message", g.message.as_str()),
-            ]);
-            (200, &[][..])
-        }
-        None => (u32::from(r.status), r.body.as_bytes()),
-    };
-    envoy::send_response(filter, status, &pairs, body);
+    envoy::send_response(filter, u32::from(status), &pairs, body.as_bytes());
 }

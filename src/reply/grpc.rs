@@ -13,6 +13,30 @@ pub struct GrpcReply {
     pub message: String,
 }
 
+/// A reply as a host sends it when it cannot hand Envoy a gRPC status of its own (the native
+/// module's local reply, the ext_authz service's denied answer): a gRPC reply trailers-only,
+/// as Envoy's own gRPC local replies are (HTTP 200, `application/grpc`, `grpc-status`,
+/// `grpc-message`, no body), any other as it is.
+pub fn trailers_only(r: &super::Reply) -> (u16, Vec<(String, String)>, &str) {
+    match &r.grpc {
+        Some(g) => {
+            let mut headers: Vec<(String, String)> = r
+                .headers
+                .iter()
+                .filter(|(k, _)| k != "content-type")
+                .cloned()
+                .collect();
+            headers.extend([
+                ("content-type".into(), "application/grpc".into()),
+                ("grpc-status".into(), g.code.to_string()),
+                ("grpc-message".into(), g.message.clone()),
+            ]);
+            (200, headers, "")
+        }
+        None => (r.status, r.headers.clone(), r.body.as_str()),
+    }
+}
+
 /// Whether a request with this `content-type` is a gRPC call.
 pub fn is_grpc(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|c| {
@@ -59,5 +83,30 @@ mod tests {
             .map(status_for)
             .collect();
         assert_eq!(codes, [3, 16, 7, 8, 14, 13]);
+    }
+
+    #[test]
+    fn a_grpc_reply_goes_trailers_only_and_any_other_as_it_is() {
+        let http = crate::reply::Reply {
+            status: 401,
+            headers: vec![("www-authenticate".into(), "Basic realm=\"r\"".into())],
+            body: "{}".into(),
+            grpc: None,
+        };
+        assert_eq!(trailers_only(&http), (401, http.headers.clone(), "{}"));
+        let grpc = crate::reply::Reply {
+            headers: vec![("content-type".into(), "application/problem+json".into())],
+            grpc: Some(GrpcReply {
+                code: 16,
+                message: "no credentials were sent".into(),
+            }),
+            ..http.clone()
+        };
+        let (status, headers, body) = trailers_only(&grpc);
+        assert_eq!((status, body), (200, ""));
+        let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["content-type", "grpc-status", "grpc-message"]);
+        assert_eq!(headers[0].1, "application/grpc");
+        assert_eq!(headers[1].1, "16");
     }
 }

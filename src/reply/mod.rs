@@ -8,7 +8,7 @@ pub mod html;
 mod settings;
 
 pub use challenge::{Challenge, Scheme};
-pub use grpc::{is_grpc, GrpcReply};
+pub use grpc::{is_grpc, status_for as grpc_status_for, trailers_only, GrpcReply};
 pub use html::prefers_html;
 pub use settings::{RawResponse, ResponseSettings, CODES};
 
