@@ -29,7 +29,10 @@ const USAGE: &str = "usage:
   authgate hash-key KEY
       The key_sha256 of an API key.
   authgate htpasswd [--cost N] USER
-      An htpasswd line for USER with the password read from standard input (bcrypt, cost 10).";
+      An htpasswd line for USER with the password read from standard input (bcrypt, cost 10).
+  authgate serve --config FILE --listen ADDR:PORT --admin ADDR:PORT [--workers N]
+      Envoy's external authorization service (ext_authz v3 gRPC Check) over FILE, a plugin
+      configuration (JSON); /healthz, /ready and /metrics on the admin address.";
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("authgate: {why}\n{USAGE}");
@@ -145,6 +148,35 @@ fn explain(args: &[String]) -> Result<i32, String> {
     Ok(explain::run(request, a.json()?))
 }
 
+fn serve(args: &[String]) -> Result<i32, String> {
+    let a = parse(args, &["config", "listen", "admin", "workers"], &[])?;
+    let need = |name: &str| a.opt(name).ok_or(format!("serve needs --{name}"));
+    let addr = |name: &str| -> Result<std::net::SocketAddr, String> {
+        let v = need(name)?;
+        v.parse()
+            .map_err(|_| format!("--{name} {v}: want ADDR:PORT"))
+    };
+    let file = need("config")?;
+    let config = std::fs::read(file).map_err(|e| format!("--config {file}: {e}"))?;
+    let workers = a
+        .opt("workers")
+        .map_or(Ok(0), str::parse)
+        .map_err(|_| "--workers needs a number")?;
+    let opts = authgate_service::Options {
+        config,
+        listen: addr("listen")?,
+        admin: addr("admin")?,
+        workers,
+    };
+    match authgate_service::serve(opts) {
+        Ok(()) => Ok(0),
+        Err(why) => {
+            eprintln!("authgate: {why}");
+            Ok(1)
+        }
+    }
+}
+
 /// The operating system's randomness, as Envoy gives the filter WASI `random_get`.
 fn random() -> authgate::capabilities::Random {
     std::rc::Rc::new(|out: &mut [u8]| getrandom::fill(out).is_ok())
@@ -187,6 +219,7 @@ fn main() -> ExitCode {
                 0
             })
         }),
+        "serve" => serve(rest),
         "-h" | "--help" | "help" => {
             out!("{USAGE}");
             Ok(0)

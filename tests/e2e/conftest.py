@@ -14,7 +14,7 @@ _live = []
 # artifact they start (the demo and the containers run the wasm filter, test_native and
 # test_fail_closed both, test_envoy_gateway the module). ./build.sh test runs them in the wasm
 # pass only; every other module runs against both artifacts.
-ONCE = {"test_docs.py", "test_standalone.py", "test_compose.py", "test_compose_live.py",
+ONCE = {"test_docs.py", "test_standalone.py", "test_service.py", "test_compose.py", "test_compose_live.py",
         "test_envoy_configs.py", "test_readme.py", "test_native.py", "test_fail_closed.py",
         "test_envoy_gateway.py"}
 

@@ -1,0 +1,235 @@
+//! One check as the core sees it, and its verdict as Envoy's ext_authz filter takes it: the
+//! request's method, path, authority and headers from `attributes.request.http`, the client
+//! from `attributes.source`; the driver's effects recorded ([`Fx`]) and turned into an
+//! `OkHttpResponse` (identity headers set, client-sent ones removed, answer headers added) or a
+//! `DeniedHttpResponse` (authgate's status, challenges and body; a gRPC call's refusal
+//! trailers-only).
+
+use authgate::capabilities::LogLevel;
+use authgate::driver::{Effects, Side};
+use authgate::reply::Reply;
+use authgate::request::HeaderPairs;
+use envoy_types::ext_authz::v3::pb::{
+    Address, CheckRequest, CheckResponse, DeniedHttpResponse, HeaderAppendAction, HeaderValue,
+    HeaderValueOption, HttpResponse, HttpStatus, OkHttpResponse,
+};
+use std::collections::HashMap;
+
+/// What the core decides on, read from a check.
+pub struct Incoming {
+    /// The request headers, pseudo-headers first.
+    pub headers: Vec<(String, String)>,
+    /// The client's `ip:port`.
+    pub client: String,
+    /// The body Envoy sent (`with_request_body`), if any.
+    pub body: Option<Vec<u8>>,
+}
+
+/// Reads a check. Envoy puts the pseudo-headers in `headers` too; the typed fields fill any
+/// that are missing.
+pub fn incoming(check: &CheckRequest) -> Incoming {
+    let attrs = check.attributes.as_ref();
+    let http = attrs
+        .and_then(|a| a.request.as_ref())
+        .and_then(|r| r.http.as_ref());
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut body = None;
+    if let Some(h) = http {
+        for (name, value) in [
+            (":method", &h.method),
+            (":path", &h.path),
+            (":authority", &h.host),
+            (":scheme", &h.scheme),
+        ] {
+            if !value.is_empty() && !h.headers.contains_key(name) {
+                headers.push((name.to_string(), value.clone()));
+            }
+        }
+        let mut rest: Vec<(&String, &String)> = h.headers.iter().collect();
+        rest.sort();
+        headers.extend(
+            rest.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone())),
+        );
+        if !h.raw_body.is_empty() {
+            body = Some(h.raw_body.clone());
+        } else if !h.body.is_empty() {
+            body = Some(h.body.clone().into_bytes());
+        }
+    }
+    let client = attrs
+        .and_then(|a| a.source.as_ref())
+        .and_then(|s| s.address.as_ref())
+        .and_then(|a| a.address.as_ref())
+        .map(|a| match a {
+            Address::SocketAddress(s) => match &s.port_specifier {
+                Some(envoy_types::pb::envoy::config::core::v3::socket_address::PortSpecifier::PortValue(p)) => {
+                    format!("{}:{p}", s.address)
+                }
+                _ => s.address.clone(),
+            },
+            _ => String::new(),
+        })
+        .unwrap_or_default();
+    Incoming {
+        headers,
+        client,
+        body,
+    }
+}
+
+impl Incoming {
+    /// The headers as the core reads them.
+    pub fn pairs(&self) -> HeaderPairs {
+        HeaderPairs(
+            self.headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_bytes().to_vec()))
+                .collect(),
+        )
+    }
+}
+
+/// The driver's effects on one check, recorded until its verdict.
+pub struct Fx {
+    pub request: HashMap<String, String>,
+    pub body: Option<Vec<u8>>,
+    /// Request headers to set (`Some`) or remove (`None`), in order.
+    pub edits: Vec<(String, Option<String>)>,
+    pub reply: Option<Reply>,
+}
+
+impl Fx {
+    pub fn new(incoming: &Incoming) -> Fx {
+        Fx {
+            request: incoming.headers.iter().cloned().collect(),
+            body: incoming.body.clone(),
+            edits: Vec::new(),
+            reply: None,
+        }
+    }
+
+    /// The answer to Envoy: a denial when a reply was sent, else a pass with the edits and the
+    /// answer headers (`answer`: a DPoP server nonce).
+    pub fn response(self, answer: Vec<(String, String)>) -> CheckResponse {
+        match self.reply {
+            Some(r) => denied(&r),
+            None => ok(self.edits, answer),
+        }
+    }
+}
+
+fn header(key: &str, value: &str, overwrite: bool) -> HeaderValueOption {
+    HeaderValueOption {
+        header: Some(HeaderValue {
+            key: key.to_string(),
+            value: value.to_string(),
+            ..HeaderValue::default()
+        }),
+        append_action: match overwrite {
+            true => HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
+            false => HeaderAppendAction::AppendIfExistsOrAdd as i32,
+        },
+        ..HeaderValueOption::default()
+    }
+}
+
+fn ok(edits: Vec<(String, Option<String>)>, answer: Vec<(String, String)>) -> CheckResponse {
+    let mut pass = OkHttpResponse::default();
+    // Envoy removes `headers_to_remove` after it sets `headers`: a client's copy of a header the
+    // verdict sets (removed, then set) is replaced by the set alone (overwrite).
+    for (i, (name, value)) in edits.iter().enumerate() {
+        match value {
+            Some(v) => pass.headers.push(header(name, v, true)),
+            None if edits[i + 1..].iter().any(|(n, v)| n == name && v.is_some()) => {}
+            None => pass.headers_to_remove.push(name.clone()),
+        }
+    }
+    pass.response_headers_to_add = answer.iter().map(|(k, v)| header(k, v, false)).collect();
+    CheckResponse {
+        status: Some(envoy_types::pb::google::rpc::Status {
+            code: 0,
+            ..Default::default()
+        }),
+        http_response: Some(HttpResponse::OkResponse(pass)),
+        ..CheckResponse::default()
+    }
+}
+
+fn denied(r: &Reply) -> CheckResponse {
+    let (status, headers, body) = authgate::reply::trailers_only(r);
+    let deny = DeniedHttpResponse {
+        status: Some(HttpStatus {
+            code: i32::from(status),
+        }),
+        headers: headers.iter().map(|(k, v)| header(k, v, false)).collect(),
+        body: body.to_string(),
+    };
+    CheckResponse {
+        status: Some(envoy_types::pb::google::rpc::Status {
+            code: authgate::reply::grpc_status_for(r.status) as i32,
+            ..Default::default()
+        }),
+        http_response: Some(HttpResponse::DeniedResponse(deny)),
+        ..CheckResponse::default()
+    }
+}
+
+impl Effects for Fx {
+    fn request_header(&self, name: &str) -> Option<String> {
+        self.request.get(name).cloned()
+    }
+
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) -> bool {
+        self.edits
+            .push((name.to_string(), value.map(str::to_string)));
+        true
+    }
+
+    /// A check has no answer to read: the ext_authz filter decides before the upstream.
+    fn response_header(&self, _name: &str) -> Option<String> {
+        None
+    }
+
+    fn add_response_header(&mut self, _name: &str, _value: &str) -> bool {
+        false
+    }
+
+    fn set_response_header(&mut self, _name: &str, _value: Option<&str>) -> bool {
+        false
+    }
+
+    fn send(&mut self, reply: &Reply) {
+        self.reply = Some(reply.clone());
+    }
+
+    /// The check is answered when the verdict is carried out: nothing to resume.
+    fn resume(&mut self) {}
+
+    /// The worker thread keeps a held check and answers it when its verdict comes.
+    fn wait(&mut self) -> bool {
+        true
+    }
+
+    fn body_size(&self, side: Side) -> usize {
+        match side {
+            Side::Request => self.body.as_ref().map_or(0, Vec::len),
+            Side::Response => 0,
+        }
+    }
+
+    fn body(&self, side: Side) -> Option<Vec<u8>> {
+        match side {
+            Side::Request => Some(self.body.clone().unwrap_or_default()),
+            Side::Response => None,
+        }
+    }
+
+    fn replace_body(&mut self, _side: Side, _held: usize, _bytes: &[u8]) -> bool {
+        false
+    }
+
+    fn log(&self, level: LogLevel, line: &str) {
+        super::host::log(level, line);
+    }
+}

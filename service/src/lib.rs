@@ -1,0 +1,106 @@
+//! authgate as Envoy's external authorization service (`authgate serve`): a gRPC server of
+//! `envoy.service.auth.v3.Authorization/Check` over the same core and configuration as the wasm
+//! filter and the native module, for a whole mesh from one deployment. A host crate: it reads a
+//! check into the core's request view ([`check`]), runs it through the core's driver on worker
+//! threads that each keep a core `Worker` ([`pool`]), and answers with what the driver did; the
+//! admin address serves `/healthz`, `/ready` and `/metrics` ([`admin`]). docs/service.md says
+//! what it does and what it does not do yet.
+
+mod admin;
+mod check;
+mod host;
+mod pool;
+
+use envoy_types::ext_authz::v3::pb::{
+    Authorization, AuthorizationServer, CheckRequest, CheckResponse,
+};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// What `authgate serve` was given.
+pub struct Options {
+    /// The plugin configuration (JSON), as the filter's `configuration` holds it.
+    pub config: Vec<u8>,
+    /// Where the gRPC service listens.
+    pub listen: SocketAddr,
+    /// Where `/healthz`, `/ready` and `/metrics` are served.
+    pub admin: SocketAddr,
+    /// Worker threads (0: one per CPU).
+    pub workers: usize,
+}
+
+struct Service {
+    pool: pool::Pool,
+}
+
+#[tonic::async_trait]
+impl Authorization for Service {
+    async fn check(
+        &self,
+        request: Request<CheckRequest>,
+    ) -> Result<Response<CheckResponse>, Status> {
+        match self.pool.check(request.into_inner()).await {
+            Some(answer) => Ok(Response::new(answer)),
+            // A worker that is gone answers nothing; Envoy's ext_authz then fails closed
+            // (failure_mode_allow: false, docs/service.md).
+            None => Err(Status::unavailable("authgate: no worker answered")),
+        }
+    }
+}
+
+/// Runs the service until SIGTERM or SIGINT; `Err` with one line when it cannot start (a
+/// refused configuration names its field).
+pub fn serve(opts: Options) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(run(opts))
+}
+
+async fn run(opts: Options) -> Result<(), String> {
+    let counters = Arc::new(host::Counters::default());
+    let workers = match opts.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let pool = pool::Pool::start(&opts.config, workers, Arc::clone(&counters), false)?;
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let admin = tokio::net::TcpListener::bind(opts.admin)
+        .await
+        .map_err(|e| format!("cannot listen on {} (admin): {e}", opts.admin))?;
+    tokio::spawn(admin::serve(admin, counters, ready));
+    host::log(
+        authgate::capabilities::LogLevel::Info,
+        &format!(
+            "authgate: ext_authz service on {} ({workers} workers), admin on {}",
+            opts.listen, opts.admin
+        ),
+    );
+    tonic::transport::Server::builder()
+        .add_service(AuthorizationServer::new(Service { pool }))
+        .serve_with_shutdown(opts.listen, shutdown())
+        .await
+        .map_err(|e| format!("the gRPC server stopped: {e}"))
+}
+
+/// SIGTERM or SIGINT: the server stops taking checks and finishes those in flight.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    host::log(
+        authgate::capabilities::LogLevel::Info,
+        "authgate: stopping: checks in flight are answered, no new ones are taken",
+    );
+}

@@ -1,0 +1,220 @@
+//! The worker threads: each keeps its own core `Worker` (as each Envoy worker keeps its own
+//! filter state), decides the checks handed to it through the core's driver, keeps a held one
+//! until its verdict comes (a call's answer or the tick), and ticks every `TICK_MS`.
+
+use super::check::{incoming, Fx};
+use super::host::{Counters, ServiceHost};
+use authgate::capabilities::{Host, LogLevel};
+use authgate::driver::{self, Flow};
+use authgate::worker::{Worker, TICK_MS};
+use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// A check for a worker thread, and where its answer goes.
+struct Job {
+    check: CheckRequest,
+    answer: oneshot::Sender<CheckResponse>,
+}
+
+/// The worker threads, each fed in turn.
+pub struct Pool {
+    threads: Vec<Sender<Job>>,
+    next: AtomicUsize,
+}
+
+/// A check held for its verdict.
+struct Held {
+    stream: driver::Stream,
+    fx: Fx,
+    answer: oneshot::Sender<CheckResponse>,
+}
+
+impl Pool {
+    /// `n` threads over configuration `json`; `Err` with the one line naming the field when
+    /// the configuration is refused.
+    pub fn start(
+        json: &[u8],
+        n: usize,
+        counters: Arc<Counters>,
+        debug: bool,
+    ) -> Result<Pool, String> {
+        // Compiled once here, so a bad configuration is refused before any thread starts.
+        let probe = host(&counters, debug);
+        let lines = std::cell::RefCell::new(Vec::new());
+        let checked = Worker::default().configure(&LineCatcher(&probe, &lines), json);
+        if checked.is_none() {
+            let why = lines.into_inner().join("; ");
+            return Err(if why.is_empty() {
+                "invalid configuration".into()
+            } else {
+                why
+            });
+        }
+        let mut threads = Vec::new();
+        for i in 0..n.max(1) {
+            let (tx, rx) = mpsc::channel::<Job>();
+            let (json, counters) = (json.to_vec(), Arc::clone(&counters));
+            std::thread::Builder::new()
+                .name(format!("authgate-worker-{i}"))
+                .spawn(move || run(&json, rx, &counters, debug))
+                .map_err(|e| format!("cannot start a worker thread: {e}"))?;
+            threads.push(tx);
+        }
+        Ok(Pool {
+            threads,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Decides `check` on the next thread.
+    pub async fn check(&self, check: CheckRequest) -> Option<CheckResponse> {
+        let (answer, rx) = oneshot::channel();
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
+        self.threads.get(i)?.send(Job { check, answer }).ok()?;
+        rx.await.ok()
+    }
+}
+
+fn host(counters: &Arc<Counters>, debug: bool) -> ServiceHost {
+    ServiceHost {
+        counters: Arc::clone(counters),
+        debug,
+        client: RefCell::new(String::new()),
+        peer: RefCell::new(None),
+        tls: RefCell::new(None),
+    }
+}
+
+/// A host whose error lines are kept (the configuration's refusal, said once by the caller).
+struct LineCatcher<'a>(&'a ServiceHost, &'a RefCell<Vec<String>>);
+
+impl Host for LineCatcher<'_> {
+    fn now_ms(&self) -> u64 {
+        self.0.now_ms()
+    }
+    fn shared_get(&self, key: &str) -> Option<authgate::capabilities::Shared> {
+        self.0.shared_get(key)
+    }
+    fn shared_set(
+        &self,
+        key: &str,
+        value: &[u8],
+        cas: Option<u32>,
+    ) -> Result<(), authgate::capabilities::SharedSetError> {
+        self.0.shared_set(key, value, cas)
+    }
+    fn dispatch(&self, call: &authgate::capabilities::Callout) -> Result<u32, String> {
+        self.0.dispatch(call)
+    }
+    fn define_counter(&self, _name: &str) -> Option<u32> {
+        None
+    }
+    fn increment_counter(&self, _id: u32, _by: u64) {}
+    fn log_enabled(&self, level: LogLevel) -> bool {
+        level == LogLevel::Error
+    }
+    fn log(&self, level: LogLevel, line: &str) {
+        if level == LogLevel::Error {
+            self.1.borrow_mut().push(line.to_string());
+        }
+    }
+    fn client_address(&self) -> String {
+        String::new()
+    }
+    fn random_key(&self) -> [u8; 32] {
+        self.0.random_key()
+    }
+    fn random(&self) -> Option<authgate::capabilities::Random> {
+        self.0.random()
+    }
+    fn env_var(&self, name: &str) -> Option<String> {
+        self.0.env_var(name)
+    }
+}
+
+/// One worker thread: checks in, verdicts out, the tick between.
+fn run(json: &[u8], jobs: mpsc::Receiver<Job>, counters: &Arc<Counters>, debug: bool) {
+    let host = host(counters, debug);
+    let worker = Worker::default();
+    if worker.configure(&host, json).is_none() {
+        return;
+    }
+    let mut held: HashMap<u32, Held> = HashMap::new();
+    let mut next_id: u32 = 1;
+    let tick = Duration::from_millis(TICK_MS);
+    let mut last_tick = Instant::now();
+    loop {
+        // The tick comes on time under load too: a thread that always has a check waiting
+        // still hands over its counts and decides its held checks by their deadlines.
+        let wait = tick.saturating_sub(last_tick.elapsed());
+        match jobs.recv_timeout(wait) {
+            Ok(job) => {
+                let id = next_id;
+                next_id = next_id.wrapping_add(1).max(1);
+                if let Some(h) = decide(&worker, &host, id, job) {
+                    held.insert(id, h);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if last_tick.elapsed() < tick {
+            continue;
+        }
+        last_tick = Instant::now();
+        let decided = worker.on_tick(&host);
+        for id in worker.park(decided) {
+            match held.remove(&id) {
+                Some(mut h) => {
+                    h.stream.resume(&worker, &host, &mut h.fx);
+                    finish(&worker, &host, h);
+                }
+                None => {
+                    let _ = worker.take_parked(id);
+                }
+            }
+        }
+    }
+}
+
+/// Decides one check; the check back when it is held for its verdict.
+fn decide(worker: &Worker, host: &ServiceHost, id: u32, job: Job) -> Option<Held> {
+    let incoming = incoming(&job.check);
+    *host.client.borrow_mut() = incoming.client.clone();
+    let mut fx = Fx::new(&incoming);
+    let stream = driver::Stream::new(id);
+    let has_body = incoming.body.is_some();
+    let mut flow = stream.request_headers(worker, host, incoming.pairs(), !has_body, &mut fx);
+    if flow == Flow::Stop && fx.reply.is_none() && worker.reads_body(id) {
+        flow = stream.request_body(worker, host, true, &mut fx);
+    }
+    let h = Held {
+        stream,
+        fx,
+        answer: job.answer,
+    };
+    match flow {
+        Flow::Continue => {
+            finish(worker, host, h);
+            None
+        }
+        _ if h.fx.reply.is_some() => {
+            finish(worker, host, h);
+            None
+        }
+        _ => Some(h),
+    }
+}
+
+/// Answers a check decided.
+fn finish(worker: &Worker, host: &ServiceHost, h: Held) {
+    let answer = worker.answer_headers(h.stream.id());
+    h.stream.done(worker, host);
+    let _ = h.answer.send(h.fx.response(answer));
+}

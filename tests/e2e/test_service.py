@@ -1,0 +1,179 @@
+"""The ext_authz service (`authgate serve`, issue 37's first part) through a real Envoy 1.40:
+its `ext_authz` HTTP filter asks the service over gRPC (`envoy.service.auth.v3.Authorization`),
+and the client gets what the filter would answer — the status, every challenge, the problem
+body — while the upstream gets the identity headers and never the client's own copies. Also
+the admin address (/healthz, /ready, /metrics) and a refused configuration. It does not depend
+on the artifact: it runs once (conftest.py ONCE)."""
+
+import json
+import os
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from common import ALICE_BCRYPT, BOB_SHA, assert_problem, basic, challenges
+from harness import ROOT, Envoy, Upstream, bootstrap, free_port, request
+
+CLI = os.path.join(ROOT, "dist", "authgate")
+
+CONFIG = {
+    "realm": "api",
+    "providers": {
+        "staff": {"type": "basic", "htpasswd": f"{ALICE_BCRYPT}\n{BOB_SHA}\n",
+                  "forward_username_header": "x-auth-user"},
+        "partners": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}],
+                     "forward_client_header": "x-auth-client"},
+    },
+    "rules": [
+        {"match": {"prefix": "/healthz"}, "requires": "none"},
+        {"match": {"prefix": "/keys"}, "requires": "partners"},
+        {"match": {"prefix": "/"}, "requires": {"any": ["staff", "partners"]}},
+    ],
+}
+
+
+class Service:
+    """`authgate serve` on free ports; `stop()` sends SIGTERM and returns its output."""
+
+    def __init__(self, config):
+        self.dir = tempfile.mkdtemp(prefix="authgate-service-")
+        path = os.path.join(self.dir, "config.json")
+        with open(path, "w") as f:
+            f.write(config if isinstance(config, str) else json.dumps(config))
+        self.port, self.admin = free_port(), free_port()
+        self.out = open(os.path.join(self.dir, "out.log"), "wb")
+        self.proc = subprocess.Popen([CLI, "serve", "--config", path, "--listen", f"127.0.0.1:{self.port}",
+                                      "--admin", f"127.0.0.1:{self.admin}", "--workers", "2"],
+                                     stdout=self.out, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                if request(self.admin, "GET", "/ready", timeout=1).status == 200:
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def log(self):
+        self.out.flush()
+        with open(self.out.name, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+        return self.log()
+
+
+def envoy_config(listen, admin, upstream_port, service_port):
+    """Envoy with its ext_authz filter in front of a recording upstream, asking the service."""
+    cfg = bootstrap(CONFIG, listen, admin, upstream_port, native=False)
+    hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["http_filters"] = [{
+        "name": "envoy.filters.http.ext_authz",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+            "transport_api_version": "V3",
+            "grpc_service": {"envoy_grpc": {"cluster_name": "authgate"}, "timeout": "5s"},
+            "failure_mode_allow": False,
+            "include_peer_certificate": True,
+        },
+    }] + hcm["http_filters"][-1:]
+    cfg["static_resources"]["clusters"].append({
+        "name": "authgate", "connect_timeout": "1s", "type": "STATIC",
+        "typed_extension_protocol_options": {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}}}},
+        "load_assignment": {"cluster_name": "authgate", "endpoints": [{"lb_endpoints": [{
+            "endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": service_port}}}}]}]},
+    })
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    service = Service(CONFIG)
+    assert service.wait_ready(), service.log()
+    upstream = Upstream()
+    port = free_port()
+    envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
+    yield port, upstream, service
+    envoy.stop()
+    upstream.close()
+    service.stop()
+
+
+def test_a_valid_key_passes_with_its_identity_and_never_the_clients_copy(mesh):
+    port, upstream, _ = mesh
+    r = request(port, "GET", "/keys/1", [("x-api-key", "k-1"), ("x-auth-client", "forged")])
+    assert r.status == 200, (r.status, r.body)
+    seen = upstream.seen[-1]
+    assert seen.all("x-auth-client") == ["acme"]
+
+
+@pytest.mark.parametrize("name, path, headers, status, error", [
+    ("no credential", "/keys/1", [], 401, "missing_credentials"),
+    ("a wrong key", "/keys/1", [("x-api-key", "nope")], 401, "invalid_credentials"),
+    ("a wrong password", "/", [("authorization", basic("bob", "wrong"))], 401, "invalid_credentials"),
+])
+def test_a_refusal_is_the_filters_own(mesh, name, path, headers, status, error):
+    port, upstream, _ = mesh
+    before = len(upstream.seen)
+    r = request(port, "GET", path, headers)
+    assert_problem(r, status, error)
+    assert len(upstream.seen) == before, f"{name}: reached upstream"
+    assert challenges(r), f"{name}: a challenge says how to authenticate"
+
+
+def test_basic_passes_with_the_user_and_both_challenges_are_offered(mesh):
+    port, upstream, _ = mesh
+    r = request(port, "GET", "/", [("authorization", basic("bob", "secret"))])
+    assert r.status == 200, (r.status, r.body)
+    assert upstream.seen[-1].all("x-auth-user") == ["bob"]
+    refused = request(port, "GET", "/")
+    assert refused.status == 401
+    schemes = sorted(c.split()[0] for c in challenges(refused))
+    assert schemes == ["ApiKey", "Basic"], challenges(refused)
+
+
+def test_the_admin_address_says_health_readiness_and_counts(mesh):
+    port, _, service = mesh
+    request(port, "GET", "/keys/1", [("x-api-key", "k-1")])
+    assert request(service.admin, "GET", "/healthz").status == 200
+    assert request(service.admin, "GET", "/ready").status == 200
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        metrics = request(service.admin, "GET", "/metrics").body.decode()
+        if any(line.startswith("authgate_allowed ") and line != "authgate_allowed 0"
+               for line in metrics.splitlines()):
+            break
+        time.sleep(0.1)
+    assert "# TYPE authgate_allowed counter" in metrics, metrics
+    allowed = [line for line in metrics.splitlines() if line.startswith("authgate_allowed ")]
+    assert allowed and int(allowed[0].split()[1]) >= 1, metrics
+
+
+def test_a_refused_configuration_is_one_line_naming_the_field():
+    bad = json.loads(json.dumps(CONFIG))
+    bad["providers"]["partners"]["credentials"][0]["kye"] = "x"
+    service = Service(bad)
+    assert service.proc.wait(timeout=20) == 1
+    out = service.log()
+    assert "providers.partners.credentials[0].kye: unknown field" in out, out
+    assert len([line for line in out.splitlines() if line.strip()]) == 1, out
+
+
+def test_sigterm_stops_the_service():
+    service = Service(CONFIG)
+    assert service.wait_ready(), service.log()
+    out = service.stop()
+    assert service.proc.returncode == 0, out
+    assert "stopping" in out, out
