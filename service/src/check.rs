@@ -13,6 +13,7 @@ use envoy_types::ext_authz::v3::pb::{
     Address, CheckRequest, CheckResponse, DeniedHttpResponse, HeaderAppendAction, HeaderValue,
     HeaderValueOption, HttpResponse, HttpStatus, OkHttpResponse,
 };
+use envoy_types::pb::google::protobuf::{value::Kind, Struct, Value};
 use std::collections::HashMap;
 
 /// What the core decides on, read from a check.
@@ -97,6 +98,9 @@ pub struct Fx {
     /// Request headers to set (`Some`) or remove (`None`), in order.
     pub edits: Vec<(String, Option<String>)>,
     pub reply: Option<Reply>,
+    /// What a pass returns as dynamic metadata: identity, provider, rule, and in report mode
+    /// the error enforcing would have answered.
+    pub metadata: Vec<(&'static str, String)>,
 }
 
 impl Fx {
@@ -106,6 +110,7 @@ impl Fx {
             body: incoming.body.clone(),
             edits: Vec::new(),
             reply: None,
+            metadata: Vec::new(),
         }
     }
 
@@ -114,7 +119,7 @@ impl Fx {
     pub fn response(self, answer: Vec<(String, String)>) -> CheckResponse {
         match self.reply {
             Some(r) => denied(&r),
-            None => ok(self.edits, answer),
+            None => ok(self.edits, answer, self.metadata),
         }
     }
 }
@@ -134,7 +139,11 @@ fn header(key: &str, value: &str, overwrite: bool) -> HeaderValueOption {
     }
 }
 
-fn ok(edits: Vec<(String, Option<String>)>, answer: Vec<(String, String)>) -> CheckResponse {
+fn ok(
+    edits: Vec<(String, Option<String>)>,
+    answer: Vec<(String, String)>,
+    metadata: Vec<(&'static str, String)>,
+) -> CheckResponse {
     let mut pass = OkHttpResponse::default();
     // Envoy removes `headers_to_remove` after it sets `headers`: a client's copy of a header the
     // verdict sets (removed, then set) is replaced by the set alone (overwrite).
@@ -146,13 +155,23 @@ fn ok(edits: Vec<(String, Option<String>)>, answer: Vec<(String, String)>) -> Ch
         }
     }
     pass.response_headers_to_add = answer.iter().map(|(k, v)| header(k, v, false)).collect();
+    // Envoy keeps it under the ext_authz filter's name, for RBAC, access logs and rate limits.
+    let fields = metadata
+        .into_iter()
+        .map(|(k, v)| {
+            let value = Value {
+                kind: Some(Kind::StringValue(v)),
+            };
+            (k.to_string(), value)
+        })
+        .collect();
     CheckResponse {
+        dynamic_metadata: Some(Struct { fields }),
         status: Some(envoy_types::pb::google::rpc::Status {
             code: 0,
             ..Default::default()
         }),
         http_response: Some(HttpResponse::OkResponse(pass)),
-        ..CheckResponse::default()
     }
 }
 
@@ -201,6 +220,19 @@ impl Effects for Fx {
 
     fn send(&mut self, reply: &Reply) {
         self.reply = Some(reply.clone());
+    }
+
+    fn allowed(&mut self, allowed: &authgate::engine::Allowed) {
+        let mut m = vec![("rule", allowed.rule.clone())];
+        m.extend(allowed.identity.clone().map(|i| ("identity", i)));
+        m.extend(allowed.provider.clone().map(|p| ("provider", p)));
+        m.extend(
+            allowed
+                .would_deny
+                .as_ref()
+                .map(|w| ("would_deny", w.denial.code().to_string())),
+        );
+        self.metadata = m;
     }
 
     /// The check is answered when the verdict is carried out: nothing to resume.

@@ -56,6 +56,7 @@ impl Pool {
                 why
             });
         }
+        refuse_what_ext_authz_cannot_do(json, &probe)?;
         let mut threads = Vec::new();
         for i in 0..n.max(1) {
             let (tx, rx) = mpsc::channel::<Job>();
@@ -78,6 +79,20 @@ impl Pool {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
         self.threads.get(i)?.send(Job { check, answer }).ok()?;
         rx.await.ok()
+    }
+}
+
+/// What the filter does that Envoy's ext_authz API cannot: cutting list answers needs the
+/// answer's body, which a check never sees. Refused at load, naming the field.
+fn refuse_what_ext_authz_cannot_do(json: &[u8], host: &ServiceHost) -> Result<(), String> {
+    let env = |name: &str| host.env_var(name);
+    let Ok(engine) = authgate::Engine::from_json_with(json, [0; 32], None, &env, host.random())
+    else {
+        return Ok(());
+    };
+    match engine.config().mcp_lists.is_empty() {
+        true => Ok(()),
+        false => Err("authgate: invalid configuration: mcp.filter_lists: the ext_authz service cannot cut tools/list, prompts/list or resources/list answers (a check never sees the answer); set \"mcp\": {\"filter_lists\": false}, or put the wasm filter or the native module in front of this MCP server".into()),
     }
 }
 

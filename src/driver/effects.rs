@@ -1,6 +1,7 @@
 //! What a host does for the driver, and what the driver tells it to return.
 
 use crate::capabilities::LogLevel;
+use crate::engine::Allowed;
 use crate::reply::Reply;
 
 /// Which direction's body.
@@ -48,6 +49,10 @@ pub trait Effects {
     fn body_size(&self, side: Side) -> usize;
     /// What the host holds of one direction's body; `None` when it cannot be read.
     fn body(&self, side: Side) -> Option<Vec<u8>>;
+    /// A pass is about to be carried out: who was authenticated, by which provider, under
+    /// which rule (the ext_authz service returns them as dynamic metadata). Most hosts have no
+    /// use for it.
+    fn allowed(&mut self, _allowed: &Allowed) {}
     /// Writes a log line (the failures the driver meets in the middle of a hook).
     fn log(&self, level: LogLevel, line: &str);
     /// Replaces the `held` bytes the host holds of one direction's body with `bytes`.

@@ -267,6 +267,7 @@ pub fn resume(worker: &Worker, host: &dyn Host, id: u32, fx: &mut dyn Effects) -
 fn carry_out(verdict: Verdict, resume: bool, fx: &mut dyn Effects) -> Flow {
     match verdict {
         Verdict::Allow(a) => {
+            fx.allowed(&a);
             for name in &a.edits.remove {
                 if !fx.set_request_header(name, None) {
                     return fail_closed(fx, "could not remove a request header");

@@ -73,10 +73,18 @@ class Service:
         return self.log()
 
 
+META = "envoy.filters.http.ext_authz"
+
+
 def envoy_config(listen, admin, upstream_port, service_port):
-    """Envoy with its ext_authz filter in front of a recording upstream, asking the service."""
+    """Envoy with its ext_authz filter in front of a recording upstream, asking the service;
+    its route hands the upstream what the service returned as dynamic metadata (as an access
+    log or RBAC would read it)."""
     cfg = bootstrap(CONFIG, listen, admin, upstream_port, native=False)
     hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["route_config"]["virtual_hosts"][0]["request_headers_to_add"] = [
+        {"header": {"key": f"x-meta-{k}", "value": f"%DYNAMIC_METADATA({META}:{k})%"}}
+        for k in ("identity", "provider", "rule")]
     hcm["http_filters"] = [{
         "name": "envoy.filters.http.ext_authz",
         "typed_config": {
@@ -159,6 +167,27 @@ def test_the_admin_address_says_health_readiness_and_counts(mesh):
     assert "# TYPE authgate_allowed counter" in metrics, metrics
     allowed = [line for line in metrics.splitlines() if line.startswith("authgate_allowed ")]
     assert allowed and int(allowed[0].split()[1]) >= 1, metrics
+
+
+def test_a_pass_returns_who_by_which_provider_under_which_rule_as_dynamic_metadata(mesh):
+    port, upstream, _ = mesh
+    assert request(port, "GET", "/keys/meta", [("x-api-key", "k-1")]).status == 200
+    seen = upstream.seen[-1]
+    got = {k: seen.header(f"x-meta-{k}") for k in ("identity", "provider", "rule")}
+    assert got == {"identity": "acme", "provider": "partners", "rule": "rules[1]"}, seen.headers
+
+
+def test_cutting_list_answers_is_refused_at_load_naming_the_field():
+    mcp = json.loads(json.dumps(CONFIG))
+    mcp["rules"].insert(0, {"match": {"prefix": "/mcp", "mcp": {"tools": ["delete_*"]}}, "requires": "partners"})
+    service = Service(mcp)
+    assert service.proc.wait(timeout=20) == 1
+    out = service.log()
+    assert "mcp.filter_lists: the ext_authz service cannot cut" in out, out
+    mcp["mcp"] = {"filter_lists": False}
+    service = Service(mcp)
+    assert service.wait_ready(), service.log()
+    service.stop()
 
 
 def test_a_refused_configuration_is_one_line_naming_the_field():
