@@ -220,9 +220,9 @@ run_tests() {
   cargo test --quiet
   log "clippy: the core and the wasm filter (wasm32, unwrap/expect/panic denied outside tests)"
   cargo clippy --quiet --target "$TARGET" --all-targets -p authgate -p authgate-wasm -- -D warnings
-  log "the command line: unit and command tests, clippy"
-  cargo test --quiet -p authgate-cli
-  cargo clippy --quiet -p authgate-cli --all-targets -- -D warnings
+  log "the command line and the ext_authz service: unit and command tests, clippy"
+  cargo test --quiet -p authgate-cli -p authgate-service
+  cargo clippy --quiet -p authgate-cli -p authgate-service --all-targets -- -D warnings
   log "clippy (the native module)"
   cargo clippy --quiet --profile native -p authgate-native --all-targets -- -D warnings
   log "unit tests of the native module (its ABI check and signatures)"

@@ -32,7 +32,8 @@ const USAGE: &str = "usage:
       An htpasswd line for USER with the password read from standard input (bcrypt, cost 10).
   authgate serve --config FILE --listen ADDR:PORT --admin ADDR:PORT [--workers N]
       Envoy's external authorization service (ext_authz v3 gRPC Check) over FILE, a plugin
-      configuration (JSON); /healthz, /ready and /metrics on the admin address.";
+      configuration (JSON), read again on SIGHUP; /healthz, /ready and /metrics on the admin
+      address.";
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("authgate: {why}\n{USAGE}");
@@ -156,8 +157,7 @@ fn serve(args: &[String]) -> Result<i32, String> {
         v.parse()
             .map_err(|_| format!("--{name} {v}: want ADDR:PORT"))
     };
-    let file = need("config")?;
-    let config = std::fs::read(file).map_err(|e| format!("--config {file}: {e}"))?;
+    let config = std::path::PathBuf::from(need("config")?);
     let workers = a
         .opt("workers")
         .map_or(Ok(0), str::parse)

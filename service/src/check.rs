@@ -24,6 +24,12 @@ pub struct Incoming {
     pub client: String,
     /// The body Envoy sent (`with_request_body`), if any.
     pub body: Option<Vec<u8>>,
+    /// The SHA-256 (hex) of the client certificate, when Envoy sent it
+    /// (`include_peer_certificate`).
+    pub peer: Option<String>,
+    /// Whether the downstream connection is TLS: known when Envoy sends the TLS session
+    /// (`include_tls_session`) or a client certificate.
+    pub tls: Option<bool>,
 }
 
 /// Reads a check. Envoy puts the pseudo-headers in `headers` too; the typed fields fill any
@@ -72,11 +78,58 @@ pub fn incoming(check: &CheckRequest) -> Incoming {
             _ => String::new(),
         })
         .unwrap_or_default();
+    let peer = attrs
+        .and_then(|a| a.source.as_ref())
+        .and_then(|s| certificate_sha256(&s.certificate));
+    let tls = match (attrs.and_then(|a| a.tls_session.as_ref()), &peer) {
+        (Some(_), _) | (_, Some(_)) => Some(true),
+        _ => None,
+    };
     Incoming {
         headers,
         client,
         body,
+        peer,
+        tls,
     }
+}
+
+/// The SHA-256 (lower-case hex) of the DER of the first certificate in `pem`, as Envoy sends it
+/// in `source.certificate` (URL-encoded), the digest Envoy's own
+/// `connection.sha256_peer_certificate_digest` gives the filter.
+pub fn certificate_sha256(url_encoded_pem: &str) -> Option<String> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let pem = percent_decode(url_encoded_pem)?;
+    let body = pem
+        .split("-----BEGIN CERTIFICATE-----")
+        .nth(1)?
+        .split("-----END CERTIFICATE-----")
+        .next()?;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+    let digest = sha2::Sha256::digest(&der);
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 impl Incoming {
@@ -263,5 +316,39 @@ impl Effects for Fx {
 
     fn log(&self, level: LogLevel, line: &str) {
         super::host::log(level, line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+    use sha2::Digest as _;
+
+    #[test]
+    fn the_certificate_envoy_sends_is_hashed_as_its_der() {
+        let der: Vec<u8> = (0u8..200).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let pem = format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n{}\n-----END CERTIFICATE-----\n",
+            &b64[..64],
+            &b64[64..]
+        );
+        let encoded: String = pem
+            .bytes()
+            .map(|c| match c {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (c as char).to_string()
+                }
+                _ => format!("%{c:02X}"),
+            })
+            .collect();
+        let want: String = sha2::Sha256::digest(&der)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(certificate_sha256(&encoded), Some(want));
+        assert_eq!(certificate_sha256(""), None);
+        assert_eq!(certificate_sha256("%zz"), None);
     }
 }

@@ -20,8 +20,9 @@ use tonic::{Request, Response, Status};
 
 /// What `authgate serve` was given.
 pub struct Options {
-    /// The plugin configuration (JSON), as the filter's `configuration` holds it.
-    pub config: Vec<u8>,
+    /// The file of the plugin configuration (JSON), as the filter's `configuration` holds it;
+    /// read again on SIGHUP.
+    pub config: std::path::PathBuf,
     /// Where the gRPC service listens.
     pub listen: SocketAddr,
     /// Where `/healthz`, `/ready` and `/metrics` are served.
@@ -31,7 +32,7 @@ pub struct Options {
 }
 
 struct Service {
-    pool: pool::Pool,
+    pool: Arc<pool::Pool>,
 }
 
 #[tonic::async_trait]
@@ -65,7 +66,14 @@ async fn run(opts: Options) -> Result<(), String> {
         0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
         n => n,
     };
-    let pool = pool::Pool::start(&opts.config, workers, Arc::clone(&counters), false)?;
+    let json = read(&opts.config)?;
+    let pool = Arc::new(pool::Pool::start(
+        &json,
+        workers,
+        Arc::clone(&counters),
+        false,
+    )?);
+    tokio::spawn(reload_on_hangup(opts.config.clone(), Arc::clone(&pool)));
     let ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let admin = tokio::net::TcpListener::bind(opts.admin)
         .await
@@ -83,6 +91,32 @@ async fn run(opts: Options) -> Result<(), String> {
         .serve_with_shutdown(opts.listen, shutdown())
         .await
         .map_err(|e| format!("the gRPC server stopped: {e}"))
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("--config {}: {e}", path.display()))
+}
+
+/// SIGHUP: the configuration file is read again and put in force; a bad one keeps the one in
+/// force and says why in one line.
+async fn reload_on_hangup(path: std::path::PathBuf, pool: Arc<pool::Pool>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+        return;
+    };
+    while hup.recv().await.is_some() {
+        let outcome = read(&path).and_then(|json| pool.reload(&json));
+        let (level, line) = match outcome {
+            Ok(()) => (
+                authgate::capabilities::LogLevel::Info,
+                format!("authgate: configuration reloaded from {}", path.display()),
+            ),
+            Err(why) => (
+                authgate::capabilities::LogLevel::Error,
+                format!("authgate: reload refused, the configuration in force stays: {why}"),
+            ),
+        };
+        host::log(level, &line);
+    }
 }
 
 /// SIGTERM or SIGINT: the server stops taking checks and finishes those in flight.

@@ -22,10 +22,19 @@ struct Job {
     answer: oneshot::Sender<CheckResponse>,
 }
 
+/// What a worker thread is handed.
+enum Msg {
+    Check(Box<Job>),
+    /// A new configuration, already checked: the worker takes it between two checks.
+    Configure(Vec<u8>),
+}
+
 /// The worker threads, each fed in turn.
 pub struct Pool {
-    threads: Vec<Sender<Job>>,
+    threads: Vec<Sender<Msg>>,
     next: AtomicUsize,
+    counters: Arc<Counters>,
+    debug: bool,
 }
 
 /// A check held for its verdict.
@@ -45,21 +54,10 @@ impl Pool {
         debug: bool,
     ) -> Result<Pool, String> {
         // Compiled once here, so a bad configuration is refused before any thread starts.
-        let probe = host(&counters, debug);
-        let lines = std::cell::RefCell::new(Vec::new());
-        let checked = Worker::default().configure(&LineCatcher(&probe, &lines), json);
-        if checked.is_none() {
-            let why = lines.into_inner().join("; ");
-            return Err(if why.is_empty() {
-                "invalid configuration".into()
-            } else {
-                why
-            });
-        }
-        refuse_what_ext_authz_cannot_do(json, &probe)?;
+        check(json, &host(&counters, debug))?;
         let mut threads = Vec::new();
         for i in 0..n.max(1) {
-            let (tx, rx) = mpsc::channel::<Job>();
+            let (tx, rx) = mpsc::channel::<Msg>();
             let (json, counters) = (json.to_vec(), Arc::clone(&counters));
             std::thread::Builder::new()
                 .name(format!("authgate-worker-{i}"))
@@ -70,16 +68,48 @@ impl Pool {
         Ok(Pool {
             threads,
             next: AtomicUsize::new(0),
+            counters,
+            debug,
         })
+    }
+
+    /// Puts `json` in force on every thread, once it is checked; `Err` with the one line that
+    /// says why not (the configuration in force stays).
+    pub fn reload(&self, json: &[u8]) -> Result<(), String> {
+        check(json, &host(&self.counters, self.debug))?;
+        for t in &self.threads {
+            let _ = t.send(Msg::Configure(json.to_vec()));
+        }
+        Ok(())
     }
 
     /// Decides `check` on the next thread.
     pub async fn check(&self, check: CheckRequest) -> Option<CheckResponse> {
         let (answer, rx) = oneshot::channel();
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
-        self.threads.get(i)?.send(Job { check, answer }).ok()?;
+        self.threads
+            .get(i)?
+            .send(Msg::Check(Box::new(Job { check, answer })))
+            .ok()?;
         rx.await.ok()
     }
+}
+
+/// Whether `json` compiles, and asks nothing the service cannot do: the one line that says
+/// why not.
+fn check(json: &[u8], probe: &ServiceHost) -> Result<(), String> {
+    let lines = RefCell::new(Vec::new());
+    if Worker::default()
+        .configure(&LineCatcher(probe, &lines), json)
+        .is_none()
+    {
+        let why = lines.into_inner().join("; ");
+        return Err(match why.is_empty() {
+            true => "authgate: invalid configuration".into(),
+            false => why,
+        });
+    }
+    refuse_what_ext_authz_cannot_do(json, probe)
 }
 
 /// What the filter does that Envoy's ext_authz API cannot: cutting list answers needs the
@@ -154,7 +184,7 @@ impl Host for LineCatcher<'_> {
 }
 
 /// One worker thread: checks in, verdicts out, the tick between.
-fn run(json: &[u8], jobs: mpsc::Receiver<Job>, counters: &Arc<Counters>, debug: bool) {
+fn run(json: &[u8], jobs: mpsc::Receiver<Msg>, counters: &Arc<Counters>, debug: bool) {
     let host = host(counters, debug);
     let worker = Worker::default();
     if worker.configure(&host, json).is_none() {
@@ -169,10 +199,14 @@ fn run(json: &[u8], jobs: mpsc::Receiver<Job>, counters: &Arc<Counters>, debug: 
         // still hands over its counts and decides its held checks by their deadlines.
         let wait = tick.saturating_sub(last_tick.elapsed());
         match jobs.recv_timeout(wait) {
-            Ok(job) => {
+            Ok(Msg::Configure(json)) => {
+                // Checked by the pool: held checks keep the verdicts they get.
+                let _ = worker.configure(&host, &json);
+            }
+            Ok(Msg::Check(job)) => {
                 let id = next_id;
                 next_id = next_id.wrapping_add(1).max(1);
-                if let Some(h) = decide(&worker, &host, id, job) {
+                if let Some(h) = decide(&worker, &host, id, *job) {
                     held.insert(id, h);
                 }
             }
@@ -202,6 +236,8 @@ fn run(json: &[u8], jobs: mpsc::Receiver<Job>, counters: &Arc<Counters>, debug: 
 fn decide(worker: &Worker, host: &ServiceHost, id: u32, job: Job) -> Option<Held> {
     let incoming = incoming(&job.check);
     *host.client.borrow_mut() = incoming.client.clone();
+    *host.peer.borrow_mut() = incoming.peer.clone();
+    *host.tls.borrow_mut() = incoming.tls;
     let mut fx = Fx::new(&incoming);
     let stream = driver::Stream::new(id);
     let has_body = incoming.body.is_some();

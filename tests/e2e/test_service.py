@@ -7,6 +7,7 @@ on the artifact: it runs once (conftest.py ONCE)."""
 
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -40,13 +41,25 @@ class Service:
     def __init__(self, config):
         self.dir = tempfile.mkdtemp(prefix="authgate-service-")
         path = os.path.join(self.dir, "config.json")
-        with open(path, "w") as f:
-            f.write(config if isinstance(config, str) else json.dumps(config))
+        self.path = path
+        self.write(config)
         self.port, self.admin = free_port(), free_port()
         self.out = open(os.path.join(self.dir, "out.log"), "wb")
         self.proc = subprocess.Popen([CLI, "serve", "--config", path, "--listen", f"127.0.0.1:{self.port}",
                                       "--admin", f"127.0.0.1:{self.admin}", "--workers", "2"],
                                      stdout=self.out, stderr=subprocess.STDOUT)
+
+    def write(self, config):
+        with open(self.path, "w") as f:
+            f.write(config if isinstance(config, str) else json.dumps(config))
+
+    def hangup_until(self, text, timeout=20):
+        """SIGHUP, then wait for `text` in the output."""
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + timeout
+        while time.time() < deadline and text not in self.log():
+            time.sleep(0.1)
+        return self.log()
 
     def wait_ready(self, timeout=20):
         deadline = time.time() + timeout
@@ -198,6 +211,32 @@ def test_a_refused_configuration_is_one_line_naming_the_field():
     out = service.log()
     assert "providers.partners.credentials[0].kye: unknown field" in out, out
     assert len([line for line in out.splitlines() if line.strip()]) == 1, out
+
+
+def test_sighup_reloads_and_a_bad_configuration_keeps_the_one_in_force():
+    service = Service(CONFIG)
+    assert service.wait_ready(), service.log()
+    upstream, port = Upstream(), free_port()
+    envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
+    try:
+        key = lambda k: request(port, "GET", "/keys/1", [("x-api-key", k)]).status  # noqa: E731
+        assert (key("k-1"), key("k-2")) == (200, 401)
+        new = json.loads(json.dumps(CONFIG))
+        new["providers"]["partners"]["credentials"] = [{"client": "acme", "key": "k-2"}]
+        service.write(new)
+        out = service.hangup_until("configuration reloaded")
+        assert "configuration reloaded" in out, out
+        assert (key("k-1"), key("k-2")) == (401, 200)
+        new["providers"]["partners"]["kye"] = 1
+        service.write(new)
+        out = service.hangup_until("reload refused")
+        refusal = [line for line in out.splitlines() if "reload refused" in line]
+        assert len(refusal) == 1 and "providers.partners.kye: unknown field" in refusal[0], out
+        assert (key("k-1"), key("k-2")) == (401, 200), "the configuration in force stays"
+    finally:
+        envoy.stop()
+        upstream.close()
+        service.stop()
 
 
 def test_sigterm_stops_the_service():
