@@ -70,6 +70,63 @@ def native(config, env=None):
     return dynamic_module("authgate", "authgate", config, env)
 
 
+class Service:
+    """The same configuration in the ext_authz service (`dist/authgate serve`, one worker,
+    pinned to CPU 0 beside Envoy), asked by Envoy's ext_authz filter over gRPC; its CPU is
+    counted with Envoy's."""
+
+    def __init__(self, config):
+        self.config = config
+        self.proc = None
+
+    def start(self, tmp):
+        path = os.path.join(tmp, f"service-{id(self)}.json")
+        with open(path, "w") as f:
+            json.dump(self.config, f)
+        self.port, admin = free_port(), free_port()
+        self.proc = subprocess.Popen(["taskset", "-c", "0", os.path.join(ROOT, "dist", "authgate"), "serve",
+                                      "--config", path, "--listen", f"127.0.0.1:{self.port}",
+                                      "--admin", f"127.0.0.1:{admin}", "--workers", "1"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                if request(admin, "GET", "/ready", timeout=1).status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("the ext_authz service did not start")
+
+    def filter(self):
+        return {"name": "envoy.filters.http.ext_authz", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+            "transport_api_version": "V3", "failure_mode_allow": False,
+            "grpc_service": {"envoy_grpc": {"cluster_name": "authgate"}, "timeout": "2s"}}}
+
+    def cluster(self):
+        c = cluster("authgate", self.port)
+        c["typed_extension_protocol_options"] = {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {"http2_protocol_options": {}}}}
+        return c
+
+    def stop(self):
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+
+def service_rows(rows):
+    """The api_key and reused-JWT rows again through the ext_authz service, when
+    dist/authgate is built."""
+    if not os.path.exists(os.path.join(ROOT, "dist", "authgate")):
+        return []
+    return [(name.replace("authgate ", "service ", 1), group, Service(config_of(filt)), headers, status)
+            for name, group, filt, headers, status in rows
+            if name in ("authgate api_key valid", "authgate basic {SHA} valid", "authgate jwt RS256 reused token",
+                        "authgate jwt ES256 reused token")]
+
+
 def native_floor():
     """The native floor (bench/floor-native): a dynamic module that reads one header and goes
     on, what the ABI crossing alone costs."""
@@ -320,7 +377,7 @@ def configs():
         ("jwt_authn missing", "missing 401", native_jwt(["rsa"], False), [], 401),
         ("authgate jwt missing", "missing 401", AG_JWT, [], 401),
     ]
-    return out + before_rows(out) + native_rows(out)
+    return out + before_rows(out) + native_rows(out) + service_rows(out)
 
 
 def native_rows(rows):
@@ -468,9 +525,16 @@ def main():
     try:
         for name, group, filt, headers, status in cases:
             port, admin = free_port(), free_port()
+            service = None
+            if isinstance(filt, Service):
+                service = filt.start(tmp)
+                config = bootstrap(service.filter(), port, admin)
+                config["static_resources"]["clusters"].append(service.cluster())
+            else:
+                config = bootstrap(filt, port, admin)
             # Envoy at its default `info`: authgate's audit lines (one per refusal) are written,
             # as in production; the "audit lines off" row shows what they cost.
-            envoy = Envoy(bootstrap(filt, port, admin), concurrency=1, log_level="info", wasm_log_level=None)
+            envoy = Envoy(config, concurrency=1, log_level="info", wasm_log_level=None)
             envoy.start()
             subprocess.run(["taskset", "-cp", "0", str(envoy.proc.pid)], capture_output=True)
             script = lua_for(headers, tmp, port)
@@ -489,12 +553,13 @@ def main():
             subprocess.run(["taskset", "-c", "1", "wrk", "-t1", f"-c{CONNECTIONS}", "-d1s", "-s", script,
                             f"http://127.0.0.1:{port}/"], capture_output=True, timeout=60)
             running.append({"name": name, "group": group, "envoy": envoy, "port": port, "script": script,
-                            "status": status, "runs": []})
+                            "status": status, "runs": [], "service": service})
         for rnd in range(ROUNDS):
             for c in running:
-                before = cpu_seconds(c["envoy"].proc.pid)
+                pids = [c["envoy"].proc.pid] + ([c["service"].proc.pid] if c.get("service") else [])
+                before = sum(cpu_seconds(p) for p in pids)
                 r = run_wrk(c["port"], c["script"])
-                r["cpu_us_per_req"] = (cpu_seconds(c["envoy"].proc.pid) - before) * 1e6 / max(r["requests"], 1)
+                r["cpu_us_per_req"] = (sum(cpu_seconds(p) for p in pids) - before) * 1e6 / max(r["requests"], 1)
                 bad = r["non2xx"] if c["status"] == 200 else r["requests"] - r["non2xx"]
                 if bad or r["errors"]:
                     hint = " (DPoP proofs used up: raise BENCH_DPOP_PER_RUN)" if "DPoP" in c["name"] else ""
@@ -510,6 +575,8 @@ def main():
                 except Exception:  # noqa: BLE001 — a report detail, never a reason to fail
                     c["counters"] = {}
             c["envoy"].stop()
+            if c.get("service"):
+                c["service"].stop()
     report(running, time.time() - started)
 
 
