@@ -7,15 +7,15 @@ use super::abi::*;
 use super::calls::{token, Calls};
 use super::config::Config;
 use super::envoy::{self, Outgoing};
-use authgate::capabilities::memory::{self, SharedMap};
+use authgate::capabilities::memory::Locked;
 use authgate::capabilities::{Callout, Host, LogLevel, Shared, SharedSetError};
 use std::cell::RefCell;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 /// What every worker shares: what Envoy's shared data is to the wasm filter.
-fn shared() -> &'static Mutex<SharedMap> {
-    static SHARED: OnceLock<Mutex<SharedMap>> = OnceLock::new();
-    SHARED.get_or_init(|| Mutex::new(SharedMap::new()))
+fn shared() -> &'static Locked {
+    static SHARED: OnceLock<Locked> = OnceLock::new();
+    SHARED.get_or_init(Locked::default)
 }
 
 /// Where the calls made during a hook go.
@@ -70,18 +70,15 @@ impl Host for NativeHost<'_> {
     }
 
     fn shared_get(&self, key: &str) -> Option<Shared> {
-        let map = shared().lock().ok()?;
-        Some(memory::get(&map, key))
+        shared().get(key)
     }
 
     fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedSetError> {
-        let mut map = shared().lock().map_err(|_| SharedSetError::Host)?;
-        memory::set(&mut map, key, value, cas)
+        shared().set(key, value, cas)
     }
 
     fn shared_add(&self, key: &str, value: &[u8]) -> Result<(), SharedSetError> {
-        let mut map = shared().lock().map_err(|_| SharedSetError::Host)?;
-        memory::add(&mut map, key, value)
+        shared().add(key, value)
     }
 
     fn dispatch(&self, call: &Callout) -> Result<u32, String> {

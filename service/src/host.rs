@@ -3,16 +3,16 @@
 //! the filter), counters kept for `/metrics`, log lines on standard output, and the facts of the
 //! check being decided (the client's address, its certificate) as Envoy sent them.
 
-use authgate::capabilities::memory::{self, SharedMap};
+use authgate::capabilities::memory::Locked;
 use authgate::capabilities::{Callout, Host, LogLevel, Random, Shared, SharedSetError};
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// What every worker thread shares: what Envoy's shared data is to the wasm filter.
-fn shared() -> &'static Mutex<SharedMap> {
-    static SHARED: OnceLock<Mutex<SharedMap>> = OnceLock::new();
-    SHARED.get_or_init(|| Mutex::new(SharedMap::new()))
+fn shared() -> &'static Locked {
+    static SHARED: OnceLock<Locked> = OnceLock::new();
+    SHARED.get_or_init(Locked::default)
 }
 
 /// The service's counters, by the filter's names, for `/metrics`.
@@ -86,18 +86,15 @@ impl Host for ServiceHost {
     }
 
     fn shared_get(&self, key: &str) -> Option<Shared> {
-        let map = shared().lock().ok()?;
-        Some(memory::get(&map, key))
+        shared().get(key)
     }
 
     fn shared_set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedSetError> {
-        let mut map = shared().lock().map_err(|_| SharedSetError::Host)?;
-        memory::set(&mut map, key, value, cas)
+        shared().set(key, value, cas)
     }
 
     fn shared_add(&self, key: &str, value: &[u8]) -> Result<(), SharedSetError> {
-        let mut map = shared().lock().map_err(|_| SharedSetError::Host)?;
-        memory::add(&mut map, key, value)
+        shared().add(key, value)
     }
 
     /// Remote conversations (key sets, discovery, introspection, the token endpoint) are not

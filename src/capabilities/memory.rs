@@ -1,5 +1,6 @@
 //! Shared data kept in memory with Envoy's compare-and-swap rules, for hosts that are not
-//! Envoy: the fake host of native tests and the command line's host.
+//! Envoy's wasm shared data: the fake host of native tests, the command line's host, and
+//! ([`Locked`]) the hosts whose workers are threads of one process.
 
 use super::{Shared, SharedSetError};
 use std::collections::HashMap;
@@ -42,4 +43,29 @@ pub fn set(
         (value.to_vec(), current.map_or(1, |v| v + 1)),
     );
     Ok(())
+}
+
+/// Shared data for hosts whose workers are threads of one process (the native module, the
+/// ext_authz service): one map behind a lock. A poisoned lock reads as the host failing.
+#[derive(Default)]
+pub struct Locked(std::sync::Mutex<SharedMap>);
+
+impl Locked {
+    /// `key`'s value and version; `None` when the lock failed.
+    pub fn get(&self, key: &str) -> Option<Shared> {
+        let map = self.0.lock().ok()?;
+        Some(get(&map, key))
+    }
+
+    /// [`set`] under the lock.
+    pub fn set(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), SharedSetError> {
+        let mut map = self.0.lock().map_err(|_| SharedSetError::Host)?;
+        set(&mut map, key, value, cas)
+    }
+
+    /// [`add`] under the lock.
+    pub fn add(&self, key: &str, value: &[u8]) -> Result<(), SharedSetError> {
+        let mut map = self.0.lock().map_err(|_| SharedSetError::Host)?;
+        add(&mut map, key, value)
+    }
 }
