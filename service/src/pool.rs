@@ -4,7 +4,7 @@
 
 use super::check::{incoming, Fx};
 use super::host::{Counters, ServiceHost};
-use authgate::capabilities::{Host, LogLevel};
+use authgate::capabilities::Host;
 use authgate::driver::{self, Flow};
 use authgate::worker::{Worker, TICK_MS};
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
@@ -96,30 +96,12 @@ impl Pool {
 }
 
 /// Whether `json` compiles, and asks nothing the service cannot do: the one line that says
-/// why not.
+/// why not (the line a worker would log). Cutting list answers needs the answer's body,
+/// which a check never sees.
 fn check(json: &[u8], probe: &ServiceHost) -> Result<(), String> {
-    let lines = RefCell::new(Vec::new());
-    if Worker::default()
-        .configure(&LineCatcher(probe, &lines), json)
-        .is_none()
-    {
-        let why = lines.into_inner().join("; ");
-        return Err(match why.is_empty() {
-            true => "authgate: invalid configuration".into(),
-            false => why,
-        });
-    }
-    refuse_what_ext_authz_cannot_do(json, probe)
-}
-
-/// What the filter does that Envoy's ext_authz API cannot: cutting list answers needs the
-/// answer's body, which a check never sees. Refused at load, naming the field.
-fn refuse_what_ext_authz_cannot_do(json: &[u8], host: &ServiceHost) -> Result<(), String> {
-    let env = |name: &str| host.env_var(name);
-    let Ok(engine) = authgate::Engine::from_json_with(json, [0; 32], None, &env, host.random())
-    else {
-        return Ok(());
-    };
+    let env = |name: &str| probe.env_var(name);
+    let engine = authgate::Engine::from_json_with(json, [0; 32], None, &env, probe.random())
+        .map_err(|e| e.to_string())?;
     match engine.config().mcp_lists.is_empty() {
         true => Ok(()),
         false => Err("authgate: invalid configuration: mcp.filter_lists: the ext_authz service cannot cut tools/list, prompts/list or resources/list answers (a check never sees the answer); set \"mcp\": {\"filter_lists\": false}, or put the wasm filter or the native module in front of this MCP server".into()),
@@ -133,53 +115,6 @@ fn host(counters: &Arc<Counters>, debug: bool) -> ServiceHost {
         client: RefCell::new(String::new()),
         peer: RefCell::new(None),
         tls: RefCell::new(None),
-    }
-}
-
-/// A host whose error lines are kept (the configuration's refusal, said once by the caller).
-struct LineCatcher<'a>(&'a ServiceHost, &'a RefCell<Vec<String>>);
-
-impl Host for LineCatcher<'_> {
-    fn now_ms(&self) -> u64 {
-        self.0.now_ms()
-    }
-    fn shared_get(&self, key: &str) -> Option<authgate::capabilities::Shared> {
-        self.0.shared_get(key)
-    }
-    fn shared_set(
-        &self,
-        key: &str,
-        value: &[u8],
-        cas: Option<u32>,
-    ) -> Result<(), authgate::capabilities::SharedSetError> {
-        self.0.shared_set(key, value, cas)
-    }
-    fn dispatch(&self, call: &authgate::capabilities::Callout) -> Result<u32, String> {
-        self.0.dispatch(call)
-    }
-    fn define_counter(&self, _name: &str) -> Option<u32> {
-        None
-    }
-    fn increment_counter(&self, _id: u32, _by: u64) {}
-    fn log_enabled(&self, level: LogLevel) -> bool {
-        level == LogLevel::Error
-    }
-    fn log(&self, level: LogLevel, line: &str) {
-        if level == LogLevel::Error {
-            self.1.borrow_mut().push(line.to_string());
-        }
-    }
-    fn client_address(&self) -> String {
-        String::new()
-    }
-    fn random_key(&self) -> [u8; 32] {
-        self.0.random_key()
-    }
-    fn random(&self) -> Option<authgate::capabilities::Random> {
-        self.0.random()
-    }
-    fn env_var(&self, name: &str) -> Option<String> {
-        self.0.env_var(name)
     }
 }
 
