@@ -57,6 +57,9 @@ pub struct Shared {
 pub struct Callout<'a> {
     /// The proxy cluster.
     pub cluster: &'a str,
+    /// `http` or `https`, from the configured URL: what a host that calls the URL itself (the
+    /// ext_authz service) needs; a proxy reaches the cluster as the cluster says.
+    pub scheme: &'static str,
     /// Request headers, pseudo-headers included.
     pub headers: Vec<(&'a str, &'a str)>,
     /// Request body, if any.
@@ -66,6 +69,15 @@ pub struct Callout<'a> {
 }
 
 impl Callout<'_> {
+    /// The scheme of `url` (`https` unless it says `http://`).
+    pub fn scheme_of(url: &str) -> &'static str {
+        if url.starts_with("http://") {
+            "http"
+        } else {
+            "https"
+        }
+    }
+
     /// The headers, owned: for a host that sends the call later.
     pub fn owned_headers(&self) -> Vec<(String, String)> {
         self.headers

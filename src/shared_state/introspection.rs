@@ -196,6 +196,7 @@ impl Introspections {
         let body = service.body(token.expose());
         let call = Callout {
             cluster: &service.cluster,
+            scheme: Callout::scheme_of(&endpoint.url),
             headers: service.headers(&endpoint),
             body: Some(&body),
             timeout_ms: service.timeout_ms,

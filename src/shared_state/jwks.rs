@@ -83,14 +83,15 @@ impl JwksFetches {
         host: &dyn Host,
         name: &str,
         call: Call,
-        target: (&str, &str, &str),
+        target: (&str, &str, &str, &str),
         timeout_ms: u64,
         // The lease to shorten if the call cannot even be made (see `retry_soon`).
         retry: Option<&str>,
     ) {
-        let (cluster, authority, path) = target;
+        let (url, cluster, authority, path) = target;
         let c = Callout {
             cluster,
+            scheme: Callout::scheme_of(url),
             headers: vec![
                 (":method", "GET"),
                 (":path", path),
@@ -150,6 +151,7 @@ impl JwksFetches {
                     let lease = shared_key("dlease", &d.issuer, &d.cluster);
                     if super::take_lease(host, &lease, now, now + remote.timeout_ms * 2 + 1000) {
                         let target = (
+                            d.issuer.as_str(),
                             d.cluster.as_str(),
                             d.authority.as_str(),
                             d.paths[0].as_str(),
@@ -180,7 +182,12 @@ impl JwksFetches {
             }
             let lease = shared_key("lease", &t.uri, &t.cluster);
             if super::take_lease(host, &lease, now, now + remote.timeout_ms + 1000) {
-                let target = (t.cluster.as_str(), t.authority.as_str(), t.path.as_str());
+                let target = (
+                    t.uri.as_str(),
+                    t.cluster.as_str(),
+                    t.authority.as_str(),
+                    t.path.as_str(),
+                );
                 let retry = remote.fetched_at().is_none().then_some(lease.as_str());
                 self.dispatch(host, name, Call::Keys(i), target, remote.timeout_ms, retry);
             }
@@ -259,6 +266,7 @@ impl JwksFetches {
         let lease = shared_key("dlease", &d.issuer, &d.cluster);
         if status == Some("404") && form == 0 {
             let target = (
+                d.issuer.as_str(),
                 d.cluster.as_str(),
                 d.authority.as_str(),
                 d.paths[1].as_str(),

@@ -45,6 +45,7 @@ impl SignIns {
         headers.extend(call.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let out = Callout {
             cluster: &call.cluster,
+            scheme: call.scheme,
             headers,
             body: Some(call.body.as_bytes()),
             timeout_ms: call.timeout_ms,

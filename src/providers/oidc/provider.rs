@@ -172,6 +172,7 @@ impl OidcProvider {
         let d = self.remote()?.discovery.as_ref()?;
         Some(TokenCall {
             cluster: d.cluster.clone(),
+            scheme: crate::capabilities::Callout::scheme_of(&endpoint),
             authority,
             path,
             headers,
@@ -200,6 +201,8 @@ impl OidcProvider {
 pub struct TokenCall {
     /// The Envoy cluster that reaches the issuer.
     pub cluster: String,
+    /// `http` or `https`, from the token endpoint's URL.
+    pub scheme: &'static str,
     /// `:authority`.
     pub authority: String,
     /// `:path`.

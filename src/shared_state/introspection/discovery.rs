@@ -66,6 +66,7 @@ impl Introspections {
         };
         let call = Callout {
             cluster: &d.cluster,
+            scheme: Callout::scheme_of(&d.issuer),
             headers: vec![
                 (":method", "GET"),
                 (":path", &d.paths[form]),
