@@ -31,9 +31,11 @@ const USAGE: &str = "usage:
   authgate htpasswd [--cost N] USER
       An htpasswd line for USER with the password read from standard input (bcrypt, cost 10).
   authgate serve --config FILE --listen ADDR:PORT --admin ADDR:PORT [--workers N]
+                 [--tls-cert PEM --tls-key PEM] [--cluster NAME=ADDR:PORT]...
       Envoy's external authorization service (ext_authz v3 gRPC Check) over FILE, a plugin
-      configuration (JSON), read again on SIGHUP; /healthz, /ready and /metrics on the admin
-      address.";
+      configuration (JSON), read again on SIGHUP or when it changes; /healthz, /ready and
+      /metrics on the admin address. --cluster: the calls of a configuration's `cluster` NAME
+      go to ADDR:PORT (without it, to the URL's host).";
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("authgate: {why}\n{USAGE}");
@@ -88,6 +90,15 @@ fn parse(args: &[String], with_value: &[&str], flags: &[&str]) -> Result<Args, S
 }
 
 impl Args {
+    /// Every value of a repeated option, in order.
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.opts
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     fn opt(&self, name: &str) -> Option<&str> {
         self.opts
             .iter()
@@ -150,7 +161,13 @@ fn explain(args: &[String]) -> Result<i32, String> {
 }
 
 fn serve(args: &[String]) -> Result<i32, String> {
-    let a = parse(args, &["config", "listen", "admin", "workers"], &[])?;
+    let a = parse(
+        args,
+        &[
+            "config", "listen", "admin", "workers", "tls-cert", "tls-key", "cluster",
+        ],
+        &[],
+    )?;
     let need = |name: &str| a.opt(name).ok_or(format!("serve needs --{name}"));
     let addr = |name: &str| -> Result<std::net::SocketAddr, String> {
         let v = need(name)?;
@@ -162,11 +179,27 @@ fn serve(args: &[String]) -> Result<i32, String> {
         .opt("workers")
         .map_or(Ok(0), str::parse)
         .map_err(|_| "--workers needs a number")?;
+    let tls = match (a.opt("tls-cert"), a.opt("tls-key")) {
+        (Some(cert), Some(key)) => Some((cert.into(), key.into())),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
+    let mut clusters = Vec::new();
+    for c in a.all("cluster") {
+        let at = c
+            .split_once('=')
+            .and_then(|(name, at)| Some((name, at.parse().ok()?)))
+            .filter(|(name, _)| !name.is_empty())
+            .ok_or(format!("--cluster {c}: want NAME=ADDR:PORT"))?;
+        clusters.push((at.0.to_string(), at.1));
+    }
     let opts = authgate_service::Options {
         config,
         listen: addr("listen")?,
         admin: addr("admin")?,
         workers,
+        clusters,
+        tls,
     };
     match authgate_service::serve(opts) {
         Ok(()) => Ok(0),

@@ -60,7 +60,7 @@ impl NativeHost<'_> {
 
 impl Host for NativeHost<'_> {
     fn signatures(&self) -> Option<std::rc::Rc<dyn authgate::crypto::HostSignatures>> {
-        Some(std::rc::Rc::new(super::signatures::NativeSignatures))
+        Some(std::rc::Rc::new(authgate_signatures::NativeSignatures))
     }
 
     fn now_ms(&self) -> u64 {

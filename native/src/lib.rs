@@ -22,5 +22,4 @@ mod filter;
 mod host;
 mod idle;
 mod reply;
-mod signatures;
 mod stream;

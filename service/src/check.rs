@@ -27,8 +27,8 @@ pub struct Incoming {
     /// The SHA-256 (hex) of the client certificate, when Envoy sent it
     /// (`include_peer_certificate`).
     pub peer: Option<String>,
-    /// Whether the downstream connection is TLS: known when Envoy sends the TLS session
-    /// (`include_tls_session`) or a client certificate.
+    /// Whether the downstream connection is TLS: Envoy's certificate named as the destination,
+    /// a server name (`include_tls_session`) or a client certificate.
     pub tls: Option<bool>,
 }
 
@@ -81,10 +81,16 @@ pub fn incoming(check: &CheckRequest) -> Incoming {
     let peer = attrs
         .and_then(|a| a.source.as_ref())
         .and_then(|s| certificate_sha256(&s.certificate));
-    let tls = match (attrs.and_then(|a| a.tls_session.as_ref()), &peer) {
-        (Some(_), _) | (_, Some(_)) => Some(true),
-        _ => None,
-    };
+    // Envoy names its own certificate as the destination's principal on a TLS connection (its
+    // URI SAN, else its subject), and sends the server name and client certificate there; a
+    // check carries `tls_session` even for plaintext (Envoy 1.40), so its presence says nothing.
+    let principal = attrs
+        .and_then(|a| a.destination.as_ref())
+        .is_some_and(|d| !d.principal.is_empty());
+    let sni = attrs
+        .and_then(|a| a.tls_session.as_ref())
+        .is_some_and(|t| !t.sni.is_empty());
+    let tls = Some(principal || sni || peer.is_some());
     Incoming {
         headers,
         client,
@@ -151,9 +157,9 @@ pub struct Fx {
     /// Request headers to set (`Some`) or remove (`None`), in order.
     pub edits: Vec<(String, Option<String>)>,
     pub reply: Option<Reply>,
-    /// What a pass returns as dynamic metadata: identity, provider, rule, and in report mode
-    /// the error enforcing would have answered.
-    pub metadata: Vec<(&'static str, String)>,
+    /// What a pass returns as dynamic metadata: identity, provider, rule, scopes, and in
+    /// report mode the error enforcing would have answered.
+    pub metadata: Vec<(&'static str, Value)>,
 }
 
 impl Fx {
@@ -177,6 +183,12 @@ impl Fx {
     }
 }
 
+fn string(s: &str) -> Value {
+    Value {
+        kind: Some(Kind::StringValue(s.to_string())),
+    }
+}
+
 fn header(key: &str, value: &str, overwrite: bool) -> HeaderValueOption {
     HeaderValueOption {
         header: Some(HeaderValue {
@@ -195,7 +207,7 @@ fn header(key: &str, value: &str, overwrite: bool) -> HeaderValueOption {
 fn ok(
     edits: Vec<(String, Option<String>)>,
     answer: Vec<(String, String)>,
-    metadata: Vec<(&'static str, String)>,
+    metadata: Vec<(&'static str, Value)>,
 ) -> CheckResponse {
     let mut pass = OkHttpResponse::default();
     // Envoy removes `headers_to_remove` after it sets `headers`: a client's copy of a header the
@@ -211,12 +223,7 @@ fn ok(
     // Envoy keeps it under the ext_authz filter's name, for RBAC, access logs and rate limits.
     let fields = metadata
         .into_iter()
-        .map(|(k, v)| {
-            let value = Value {
-                kind: Some(Kind::StringValue(v)),
-            };
-            (k.to_string(), value)
-        })
+        .map(|(k, v)| (k.to_string(), v))
         .collect();
     CheckResponse {
         dynamic_metadata: Some(Struct { fields }),
@@ -276,14 +283,20 @@ impl Effects for Fx {
     }
 
     fn allowed(&mut self, allowed: &authgate::engine::Allowed) {
-        let mut m = vec![("rule", allowed.rule.clone())];
-        m.extend(allowed.identity.clone().map(|i| ("identity", i)));
-        m.extend(allowed.provider.clone().map(|p| ("provider", p)));
+        let mut m = vec![("rule", string(&allowed.rule))];
+        m.extend(allowed.identity.as_deref().map(|i| ("identity", string(i))));
+        m.extend(allowed.provider.as_deref().map(|p| ("provider", string(p))));
+        if allowed.provider.is_some() {
+            let scopes = allowed.scopes.iter().map(|s| string(s)).collect();
+            let list =
+                Kind::ListValue(envoy_types::pb::google::protobuf::ListValue { values: scopes });
+            m.push(("scopes", Value { kind: Some(list) }));
+        }
         m.extend(
             allowed
                 .would_deny
                 .as_ref()
-                .map(|w| ("would_deny", w.denial.code().to_string())),
+                .map(|w| ("would_deny", string(w.denial.code()))),
         );
         self.metadata = m;
     }

@@ -3,9 +3,10 @@
 //! the filter), counters kept for `/metrics`, log lines on standard output, and the facts of the
 //! check being decided (the client's address, its certificate) as Envoy sent them.
 
+use super::fetch::{Client, Deliver};
 use authgate::capabilities::memory::Locked;
 use authgate::capabilities::{Callout, Host, LogLevel, Random, Shared, SharedSetError};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -38,6 +39,24 @@ impl Counters {
         }
     }
 
+    /// `{"stats":[{"name":"authgate.allowed","value":3},…]}`: the filter's names, as Envoy's
+    /// `/stats?format=json` lists the filter's counters.
+    pub fn json(&self) -> String {
+        let c = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let items: Vec<String> = c
+            .iter()
+            .map(|(name, n)| {
+                // Counter names are the filter's own: letters, digits, `.`, `_` and `-`.
+                let name: String = name
+                    .chars()
+                    .filter(|ch| !matches!(ch, '"' | '\\'))
+                    .collect();
+                format!("{{\"name\":\"{name}\",\"value\":{n}}}")
+            })
+            .collect();
+        format!("{{\"stats\":[{}]}}\n", items.join(","))
+    }
+
     /// Prometheus' text format: each counter under the filter's name with `.` as `_`.
     pub fn prometheus(&self) -> String {
         let c = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -66,8 +85,18 @@ pub fn log(level: LogLevel, line: &str) {
     let _ = writeln!(std::io::stdout(), "[{level}] {line}");
 }
 
+/// How a worker thread makes its remote calls: the service's client, where the answers go
+/// (back to this thread), and the next call's token.
+pub struct Calls {
+    pub client: Arc<Client>,
+    pub deliver: Deliver,
+    pub next: Cell<u32>,
+}
+
 /// The host for one worker thread; the check being decided sets its facts.
 pub struct ServiceHost {
+    /// Remote calls; `None` for the host that only checks a configuration.
+    pub calls: Option<Calls>,
     pub counters: Arc<Counters>,
     pub debug: bool,
     /// The check's client (`ip:port`).
@@ -97,15 +126,17 @@ impl Host for ServiceHost {
         shared().add(key, value)
     }
 
-    /// Remote conversations (key sets, discovery, introspection, the token endpoint) are not
-    /// made by the service yet: a provider that needs one answers as it does when its server
-    /// does not answer (401 for keys it cannot get, 503 for an unreachable introspection or
-    /// token endpoint). docs/service.md says so.
+    /// The service calls the configured URL itself (`cluster` names an Envoy cluster, which
+    /// means nothing here); the answer comes back to this thread as a message.
     fn dispatch(&self, call: &Callout) -> Result<u32, String> {
-        Err(format!(
-            "the ext_authz service does not call cluster {} (its remote calls are not built yet)",
-            call.cluster
-        ))
+        let calls = self
+            .calls
+            .as_ref()
+            .ok_or("this host makes no remote calls")?;
+        let token = calls.next.get();
+        calls.next.set(token.wrapping_add(1).max(1));
+        calls.client.send(call, token, Arc::clone(&calls.deliver))?;
+        Ok(token)
     }
 
     fn define_counter(&self, name: &str) -> Option<u32> {
@@ -144,6 +175,10 @@ impl Host for ServiceHost {
 
     fn connection_tls(&self) -> Option<bool> {
         *self.tls.borrow()
+    }
+
+    fn signatures(&self) -> Option<Rc<dyn authgate::crypto::HostSignatures>> {
+        Some(Rc::new(authgate_signatures::NativeSignatures))
     }
 
     fn env_var(&self, name: &str) -> Option<String> {

@@ -8,6 +8,7 @@
 
 mod admin;
 mod check;
+mod fetch;
 mod host;
 mod pool;
 
@@ -29,6 +30,11 @@ pub struct Options {
     pub admin: SocketAddr,
     /// Worker threads (0: one per CPU).
     pub workers: usize,
+    /// `--cluster NAME=ADDR:PORT`: where the calls of a configuration's `cluster` NAME go
+    /// (without it, a call goes to its URL's host).
+    pub clusters: Vec<(String, SocketAddr)>,
+    /// `--tls-cert` and `--tls-key` (PEM files): the gRPC server's own TLS.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 struct Service {
@@ -67,14 +73,30 @@ async fn run(opts: Options) -> Result<(), String> {
         n => n,
     };
     let json = read(&opts.config)?;
+    let client = Arc::new(fetch::Client::new(&opts.clusters)?);
     let pool = Arc::new(pool::Pool::start(
         &json,
         workers,
         Arc::clone(&counters),
         false,
+        client,
     )?);
-    tokio::spawn(reload_on_hangup(opts.config.clone(), Arc::clone(&pool)));
-    let ready = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut server = tonic::transport::Server::builder();
+    if let Some((cert, key)) = &opts.tls {
+        let identity = tonic::transport::Identity::from_pem(
+            std::fs::read(cert).map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?,
+            std::fs::read(key).map_err(|e| format!("--tls-key {}: {e}", key.display()))?,
+        );
+        server = server
+            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
+    }
+    tokio::spawn(reload_on_change(
+        opts.config.clone(),
+        Arc::clone(&pool),
+        json.clone(),
+    ));
+    let ready = pool.unready();
     let admin = tokio::net::TcpListener::bind(opts.admin)
         .await
         .map_err(|e| format!("cannot listen on {} (admin): {e}", opts.admin))?;
@@ -82,11 +104,13 @@ async fn run(opts: Options) -> Result<(), String> {
     host::log(
         authgate::capabilities::LogLevel::Info,
         &format!(
-            "authgate: ext_authz service on {} ({workers} workers), admin on {}",
-            opts.listen, opts.admin
+            "authgate: ext_authz service on {} ({workers} workers{}), admin on {}",
+            opts.listen,
+            if opts.tls.is_some() { ", TLS" } else { "" },
+            opts.admin
         ),
     );
-    tonic::transport::Server::builder()
+    server
         .add_service(AuthorizationServer::new(Service { pool }))
         .serve_with_shutdown(opts.listen, shutdown())
         .await
@@ -97,15 +121,45 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("--config {}: {e}", path.display()))
 }
 
-/// SIGHUP: the configuration file is read again and put in force; a bad one keeps the one in
-/// force and says why in one line.
-async fn reload_on_hangup(path: std::path::PathBuf, pool: Arc<pool::Pool>) {
+/// SIGHUP, or a change of the file's content (looked at every second: a Kubernetes ConfigMap
+/// swaps the file under its mount), puts the file's configuration in force; a bad one keeps the
+/// one in force and says why in one line.
+async fn reload_on_change(path: std::path::PathBuf, pool: Arc<pool::Pool>, mut last: Vec<u8>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
         return;
     };
-    while hup.recv().await.is_some() {
-        let outcome = read(&path).and_then(|json| pool.reload(&json));
-        let (level, line) = match outcome {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        let asked = tokio::select! {
+            got = hup.recv() => match got {
+                Some(()) => true,
+                None => return,
+            },
+            _ = every.tick() => false,
+        };
+        let json = match read(&path) {
+            // A file being replaced may be missing or empty for a moment: look again later.
+            Ok(json) if !asked && (json == last || json.is_empty()) => continue,
+            // What is in force, or was refused already: the configuration depends on nothing
+            // else that could have changed (the environment is the process's own).
+            Ok(json) if json == last => {
+                host::log(
+                    authgate::capabilities::LogLevel::Info,
+                    &format!("authgate: {} is unchanged", path.display()),
+                );
+                continue;
+            }
+            Ok(json) => json,
+            Err(_) if !asked => continue,
+            Err(why) => {
+                host::log(
+                    authgate::capabilities::LogLevel::Error,
+                    &format!("authgate: reload refused, the configuration in force stays: {why}"),
+                );
+                continue;
+            }
+        };
+        let (level, line) = match pool.reload(&json) {
             Ok(()) => (
                 authgate::capabilities::LogLevel::Info,
                 format!("authgate: configuration reloaded from {}", path.display()),
@@ -115,6 +169,8 @@ async fn reload_on_hangup(path: std::path::PathBuf, pool: Arc<pool::Pool>) {
                 format!("authgate: reload refused, the configuration in force stays: {why}"),
             ),
         };
+        // A refused file is not tried again until it changes.
+        last = json;
         host::log(level, &line);
     }
 }

@@ -3,10 +3,11 @@
 //! until its verdict comes (a call's answer or the tick), and ticks every `TICK_MS`.
 
 use super::check::{incoming, Fx};
-use super::host::{Counters, ServiceHost};
+use super::fetch::{Answer, Client};
+use super::host::{Calls, Counters, ServiceHost};
 use authgate::capabilities::Host;
 use authgate::driver::{self, Flow};
-use authgate::worker::{Worker, TICK_MS};
+use authgate::worker::{Verdicts, Worker, TICK_MS};
 use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -27,11 +28,15 @@ enum Msg {
     Check(Box<Job>),
     /// A new configuration, already checked: the worker takes it between two checks.
     Configure(Vec<u8>),
+    /// The answer to a remote call this thread made.
+    Answer(Answer),
 }
 
 /// The worker threads, each fed in turn.
 pub struct Pool {
     threads: Vec<Sender<Msg>>,
+    /// The threads not ready yet (`/ready` answers 200 at 0).
+    unready: Arc<AtomicUsize>,
     next: AtomicUsize,
     counters: Arc<Counters>,
     debug: bool,
@@ -52,21 +57,39 @@ impl Pool {
         n: usize,
         counters: Arc<Counters>,
         debug: bool,
+        client: Arc<Client>,
     ) -> Result<Pool, String> {
         // Compiled once here, so a bad configuration is refused before any thread starts.
         check(json, &host(&counters, debug))?;
         let mut threads = Vec::new();
+        let unready = Arc::new(AtomicUsize::new(n.max(1)));
         for i in 0..n.max(1) {
             let (tx, rx) = mpsc::channel::<Msg>();
+            let back = tx.clone();
+            let calls = Calls {
+                client: Arc::clone(&client),
+                deliver: Arc::new(move |a| {
+                    let _ = back.send(Msg::Answer(a));
+                }),
+                next: std::cell::Cell::new(1),
+            };
             let (json, counters) = (json.to_vec(), Arc::clone(&counters));
+            let unready = Arc::clone(&unready);
             std::thread::Builder::new()
                 .name(format!("authgate-worker-{i}"))
-                .spawn(move || run(&json, rx, &counters, debug))
+                .spawn(move || {
+                    let host = ServiceHost {
+                        calls: Some(calls),
+                        ..host(&counters, debug)
+                    };
+                    run(&json, rx, &host, &unready)
+                })
                 .map_err(|e| format!("cannot start a worker thread: {e}"))?;
             threads.push(tx);
         }
         Ok(Pool {
             threads,
+            unready,
             next: AtomicUsize::new(0),
             counters,
             debug,
@@ -81,6 +104,11 @@ impl Pool {
             let _ = t.send(Msg::Configure(json.to_vec()));
         }
         Ok(())
+    }
+
+    /// How many threads are not ready yet: `/ready` waits for 0.
+    pub fn unready(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.unready)
     }
 
     /// Decides `check` on the next thread.
@@ -110,6 +138,7 @@ fn check(json: &[u8], probe: &ServiceHost) -> Result<(), String> {
 
 fn host(counters: &Arc<Counters>, debug: bool) -> ServiceHost {
     ServiceHost {
+        calls: None,
         counters: Arc::clone(counters),
         debug,
         client: RefCell::new(String::new()),
@@ -119,12 +148,13 @@ fn host(counters: &Arc<Counters>, debug: bool) -> ServiceHost {
 }
 
 /// One worker thread: checks in, verdicts out, the tick between.
-fn run(json: &[u8], jobs: mpsc::Receiver<Msg>, counters: &Arc<Counters>, debug: bool) {
-    let host = host(counters, debug);
+fn run(json: &[u8], jobs: mpsc::Receiver<Msg>, host: &ServiceHost, unready: &AtomicUsize) {
     let worker = Worker::default();
-    if worker.configure(&host, json).is_none() {
+    if worker.configure(host, json).is_none() {
         return;
     }
+    let started = Instant::now();
+    let mut ready = false;
     let mut held: HashMap<u32, Held> = HashMap::new();
     let mut next_id: u32 = 1;
     let tick = Duration::from_millis(TICK_MS);
@@ -133,35 +163,69 @@ fn run(json: &[u8], jobs: mpsc::Receiver<Msg>, counters: &Arc<Counters>, debug: 
         // The tick comes on time under load too: a thread that always has a check waiting
         // still hands over its counts and decides its held checks by their deadlines.
         let wait = tick.saturating_sub(last_tick.elapsed());
-        match jobs.recv_timeout(wait) {
+        let decided = match jobs.recv_timeout(wait) {
             Ok(Msg::Configure(json)) => {
                 // Checked by the pool: held checks keep the verdicts they get.
-                let _ = worker.configure(&host, &json);
+                let _ = worker.configure(host, &json);
+                Vec::new()
             }
             Ok(Msg::Check(job)) => {
                 let id = next_id;
                 next_id = next_id.wrapping_add(1).max(1);
-                if let Some(h) = decide(&worker, &host, id, *job) {
+                if let Some(h) = decide(&worker, host, id, *job) {
                     held.insert(id, h);
                 }
+                Vec::new()
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Ok(Msg::Answer(a)) => {
+                worker.on_http_call_response(host, (a.token, None), a.status.as_deref(), &a.body)
+            }
+            Err(RecvTimeoutError::Timeout) => Vec::new(),
             Err(RecvTimeoutError::Disconnected) => return,
+        };
+        release(&worker, host, &mut held, decided);
+        if !ready {
+            ready = is_ready(&worker, host, started);
+            if ready {
+                unready.fetch_sub(1, Ordering::Relaxed);
+            }
         }
         if last_tick.elapsed() < tick {
             continue;
         }
         last_tick = Instant::now();
-        let decided = worker.on_tick(&host);
-        for id in worker.park(decided) {
-            match held.remove(&id) {
-                Some(mut h) => {
-                    h.stream.resume(&worker, &host, &mut h.fx);
-                    finish(&worker, &host, h);
-                }
-                None => {
-                    let _ = worker.take_parked(id);
-                }
+        let decided = worker.on_tick(host);
+        release(&worker, host, &mut held, decided);
+    }
+}
+
+/// Whether a thread is ready: it has every remote key set, or their first fetches had twice
+/// their time and a second more (a key server down at start must not keep the replica out of
+/// service: its tokens are refused, 401, until the keys come, and a line says so).
+fn is_ready(worker: &Worker, host: &ServiceHost, started: Instant) -> bool {
+    let Some((n, longest)) = worker.keys_awaited() else {
+        return true;
+    };
+    if started.elapsed() < Duration::from_millis(2 * longest + 1000) {
+        return false;
+    }
+    host.log(
+        authgate::capabilities::LogLevel::Warn,
+        &format!("authgate: ready without {n} remote key set(s): their first fetch failed; tokens they sign are refused until it succeeds"),
+    );
+    true
+}
+
+/// Answers the held checks `decided` settles.
+fn release(worker: &Worker, host: &ServiceHost, held: &mut HashMap<u32, Held>, decided: Verdicts) {
+    for id in worker.park(decided) {
+        match held.remove(&id) {
+            Some(mut h) => {
+                h.stream.resume(worker, host, &mut h.fx);
+                finish(worker, host, h);
+            }
+            None => {
+                let _ = worker.take_parked(id);
             }
         }
     }

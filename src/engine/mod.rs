@@ -43,6 +43,8 @@ pub enum Decision {
 /// A final decision: what a host carries out. The worker turns every [`Decision`] into one,
 /// holding a request that waits and reading the body it needs first, so no host ever sees a
 /// wait or a request for a body.
+// A pass is the common case: boxing it would cost an allocation on every request let through.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Let it through after applying `edits` (remove, then set).
@@ -85,6 +87,9 @@ pub struct Allowed {
     pub rule: String,
     /// The provider that authenticated, if one did.
     pub provider: Option<String>,
+    /// The scopes the credential holds (tokens only): what the ext_authz service returns in
+    /// its dynamic metadata.
+    pub scopes: Vec<String>,
     /// In report mode: what enforcing would have answered.
     pub would_deny: Option<Box<Refusal>>,
     /// A DPoP proof that checked out, still to be shown unused ([`Engine::replayed`]).
@@ -267,6 +272,7 @@ impl Engine {
             Ok(Some(auth)) => {
                 allowed.edits.extend(auth.accepted.edits);
                 allowed.identity = auth.accepted.identity;
+                allowed.scopes = auth.accepted.scopes;
                 allowed.proof = auth.accepted.proof;
                 allowed.provider = self
                     .config

@@ -38,6 +38,8 @@ pub const METRICS_TICK_MS: u64 = 200;
 pub type Verdicts = Vec<(u32, Verdict)>;
 
 /// What to do with a request whose headers arrived.
+// As `Verdict`: a pass is the common case, and unboxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Step {
     /// Carry out the verdict now.
@@ -363,6 +365,21 @@ impl Worker {
             .into_iter()
             .map(|(i, name)| (name, c.engine.install_jwks(i, body, now_s)))
             .collect()
+    }
+
+    /// The remote key sets this worker has no keys for yet, and the longest time one of their
+    /// fetches may take (ms): what a host's readiness waits for. `None` when every key set is
+    /// in (or none is remote).
+    pub fn keys_awaited(&self) -> Option<(usize, u64)> {
+        let c = self.current()?;
+        let (mut n, mut longest) = (0, 0);
+        for (_, _, remote) in c.engine.remote_jwks() {
+            if remote.keys().is_none() {
+                n += 1;
+                longest = longest.max(remote.timeout_ms);
+            }
+        }
+        (n > 0).then_some((n, longest))
     }
 
     /// Hands the pending counts to the host now: for a host with no tick (the native module

@@ -144,6 +144,27 @@ fn a_request_held_for_keys_is_released_by_their_arrival() {
 }
 
 #[test]
+fn keys_are_awaited_until_they_arrive() {
+    let host = FakeHost::default();
+    host.now.set(RFC_NOW_MS);
+    let w = Worker::default();
+    assert_eq!(
+        w.keys_awaited(),
+        None,
+        "no configuration, nothing to wait for"
+    );
+    w.configure(&host, &remote());
+    assert_eq!(w.keys_awaited(), Some((1, 500)));
+    w.on_tick(&host);
+    let token = host.calls.borrow()[0].token;
+    w.on_http_call_response(&host, (token, None), Some("200"), &jwks());
+    assert_eq!(w.keys_awaited(), None);
+    let local = br#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "c", "key": "k-1"}]}}}"#;
+    w.configure(&host, local);
+    assert_eq!(w.keys_awaited(), None, "no remote key set");
+}
+
+#[test]
 fn a_request_held_too_long_is_refused_and_a_finished_one_forgotten() {
     let host = FakeHost::default();
     host.now.set(RFC_NOW_MS);

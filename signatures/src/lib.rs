@@ -1,13 +1,15 @@
-//! Signatures in the native module, which has no host to ask: every public-key algorithm but
-//! ES256K by BoringSSL's assembly in `ring` (RS*, PS*, ES256, ES384, EdDSA), ES512 by
+//! Signatures for the hosts that have no proxy to ask (the native module, the ext_authz
+//! service): every public-key algorithm but ES256K by BoringSSL's assembly in `ring` (RS*, PS*, ES256, ES384, EdDSA), ES512 by
 //! RustCrypto's `p521` (ring has no P-521). ES256K stays in the core (`k256`); HMAC needs no
 //! public key. The key arrives as the SubjectPublicKeyInfo built when the key set was read.
+
+#![forbid(unsafe_code)]
 
 use authgate::crypto::alg::Alg;
 use authgate::crypto::{der, HostSignatures};
 use ring::signature::{self as r, VerificationAlgorithm};
 
-/// The native module's signature checks.
+/// The signature checks of a host with no proxy to ask.
 pub struct NativeSignatures;
 
 /// ring's verifier for `alg`, when ring has one.
