@@ -221,8 +221,8 @@ run_tests() {
   log "clippy: the core and the wasm filter (wasm32, unwrap/expect/panic denied outside tests)"
   cargo clippy --quiet --target "$TARGET" --all-targets -p authgate -p authgate-wasm -- -D warnings
   log "the command line and the ext_authz service: unit and command tests, clippy"
-  cargo test --quiet -p authgate-cli -p authgate-service
-  cargo clippy --quiet -p authgate-cli -p authgate-service --all-targets -- -D warnings
+  cargo test --quiet -p authgate-cli -p authgate-service -p authgate-signatures
+  cargo clippy --quiet -p authgate-cli -p authgate-service -p authgate-signatures --all-targets -- -D warnings
   log "clippy (the native module)"
   cargo clippy --quiet --profile native -p authgate-native --all-targets -- -D warnings
   log "unit tests of the native module (its ABI check and signatures)"
@@ -249,6 +249,8 @@ run_tests() {
   log "integration tests against Envoy $ENVOY_VERSION (the native module, AUTHGATE_ARTIFACT=native; modules that do not depend on the artifact ran once, above: tests/e2e/conftest.py ONCE)"
   # Exit 5 is pytest's "no test collected": a selection of only such modules.
   AUTHGATE_ARTIFACT=native "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@" || [ $? -eq 5 ]
+  log "integration tests against Envoy $ENVOY_VERSION (the ext_authz service: Envoy's ext_authz filter asking dist/authgate serve, AUTHGATE_ARTIFACT=service)"
+  AUTHGATE_ARTIFACT=service "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@" || [ $? -eq 5 ]
 }
 
 demo() {

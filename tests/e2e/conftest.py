@@ -12,16 +12,16 @@ _live = []
 
 # Modules that do not depend on the artifact under test: they start no Envoy, or name the
 # artifact they start (the demo and the containers run the wasm filter, test_native and
-# test_fail_closed both, test_envoy_gateway the module). ./build.sh test runs them in the wasm
-# pass only; every other module runs against both artifacts.
+# test_fail_closed both, test_envoy_gateway the module, test_hot_reload the wasm filter by
+# ECDS). ./build.sh test runs them in the wasm pass only; every other module runs against each artifact (wasm, native, service).
 ONCE = {"test_docs.py", "test_standalone.py", "test_service.py", "test_compose.py", "test_compose_live.py",
         "test_envoy_configs.py", "test_readme.py", "test_native.py", "test_fail_closed.py",
-        "test_envoy_gateway.py"}
+        "test_envoy_gateway.py", "test_hot_reload.py"}
 
 
 def pytest_collection_modifyitems(config, items):
     import harness
-    if harness.ARTIFACT != "native":
+    if harness.ARTIFACT == "wasm":
         return
     once = [i for i in items if i.path.name in ONCE]
     if once:

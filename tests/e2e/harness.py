@@ -18,21 +18,27 @@ WASM = os.path.join(ROOT, "dist", "authgate.wasm")
 NATIVE = os.path.join(ROOT, "dist", "libauthgate.so")
 # Envoy finds a dynamic module `authgate` as libauthgate.so on this path.
 os.environ.setdefault("ENVOY_DYNAMIC_MODULES_SEARCH_PATH", os.path.dirname(NATIVE))
-# Which artifact the suite runs against: `wasm` (the default) or `native`
-# (AUTHGATE_ARTIFACT=native ./build.sh test runs every test through dist/libauthgate.so).
+CLI = os.path.join(ROOT, "dist", "authgate")
+# Which artifact the suite runs against: `wasm` (the default), `native` (every test through
+# dist/libauthgate.so) or `service` (every test through Envoy's ext_authz filter asking
+# `dist/authgate serve` over gRPC): AUTHGATE_ARTIFACT=native ./build.sh test.
 ARTIFACT = os.environ.get("AUTHGATE_ARTIFACT", "wasm")
+# The key under which a bootstrap for the service carries what `authgate serve` is started
+# with; the Envoy class takes it out, starts the service first and stops it last.
+SERVICE = "__authgate_service"
 # The key under which a native bootstrap carries the environment Envoy's process needs (what
 # vm_env is to the wasm VM); the Envoy class takes it out before Envoy reads the file.
 PROCESS_ENV = "__authgate_process_env"
 WASM_STATS, NATIVE_STATS = "wasmcustom.", "dynamicmodulescustom."
 # Where the artifact differs on purpose, by Envoy's doing: the logger component its lines come
 # under.
-LOG_COMPONENT = "dynamic_modules" if ARTIFACT == "native" else "wasm"
+LOG_COMPONENT = {"native": "dynamic_modules", "service": None}.get(ARTIFACT, "wasm")
 
 
 def log_tag(level):
-    """How Envoy's log marks a line of authgate's at `level` ("info", "warning")."""
-    return f"[{level}][{LOG_COMPONENT}]"
+    """How the log marks a line of authgate's at `level` ("info", "warning"): Envoy's level and
+    component, or the service's level (its lines are in Envoy.log() after Envoy's)."""
+    return f"[{level}][{LOG_COMPONENT}]" if LOG_COMPONENT else f"[{level}]"
 
 
 def envoy_binary():
@@ -204,6 +210,7 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
     or a string sent as is. `native`: the dynamic module instead of the wasm filter (by
     default when AUTHGATE_ARTIFACT=native and the test asks for no particular wasm module)."""
+    service = native is None and ARTIFACT == "service" and wasm == WASM
     if native is None:
         native = ARTIFACT == "native" and wasm == WASM
     if as_struct:
@@ -241,6 +248,11 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
                 "filter_config": configuration,
             },
         }
+    if service:
+        wasm_filter, service = service_filter(plugin_config, vm_env)
+        # The configuration's clusters, as the service reaches them (--cluster NAME=ADDR:PORT).
+        service["clusters"] = dict(clusters or {})
+        clusters = {**(clusters or {}), "__grpc__": service["port"]}
     hcm = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
         "stat_prefix": "ingress",
@@ -259,7 +271,7 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
     # As docs/deploying.md advises: the wasm filter's Prometheus names for the module's counters.
     runtime = {"layered_runtime": {"layers": [{"name": "static", "static_layer": {
         "envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": True}}]}} if native else {}
-    return {
+    out = {
         **process_env,
         **runtime,
         "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin_port}}},
@@ -280,6 +292,93 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
             }],
         },
     }
+    if service:
+        out[SERVICE] = service
+        for c in out["static_resources"]["clusters"]:
+            if c["name"] == "__grpc__":
+                c["name"] = c["load_assignment"]["cluster_name"] = "authgate_service"
+                c["typed_extension_protocol_options"] = {
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                        "explicit_http_config": {"http2_protocol_options": {}}}}
+    return out
+
+
+def service_filter(plugin_config, vm_env):
+    """Envoy's ext_authz filter asking `authgate serve` (started with the same configuration)
+    as docs/service.md sets it, and what the service is started with."""
+    port, admin = free_port(), free_port()
+    ext_authz = {
+        "name": "envoy.filters.http.ext_authz",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+            "transport_api_version": "V3",
+            "grpc_service": {"envoy_grpc": {"cluster_name": "authgate_service"}, "timeout": "10s"},
+            "failure_mode_allow": False,
+            "status_on_error": {"code": 503},
+            "include_peer_certificate": True,
+            "include_tls_session": True,
+            # match.mcp rules read the JSON-RPC body.
+            "with_request_body": {"max_request_bytes": 1048576, "allow_partial_message": False,
+                                  "pack_as_bytes": True},
+        },
+    }
+    if not isinstance(plugin_config, str):
+        plugin_config = json.dumps(plugin_config)
+    return ext_authz, {"config": plugin_config, "port": port, "admin": admin, "env": dict(vm_env or {})}
+
+
+class Service:
+    """`authgate serve` on the ports a service bootstrap chose; its output is in `log()`."""
+
+    def __init__(self, spec, workdir):
+        self.spec = spec
+        self.path = os.path.join(workdir, "authgate.json")
+        with open(self.path, "w") as f:
+            f.write(spec["config"])
+        self.out_path = os.path.join(workdir, "service.log")
+        self.proc = None
+
+    def start(self, timeout=30):
+        """Starts it; `True` once its gRPC port takes connections, `False` if it exited."""
+        self.out = open(self.out_path, "wb")
+        self.proc = subprocess.Popen(
+            [CLI, "serve", "--config", self.path, "--listen", f"127.0.0.1:{self.spec['port']}",
+             "--admin", f"127.0.0.1:{self.spec['admin']}", "--workers", str(self.spec["workers"])]
+            + [a for name, port in self.spec["clusters"].items() for a in ("--cluster", f"{name}=127.0.0.1:{port}")],
+            stdout=self.out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **self.spec["env"]})
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                socket.create_connection(("127.0.0.1", self.spec["port"]), timeout=1).close()
+                return True
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("authgate serve did not listen:\n" + self.log())
+
+    def stats(self):
+        return request(self.spec["admin"], "GET", "/stats").json()["stats"]
+
+    def log(self):
+        try:
+            with open(self.out_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "out", None):
+            self.out.close()
 
 
 def cluster(name, port):
@@ -314,6 +413,7 @@ class Envoy:
         """`config` is a bootstrap dict, or the path of a YAML file whose admin port is given."""
         self.dir = tempfile.mkdtemp(prefix="authgate-envoy-")
         self.env = None  # what Envoy's process environment gets beside ours (the native module's vm_env)
+        self.service = None  # `authgate serve`, when the bootstrap asks Envoy's ext_authz filter
         if isinstance(config, str):
             self.config_path = config
             self.admin_port = admin_port
@@ -321,6 +421,10 @@ class Envoy:
             self.config_path = os.path.join(self.dir, "envoy.json")
             config = dict(config)
             self.env = config.pop(PROCESS_ENV, None)
+            spec = config.pop(SERVICE, None)
+            # As many service workers as Envoy has: each keeps its own caches, as each Envoy
+            # worker keeps the filter's.
+            self.service = Service({**spec, "workers": concurrency}, self.dir) if spec else None
             with open(self.config_path, "w") as f:
                 json.dump(config, f)
             self.admin_port = config["admin"]["address"]["socket_address"]["port_value"]
@@ -334,6 +438,12 @@ class Envoy:
         binary = envoy_binary()
         if not binary:
             raise RuntimeError("envoy not found: run ./build.sh test, which installs it")
+        if self.service and not self.service.start():
+            # The service refused its configuration: it exited with its one line, as Envoy
+            # exits when the filter's configuration is refused.
+            self.logfile = None
+            self.proc = self.service.proc
+            return self
         self.logfile = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [binary, "-c", self.config_path, "--concurrency", str(self.concurrency),
@@ -366,9 +476,17 @@ class Envoy:
     def log(self):
         try:
             with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
+                out = f.read().decode("utf-8", "replace")
         except OSError:
-            return ""
+            out = ""
+        return out + (self.service.log() if self.service else "")
+
+    def prometheus(self):
+        """Envoy's Prometheus view, then the service's (its admin address's /metrics)."""
+        out = request(self.admin_port, "GET", "/stats/prometheus").body.decode()
+        if self.service and self.service.proc.poll() is None:
+            out += request(self.service.spec["admin"], "GET", "/metrics").body.decode()
+        return out
 
     def stats(self, prefix=""):
         """Envoy's stats starting with `prefix`. The native module's counters have the same
@@ -382,6 +500,12 @@ class Envoy:
                 name = WASM_STATS + name[len(NATIVE_STATS):]
             if name and name.startswith(prefix):
                 out[name] = s.get("value")
+        if self.service and self.service.proc.poll() is None:
+            # The service's counters, read under the wasm filter's names too.
+            for s in self.service.stats():
+                name = WASM_STATS + s["name"]
+                if name.startswith(prefix):
+                    out[name] = s["value"]
         return out
 
     def stop(self):
@@ -394,6 +518,8 @@ class Envoy:
                 self.proc.wait()
         if getattr(self, "logfile", None):
             self.logfile.close()
+        if self.service:
+            self.service.stop()
 
 
 def request(port, method, path, headers=(), body=None, timeout=10):

@@ -1,6 +1,7 @@
 """Hot reload through ECDS: the plugin configuration changes in a watched file while requests
 flow; the new one takes effect with no failed request, and one authgate refuses is rejected
-while the previous one keeps serving."""
+while the previous one keeps serving. The wasm filter's own (ECDS names the wasm filter): it runs
+once (conftest.py ONCE); the service's reload is in test_service.py."""
 
 import json
 import os
@@ -49,7 +50,7 @@ def test_config_changes_without_a_failed_request():
     write_ecds(directory, plugin(["k-1", "k-2"], [BOB]))
     upstream = Upstream()
     port = free_port()
-    cfg = bootstrap({}, port, free_port(), upstream.port)
+    cfg = bootstrap({}, port, free_port(), upstream.port, native=False)
     hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     hcm["http_filters"][0] = {"name": "authgate", "config_discovery": {
         "config_source": {"resource_api_version": "V3", "path_config_source": {

@@ -3,8 +3,8 @@ RS256/384/512 and ES256/384/512, and in the module for the rest — and the same
 module alone when the VM's environment says `AUTHGATE_SIGNATURES=module`, except ES384 and ES512,
 which only the host verifies (their keys are then skipped and their tokens refused). Each path accepts
 good tokens, refuses forged ones, says at start which path each algorithm takes, and counts
-its checks (`authgate.signatures.host`, `.module`). The native module is its own host: there
-every asymmetric algorithm takes the host's path."""
+its checks (`authgate.signatures.host`, `.module`). The native module and the ext_authz service
+are their own hosts: there every asymmetric algorithm takes the host's path."""
 
 import time
 
@@ -63,8 +63,9 @@ def test_each_algorithm_on_each_path(stack):
         assert "invalid signature" in r.json()["detail"], (alg, r.json()["detail"])
     c = counters(gw)
     # Each algorithm: one good token and one forged one.
-    if path == "host" and ARTIFACT == "native":
-        # The native module is its own host: every asymmetric algorithm, by ring and p521.
+    if path == "host" and ARTIFACT in ("native", "service"):
+        # The native module and the service are their own hosts: every asymmetric algorithm,
+        # by ring and p521.
         native = [a for a in MODULE_ALGS if a not in ("ES256K", "HS256", "HS512")]
         assert (c["host"], c["module"]) == (2 * (len(HOST_ALGS) + len(native)), 2 * (len(MODULE_ALGS) - len(native))), c
         line = "signatures: RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA Ed25519 verified natively"
