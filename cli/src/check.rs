@@ -103,7 +103,7 @@ pub fn run(files: &[String], strict: bool, json_out: bool) -> i32 {
             }),
             Ok(found) if found.is_empty() => reports.push(Report {
                 label: format!(
-                    "{file}: ok (its authgate filter is configured by ECDS: check that resource)"
+                    "{file}: ok (its authgate filter is configured by ECDS, or its checks are asked of the ext_authz service: check that resource, or the service's --config)"
                 ),
                 refusal: None,
                 warnings: vec![],

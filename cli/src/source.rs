@@ -1,7 +1,8 @@
 //! Finds authgate's plugin configurations in a file: a plugin configuration itself (JSON), an
 //! Envoy configuration (YAML or JSON, bootstrap or ECDS: every Wasm filter whose code file
-//! names authgate or whose configuration reads as authgate's), or an Istio `WasmPlugin`
-//! (`spec.pluginConfig`). Each comes with the Wasm VM environment its filter would have.
+//! names authgate or whose configuration reads as authgate's), an Istio `WasmPlugin`
+//! (`spec.pluginConfig`), or a Kubernetes `ConfigMap` holding one for the ext_authz service.
+//! Each comes with the Wasm VM environment its filter would have.
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -176,6 +177,27 @@ fn wasm_plugin(doc: &Value) -> Option<Entry> {
     Some((config, env, BodyPhase::CannotBeSet, None))
 }
 
+/// The plugin configurations among a ConfigMap's `data` values (JSON documents with
+/// `providers`).
+fn config_map(doc: &Value) -> Vec<Entry> {
+    let Some(data) = doc["data"].as_object() else {
+        return Vec::new();
+    };
+    data.values()
+        .filter_map(Value::as_str)
+        .filter_map(|text| serde_json::from_str::<Value>(text).ok())
+        .filter(|v| v.get("providers").is_some())
+        .map(|v| {
+            (
+                v.to_string().into_bytes(),
+                HashMap::new(),
+                BodyPhase::Unsaid,
+                None,
+            )
+        })
+        .collect()
+}
+
 /// Every authgate configuration in the file at `path`.
 pub fn find(path: &str) -> Result<Vec<Found>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read it: {e}"))?;
@@ -184,6 +206,10 @@ pub fn find(path: &str) -> Result<Vec<Found>, String> {
     for doc in documents(&text)? {
         if doc.get("kind").and_then(Value::as_str) == Some("WasmPlugin") {
             all.extend(wasm_plugin(&doc));
+        } else if doc.get("kind").and_then(Value::as_str) == Some("ConfigMap") {
+            // The ext_authz service's configuration file, as a ConfigMap mounts it.
+            bare = true;
+            all.extend(config_map(&doc));
         } else if doc.get("providers").is_some() {
             bare = true;
             all.push((
@@ -197,8 +223,13 @@ pub fn find(path: &str) -> Result<Vec<Found>, String> {
         }
     }
     if all.is_empty() {
-        // An Envoy bootstrap whose filter configuration comes by ECDS holds none itself.
-        if text.contains("config_discovery") {
+        // An Envoy bootstrap whose filter configuration comes by ECDS holds none itself, nor
+        // one that asks the ext_authz service (the service's file holds it), nor the service's
+        // mesh wiring (Istio's extensionProviders and CUSTOM policy).
+        if text.contains("config_discovery")
+            || text.contains("envoy.filters.http.ext_authz")
+            || text.contains("envoyExtAuthzGrpc")
+        {
             return Ok(vec![]);
         }
         return Err("no authgate configuration in it (a plugin configuration, an Envoy configuration with an authgate Wasm filter, or an Istio WasmPlugin)".into());

@@ -16,7 +16,8 @@ _live = []
 # ECDS). ./build.sh test runs them in the wasm pass only; every other module runs against each artifact (wasm, native, service).
 ONCE = {"test_docs.py", "test_standalone.py", "test_service.py", "test_compose.py", "test_compose_live.py",
         "test_envoy_configs.py", "test_readme.py", "test_native.py", "test_fail_closed.py",
-        "test_envoy_gateway.py", "test_hot_reload.py"}
+        "test_envoy_gateway.py", "test_hot_reload.py", "test_service_mesh.py",
+        "test_service_deploy.py"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -15,7 +15,8 @@ import time
 import pytest
 
 from common import ALICE_BCRYPT, BOB_SHA, assert_problem, basic, challenges
-from harness import ROOT, Envoy, Upstream, bootstrap, free_port, request
+from harness import ROOT, Envoy, JwksServer, Upstream, bootstrap, free_port, request
+from jwtkit import Keys, claims
 
 CLI = os.path.join(ROOT, "dist", "authgate")
 
@@ -38,7 +39,7 @@ CONFIG = {
 class Service:
     """`authgate serve` on free ports; `stop()` sends SIGTERM and returns its output."""
 
-    def __init__(self, config):
+    def __init__(self, config, args=(), env=None):
         self.dir = tempfile.mkdtemp(prefix="authgate-service-")
         path = os.path.join(self.dir, "config.json")
         self.path = path
@@ -46,12 +47,16 @@ class Service:
         self.port, self.admin = free_port(), free_port()
         self.out = open(os.path.join(self.dir, "out.log"), "wb")
         self.proc = subprocess.Popen([CLI, "serve", "--config", path, "--listen", f"127.0.0.1:{self.port}",
-                                      "--admin", f"127.0.0.1:{self.admin}", "--workers", "2"],
-                                     stdout=self.out, stderr=subprocess.STDOUT)
+                                      "--admin", f"127.0.0.1:{self.admin}", "--workers", "2", *args],
+                                     stdout=self.out, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
 
     def write(self, config):
-        with open(self.path, "w") as f:
+        """Replaces the file whole (written beside it, renamed over), as an editor or a
+        Kubernetes ConfigMap does."""
+        with open(self.path + ".new", "w") as f:
             f.write(config if isinstance(config, str) else json.dumps(config))
+        os.rename(self.path + ".new", self.path)
 
     def hangup_until(self, text, timeout=20):
         """SIGHUP, then wait for `text` in the output."""
@@ -89,7 +94,7 @@ class Service:
 META = "envoy.filters.http.ext_authz"
 
 
-def envoy_config(listen, admin, upstream_port, service_port):
+def envoy_config(listen, admin, upstream_port, service_port, tls=None):
     """Envoy with its ext_authz filter in front of a recording upstream, asking the service;
     its route hands the upstream what the service returned as dynamic metadata (as an access
     log or RBAC would read it)."""
@@ -97,7 +102,7 @@ def envoy_config(listen, admin, upstream_port, service_port):
     hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     hcm["route_config"]["virtual_hosts"][0]["request_headers_to_add"] = [
         {"header": {"key": f"x-meta-{k}", "value": f"%DYNAMIC_METADATA({META}:{k})%"}}
-        for k in ("identity", "provider", "rule")]
+        for k in ("identity", "provider", "rule", "scopes")]
     hcm["http_filters"] = [{
         "name": "envoy.filters.http.ext_authz",
         "typed_config": {
@@ -115,6 +120,16 @@ def envoy_config(listen, admin, upstream_port, service_port):
             "explicit_http_config": {"http2_protocol_options": {}}}},
         "load_assignment": {"cluster_name": "authgate", "endpoints": [{"lb_endpoints": [{
             "endpoint": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": service_port}}}}]}]},
+        # The service's own TLS (--tls-cert/--tls-key): Envoy checks its certificate.
+        **({"transport_socket": {"name": "envoy.transport_sockets.tls", "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+            "sni": "authgate.test",
+            "common_tls_context": {
+                "alpn_protocols": ["h2"],
+                "validation_context": {"trusted_ca": {"filename": tls},
+                                       "match_typed_subject_alt_names": [
+                                           {"san_type": "DNS", "matcher": {"exact": "authgate.test"}}]}}}}}
+           if tls else {}),
     })
     return cfg
 
@@ -245,3 +260,111 @@ def test_sigterm_stops_the_service():
     out = service.stop()
     assert service.proc.returncode == 0, out
     assert "stopping" in out, out
+
+
+def test_a_changed_file_is_put_in_force_without_a_signal():
+    service = Service(CONFIG)
+    assert service.wait_ready(), service.log()
+    upstream, port = Upstream(), free_port()
+    envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
+    try:
+        key = lambda k: request(port, "GET", "/keys/1", [("x-api-key", k)]).status  # noqa: E731
+        assert key("k-3") == 401
+        new = json.loads(json.dumps(CONFIG))
+        new["providers"]["partners"]["credentials"].append({"client": "beta", "key": "k-3"})
+        service.write(new)
+        deadline = time.time() + 10
+        while time.time() < deadline and "configuration reloaded" not in service.log():
+            time.sleep(0.1)
+        assert (key("k-1"), key("k-3")) == (200, 200), service.log()
+    finally:
+        envoy.stop()
+        upstream.close()
+        service.stop()
+
+
+def test_ready_waits_for_the_key_sets_and_a_remote_token_passes_with_its_scopes():
+    keys = Keys(prefix="svc-")
+    jwks = JwksServer(keys.jwks(), delay=1.5).start()
+    config = {"realm": "api", "providers": {"idp": {
+        "type": "jwt", "issuer": "https://idp.test",
+        # The cluster is Envoy's name for the key server; --cluster tells the service where it
+        # is (the test's key server speaks plain HTTP).
+        "remote_jwks": {"uri": "http://idp.test/jwks.json", "cluster": "idp", "timeout_ms": 3000}}}}
+    service = Service(config, ["--cluster", f"idp=127.0.0.1:{jwks.port}"])
+    upstream, port = Upstream(), free_port()
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                first = request(service.admin, "GET", "/ready", timeout=1).status
+                break
+            except OSError:
+                time.sleep(0.05)
+        assert first == 503, "ready before the key set was in"
+        assert service.wait_ready(), service.log()
+        assert jwks.hits and jwks.hits[0] == ("/jwks.json", "idp.test"), jwks.hits
+        envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
+        try:
+            token = keys.token("ES256", claims(aud=None, scope="orders:read orders:write"))
+            r = request(port, "GET", "/orders", [("authorization", f"Bearer {token}")])
+            assert r.status == 200, r.body
+            seen = upstream.seen[-1]
+            assert seen.header("x-meta-provider") == "idp"
+            assert json.loads(seen.header("x-meta-scopes")) == ["orders:read", "orders:write"], seen.headers
+        finally:
+            envoy.stop()
+    finally:
+        upstream.close()
+        service.stop()
+        jwks.stop()
+
+
+def self_signed(directory, name="authgate.test"):
+    """A certificate for `name` and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+def test_the_service_speaks_tls_with_its_own_certificate():
+    directory = tempfile.mkdtemp(prefix="authgate-service-tls-")
+    cert, key = self_signed(directory)
+    service = Service(CONFIG, ["--tls-cert", cert, "--tls-key", key])
+    assert service.wait_ready(), service.log()
+    upstream, port = Upstream(), free_port()
+    envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port, tls=cert)).start()
+    try:
+        assert request(port, "GET", "/keys/1", [("x-api-key", "k-1")]).status == 200, envoy.log()[-3000:]
+        assert_problem(request(port, "GET", "/keys/1", [("x-api-key", "nope")]), 401, "invalid_credentials")
+        assert "TLS" in service.log()
+    finally:
+        envoy.stop()
+        upstream.close()
+        service.stop()
+
+
+def test_tls_needs_both_files():
+    service = Service(CONFIG, ["--tls-cert", "/nonexistent.pem"])
+    assert service.proc.wait(timeout=20) != 0
+    assert "--tls-cert and --tls-key go together" in service.log(), service.log()
