@@ -110,10 +110,27 @@ class Service:
             "explicit_http_config": {"http2_protocol_options": {}}}}
         return c
 
+    def rss_mb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        return round(kb / 1024, 1)
+
     def stop(self):
         if self.proc:
             self.proc.terminate()
             self.proc.wait(timeout=20)
+
+
+def service_capacity(running):
+    """Per service row: the service's own CPU per check, what that makes per core, and its
+    resident memory after the run (one worker thread)."""
+    out = []
+    for c in running:
+        own = median(c, "service_cpu_us")
+        if own:
+            out.append(f"{c['name']}: the service's own CPU {own:.1f} µs per check = "
+                       f"{1e6 / own:.0f} checks/s per core; resident memory {c.get('service_rss_mb')} MB")
+    return out
 
 
 def service_rows(rows):
@@ -557,9 +574,12 @@ def main():
         for rnd in range(ROUNDS):
             for c in running:
                 pids = [c["envoy"].proc.pid] + ([c["service"].proc.pid] if c.get("service") else [])
-                before = sum(cpu_seconds(p) for p in pids)
+                before = [cpu_seconds(p) for p in pids]
                 r = run_wrk(c["port"], c["script"])
-                r["cpu_us_per_req"] = (sum(cpu_seconds(p) for p in pids) - before) * 1e6 / max(r["requests"], 1)
+                spent = [cpu_seconds(p) - b for p, b in zip(pids, before)]
+                r["cpu_us_per_req"] = sum(spent) * 1e6 / max(r["requests"], 1)
+                # The service's own share: what one replica's core can check per second.
+                r["service_cpu_us"] = spent[1] * 1e6 / max(r["requests"], 1) if len(spent) > 1 else None
                 bad = r["non2xx"] if c["status"] == 200 else r["requests"] - r["non2xx"]
                 if bad or r["errors"]:
                     hint = " (DPoP proofs used up: raise BENCH_DPOP_PER_RUN)" if "DPoP" in c["name"] else ""
@@ -576,6 +596,7 @@ def main():
                     c["counters"] = {}
             c["envoy"].stop()
             if c.get("service"):
+                c["service_rss_mb"] = c["service"].rss_mb()
                 c["service"].stop()
     report(running, time.time() - started)
 
@@ -632,7 +653,7 @@ def report(running, elapsed):
           f"interleaved {SECONDS}s runs; wasm {meta['wasm_bytes']} bytes; {meta['elapsed_s']}s in all")
     print()
     print(table)
-    checks = targets(rows) + introspection_calls(running)
+    checks = targets(rows) + introspection_calls(running) + service_capacity(running)
     if checks:
         print()
         print("\n".join(checks))
