@@ -32,10 +32,12 @@ const USAGE: &str = "usage:
       An htpasswd line for USER with the password read from standard input (bcrypt, cost 10).
   authgate serve --config FILE --listen ADDR:PORT --admin ADDR:PORT [--workers N]
                  [--tls-cert PEM --tls-key PEM] [--cluster NAME=ADDR:PORT]...
+                 [--metadata-claim NAME]...
       Envoy's external authorization service (ext_authz v3 gRPC Check) over FILE, a plugin
       configuration (JSON), read again on SIGHUP or when it changes; /healthz, /ready and
       /metrics on the admin address. --cluster: the calls of a configuration's `cluster` NAME
-      go to ADDR:PORT (without it, to the URL's host).";
+      go to ADDR:PORT (without it, to the URL's host). --metadata-claim: a claim a pass
+      returns in its dynamic metadata, under `claims`.";
 
 fn usage(why: &str) -> ExitCode {
     eprintln!("authgate: {why}\n{USAGE}");
@@ -164,7 +166,14 @@ fn serve(args: &[String]) -> Result<i32, String> {
     let a = parse(
         args,
         &[
-            "config", "listen", "admin", "workers", "tls-cert", "tls-key", "cluster",
+            "config",
+            "listen",
+            "admin",
+            "workers",
+            "tls-cert",
+            "tls-key",
+            "cluster",
+            "metadata-claim",
         ],
         &[],
     )?;
@@ -200,6 +209,11 @@ fn serve(args: &[String]) -> Result<i32, String> {
         workers,
         clusters,
         tls,
+        metadata_claims: a
+            .all("metadata-claim")
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     };
     match authgate_service::serve(opts) {
         Ok(()) => Ok(0),

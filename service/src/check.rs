@@ -7,6 +7,7 @@
 
 use authgate::capabilities::LogLevel;
 use authgate::driver::{Effects, Side};
+use authgate::providers::jwt::forward::lookup;
 use authgate::reply::Reply;
 use authgate::request::HeaderPairs;
 use envoy_types::ext_authz::v3::pb::{
@@ -15,6 +16,7 @@ use envoy_types::ext_authz::v3::pb::{
 };
 use envoy_types::pb::google::protobuf::{value::Kind, Struct, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// What the core decides on, read from a check.
 pub struct Incoming {
@@ -157,14 +159,17 @@ pub struct Fx {
     /// Request headers to set (`Some`) or remove (`None`), in order.
     pub edits: Vec<(String, Option<String>)>,
     pub reply: Option<Reply>,
-    /// What a pass returns as dynamic metadata: identity, provider, rule, scopes, and in
-    /// report mode the error enforcing would have answered.
+    /// What a pass returns as dynamic metadata: identity, provider, rule, scopes, the chosen
+    /// claims, and in report mode the error enforcing would have answered.
     pub metadata: Vec<(&'static str, Value)>,
+    /// The claims to return (`--metadata-claim`).
+    claims: Arc<[String]>,
 }
 
 impl Fx {
-    pub fn new(incoming: &Incoming) -> Fx {
+    pub fn new(incoming: &Incoming, claims: Arc<[String]>) -> Fx {
         Fx {
+            claims,
             request: incoming.headers.iter().cloned().collect(),
             body: incoming.body.clone(),
             edits: Vec::new(),
@@ -181,6 +186,24 @@ impl Fx {
             None => ok(self.edits, answer, self.metadata),
         }
     }
+}
+
+/// A claim's JSON value as a protobuf `Value`, for the metadata.
+fn protobuf(v: &serde_json::Value) -> Value {
+    use serde_json::Value as J;
+    let kind = match v {
+        J::Null => Kind::NullValue(0),
+        J::Bool(b) => Kind::BoolValue(*b),
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        J::String(s) => Kind::StringValue(s.clone()),
+        J::Array(items) => Kind::ListValue(envoy_types::pb::google::protobuf::ListValue {
+            values: items.iter().map(protobuf).collect(),
+        }),
+        J::Object(o) => Kind::StructValue(Struct {
+            fields: o.iter().map(|(k, v)| (k.clone(), protobuf(v))).collect(),
+        }),
+    };
+    Value { kind: Some(kind) }
 }
 
 fn string(s: &str) -> Value {
@@ -291,6 +314,19 @@ impl Effects for Fx {
             let list =
                 Kind::ListValue(envoy_types::pb::google::protobuf::ListValue { values: scopes });
             m.push(("scopes", Value { kind: Some(list) }));
+        }
+        if let (Some(all), false) = (&allowed.claims, self.claims.is_empty()) {
+            let chosen = self
+                .claims
+                .iter()
+                .filter_map(|name| Some((name.clone(), protobuf(lookup(all, name)?))))
+                .collect();
+            m.push((
+                "claims",
+                Value {
+                    kind: Some(Kind::StructValue(Struct { fields: chosen })),
+                },
+            ));
         }
         m.extend(
             allowed

@@ -97,6 +97,8 @@ pub struct Calls {
 pub struct ServiceHost {
     /// Remote calls; `None` for the host that only checks a configuration.
     pub calls: Option<Calls>,
+    /// `--metadata-claim`: the claims a pass returns in its dynamic metadata.
+    pub metadata_claims: Arc<[String]>,
     pub counters: Arc<Counters>,
     pub debug: bool,
     /// The check's client (`ip:port`).

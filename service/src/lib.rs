@@ -35,6 +35,9 @@ pub struct Options {
     pub clusters: Vec<(String, SocketAddr)>,
     /// `--tls-cert` and `--tls-key` (PEM files): the gRPC server's own TLS.
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// `--metadata-claim NAME`: claims a pass returns in its dynamic metadata, under `claims`
+    /// (`a.b` reaches into an object, as `claim_to_headers` does).
+    pub metadata_claims: Vec<String>,
 }
 
 struct Service {
@@ -80,6 +83,7 @@ async fn run(opts: Options) -> Result<(), String> {
         Arc::clone(&counters),
         false,
         client,
+        Arc::from(opts.metadata_claims.clone()),
     )?);
     let mut server = tonic::transport::Server::builder();
     if let Some((cert, key)) = &opts.tls {

@@ -58,6 +58,7 @@ impl Pool {
         counters: Arc<Counters>,
         debug: bool,
         client: Arc<Client>,
+        metadata_claims: Arc<[String]>,
     ) -> Result<Pool, String> {
         // Compiled once here, so a bad configuration is refused before any thread starts.
         check(json, &host(&counters, debug))?;
@@ -75,11 +76,13 @@ impl Pool {
             };
             let (json, counters) = (json.to_vec(), Arc::clone(&counters));
             let unready = Arc::clone(&unready);
+            let metadata_claims = Arc::clone(&metadata_claims);
             std::thread::Builder::new()
                 .name(format!("authgate-worker-{i}"))
                 .spawn(move || {
                     let host = ServiceHost {
                         calls: Some(calls),
+                        metadata_claims,
                         ..host(&counters, debug)
                     };
                     run(&json, rx, &host, &unready)
@@ -139,6 +142,7 @@ fn check(json: &[u8], probe: &ServiceHost) -> Result<(), String> {
 fn host(counters: &Arc<Counters>, debug: bool) -> ServiceHost {
     ServiceHost {
         calls: None,
+        metadata_claims: Arc::from(Vec::new()),
         counters: Arc::clone(counters),
         debug,
         client: RefCell::new(String::new()),
@@ -237,7 +241,7 @@ fn decide(worker: &Worker, host: &ServiceHost, id: u32, job: Job) -> Option<Held
     *host.client.borrow_mut() = incoming.client.clone();
     *host.peer.borrow_mut() = incoming.peer.clone();
     *host.tls.borrow_mut() = incoming.tls;
-    let mut fx = Fx::new(&incoming);
+    let mut fx = Fx::new(&incoming, Arc::clone(&host.metadata_claims));
     let stream = driver::Stream::new(id);
     let has_body = incoming.body.is_some();
     let mut flow = stream.request_headers(worker, host, incoming.pairs(), !has_body, &mut fx);

@@ -90,6 +90,9 @@ pub struct Allowed {
     /// The scopes the credential holds (tokens only): what the ext_authz service returns in
     /// its dynamic metadata.
     pub scopes: Vec<String>,
+    /// The claims the credential carries (tokens and sessions), for the claims the ext_authz
+    /// service is asked to return in its dynamic metadata.
+    pub claims: Option<std::rc::Rc<serde_json::Map<String, serde_json::Value>>>,
     /// In report mode: what enforcing would have answered.
     pub would_deny: Option<Box<Refusal>>,
     /// A DPoP proof that checked out, still to be shown unused ([`Engine::replayed`]).
@@ -273,6 +276,7 @@ impl Engine {
                 allowed.edits.extend(auth.accepted.edits);
                 allowed.identity = auth.accepted.identity;
                 allowed.scopes = auth.accepted.scopes;
+                allowed.claims = auth.accepted.claims;
                 allowed.proof = auth.accepted.proof;
                 allowed.provider = self
                     .config

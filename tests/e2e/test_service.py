@@ -102,7 +102,7 @@ def envoy_config(listen, admin, upstream_port, service_port, tls=None):
     hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
     hcm["route_config"]["virtual_hosts"][0]["request_headers_to_add"] = [
         {"header": {"key": f"x-meta-{k}", "value": f"%DYNAMIC_METADATA({META}:{k})%"}}
-        for k in ("identity", "provider", "rule", "scopes")]
+        for k in ("identity", "provider", "rule", "scopes", "claims")]
     hcm["http_filters"] = [{
         "name": "envoy.filters.http.ext_authz",
         "typed_config": {
@@ -283,7 +283,7 @@ def test_a_changed_file_is_put_in_force_without_a_signal():
         service.stop()
 
 
-def test_ready_waits_for_the_key_sets_and_a_remote_token_passes_with_its_scopes():
+def test_ready_waits_for_the_key_sets_and_a_remote_token_passes_with_its_scopes_and_claims():
     keys = Keys(prefix="svc-")
     jwks = JwksServer(keys.jwks(), delay=1.5).start()
     config = {"realm": "api", "providers": {"idp": {
@@ -291,7 +291,9 @@ def test_ready_waits_for_the_key_sets_and_a_remote_token_passes_with_its_scopes(
         # The cluster is Envoy's name for the key server; --cluster tells the service where it
         # is (the test's key server speaks plain HTTP).
         "remote_jwks": {"uri": "http://idp.test/jwks.json", "cluster": "idp", "timeout_ms": 3000}}}}
-    service = Service(config, ["--cluster", f"idp=127.0.0.1:{jwks.port}"])
+    service = Service(config, ["--cluster", f"idp=127.0.0.1:{jwks.port}",
+                               "--metadata-claim", "sub", "--metadata-claim", "org.team",
+                               "--metadata-claim", "absent"])
     upstream, port = Upstream(), free_port()
     try:
         deadline = time.time() + 10
@@ -306,12 +308,15 @@ def test_ready_waits_for_the_key_sets_and_a_remote_token_passes_with_its_scopes(
         assert jwks.hits and jwks.hits[0] == ("/jwks.json", "idp.test"), jwks.hits
         envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
         try:
-            token = keys.token("ES256", claims(aud=None, scope="orders:read orders:write"))
+            token = keys.token("ES256", claims(aud=None, scope="orders:read orders:write",
+                                               org={"team": "blue", "size": 3}))
             r = request(port, "GET", "/orders", [("authorization", f"Bearer {token}")])
             assert r.status == 200, r.body
             seen = upstream.seen[-1]
             assert seen.header("x-meta-provider") == "idp"
             assert json.loads(seen.header("x-meta-scopes")) == ["orders:read", "orders:write"], seen.headers
+            # The claims asked for (--metadata-claim), a missing one left out.
+            assert json.loads(seen.header("x-meta-claims")) == {"sub": "alice", "org.team": "blue"}, seen.headers
         finally:
             envoy.stop()
     finally:
