@@ -31,12 +31,12 @@ const USAGE: &str = "usage:
   authgate htpasswd [--cost N] USER
       An htpasswd line for USER with the password read from standard input (bcrypt, cost 10).
   authgate serve --config FILE --listen ADDR:PORT --admin ADDR:PORT [--workers N]
-                 [--tls-cert PEM --tls-key PEM] [--cluster NAME=ADDR:PORT]...
+                 [--tls-cert PEM --tls-key PEM] [--cluster NAME=HOST:PORT]...
                  [--metadata-claim NAME]...
       Envoy's external authorization service (ext_authz v3 gRPC Check) over FILE, a plugin
       configuration (JSON), read again on SIGHUP or when it changes; /healthz, /ready and
       /metrics on the admin address. --cluster: the calls of a configuration's `cluster` NAME
-      go to ADDR:PORT (without it, to the URL's host). --metadata-claim: a claim a pass
+      go to HOST:PORT (without it, to the URL's host). --metadata-claim: a claim a pass
       returns in its dynamic metadata, under `claims`.";
 
 fn usage(why: &str) -> ExitCode {
@@ -197,10 +197,14 @@ fn serve(args: &[String]) -> Result<i32, String> {
     for c in a.all("cluster") {
         let at = c
             .split_once('=')
-            .and_then(|(name, at)| Some((name, at.parse().ok()?)))
-            .filter(|(name, _)| !name.is_empty())
-            .ok_or(format!("--cluster {c}: want NAME=ADDR:PORT"))?;
-        clusters.push((at.0.to_string(), at.1));
+            .and_then(|(name, at)| {
+                let (host, port) = at.rsplit_once(':')?;
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                let ok = !name.is_empty() && !host.is_empty() && !host.contains(['/', '@', ' ']);
+                ok.then_some((name.to_string(), (host.to_string(), port.parse().ok()?)))
+            })
+            .ok_or(format!("--cluster {c}: want NAME=HOST:PORT"))?;
+        clusters.push(at);
     }
     let opts = authgate_service::Options {
         config,

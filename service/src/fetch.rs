@@ -36,9 +36,10 @@ pub struct Answer {
 /// Where a worker thread's answers go.
 pub type Deliver = Arc<dyn Fn(Answer) + Send + Sync>;
 
-/// Host names resolved to the address of the cluster a call named, before the system's DNS.
+/// Host names resolved as the host of the cluster a call named (an address, or a name the
+/// system resolves), before the system's DNS is asked for the name itself.
 #[derive(Clone, Default)]
-struct Resolve(Arc<Mutex<HashMap<String, IpAddr>>>);
+struct Resolve(Arc<Mutex<HashMap<String, String>>>);
 
 impl tower_service::Service<Name> for Resolve {
     type Response = std::vec::IntoIter<SocketAddr>;
@@ -55,16 +56,15 @@ impl tower_service::Service<Name> for Resolve {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(name.as_str())
-            .copied();
+            .cloned();
+        let host = fixed.unwrap_or_else(|| name.as_str().to_string());
         Box::pin(async move {
-            match fixed {
-                // Port 0: the connector uses the URL's port, which `send` set to the cluster's.
-                Some(ip) => Ok(vec![SocketAddr::new(ip, 0)].into_iter()),
-                None => {
-                    let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
-                    Ok(found.collect::<Vec<_>>().into_iter())
-                }
+            // Port 0: the connector uses the URL's port, which `route` set to the cluster's.
+            if let Ok(ip) = host.parse::<IpAddr>() {
+                return Ok(vec![SocketAddr::new(ip, 0)].into_iter());
             }
+            let found = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            Ok(found.collect::<Vec<_>>().into_iter())
         })
     }
 }
@@ -73,15 +73,15 @@ impl tower_service::Service<Name> for Resolve {
 pub struct Client {
     runtime: tokio::runtime::Handle,
     http: Legacy<hyper_rustls::HttpsConnector<HttpConnector<Resolve>>, Full<Bytes>>,
-    /// `--cluster NAME=ADDR:PORT`: where a call that names cluster NAME goes.
-    clusters: HashMap<String, SocketAddr>,
+    /// `--cluster NAME=HOST:PORT`: where a call that names cluster NAME goes.
+    clusters: HashMap<String, (String, u16)>,
     resolve: Resolve,
 }
 
 impl Client {
     /// A client on the current tokio runtime; `Err` when it has none or the system's roots
     /// cannot be read.
-    pub fn new(clusters: &[(String, SocketAddr)]) -> Result<Client, String> {
+    pub fn new(clusters: &[(String, (String, u16))]) -> Result<Client, String> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| format!("the HTTP client needs the runtime: {e}"))?;
         let resolve = Resolve::default();
@@ -107,7 +107,7 @@ impl Client {
     pub fn send(&self, call: &Callout, token: u32, deliver: Deliver) -> Result<(), String> {
         let mut request = request_of(call)?;
         if let Some(at) = self.clusters.get(call.cluster) {
-            self.route(&mut request, *at)?;
+            self.route(&mut request, at)?;
         }
         let timeout = Duration::from_millis(call.timeout_ms.max(1));
         let http = self.http.clone();
@@ -140,34 +140,42 @@ impl Client {
 }
 
 impl Client {
-    /// Sends `request` to `at` (a mapped cluster's address): its host name resolves to that
-    /// address and its port becomes the cluster's, while `Host` keeps the URL's authority.
+    /// Sends `request` to `at` (a mapped cluster's host and port) while `Host` keeps the URL's
+    /// authority. A URL host that is a name stays the TLS server name and resolves as the
+    /// cluster's host; one that is an address is replaced by the cluster's host.
     fn route(
         &self,
         request: &mut hyper::Request<Full<Bytes>>,
-        at: SocketAddr,
+        (to, port): &(String, u16),
     ) -> Result<(), String> {
         let uri = request.uri().clone();
-        let host = uri.host().ok_or("the call has no host")?.to_string();
+        let named = uri.host().ok_or("the call has no host")?;
+        let named = named.trim_matches(['[', ']']).to_string();
         if let Some(authority) = uri.authority() {
             if let Ok(v) = hyper::header::HeaderValue::from_str(authority.as_str()) {
                 request.headers_mut().insert(hyper::header::HOST, v);
             }
         }
-        self.resolve
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(host.trim_matches(['[', ']']).to_string(), at.ip());
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let scheme = uri.scheme_str().unwrap_or("http");
-        let bracketed = match host.parse::<std::net::Ipv6Addr>() {
+        let host = match named.parse::<IpAddr>() {
+            Ok(_) => to.clone(),
+            Err(_) => {
+                self.resolve
+                    .0
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(named, to.clone());
+                uri.host().unwrap_or_default().to_string()
+            }
+        };
+        let host = match host.parse::<std::net::Ipv6Addr>() {
             Ok(_) => format!("[{host}]"),
             Err(_) => host,
         };
-        *request.uri_mut() = format!("{scheme}://{bracketed}:{}{path}", at.port())
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let scheme = uri.scheme_str().unwrap_or("http");
+        *request.uri_mut() = format!("{scheme}://{host}:{port}{path}")
             .parse()
-            .map_err(|e| format!("cannot route the call to {at}: {e}"))?;
+            .map_err(|e| format!("cannot route the call to {to}:{port}: {e}"))?;
         Ok(())
     }
 }
@@ -224,6 +232,37 @@ mod tests {
             "application/x-www-form-urlencoded"
         );
         assert!(r.headers().get(":path").is_none());
+    }
+
+    fn call_to(url_authority: &'static str) -> hyper::Request<Full<Bytes>> {
+        request_of(&Callout {
+            cluster: "idp",
+            scheme: "https",
+            headers: vec![(":path", "/jwks?x=1"), (":authority", url_authority)],
+            body: None,
+            timeout_ms: 500,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_mapped_cluster_keeps_the_urls_name_and_host_header() {
+        let client = Client::new(&[("idp".into(), ("keycloak.auth".into(), 8443))]).unwrap();
+        let mut r = call_to("idp.example.com");
+        client.route(&mut r, &("keycloak.auth".into(), 8443)).unwrap();
+        assert_eq!(r.uri().to_string(), "https://idp.example.com:8443/jwks?x=1");
+        assert_eq!(r.headers()["host"], "idp.example.com");
+        let map = client.resolve.0.lock().unwrap().clone();
+        assert_eq!(map.get("idp.example.com").map(String::as_str), Some("keycloak.auth"));
+    }
+
+    #[tokio::test]
+    async fn a_url_with_an_address_goes_to_the_clusters_host() {
+        let client = Client::new(&[]).unwrap();
+        let mut r = call_to("10.0.0.1:5556");
+        client.route(&mut r, &("::1".into(), 9000)).unwrap();
+        assert_eq!(r.uri().to_string(), "https://[::1]:9000/jwks?x=1");
+        assert_eq!(r.headers()["host"], "10.0.0.1:5556");
     }
 
     #[test]

@@ -30,9 +30,9 @@ pub struct Options {
     pub admin: SocketAddr,
     /// Worker threads (0: one per CPU).
     pub workers: usize,
-    /// `--cluster NAME=ADDR:PORT`: where the calls of a configuration's `cluster` NAME go
+    /// `--cluster NAME=HOST:PORT`: where the calls of a configuration's `cluster` NAME go
     /// (without it, a call goes to its URL's host).
-    pub clusters: Vec<(String, SocketAddr)>,
+    pub clusters: Vec<(String, (String, u16))>,
     /// `--tls-cert` and `--tls-key` (PEM files): the gRPC server's own TLS.
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// `--metadata-claim NAME`: claims a pass returns in its dynamic metadata, under `claims`

@@ -26,6 +26,8 @@ IMAGES = {
     "nginx:1.27-alpine": "nginx",
     "python:3.12-alpine": "python",
     "mendhak/http-https-echo:37": "echo",
+    # service/Dockerfile's base, for docker-compose.ext-authz.yml.
+    "gcr.io/distroless/cc-debian12:nonroot": "distroless",
 }
 
 

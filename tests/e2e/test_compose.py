@@ -101,3 +101,32 @@ def test_inline_configuration_is_demo_config():
     assert configuration["@type"] == "type.googleapis.com/google.protobuf.StringValue"
     with open(os.path.join(ROOT, "demo", "authgate.json")) as f:
         assert json.loads(configuration["value"]) == json.load(f)
+
+
+def test_the_ext_authz_variant_is_accepted_and_wired():
+    """docker-compose.ext-authz.yml laid over docker-compose.yml: Compose accepts the pair, the
+    merged Envoy mounts envoy/compose-ext-authz.yaml where the wasm filter's configuration was,
+    the service is built from service/Dockerfile with the demo configuration mounted where the
+    image's default command reads it, and Envoy's ext_authz cluster is that service."""
+    binary = shutil.which("docker-compose")
+    assert binary, "docker-compose not installed (apt-get install docker-compose; ./build.sh test does it)"
+    r = subprocess.run([binary, "-f", COMPOSE, "-f", os.path.join(ROOT, "docker-compose.ext-authz.yml"), "config"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    merged = yaml.safe_load(r.stdout)["services"]
+    envoy_mounts = {v["target"]: v["source"] for v in merged["envoy"]["volumes"]}
+    assert envoy_mounts["/etc/envoy/envoy.yaml"].endswith("/envoy/compose-ext-authz.yaml"), envoy_mounts
+    service = merged["authgate"]
+    assert service["build"]["dockerfile"] == "service/Dockerfile" and service["init"] is True
+    (mount,) = service["volumes"]
+    assert mount["source"].endswith("/demo/authgate.json") and mount["read_only"] is True
+    with open(os.path.join(ROOT, "service", "Dockerfile")) as f:
+        assert f'"--config", "{mount["target"]}"' in f.read()
+    with open(os.path.join(ROOT, "envoy", "compose-ext-authz.yaml")) as f:
+        cfg = yaml.safe_load(f)
+    clusters = {c["name"]: c for c in cfg["static_resources"]["clusters"]}
+    addr = clusters["authgate"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+    assert addr["socket_address"] == {"address": "authgate", "port_value": 9191}
+    # The demo's secret reaches the service as it reached the wasm VM.
+    assert service["environment"]["DEMO_IDP_SECRET"] == wasm_filter(envoy_config())["vm_config"][
+        "environment_variables"]["key_values"]["DEMO_IDP_SECRET"]

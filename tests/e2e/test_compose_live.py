@@ -7,6 +7,7 @@ port reachable only on 127.0.0.1, a `down` that stops every service at once (no 
 Without an engine that can start, the module is skipped with one line saying why — unless
 AUTHGATE_COMPOSE_TEST=required (.ci/run sets it), then it fails."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -81,14 +82,15 @@ def compose_cmd():
 
 
 class Demo:
-    def __init__(self, cwd=ROOT):
-        self.project = f"authgate-test-{os.getpid()}"
+    def __init__(self, cwd=ROOT, files=()):
+        self.project = f"authgate-test-{os.getpid()}" + ("-svc" if files else "")
+        self.files = [a for f in files for a in ("-f", f)]
         self.port, self.admin = free_port(), free_port()
         self.env = dict(os.environ, AUTHGATE_HTTP_PORT=str(self.port), AUTHGATE_ADMIN_PORT=str(self.admin))
         self.cwd = cwd
 
     def compose(self, *args, timeout=300, check=True):
-        return subprocess.run(compose_cmd() + ["-p", self.project, *args], cwd=self.cwd, env=self.env,
+        return subprocess.run(compose_cmd() + self.files + ["-p", self.project, *args], cwd=self.cwd, env=self.env,
                               capture_output=True, text=True, timeout=timeout, check=check)
 
     def containers(self, *flags):
@@ -105,17 +107,20 @@ class Demo:
         return self.compose("logs", "--no-color", check=False).stdout[-6000:]
 
 
-@pytest.fixture(scope="module")
-def demo(engine):
+@contextlib.contextmanager
+def up(files=(), build=False, ready_path="/ready"):
+    """The demo started (with `files` laid over docker-compose.yml), once Envoy is ready (and,
+    with `ready_path` on the listener, once it answers 200 there)."""
     built = compose_standins.ensure(log=lambda m: print("compose:", m))
     print("compose images:", json.dumps(built))
-    d = Demo()
+    d = Demo(files=files)
     try:
-        d.compose("up", "-d")
+        d.compose("up", "-d", *(["--build"] if build else []), timeout=600)
         deadline = time.time() + 90
         while True:
             try:
-                if request(d.admin, "GET", "/ready", timeout=2).status == 200:
+                port = d.admin if ready_path == "/ready" else d.port
+                if request(port, "GET", ready_path, timeout=2).status == 200:
                     break
             except OSError:
                 pass
@@ -125,6 +130,12 @@ def demo(engine):
     finally:
         if d.containers("-a"):
             d.compose("down", "-t", "10", check=False)
+
+
+@pytest.fixture(scope="module")
+def demo(engine):
+    with up() as d:
+        yield d
 
 
 class Echoed:
@@ -192,4 +203,23 @@ def test_compose_before_the_build_is_an_error_that_names_the_module(engine):
             assert not os.path.exists(os.path.join(tmp, "dist", "authgate.wasm"))
         finally:
             d.compose("down", "-t", "10", check=False)
+        assert d.containers("-a") == [] and d.networks() == []
+
+
+def test_every_readme_demo_line_holds_through_the_ext_authz_service(engine):
+    """docker-compose.ext-authz.yml over docker-compose.yml: Envoy's ext_authz filter asking
+    `authgate serve` (built from service/Dockerfile, on the distroless base) gives every answer
+    the README's demo lines expect of the wasm filter; `down` stops it at once."""
+    files = ("docker-compose.yml", "docker-compose.ext-authz.yml")
+    # /healthz needs no credential, but is asked of the service: 200 once it answers.
+    with up(files, build=True, ready_path="/healthz") as d:
+        try:
+            run_examples(d.port, lambda: None,
+                         lambda _, status, body: Echoed(body) if status == 200 else None)
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{d.logs()}") from e
+        started = time.time()
+        d.compose("stop", "-t", "10")
+        assert time.time() - started < 8, "a service ignored SIGTERM"
+        d.compose("down", "-t", "10")
         assert d.containers("-a") == [] and d.networks() == []
