@@ -218,6 +218,9 @@ def test_every_readme_demo_line_holds_through_the_ext_authz_service(engine):
                          lambda _, status, body: Echoed(body) if status == 200 else None)
         except AssertionError as e:
             raise AssertionError(f"{e}\n{d.logs()}") from e
+        # The answers were the service's: its own lines say so.
+        said = d.compose("logs", "--no-color", "authgate", check=False).stdout
+        assert "authgate: ext_authz service on 0.0.0.0:9191" in said and "authgate: denied status=401" in said, said[-3000:]
         started = time.time()
         d.compose("stop", "-t", "10")
         assert time.time() - started < 8, "a service ignored SIGTERM"
