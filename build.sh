@@ -183,9 +183,12 @@ build() {
 cli() {
   ensure_rust
   log "building dist/authgate (the native command line)"
-  cargo build --release --quiet -p authgate-cli
+  # Unwinding (the `service` profile): `authgate serve` catches a panic per check.
+  cargo build --profile service --quiet -p authgate-cli
   mkdir -p dist
-  cp target/release/authgate dist/authgate
+  # A running `authgate serve` keeps its file: replace it rather than write into it.
+  rm -f dist/authgate
+  cp target/service/authgate dist/authgate
 }
 
 # The Envoy dynamic module (envoy.filters.http.dynamic_modules, ABI v0.2.0 of Envoy 1.40):

@@ -193,17 +193,23 @@ fn serve(args: &[String]) -> Result<i32, String> {
         (None, None) => None,
         _ => return Err("--tls-cert and --tls-key go together".into()),
     };
-    let mut clusters = Vec::new();
+    let mut clusters: Vec<(String, (String, u16))> = Vec::new();
     for c in a.all("cluster") {
         let at = c
             .split_once('=')
             .and_then(|(name, at)| {
                 let (host, port) = at.rsplit_once(':')?;
                 let host = host.trim_start_matches('[').trim_end_matches(']');
-                let ok = !name.is_empty() && !host.is_empty() && !host.contains(['/', '@', ' ']);
-                ok.then_some((name.to_string(), (host.to_string(), port.parse().ok()?)))
+                let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
+                let ok = !name.is_empty()
+                    && !host.is_empty()
+                    && !host.contains(['/', '@', ' ', '=', '?', '#']);
+                ok.then_some((name.to_string(), (host.to_string(), port)))
             })
             .ok_or(format!("--cluster {c}: want NAME=HOST:PORT"))?;
+        if clusters.iter().any(|(name, _)| *name == at.0) {
+            return Err(format!("--cluster {c}: cluster {} is given twice", at.0));
+        }
         clusters.push(at);
     }
     let opts = authgate_service::Options {

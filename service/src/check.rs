@@ -72,6 +72,13 @@ pub fn incoming(check: &CheckRequest) -> Incoming {
         .and_then(|a| a.address.as_ref())
         .map(|a| match a {
             Address::SocketAddress(s) => match &s.port_specifier {
+                // An IPv6 address in brackets, so the throttle and the audit line read the
+                // address apart from the port (a slot per source port would be no throttle).
+                Some(envoy_types::pb::envoy::config::core::v3::socket_address::PortSpecifier::PortValue(p))
+                    if s.address.contains(':') =>
+                {
+                    format!("[{}]:{p}", s.address)
+                }
                 Some(envoy_types::pb::envoy::config::core::v3::socket_address::PortSpecifier::PortValue(p)) => {
                     format!("{}:{p}", s.address)
                 }
@@ -164,6 +171,9 @@ pub struct Fx {
     pub metadata: Vec<(&'static str, Value)>,
     /// The claims to return (`--metadata-claim`).
     claims: Arc<[String]>,
+    /// Whether a pass was carried out: a check answered with neither a pass nor a reply is
+    /// refused, never let through.
+    passed: bool,
 }
 
 impl Fx {
@@ -175,15 +185,18 @@ impl Fx {
             edits: Vec::new(),
             reply: None,
             metadata: Vec::new(),
+            passed: false,
         }
     }
 
-    /// The answer to Envoy: a denial when a reply was sent, else a pass with the edits and the
-    /// answer headers (`answer`: a DPoP server nonce).
+    /// The answer to Envoy: a denial when a reply was sent, a pass with the edits and the
+    /// answer headers (`answer`: a DPoP server nonce) when one was carried out, and otherwise
+    /// a 500: no verdict is no entry.
     pub fn response(self, answer: Vec<(String, String)>) -> CheckResponse {
-        match self.reply {
-            Some(r) => denied(&r),
-            None => ok(self.edits, answer, self.metadata),
+        match (self.reply, self.passed) {
+            (Some(r), _) => denied(&r),
+            (None, true) => ok(self.edits, answer, self.metadata),
+            (None, false) => undecided(),
         }
     }
 }
@@ -258,6 +271,26 @@ fn ok(
     }
 }
 
+/// A check the driver left with no verdict (it cannot today): refused with a 500, as the
+/// filters answer a panic.
+fn undecided() -> CheckResponse {
+    super::host::log(
+        LogLevel::Error,
+        "authgate: a check ended with no verdict; refused (500)",
+    );
+    CheckResponse {
+        status: Some(envoy_types::pb::google::rpc::Status {
+            code: 13,
+            ..Default::default()
+        }),
+        http_response: Some(HttpResponse::DeniedResponse(DeniedHttpResponse {
+            status: Some(HttpStatus { code: 500 }),
+            ..DeniedHttpResponse::default()
+        })),
+        ..CheckResponse::default()
+    }
+}
+
 fn denied(r: &Reply) -> CheckResponse {
     let (status, headers, body) = authgate::reply::trailers_only(r);
     let deny = DeniedHttpResponse {
@@ -306,6 +339,7 @@ impl Effects for Fx {
     }
 
     fn allowed(&mut self, allowed: &authgate::engine::Allowed) {
+        self.passed = true;
         let mut m = vec![("rule", string(&allowed.rule))];
         m.extend(allowed.identity.as_deref().map(|i| ("identity", string(i))));
         m.extend(allowed.provider.as_deref().map(|p| ("provider", string(p))));
@@ -373,6 +407,56 @@ mod tests {
     use super::*;
     use base64::Engine as _;
     use sha2::Digest as _;
+
+    fn check_from(address: &str, port: u32) -> CheckRequest {
+        use envoy_types::pb::envoy::config::core::v3::{
+            socket_address::PortSpecifier, Address as A, SocketAddress,
+        };
+        use envoy_types::pb::envoy::service::auth::v3::{
+            attribute_context::Peer, AttributeContext,
+        };
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                source: Some(Peer {
+                    address: Some(A {
+                        address: Some(Address::SocketAddress(SocketAddress {
+                            address: address.into(),
+                            port_specifier: Some(PortSpecifier::PortValue(port)),
+                            ..SocketAddress::default()
+                        })),
+                    }),
+                    ..Peer::default()
+                }),
+                ..AttributeContext::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn an_ipv6_client_is_bracketed_apart_from_its_port() {
+        assert_eq!(
+            incoming(&check_from("2001:db8::1", 54321)).client,
+            "[2001:db8::1]:54321"
+        );
+        assert_eq!(
+            incoming(&check_from("10.0.0.7", 4000)).client,
+            "10.0.0.7:4000"
+        );
+    }
+
+    #[test]
+    fn a_check_left_with_no_verdict_is_refused() {
+        let fx = Fx::new(
+            &incoming(&check_from("10.0.0.7", 4000)),
+            Arc::from(Vec::new()),
+        );
+        let r = fx.response(Vec::new());
+        let Some(HttpResponse::DeniedResponse(d)) = r.http_response else {
+            panic!("{r:?}")
+        };
+        assert_eq!(d.status.map(|s| s.code), Some(500));
+        assert_ne!(r.status.map(|s| s.code), Some(0));
+    }
 
     #[test]
     fn the_certificate_envoy_sends_is_hashed_as_its_der() {

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -36,10 +36,10 @@ pub struct Answer {
 /// Where a worker thread's answers go.
 pub type Deliver = Arc<dyn Fn(Answer) + Send + Sync>;
 
-/// Host names resolved as the host of the cluster a call named (an address, or a name the
-/// system resolves), before the system's DNS is asked for the name itself.
+/// How a client finds addresses: the system's DNS for the URL's host, or, for the client of a
+/// mapped cluster, its host (an address, or a name the system resolves) whatever the URL says.
 #[derive(Clone, Default)]
-struct Resolve(Arc<Mutex<HashMap<String, String>>>);
+struct Resolve(Option<Arc<str>>);
 
 impl tower_service::Service<Name> for Resolve {
     type Response = std::vec::IntoIter<SocketAddr>;
@@ -51,13 +51,10 @@ impl tower_service::Service<Name> for Resolve {
     }
 
     fn call(&mut self, name: Name) -> Self::Future {
-        let fixed = self
-            .0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(name.as_str())
-            .cloned();
-        let host = fixed.unwrap_or_else(|| name.as_str().to_string());
+        let host = match &self.0 {
+            Some(to) => to.to_string(),
+            None => name.as_str().to_string(),
+        };
         Box::pin(async move {
             // Port 0: the connector uses the URL's port, which `route` set to the cluster's.
             if let Ok(ip) = host.parse::<IpAddr>() {
@@ -69,36 +66,45 @@ impl tower_service::Service<Name> for Resolve {
     }
 }
 
-/// One HTTP client for the whole service (its connections are pooled across workers).
+type Http = Legacy<hyper_rustls::HttpsConnector<HttpConnector<Resolve>>, Full<Bytes>>;
+
+/// An HTTP client (its connections pooled across workers) resolving as `resolve` says.
+fn http(resolve: Resolve) -> Result<Http, String> {
+    let mut connector = HttpConnector::new_with_resolver(resolve);
+    connector.enforce_http(false);
+    let tls = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| format!("cannot read the system's trusted roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(connector);
+    Ok(Legacy::builder(TokioExecutor::new()).build(tls))
+}
+
+/// The service's HTTP clients: one for calls to their URL's host, and one per mapped cluster,
+/// so no cluster's calls (or pooled connections) ever go to another's host.
 pub struct Client {
     runtime: tokio::runtime::Handle,
-    http: Legacy<hyper_rustls::HttpsConnector<HttpConnector<Resolve>>, Full<Bytes>>,
-    /// `--cluster NAME=HOST:PORT`: where a call that names cluster NAME goes.
-    clusters: HashMap<String, (String, u16)>,
-    resolve: Resolve,
+    http: Http,
+    /// `--cluster NAME=HOST:PORT`: the client and the host and port of cluster NAME.
+    clusters: HashMap<String, (Http, (String, u16))>,
 }
 
 impl Client {
-    /// A client on the current tokio runtime; `Err` when it has none or the system's roots
+    /// Clients on the current tokio runtime; `Err` when it has none or the system's roots
     /// cannot be read.
     pub fn new(clusters: &[(String, (String, u16))]) -> Result<Client, String> {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|e| format!("the HTTP client needs the runtime: {e}"))?;
-        let resolve = Resolve::default();
-        let mut connector = HttpConnector::new_with_resolver(resolve.clone());
-        connector.enforce_http(false);
-        let tls = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("cannot read the system's trusted roots: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
-        let http = Legacy::builder(TokioExecutor::new()).build(tls);
+        let mut mapped = HashMap::new();
+        for (name, (host, port)) in clusters {
+            let client = http(Resolve(Some(Arc::from(host.as_str()))))?;
+            mapped.insert(name.clone(), (client, (host.clone(), *port)));
+        }
         Ok(Client {
             runtime,
-            http,
-            clusters: clusters.iter().cloned().collect(),
-            resolve,
+            http: http(Resolve::default())?,
+            clusters: mapped,
         })
     }
 
@@ -106,11 +112,14 @@ impl Client {
     /// is an answer with no status).
     pub fn send(&self, call: &Callout, token: u32, deliver: Deliver) -> Result<(), String> {
         let mut request = request_of(call)?;
-        if let Some(at) = self.clusters.get(call.cluster) {
-            self.route(&mut request, at)?;
-        }
+        let http = match self.clusters.get(call.cluster) {
+            Some((client, at)) => {
+                route(&mut request, at)?;
+                client.clone()
+            }
+            None => self.http.clone(),
+        };
         let timeout = Duration::from_millis(call.timeout_ms.max(1));
-        let http = self.http.clone();
         self.runtime.spawn(async move {
             let answer = tokio::time::timeout(timeout, async move {
                 let response = http.request(request).await.ok()?;
@@ -139,45 +148,33 @@ impl Client {
     }
 }
 
-impl Client {
-    /// Sends `request` to `at` (a mapped cluster's host and port) while `Host` keeps the URL's
-    /// authority. A URL host that is a name stays the TLS server name and resolves as the
-    /// cluster's host; one that is an address is replaced by the cluster's host.
-    fn route(
-        &self,
-        request: &mut hyper::Request<Full<Bytes>>,
-        (to, port): &(String, u16),
-    ) -> Result<(), String> {
-        let uri = request.uri().clone();
-        let named = uri.host().ok_or("the call has no host")?;
-        let named = named.trim_matches(['[', ']']).to_string();
-        if let Some(authority) = uri.authority() {
-            if let Ok(v) = hyper::header::HeaderValue::from_str(authority.as_str()) {
-                request.headers_mut().insert(hyper::header::HOST, v);
-            }
+/// Sends `request` to `to`:`port` (a mapped cluster's) while `Host` keeps the URL's authority.
+/// A URL host that is a name stays the TLS server name (the cluster's client resolves it as
+/// the cluster's host); one that is an address is replaced by the cluster's host.
+fn route(
+    request: &mut hyper::Request<Full<Bytes>>,
+    (to, port): &(String, u16),
+) -> Result<(), String> {
+    let uri = request.uri().clone();
+    let named = uri.host().ok_or("the call has no host")?;
+    if let Some(authority) = uri.authority() {
+        if let Ok(v) = hyper::header::HeaderValue::from_str(authority.as_str()) {
+            request.headers_mut().insert(hyper::header::HOST, v);
         }
-        let host = match named.parse::<IpAddr>() {
-            Ok(_) => to.clone(),
-            Err(_) => {
-                self.resolve
-                    .0
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(named, to.clone());
-                uri.host().unwrap_or_default().to_string()
-            }
-        };
-        let host = match host.parse::<std::net::Ipv6Addr>() {
-            Ok(_) => format!("[{host}]"),
-            Err(_) => host,
-        };
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let scheme = uri.scheme_str().unwrap_or("http");
-        *request.uri_mut() = format!("{scheme}://{host}:{port}{path}")
-            .parse()
-            .map_err(|e| format!("cannot route the call to {to}:{port}: {e}"))?;
-        Ok(())
     }
+    let host = match named.trim_matches(['[', ']']).parse::<IpAddr>() {
+        Ok(_) => match to.parse::<std::net::Ipv6Addr>() {
+            Ok(_) => format!("[{to}]"),
+            Err(_) => to.clone(),
+        },
+        Err(_) => named.to_string(),
+    };
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let scheme = uri.scheme_str().unwrap_or("http");
+    *request.uri_mut() = format!("{scheme}://{host}:{port}{path}")
+        .parse()
+        .map_err(|e| format!("cannot route the call to {to}:{port}: {e}"))?;
+    Ok(())
 }
 
 /// The HTTP request `call` describes, at its scheme, `:authority` and `:path`.
@@ -245,24 +242,37 @@ mod tests {
         .unwrap()
     }
 
-    #[tokio::test]
-    async fn a_mapped_cluster_keeps_the_urls_name_and_host_header() {
-        let client = Client::new(&[("idp".into(), ("keycloak.auth".into(), 8443))]).unwrap();
+    #[test]
+    fn a_mapped_cluster_keeps_the_urls_name_and_host_header() {
         let mut r = call_to("idp.example.com");
-        client.route(&mut r, &("keycloak.auth".into(), 8443)).unwrap();
+        route(&mut r, &("keycloak.auth".into(), 8443)).unwrap();
         assert_eq!(r.uri().to_string(), "https://idp.example.com:8443/jwks?x=1");
         assert_eq!(r.headers()["host"], "idp.example.com");
-        let map = client.resolve.0.lock().unwrap().clone();
-        assert_eq!(map.get("idp.example.com").map(String::as_str), Some("keycloak.auth"));
+    }
+
+    #[test]
+    fn a_url_with_an_address_goes_to_the_clusters_host() {
+        let mut r = call_to("10.0.0.1:5556");
+        route(&mut r, &("::1".into(), 9000)).unwrap();
+        assert_eq!(r.uri().to_string(), "https://[::1]:9000/jwks?x=1");
+        assert_eq!(r.headers()["host"], "10.0.0.1:5556");
     }
 
     #[tokio::test]
-    async fn a_url_with_an_address_goes_to_the_clusters_host() {
-        let client = Client::new(&[]).unwrap();
-        let mut r = call_to("10.0.0.1:5556");
-        client.route(&mut r, &("::1".into(), 9000)).unwrap();
-        assert_eq!(r.uri().to_string(), "https://[::1]:9000/jwks?x=1");
-        assert_eq!(r.headers()["host"], "10.0.0.1:5556");
+    async fn each_mapped_cluster_resolves_to_its_own_host() {
+        let client = Client::new(&[
+            ("a".into(), ("10.0.0.1".into(), 80)),
+            ("b".into(), ("10.0.0.2".into(), 80)),
+        ])
+        .unwrap();
+        let mut a = tower_service::Service::call(
+            &mut Resolve(Some(Arc::from("10.0.0.1"))),
+            "idp.example.com".parse().unwrap(),
+        );
+        let got: Vec<_> = (&mut a).await.unwrap().collect();
+        assert_eq!(got, vec!["10.0.0.1:0".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(client.clusters.len(), 2);
+        assert!(client.clusters["a"].1 != client.clusters["b"].1);
     }
 
     #[test]

@@ -51,10 +51,10 @@ impl Authorization for Service {
         request: Request<CheckRequest>,
     ) -> Result<Response<CheckResponse>, Status> {
         match self.pool.check(request.into_inner()).await {
-            Some(answer) => Ok(Response::new(answer)),
-            // A worker that is gone answers nothing; Envoy's ext_authz then fails closed
-            // (failure_mode_allow: false, docs/service.md).
-            None => Err(Status::unavailable("authgate: no worker answered")),
+            Ok(answer) => Ok(Response::new(answer)),
+            // No worker answered, or all are busy: Envoy's ext_authz fails closed
+            // (failure_mode_allow: false) or retries another replica (docs/service.md).
+            Err(why) => Err(Status::unavailable(why)),
         }
     }
 }

@@ -32,9 +32,21 @@ enum Msg {
     Answer(Answer),
 }
 
+/// Checks a worker thread may have waiting: past this, a check is answered UNAVAILABLE at once
+/// (Envoy's retry asks another replica) rather than queued past any timeout. Even a Basic
+/// credential checked by bcrypt from scratch (~60 ms) is then answered within Envoy's usual
+/// timeouts far more often than not, and checks Envoy gave up on are dropped unread.
+const MAX_QUEUED: usize = 1024;
+
+/// A worker thread's mailbox and how many checks wait in it.
+struct Lane {
+    tx: Sender<Msg>,
+    queued: Arc<AtomicUsize>,
+}
+
 /// The worker threads, each fed in turn.
 pub struct Pool {
-    threads: Vec<Sender<Msg>>,
+    threads: Vec<Lane>,
     /// The threads not ready yet (`/ready` answers 200 at 0).
     unready: Arc<AtomicUsize>,
     next: AtomicUsize,
@@ -77,6 +89,8 @@ impl Pool {
             let (json, counters) = (json.to_vec(), Arc::clone(&counters));
             let unready = Arc::clone(&unready);
             let metadata_claims = Arc::clone(&metadata_claims);
+            let queued = Arc::new(AtomicUsize::new(0));
+            let waiting = Arc::clone(&queued);
             std::thread::Builder::new()
                 .name(format!("authgate-worker-{i}"))
                 .spawn(move || {
@@ -85,10 +99,10 @@ impl Pool {
                         metadata_claims,
                         ..host(&counters, debug)
                     };
-                    run(&json, rx, &host, &unready)
+                    run(&json, rx, &host, (&unready, &waiting))
                 })
                 .map_err(|e| format!("cannot start a worker thread: {e}"))?;
-            threads.push(tx);
+            threads.push(Lane { tx, queued });
         }
         Ok(Pool {
             threads,
@@ -104,7 +118,7 @@ impl Pool {
     pub fn reload(&self, json: &[u8]) -> Result<(), String> {
         check(json, &host(&self.counters, self.debug))?;
         for t in &self.threads {
-            let _ = t.send(Msg::Configure(json.to_vec()));
+            let _ = t.tx.send(Msg::Configure(json.to_vec()));
         }
         Ok(())
     }
@@ -114,15 +128,24 @@ impl Pool {
         Arc::clone(&self.unready)
     }
 
-    /// Decides `check` on the next thread.
-    pub async fn check(&self, check: CheckRequest) -> Option<CheckResponse> {
+    /// Decides `check` on the next thread; `Err` with why when none could.
+    pub async fn check(&self, check: CheckRequest) -> Result<CheckResponse, &'static str> {
         let (answer, rx) = oneshot::channel();
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.threads.len();
-        self.threads
-            .get(i)?
+        let lane = self.threads.get(i).ok_or("authgate: no worker")?;
+        if lane.queued.fetch_add(1, Ordering::Relaxed) >= MAX_QUEUED {
+            lane.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err("authgate: overloaded, the check was not queued");
+        }
+        if lane
+            .tx
             .send(Msg::Check(Box::new(Job { check, answer })))
-            .ok()?;
-        rx.await.ok()
+            .is_err()
+        {
+            lane.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err("authgate: no worker answered");
+        }
+        rx.await.map_err(|_| "authgate: no worker answered")
     }
 }
 
@@ -131,7 +154,9 @@ impl Pool {
 /// which a check never sees.
 fn check(json: &[u8], probe: &ServiceHost) -> Result<(), String> {
     let env = |name: &str| probe.env_var(name);
-    let engine = authgate::Engine::from_json_with(json, [0; 32], None, &env, probe.random())
+    // The signature path the workers take: keys only the host verifies (ES384, ES512) count.
+    let signatures = authgate::worker::signature_path(probe);
+    let engine = authgate::Engine::from_json_with(json, [0; 32], signatures, &env, probe.random())
         .map_err(|e| e.to_string())?;
     match engine.config().mcp_lists.is_empty() {
         true => Ok(()),
@@ -152,7 +177,12 @@ fn host(counters: &Arc<Counters>, debug: bool) -> ServiceHost {
 }
 
 /// One worker thread: checks in, verdicts out, the tick between.
-fn run(json: &[u8], jobs: mpsc::Receiver<Msg>, host: &ServiceHost, unready: &AtomicUsize) {
+fn run(
+    json: &[u8],
+    jobs: mpsc::Receiver<Msg>,
+    host: &ServiceHost,
+    (unready, queued): (&AtomicUsize, &AtomicUsize),
+) {
     let worker = Worker::default();
     if worker.configure(host, json).is_none() {
         return;
@@ -173,10 +203,17 @@ fn run(json: &[u8], jobs: mpsc::Receiver<Msg>, host: &ServiceHost, unready: &Ato
                 let _ = worker.configure(host, &json);
                 Vec::new()
             }
+            // Envoy gave up on it (its timeout, the client gone): nobody waits for the answer.
+            Ok(Msg::Check(job)) if job.answer.is_closed() => {
+                queued.fetch_sub(1, Ordering::Relaxed);
+                Vec::new()
+            }
             Ok(Msg::Check(job)) => {
+                queued.fetch_sub(1, Ordering::Relaxed);
                 let id = next_id;
                 next_id = next_id.wrapping_add(1).max(1);
-                if let Some(h) = decide(&worker, host, id, *job) {
+                // A panic drops the check's answer: Envoy gets UNAVAILABLE and fails closed.
+                if let Some(Some(h)) = guarded(host, || decide(&worker, host, id, *job)) {
                     held.insert(id, h);
                 }
                 Vec::new()
@@ -187,7 +224,7 @@ fn run(json: &[u8], jobs: mpsc::Receiver<Msg>, host: &ServiceHost, unready: &Ato
             Err(RecvTimeoutError::Timeout) => Vec::new(),
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        release(&worker, host, &mut held, decided);
+        guarded(host, || release(&worker, host, &mut held, decided));
         if !ready {
             ready = is_ready(&worker, host, started);
             if ready {
@@ -198,8 +235,26 @@ fn run(json: &[u8], jobs: mpsc::Receiver<Msg>, host: &ServiceHost, unready: &Ato
             continue;
         }
         last_tick = Instant::now();
-        let decided = worker.on_tick(host);
-        release(&worker, host, &mut held, decided);
+        guarded(host, || {
+            let decided = worker.on_tick(host);
+            release(&worker, host, &mut held, decided)
+        });
+    }
+}
+
+/// Runs `f`, catching a panic so that one check cannot take the replica down (the service is
+/// built with unwinding, the `service` profile): the checks it was deciding lose their
+/// answers, which Envoy reads as UNAVAILABLE, and a line says so.
+fn guarded<T>(host: &ServiceHost, f: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
+        Err(_) => {
+            host.log(
+                authgate::capabilities::LogLevel::Error,
+                "authgate: a panic while deciding; the checks in hand are refused (UNAVAILABLE) and the service goes on",
+            );
+            None
+        }
     }
 }
 
@@ -238,6 +293,15 @@ fn release(worker: &Worker, host: &ServiceHost, held: &mut HashMap<u32, Held>, d
 /// Decides one check; the check back when it is held for its verdict.
 fn decide(worker: &Worker, host: &ServiceHost, id: u32, job: Job) -> Option<Held> {
     let incoming = incoming(&job.check);
+    #[cfg(any(test, feature = "test-trap"))]
+    #[allow(clippy::panic)]
+    if incoming
+        .headers
+        .iter()
+        .any(|(k, v)| k == ":path" && v == "/__authgate_trap")
+    {
+        panic!("test-trap: /__authgate_trap");
+    }
     *host.client.borrow_mut() = incoming.client.clone();
     *host.peer.borrow_mut() = incoming.peer.clone();
     *host.tls.borrow_mut() = incoming.tls;
@@ -271,4 +335,54 @@ fn finish(worker: &Worker, host: &ServiceHost, h: Held) {
     let answer = worker.answer_headers(h.stream.id());
     h.stream.done(worker, host);
     let _ = h.answer.send(h.fx.response(answer));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use envoy_types::ext_authz::v3::pb::HttpResponse;
+    use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
+    use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
+
+    fn check_of(path: &str, key: &str) -> CheckRequest {
+        let http = HttpRequest {
+            method: "GET".into(),
+            path: path.into(),
+            host: "api.test".into(),
+            headers: [("x-api-key".to_string(), key.to_string())].into(),
+            ..HttpRequest::default()
+        };
+        CheckRequest {
+            attributes: Some(AttributeContext {
+                request: Some(Request {
+                    http: Some(http),
+                    ..Request::default()
+                }),
+                ..AttributeContext::default()
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_fails_the_check_closed_and_the_service_goes_on() {
+        let json = br#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "c", "key": "k-1"}]}}}"#;
+        let pool = Pool::start(
+            json,
+            1,
+            Arc::new(Counters::default()),
+            false,
+            Arc::new(Client::new(&[]).unwrap()),
+            Arc::from(Vec::new()),
+        )
+        .unwrap();
+        assert!(pool
+            .check(check_of("/__authgate_trap", "k-1"))
+            .await
+            .is_err());
+        for (key, ok) in [("k-1", true), ("nope", false)] {
+            let answer = pool.check(check_of("/x", key)).await.unwrap();
+            let passed = matches!(answer.http_response, Some(HttpResponse::OkResponse(_)));
+            assert_eq!(passed, ok, "{key}: {answer:?}");
+        }
+    }
 }

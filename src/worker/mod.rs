@@ -8,6 +8,7 @@ mod answers;
 mod mcp;
 mod sign_in;
 mod signatures;
+pub use signatures::signature_path;
 #[cfg(test)]
 mod tests;
 
@@ -25,7 +26,7 @@ use crate::shared_state::introspection::{Introspections, Lookup};
 use crate::shared_state::jwks::JwksFetches;
 use crate::shared_state::replay;
 use crate::shared_state::throttle::{counts_as_failure, ClientSlot};
-use signatures::{signature_line, signature_path};
+use signatures::signature_line;
 use std::cell::RefCell;
 use std::rc::Rc;
 

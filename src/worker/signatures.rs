@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 /// The host's signature verification, unless the VM's environment sets
 /// `AUTHGATE_SIGNATURES=module` (a diagnostic switch, and how the tests exercise both paths).
-pub(super) fn signature_path(host: &dyn Host) -> Option<Rc<dyn crate::crypto::HostSignatures>> {
+pub fn signature_path(host: &dyn Host) -> Option<Rc<dyn crate::crypto::HostSignatures>> {
     if host.env_var("AUTHGATE_SIGNATURES").as_deref() == Some("module") {
         return None;
     }

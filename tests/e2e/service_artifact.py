@@ -3,6 +3,7 @@ ext_authz filter as docs/service.md sets it, in place of the filter a bootstrap 
 `dist/authgate serve` started with the test's configuration and clusters before Envoy (the
 harness's Envoy class starts and stops it, and reads its log and counters with Envoy's)."""
 
+import json
 import os
 import socket
 import subprocess

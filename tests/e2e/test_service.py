@@ -373,3 +373,18 @@ def test_tls_needs_both_files():
     service = Service(CONFIG, ["--tls-cert", "/nonexistent.pem"])
     assert service.proc.wait(timeout=20) != 0
     assert "--tls-cert and --tls-key go together" in service.log(), service.log()
+
+
+@pytest.mark.parametrize("args, said", [
+    (["--cluster", "idp=127.0.0.1:0"], "want NAME=HOST:PORT"),
+    (["--cluster", "idp"], "want NAME=HOST:PORT"),
+    (["--cluster", "idp=a:1", "--cluster", "idp=b:2"], "cluster idp is given twice"),
+])
+def test_a_bad_cluster_option_is_refused(args, said):
+    service = Service(CONFIG, args)
+    try:
+        assert service.proc.wait(timeout=20) != 0
+        assert said in service.log(), service.log()
+    finally:
+        if service.proc.poll() is None:
+            service.proc.kill()
