@@ -388,3 +388,24 @@ def test_a_bad_cluster_option_is_refused(args, said):
     finally:
         if service.proc.poll() is None:
             service.proc.kill()
+
+
+def test_a_key_set_only_the_host_verifies_is_taken_at_start():
+    """P-384 keys are verified by the host (here ring): a key set of only such keys is a
+    configuration the service starts with, and its tokens pass."""
+    keys = Keys(prefix="p384-")
+    config = {"realm": "api", "providers": {"idp": {"type": "jwt", "issuer": "https://idp.test",
+                                                    "local_jwks": keys.jwks(("p384",))}}}
+    service = Service(config)
+    upstream, port = Upstream(), free_port()
+    try:
+        assert service.wait_ready(), service.log()
+        envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
+        try:
+            token = keys.token("ES384", claims(aud=None))
+            assert request(port, "GET", "/x", [("authorization", f"Bearer {token}")]).status == 200
+        finally:
+            envoy.stop()
+    finally:
+        upstream.close()
+        service.stop()
