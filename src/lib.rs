@@ -23,6 +23,7 @@ pub mod crypto;
 pub mod driver;
 pub mod engine;
 pub mod error;
+pub mod exchange;
 pub mod jose;
 pub mod json;
 pub mod lint;
