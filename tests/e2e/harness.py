@@ -305,6 +305,17 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
     return out
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL if `proc` is still running after `timeout` seconds."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def cluster(name, port):
     """A plain-HTTP cluster to 127.0.0.1:`port` (a JWKS server, say)."""
     return {"name": name, "connect_timeout": "1s", "type": "STATIC",
@@ -434,13 +445,7 @@ class Envoy:
         return out
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if getattr(self, "logfile", None):
             self.logfile.close()
         if self.service:

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from harness import CLI, free_port, request
+from harness import CLI, free_port, request, stop_process
 
 
 def service_filter(plugin_config, vm_env):
@@ -78,12 +78,6 @@ class Service:
             return ""
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         if getattr(self, "out", None):
             self.out.close()

@@ -5,6 +5,7 @@ body — while the upstream gets the identity headers and never the client's own
 the admin address (/healthz, /ready, /metrics) and a refused configuration. It does not depend
 on the artifact: it runs once (conftest.py ONCE)."""
 
+import contextlib
 import json
 import os
 import signal
@@ -134,6 +135,23 @@ def envoy_config(listen, admin, upstream_port, service_port, tls=None):
     return cfg
 
 
+@contextlib.contextmanager
+def asked_by_envoy(service, tls=None, ready_timeout=20):
+    """Once `service` is ready: Envoy asking it, in front of a recording upstream, as
+    (port, upstream, envoy). Envoy, the upstream and the service are stopped after."""
+    upstream, port = Upstream(), free_port()
+    try:
+        assert service.wait_ready(timeout=ready_timeout), service.log()
+        envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port, tls=tls)).start()
+        try:
+            yield port, upstream, envoy
+        finally:
+            envoy.stop()
+    finally:
+        upstream.close()
+        service.stop()
+
+
 @pytest.fixture(scope="module")
 def mesh():
     service = Service(CONFIG)
@@ -230,10 +248,7 @@ def test_a_refused_configuration_is_one_line_naming_the_field():
 
 def test_sighup_reloads_and_a_bad_configuration_keeps_the_one_in_force():
     service = Service(CONFIG)
-    assert service.wait_ready(), service.log()
-    upstream, port = Upstream(), free_port()
-    envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
-    try:
+    with asked_by_envoy(service) as (port, _, _):
         key = lambda k: request(port, "GET", "/keys/1", [("x-api-key", k)]).status  # noqa: E731
         assert (key("k-1"), key("k-2")) == (200, 401)
         new = json.loads(json.dumps(CONFIG))
@@ -248,10 +263,6 @@ def test_sighup_reloads_and_a_bad_configuration_keeps_the_one_in_force():
         refusal = [line for line in out.splitlines() if "reload refused" in line]
         assert len(refusal) == 1 and "providers.partners.kye: unknown field" in refusal[0], out
         assert (key("k-1"), key("k-2")) == (401, 200), "the configuration in force stays"
-    finally:
-        envoy.stop()
-        upstream.close()
-        service.stop()
 
 
 def test_sigterm_stops_the_service():
@@ -264,10 +275,7 @@ def test_sigterm_stops_the_service():
 
 def test_a_changed_file_is_put_in_force_without_a_signal():
     service = Service(CONFIG)
-    assert service.wait_ready(), service.log()
-    upstream, port = Upstream(), free_port()
-    envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
-    try:
+    with asked_by_envoy(service) as (port, _, _):
         key = lambda k: request(port, "GET", "/keys/1", [("x-api-key", k)]).status  # noqa: E731
         assert key("k-3") == 401
         new = json.loads(json.dumps(CONFIG))
@@ -277,10 +285,6 @@ def test_a_changed_file_is_put_in_force_without_a_signal():
         while time.time() < deadline and "configuration reloaded" not in service.log():
             time.sleep(0.1)
         assert (key("k-1"), key("k-3")) == (200, 200), service.log()
-    finally:
-        envoy.stop()
-        upstream.close()
-        service.stop()
 
 
 def test_ready_waits_for_the_key_sets_and_a_remote_token_passes_with_its_scopes_and_claims():
@@ -356,17 +360,10 @@ def test_the_service_speaks_tls_with_its_own_certificate():
     directory = tempfile.mkdtemp(prefix="authgate-service-tls-")
     cert, key = self_signed(directory)
     service = Service(CONFIG, ["--tls-cert", cert, "--tls-key", key])
-    assert service.wait_ready(), service.log()
-    upstream, port = Upstream(), free_port()
-    envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port, tls=cert)).start()
-    try:
+    with asked_by_envoy(service, tls=cert) as (port, _, envoy):
         assert request(port, "GET", "/keys/1", [("x-api-key", "k-1")]).status == 200, envoy.log()[-3000:]
         assert_problem(request(port, "GET", "/keys/1", [("x-api-key", "nope")]), 401, "invalid_credentials")
         assert "TLS" in service.log()
-    finally:
-        envoy.stop()
-        upstream.close()
-        service.stop()
 
 
 def test_tls_needs_both_files():
@@ -396,16 +393,6 @@ def test_a_key_set_only_the_host_verifies_is_taken_at_start():
     keys = Keys(prefix="p384-")
     config = {"realm": "api", "providers": {"idp": {"type": "jwt", "issuer": "https://idp.test",
                                                     "local_jwks": keys.jwks(("p384",))}}}
-    service = Service(config)
-    upstream, port = Upstream(), free_port()
-    try:
-        assert service.wait_ready(), service.log()
-        envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
-        try:
-            token = keys.token("ES384", claims(aud=None))
-            assert request(port, "GET", "/x", [("authorization", f"Bearer {token}")]).status == 200
-        finally:
-            envoy.stop()
-    finally:
-        upstream.close()
-        service.stop()
+    with asked_by_envoy(Service(config)) as (port, _, _):
+        token = keys.token("ES384", claims(aud=None))
+        assert request(port, "GET", "/x", [("authorization", f"Bearer {token}")]).status == 200

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from common import assert_problem
-from harness import ROOT, Envoy, Upstream, free_port, request
+from harness import ROOT, request
 from test_istio import openapi_to_jsonschema, refuse_unknown_fields
-from test_service import CLI, Service, envoy_config
+from test_service import CLI, Service, asked_by_envoy
 
 import jsonschema
 
@@ -96,21 +96,11 @@ def test_the_configmaps_configuration_runs_in_the_service():
     """The ConfigMap's JSON as the Deployment gives it: its key sets are out of reach here, so
     /ready comes once their first fetch had its time, and the documented key passes."""
     config = json.loads(ISTIO_DOCS["ConfigMap"]["data"]["authgate.json"])
-    service = Service(config)
-    upstream, port = Upstream(), free_port()
-    try:
-        assert service.wait_ready(timeout=30), service.log()
-        envoy = Envoy(envoy_config(port, free_port(), upstream.port, service.port)).start()
-        try:
-            r = request(port, "GET", "/orders", [("x-api-key", "shop-example-key")])
-            assert r.status == 200, (r.status, r.body)
-            assert upstream.seen[-1].header("x-auth-client") == "acme"
-            assert_problem(request(port, "GET", "/orders"), 401, "missing_credentials")
-        finally:
-            envoy.stop()
-    finally:
-        upstream.close()
-        service.stop()
+    with asked_by_envoy(Service(config), ready_timeout=30) as (port, upstream, _):
+        r = request(port, "GET", "/orders", [("x-api-key", "shop-example-key")])
+        assert r.status == 200, (r.status, r.body)
+        assert upstream.seen[-1].header("x-auth-client") == "acme"
+        assert_problem(request(port, "GET", "/orders"), 401, "missing_credentials")
 
 
 def test_the_security_policy_is_valid_points_at_the_service_and_the_validation_bites():
