@@ -81,6 +81,10 @@ impl Host for NativeHost<'_> {
         shared().add(key, value)
     }
 
+    fn adds_atomically(&self) -> bool {
+        true
+    }
+
     fn dispatch(&self, call: &Callout) -> Result<u32, String> {
         let list = match self.calls {
             CallsTo::Worker(calls) => return calls.send(call),

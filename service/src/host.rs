@@ -128,6 +128,10 @@ impl Host for ServiceHost {
         shared().add(key, value)
     }
 
+    fn adds_atomically(&self) -> bool {
+        true
+    }
+
     /// The service calls the configured URL itself (`cluster` names an Envoy cluster, which
     /// means nothing here); the answer comes back to this thread as a message.
     fn dispatch(&self, call: &Callout) -> Result<u32, String> {

@@ -51,6 +51,9 @@ pub struct FakeHost {
     pub env: RefCell<Vec<(String, String)>>,
     /// The current request's client certificate SHA-256 (hex).
     pub peer_certificate: RefCell<Option<String>>,
+    /// Whether `shared_add` is a plain write, as in Envoy's wasm shared data (the default
+    /// fake creates only if absent, as the native module does).
+    pub blind_add: Cell<bool>,
     next_token: Cell<u32>,
 }
 
@@ -75,6 +78,7 @@ impl FakeHost {
             before_next_cas: RefCell::default(),
             env: RefCell::default(),
             peer_certificate: RefCell::default(),
+            blind_add: Cell::new(false),
             next_token: Cell::new(1),
         }
     }
@@ -133,7 +137,14 @@ impl Host for FakeHost {
         if let Some(hook) = self.before_next_cas.borrow_mut().take() {
             hook(&self.store);
         }
+        if self.blind_add.get() {
+            return super::memory::set(&mut self.store.borrow_mut(), key, value, None);
+        }
         super::memory::add(&mut self.store.borrow_mut(), key, value)
+    }
+
+    fn adds_atomically(&self) -> bool {
+        !self.blind_add.get()
     }
 
     fn dispatch(&self, call: &Callout) -> Result<u32, String> {

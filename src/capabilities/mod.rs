@@ -109,9 +109,17 @@ pub trait Host {
     /// Writes `key` only if it does not exist (`CasMismatch` if it does), atomically where the
     /// host can: the native module's and the tests' stores. Envoy's wasm shared data has no
     /// such write; there it is a plain write, so two workers that create one key at the same
-    /// instant may both succeed (docs/sender-constraints.md says what that allows).
+    /// instant may both succeed (see [`Host::adds_atomically`]).
     fn shared_add(&self, key: &str, value: &[u8]) -> Result<(), SharedSetError> {
         self.shared_set(key, value, None)
+    }
+
+    /// Whether [`Host::shared_add`] is a true create-if-absent. Where it is not (Envoy's wasm
+    /// shared data), records whose first write must not race are created empty when a
+    /// configuration is applied, before any request can write them
+    /// ([`crate::shared_state::replay::prepare`]).
+    fn adds_atomically(&self) -> bool {
+        false
     }
 
     /// Dispatches an HTTP call; its answer comes back later as an event with the returned token.

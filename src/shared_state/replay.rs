@@ -86,12 +86,46 @@ pub fn enforce(
     engine.replayed(view, allowed.provider.as_deref(), why)
 }
 
+/// Marks that every slot exists (its value: the number of slots created).
+const PREPARED: &str = "authgate.dpop.slots";
+
+fn slot_key(slot: u32) -> String {
+    format!("authgate.dpop.seen.{slot}")
+}
+
+/// Creates every slot empty, where the host cannot create a record only if it is absent
+/// (Envoy's wasm shared data): two workers that both found a slot missing would both write
+/// it and both accept one proof. Once the slots exist every write is a compare-and-swap.
+/// Runs when a configuration with DPoP is applied, which is before the worker (or Envoy's
+/// base VM, which configures first) serves a request; a worker that configures while
+/// another is already serving finds the slots made and writes nothing. Costs ~2 MB of
+/// shared data per Envoy process, once.
+pub fn prepare(host: &dyn Host) {
+    if host.adds_atomically() || host.shared_get(PREPARED).is_some_and(|s| s.value.is_some()) {
+        return;
+    }
+    let mut made = 0;
+    for slot in 0..SLOTS {
+        let key = slot_key(slot);
+        match host.shared_get(&key) {
+            Some(s) if s.value.is_some() => made += 1,
+            Some(_) if host.shared_set(&key, b"", None).is_ok() => made += 1,
+            _ => {}
+        }
+    }
+    // Only a complete set is marked: a slot that could not be made is tried again at the
+    // next configuration, and meanwhile its proofs are still recorded (at the old risk).
+    if made == SLOTS {
+        let _ = host.shared_set(PREPARED, SLOTS.to_string().as_bytes(), None);
+    }
+}
+
 /// Records `proof` at `now` (seconds), unless it was used before.
 pub fn record(host: &dyn Host, engine: &Engine, proof: &ProofUse, now: u64) -> Recorded {
     let hash = engine.shared_hash("dpop-jti", &proof.id);
     let slot = u32::from_le_bytes([hash[0], hash[1], hash[2], hash[3]]) % SLOTS;
     let id: String = hash[4..16].iter().map(|b| format!("{b:02x}")).collect();
-    let key = format!("authgate.dpop.seen.{slot}");
+    let key = slot_key(slot);
     let (replayed, evicted) = (Cell::new(false), Cell::new(false));
     let written = super::update(host, &key, 8, |current| {
         let (list, r, e) = admit(entries(current), &id, proof.until, now);
@@ -171,6 +205,58 @@ mod tests {
             FakeHost::write_as_other(store, &key, first.as_bytes());
         }));
         assert_eq!(record(&a, &e, &proof("j3", 160), 100), Recorded::Replayed);
+    }
+
+    /// Envoy's wasm shared data has no create-if-absent: with a slot nobody wrote yet, two
+    /// workers that use one proof at the same instant both found it missing and both wrote
+    /// it (seen once in six clean-clone runs of test_dpop.py's replay test, wasm pass). Made
+    /// slots turn the second write into a lost compare-and-swap.
+    #[test]
+    fn a_proof_used_on_two_workers_at_once_passes_once_where_adds_are_plain_writes() {
+        let race = |prepared: bool| {
+            let (a, e) = (FakeHost::default(), engine());
+            a.blind_add.set(true);
+            if prepared {
+                prepare(&a);
+            }
+            let b = FakeHost::with_store(a.store.clone());
+            b.blind_add.set(true);
+            let other = std::rc::Rc::new(std::cell::RefCell::new(None));
+            let (seen, e2) = (other.clone(), engine());
+            // Worker b records the same proof between a's read of the slot and a's write.
+            *a.before_next_cas.borrow_mut() = Some(Box::new(move |_| {
+                *seen.borrow_mut() = Some(record(&b, &e2, &proof("j4", 160), 100));
+            }));
+            let mine = record(&a, &e, &proof("j4", 160), 100);
+            let theirs = other.borrow_mut().take();
+            (mine, theirs)
+        };
+        assert_eq!(
+            race(false),
+            (Recorded::New(false), Some(Recorded::New(false))),
+            "without made slots the race lets the proof through twice (the bug this guards)"
+        );
+        assert_eq!(race(true), (Recorded::Replayed, Some(Recorded::New(false))));
+    }
+
+    #[test]
+    fn slots_are_made_once_and_only_where_adds_are_plain_writes() {
+        let atomic = FakeHost::default();
+        prepare(&atomic);
+        assert!(
+            atomic.store.borrow().is_empty(),
+            "the native module adds atomically"
+        );
+        let wasm = FakeHost::default();
+        wasm.blind_add.set(true);
+        prepare(&wasm);
+        assert_eq!(wasm.store.borrow().len(), SLOTS as usize + 1);
+        // A worker configuring later keeps what is already recorded.
+        FakeHost::write_as_other(&wasm.store, &slot_key(7), b"abc:160");
+        let later = FakeHost::with_store(wasm.store.clone());
+        later.blind_add.set(true);
+        prepare(&later);
+        assert_eq!(wasm.store.borrow()[&slot_key(7)].0, b"abc:160");
     }
 
     #[test]

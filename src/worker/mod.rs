@@ -179,6 +179,9 @@ impl Worker {
             .providers
             .iter()
             .any(|p| p.check.binding().is_some_and(|b| b.dpop.is_some()));
+        if needs_tls {
+            replay::prepare(host);
+        }
         *self.current.borrow_mut() = Some(Rc::new(Configured {
             engine,
             counters,
