@@ -39,6 +39,10 @@ pub enum Denial {
     /// too slow, or an answer that is not one. Says nothing about the credential; holds the
     /// seconds after which to retry.
     TemporarilyUnavailable(u64),
+    /// The credential passed, but the token exchange the upstream needs (RFC 8693) got no
+    /// usable answer from the authorization server. Its code is `temporarily_unavailable`;
+    /// holds the seconds after which to retry.
+    ExchangeUnavailable(u64),
     /// A DPoP proof (RFC 9449) is missing, malformed, replayed or does not match the request
     /// or the token. The reason is a fixed phrase.
     InvalidDpopProof(&'static str),
@@ -75,7 +79,7 @@ impl Denial {
             Denial::InvalidRequest(_) | Denial::BadAuthority => 5,
             Denial::TooManyFailures(_) => 6,
             Denial::AccessDenied(_) => 7,
-            Denial::TemporarilyUnavailable(_) => 8,
+            Denial::TemporarilyUnavailable(_) | Denial::ExchangeUnavailable(_) => 8,
             Denial::InvalidDpopProof(_) => 9,
             Denial::UseDpopNonce(_) => 10,
         }
@@ -113,6 +117,10 @@ impl fmt::Display for Denial {
             Denial::TemporarilyUnavailable(s) => {
                 write!(f, "the token service could not answer, retry in {s} s")
             }
+            Denial::ExchangeUnavailable(s) => write!(
+                f,
+                "no token for the upstream: the authorization server could not answer, retry in {s} s"
+            ),
             Denial::InvalidDpopProof(why) => write!(f, "invalid DPoP proof: {why}"),
             Denial::UseDpopNonce(_) => f.write_str("the DPoP proof has no current server nonce"),
         }
@@ -166,6 +174,10 @@ mod tests {
             "missing_credentials"
         );
         assert_eq!(Denial::BadAuthority.code(), "invalid_request");
+        assert_eq!(
+            Denial::ExchangeUnavailable(1).code(),
+            "temporarily_unavailable"
+        );
         let all = [
             Denial::MissingCredentials,
             Denial::InvalidCredentials("x"),

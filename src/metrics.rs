@@ -14,6 +14,10 @@ const CODES: [&str; 11] = Denial::CODES;
 /// worker's call, answers active and inactive, calls that failed.
 const INTROSPECTION_EVENTS: [&str; 5] = ["calls", "shared", "active", "inactive", "failed"];
 
+/// `authgate.exchange.<event>`: token-exchange calls made, tokens (or refusals) taken from
+/// another worker's call, calls answered with a token, with a refusal, calls that failed.
+const EXCHANGE_EVENTS: [&str; 5] = ["calls", "shared", "issued", "refused", "failed"];
+
 /// Counter indexes into [`Catalog::names`].
 pub struct Catalog {
     names: Vec<String>,
@@ -42,6 +46,8 @@ pub struct Catalog {
     /// Per provider with a token service: its first counter (calls, shared, active,
     /// inactive, failed follow).
     introspection: Vec<Option<usize>>,
+    /// With a `token_exchange`: the first of its counters ([`EXCHANGE_EVENTS`]).
+    exchange: Option<usize>,
 }
 
 impl Catalog {
@@ -121,6 +127,15 @@ impl Catalog {
                     .unwrap_or(0)
             }));
         }
+        let exchanges = config.rules.iter().any(|r| r.exchange.is_some())
+            || config.resources.iter().any(|r| r.exchange.is_some());
+        let exchange = exchanges.then(|| {
+            EXCHANGE_EVENTS
+                .iter()
+                .map(|e| add(format!("authgate.exchange.{e}")))
+                .min()
+                .unwrap_or(0)
+        });
         Catalog {
             names,
             allowed,
@@ -139,6 +154,7 @@ impl Catalog {
             cache,
             jwks,
             introspection,
+            exchange,
         }
     }
 
@@ -194,6 +210,19 @@ impl Catalog {
             Event::Discovered(..) => return None,
         };
         Some((*self.introspection.get(i)?)? + n)
+    }
+
+    /// The counter a token-exchange event moves.
+    pub fn for_exchange(&self, e: crate::shared_state::exchange::Event) -> Option<usize> {
+        use crate::shared_state::exchange::Event as E;
+        let n = match e {
+            E::Called => 0,
+            E::Shared => 1,
+            E::Issued => 2,
+            E::Refused => 3,
+            E::Failed => 4,
+        };
+        Some(self.exchange? + n)
     }
 
     /// The counter a JWKS fetch outcome of provider `i` moves.

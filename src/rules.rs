@@ -129,6 +129,8 @@ pub struct Rule {
     /// The MCP calls the rule concerns; such a rule applies only to a `POST` whose body is
     /// one (see [`Rule::reads_body`]).
     pub mcp: Option<crate::mcp::select::McpMatch>,
+    /// `token_exchange`: the upstream gets a token issued for it instead of the caller's.
+    pub exchange: Option<std::rc::Rc<crate::exchange::Exchange>>,
 }
 
 impl Rule {
@@ -179,6 +181,7 @@ mod tests {
             identities: vec![],
             challenges: vec![],
             mcp: None,
+            exchange: None,
         }
     }
 

@@ -137,6 +137,8 @@ fn compile_raw(
         }
         None => {}
     }
+    let mut resources = resources;
+    super::compile_exchange::compile(raw, &providers, &mut rules, &mut resources, env)?;
     sign_in_paths_are_its_own(&providers, &rules)?;
     sign_ins_apart(&providers)?;
     let everyone: Vec<usize> = (0..providers.len()).collect();
@@ -153,6 +155,7 @@ fn compile_raw(
         conditions: vec![],
         identities: vec![],
         mcp: None,
+        exchange: None,
     });
 
     let mode = match raw.mode.as_deref() {

@@ -135,6 +135,7 @@ pub(super) fn compile_rule(
         identities,
         challenges,
         mcp,
+        exchange: None,
     })
 }
 

@@ -3,6 +3,7 @@
 //! challenges prebuilt).
 
 mod compile;
+mod compile_exchange;
 mod compile_match;
 mod compile_rules;
 mod protobuf_struct;

@@ -79,6 +79,8 @@ raw_struct! {
         pub claims: Option<Vec<Value>>,
         /// The Basic users, API key clients or token subjects allowed.
         pub identities: Option<Vec<String>>,
+        /// Exchange the caller's token for one issued for the upstream (RFC 8693).
+        pub token_exchange: Option<crate::exchange::RawTokenExchange>,
     }
 }
 

@@ -122,7 +122,7 @@ impl Engine {
                         Err(Rejection::Pending(Need::Introspection(_))) => {
                             Outcome::Waiting("the introspection endpoint's answer")
                         }
-                        Err(Rejection::Pending(Need::SignIn(_))) => {
+                        Err(Rejection::Pending(Need::SignIn(_) | Need::Exchange(_))) => {
                             Outcome::Waiting("the token endpoint's answer")
                         }
                     };

@@ -23,6 +23,8 @@ use requirement::Unmet;
 use std::cell::RefCell;
 
 /// What to do with a request.
+// As `Verdict`: a pass is the common case, and unboxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Let it through after applying `edits` (remove, then set).
@@ -100,6 +102,18 @@ pub struct Allowed {
     /// The request lists tools, prompts or resources, and the answer is to be cut down to
     /// what this caller may use ([`Engine::may_use`]).
     pub list: Option<crate::mcp::select::Kind>,
+    /// The caller's token is still to be exchanged for one issued for the upstream: the pass
+    /// is final only once it has been ([`Engine::exchange_failed`] when it cannot be).
+    pub exchange: Option<ExchangeUse>,
+}
+
+/// A token exchange a pass waits for: which one, and the caller's token it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExchangeUse {
+    /// The rule's or the resource's `token_exchange`.
+    pub exchange: std::rc::Rc<crate::exchange::Exchange>,
+    /// The caller's token (`subject_token`).
+    pub subject: crate::providers::Credential,
 }
 
 /// A refusal: the reason ([`Denial`]), the reply that says it, and what the audit log needs.
@@ -278,6 +292,7 @@ impl Engine {
                 allowed.scopes = auth.accepted.scopes;
                 allowed.claims = auth.accepted.claims;
                 allowed.proof = auth.accepted.proof;
+                allowed.exchange = self.exchange_of(&req, rule, path, auth.accepted.token);
                 allowed.provider = self
                     .config
                     .providers
@@ -458,6 +473,59 @@ impl Engine {
             ..requirement::Failure::of(Denial::InvalidDpopProof(why))
         };
         self.refuse(&req, rule, failure, allowed)
+    }
+
+    /// The token exchange a pass on `rule` for `path` needs: the rule's, else the one of the
+    /// resource the request is under; none without a token to send.
+    fn exchange_of(
+        &self,
+        req: &Request,
+        rule: &Rule,
+        path: &str,
+        token: Option<crate::providers::Credential>,
+    ) -> Option<ExchangeUse> {
+        let exchange = rule.exchange.clone().or_else(|| {
+            self.config
+                .resources
+                .under(req.authority().as_deref(), path)
+                .and_then(|r| r.exchange.clone())
+        })?;
+        Some(ExchangeUse {
+            exchange,
+            subject: token?,
+        })
+    }
+
+    /// The refusal of a pass whose token could not be exchanged: `denial` says why (403
+    /// `access_denied` when the server refused, 503 when it could not answer).
+    pub fn exchange_failed(
+        &self,
+        view: &dyn RequestView,
+        allowed: &Allowed,
+        denial: Denial,
+    ) -> Decision {
+        let req = Request::new(view);
+        let rule = self.rule_for(&req);
+        // In report mode this passes: without the caller's token still (what the pass
+        // removed), and without an identity the upstream could take for a checked one.
+        let mut base = Allowed {
+            edits: crate::providers::HeaderEdits {
+                remove: allowed.edits.remove.clone(),
+                set: Vec::new(),
+            },
+            ..Allowed::default()
+        };
+        if let Some(r) = rule {
+            base.rule = r.label.clone();
+        }
+        let failure = requirement::Failure {
+            provider: allowed
+                .provider
+                .as_deref()
+                .and_then(|n| self.config.providers.iter().position(|p| p.name == n)),
+            ..requirement::Failure::of(denial)
+        };
+        self.refuse(&req, rule, failure, base)
     }
 
     /// A pass with no credential yet: identity headers a client sent are removed (each removal

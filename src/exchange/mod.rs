@@ -1,8 +1,12 @@
-//! Token exchange (RFC 8693, issue 38): a token minted by the authorization server for the
-//! upstream, in place of the caller's. This part reads the token endpoint's answer; the request,
-//! the cache and the rule's configuration come with the rest of the issue.
+//! Token exchange (RFC 8693): a token minted by the authorization server for the upstream, in
+//! place of the caller's. [`config`] is the `token_exchange` section and the request it sends,
+//! [`answer`] reads the token endpoint's answer; the calls, their leases and the issued
+//! tokens every worker shares are in [`crate::shared_state::exchange`].
 
 pub mod answer;
+pub mod config;
+
+pub use config::{Exchange, RawTokenExchange};
 
 #[cfg(test)]
 mod tests;

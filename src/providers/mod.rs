@@ -51,6 +51,9 @@ pub struct Accepted {
     pub claims: Option<Rc<serde_json::Map<String, serde_json::Value>>>,
     /// A DPoP proof that checked out: the replay cache must not have seen it.
     pub proof: Option<crate::binding::dpop::ProofUse>,
+    /// The token itself (token providers only): what a token exchange sends as its
+    /// `subject_token`.
+    pub token: Option<Credential>,
 }
 
 /// Why a credential was not accepted (yet).
@@ -71,6 +74,9 @@ pub enum Need {
     Introspection(Credential),
     /// The token endpoint's answer to this sign-in's code.
     SignIn(Box<oidc::callback::Exchange>),
+    /// A token issued for the upstream in exchange for the caller's (RFC 8693), whose call
+    /// may take this long (ms).
+    Exchange(u64),
 }
 
 /// A credential carried to where it is sent (an introspection call). Its `Debug` never shows
@@ -250,6 +256,12 @@ pub trait Provider {
 
     /// Whether its credentials carry scopes that a rule's `scopes` can require.
     fn has_scopes(&self) -> bool {
+        false
+    }
+
+    /// Whether it lets the caller's token go upstream (`forward`), which a token exchange
+    /// cannot allow.
+    fn forwards_token(&self) -> bool {
         false
     }
 

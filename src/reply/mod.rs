@@ -138,6 +138,11 @@ fn describe(denial: &Denial, needs_all: bool) -> (u16, &'static str, String) {
             "Service Unavailable",
             format!("The credentials could not be checked because the token service did not answer. This is not a problem with the credentials: try again in {secs} seconds."),
         ),
+        Denial::ExchangeUnavailable(secs) => (
+            503,
+            "Service Unavailable",
+            format!("The credentials are valid, but the token this resource needs could not be obtained from the authorization server. This is not a problem with the credentials: try again in {secs} seconds."),
+        ),
         Denial::TooManyFailures(secs) => (
             429,
             "Too Many Requests",
@@ -272,7 +277,10 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
     };
     headers.push(("content-type".to_string(), content_type.to_string()));
     headers.push(("cache-control".to_string(), "no-store".to_string()));
-    if let Denial::TooManyFailures(secs) | Denial::TemporarilyUnavailable(secs) = denial {
+    if let Denial::TooManyFailures(secs)
+    | Denial::TemporarilyUnavailable(secs)
+    | Denial::ExchangeUnavailable(secs) = denial
+    {
         headers.push(("retry-after".to_string(), secs.to_string()));
     }
     // RFC 9449 §9: the nonce to sign, readable by a browser's script too.
@@ -290,7 +298,10 @@ pub fn render(denial: &Denial, ctx: &ReplyContext) -> Reply {
         // 503 or a malformed authority, which are not about the credential.
         let no_challenge = matches!(
             denial,
-            Denial::AccessDenied(_) | Denial::TemporarilyUnavailable(_) | Denial::BadAuthority
+            Denial::AccessDenied(_)
+                | Denial::TemporarilyUnavailable(_)
+                | Denial::ExchangeUnavailable(_)
+                | Denial::BadAuthority
         );
         // A nonce is asked of a DPoP client: that challenge alone, so it does not fall back to
         // a weaker scheme.

@@ -44,6 +44,7 @@ fn contract_table() {
         ),
         ("access denied", Denial::AccessDenied("x".into()), 403, &[]),
         ("token service down", Denial::TemporarilyUnavailable(2), 503, &[]),
+        ("token exchange: server down", Denial::ExchangeUnavailable(2), 503, &[]),
         ("two Host lines", Denial::BadAuthority, 400, &[]),
     ];
     for (name, denial, status, challenges) in cases {
@@ -371,6 +372,7 @@ fn grpc_refusals() {
         (Denial::InvalidRequest("two"), 3, 400),
         (Denial::TooManyFailures(9), 8, 429),
         (Denial::TemporarilyUnavailable(2), 14, 503),
+        (Denial::ExchangeUnavailable(2), 14, 503),
     ];
     for (denial, code, status) in cases {
         let mut cx = ctx(&all, Some("rid-7"));

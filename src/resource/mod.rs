@@ -25,6 +25,8 @@ raw_struct! {
         pub resource_name: Option<String>,
         /// A documentation URL for people.
         pub resource_documentation: Option<String>,
+        /// Exchange the caller's token for one issued for this resource (RFC 8693).
+        pub token_exchange: Option<crate::exchange::RawTokenExchange>,
     }
 }
 
@@ -47,6 +49,8 @@ pub struct Resource {
     pub scopes_supported: Vec<String>,
     /// The metadata document (RFC 9728 §2), rendered once at load.
     pub document: String,
+    /// `token_exchange`: requests under the resource go upstream with a token issued for it.
+    pub exchange: Option<std::rc::Rc<crate::exchange::Exchange>>,
 }
 
 /// `scheme`, `authority`, `path` of an absolute URL without query or fragment.
@@ -190,6 +194,7 @@ impl Resource {
             metadata_path,
             scopes_supported: scopes,
             document: serde_json::Value::Object(doc).to_string(),
+            exchange: None,
         })
     }
 
@@ -301,6 +306,7 @@ mod tests {
             scopes_supported: Some(vec!["mcp:tools".into()]),
             resource_name: Some("Orders MCP".into()),
             resource_documentation: None,
+            token_exchange: None,
         }
     }
 

@@ -72,6 +72,13 @@ impl Resources {
         Ok(Resources { list })
     }
 
+    /// Sets the `token_exchange` of the `i`-th resource.
+    pub fn set_exchange(&mut self, i: usize, exchange: std::rc::Rc<crate::exchange::Exchange>) {
+        if let Some(r) = self.list.get_mut(i) {
+            r.exchange = Some(exchange);
+        }
+    }
+
     /// No resource is configured.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
@@ -130,6 +137,7 @@ mod tests {
             scopes_supported: None,
             resource_name: None,
             resource_documentation: None,
+            token_exchange: None,
         }
     }
 

@@ -9,6 +9,7 @@
 //! back-off, during which new tokens are answered 503 at once instead of each waiting out a
 //! timeout; tokens with kept answers are unaffected.
 
+use super::{hex, number};
 use crate::capabilities::{Callout, Host, LogLevel};
 use crate::engine::Engine;
 use crate::providers::introspection::endpoint::BACKOFF_SECONDS;
@@ -66,10 +67,6 @@ pub struct Introspections {
     metadata: RefCell<HashMap<u32, (usize, usize)>>,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn slot_of(hash: &[u8; 32]) -> u32 {
     u32::from_le_bytes([hash[0], hash[1], hash[2], hash[3]]) % SLOTS
 }
@@ -81,14 +78,6 @@ fn key(what: &str, source: &str, slot: Option<u32>) -> String {
         Some(s) => format!("authgate.introspection.{what}.{source}.{s}"),
         None => format!("authgate.introspection.{what}.{source}"),
     }
-}
-
-fn number(host: &dyn Host, key: &str) -> u64 {
-    host.shared_get(key)
-        .and_then(|s| s.value)
-        .and_then(|v| String::from_utf8(v).ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
 }
 
 /// `"<until>\n<hash>\n<answer>"` → (until, answer) when the record is `hash`'s.

@@ -1,10 +1,12 @@
 //! Records kept in the proxy's shared data, which every worker sees: the remote key sets and
 //! their fetch leases ([`jwks`]), introspection answers and their call leases
-//! ([`introspection`]), DPoP proofs already used ([`replay`]), the throttle's failure counts
+//! ([`introspection`]), tokens issued by token exchange and their call leases ([`exchange`]),
+//! DPoP proofs already used ([`replay`]), the throttle's failure counts
 //! ([`throttle`]) and the key of credential fingerprints ([`audit_key`]). Each update is a compare-and-swap loop against the
 //! [`Host`], so concurrent workers never lose each other's writes; each has a race test.
 
 pub mod audit_key;
+pub mod exchange;
 pub mod introspection;
 pub mod jwks;
 pub mod replay;
@@ -38,6 +40,20 @@ pub fn update(
         }
     }
     false
+}
+
+/// The number kept at `key` (a lease's or a back-off's end, in ms); 0 when there is none.
+pub fn number(host: &dyn Host, key: &str) -> u64 {
+    host.shared_get(key)
+        .and_then(|s| s.value)
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Lower-case hex, as records name the hashes they hold.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Takes the lease `key` until `until` (ms) by compare-and-swap; `false` when another worker

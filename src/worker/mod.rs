@@ -5,6 +5,7 @@
 
 mod accounting;
 mod answers;
+mod exchange;
 mod mcp;
 mod sign_in;
 mod signatures;
@@ -22,6 +23,7 @@ use crate::metrics::Catalog;
 use crate::providers::Need;
 use crate::request::{HeaderPairs, RequestView, WithPeer};
 use crate::shared_state::audit_key;
+use crate::shared_state::exchange::Exchanges;
 use crate::shared_state::introspection::{Introspections, Lookup};
 use crate::shared_state::jwks::JwksFetches;
 use crate::shared_state::replay;
@@ -105,6 +107,7 @@ pub struct Worker {
     parked: RefCell<Vec<(u32, Verdict)>>,
     fetches: JwksFetches,
     introspections: Introspections,
+    exchanges: Exchanges,
     sign_ins: sign_in::SignIns,
     mcp: mcp::Bodies,
     answers: answers::AnswerHeaders,
@@ -163,6 +166,7 @@ impl Worker {
         audit_key::sync(host, &engine);
         self.fetches.configure();
         self.introspections.configure(host, &engine);
+        self.exchanges.configure(host, &engine);
         let remote = engine.remote_jwks().count() > 0
             || engine
                 .config()
@@ -318,7 +322,8 @@ impl Worker {
     ) -> Decision {
         let (engine, now) = (&c.engine, now_ms / 1000);
         if expired {
-            return engine.decide_now(view, now);
+            let decision = engine.decide_now(view, now);
+            return self.exchanged(host, c, view, decision, true);
         }
         let mut decision = engine.decide(view, now);
         // Each round settles one provider's token; a rule has at most every provider.
@@ -338,11 +343,11 @@ impl Worker {
             }
             decision = match lookup {
                 Lookup::Installed => engine.decide(view, now),
-                Lookup::Unavailable => return engine.decide_now(view, now),
+                Lookup::Unavailable => engine.decide_now(view, now),
                 Lookup::Waiting => break,
             };
         }
-        decision
+        self.exchanged(host, c, view, decision, false)
     }
 
     /// For tools (`authgate explain`): what the decision on `view` at `now_ms` looks at.
@@ -430,6 +435,7 @@ impl Worker {
         self.mcp.forget(id);
         self.answers.forget(id);
         self.introspections.abandon(host, id);
+        self.exchanges.abandon(host, id);
         self.sign_ins.abandon(id);
     }
 
@@ -496,6 +502,12 @@ impl Worker {
                 .iter()
                 .map(|h| (id, verdict(decision.clone(), &h.request.view())))
                 .collect();
+        }
+        if let Some(event) = self.exchanges.on_response(host, token, status, body) {
+            if let Some(i) = c.counters.catalog().for_exchange(event) {
+                c.counters.add(i, 1);
+            }
+            return self.release(host, &c);
         }
         if let Some(event) = self
             .introspections
@@ -627,5 +639,6 @@ fn wait_ms(engine: &Engine, awaited: &Awaited) -> u64 {
         Need::SignIn(_) => provider
             .and_then(|p| p.check.remote_jwks())
             .map_or(1000, |r| r.timeout_ms + 500),
+        Need::Exchange(timeout_ms) => timeout_ms + 500,
     }
 }

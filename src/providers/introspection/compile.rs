@@ -2,7 +2,7 @@
 //! client secret found (configuration or the VM's environment), the provider built. Every
 //! refusal names its field and none quotes the secret.
 
-use super::endpoint::{AuthMethod, Discovery, Endpoint, Introspector};
+use super::endpoint::{Discovery, Endpoint, Introspector};
 use super::{Answers, IntrospectionProvider, RawIntrospection, CACHE_CAPACITY};
 use crate::cache::VerifiedCache;
 use crate::error::ConfigError;
@@ -71,7 +71,7 @@ impl IntrospectionProvider {
             return Err(ConfigError::new(at("client_id"), "must not be empty"));
         }
         let secret = crate::providers::client_secret::resolve(
-            setup,
+            setup.env,
             &field,
             raw.client_secret.as_deref(),
             raw.client_secret_env.as_deref(),
@@ -82,16 +82,8 @@ impl IntrospectionProvider {
                 "needs `client_secret_env` (or `client_secret`) to authenticate to the endpoint",
             )
         })?;
-        let method = match raw.auth_method.as_deref() {
-            None | Some("client_secret_basic") => AuthMethod::Basic,
-            Some("client_secret_post") => AuthMethod::Post,
-            Some(_) => {
-                return Err(ConfigError::new(
-                    at("auth_method"),
-                    "must be `client_secret_basic` or `client_secret_post`",
-                ))
-            }
-        };
+        let method =
+            crate::providers::client_secret::auth_method(&field, raw.auth_method.as_deref())?;
         let timeout_ms = raw.timeout_ms.unwrap_or(1000);
         if !(1..=60_000).contains(&timeout_ms) {
             return Err(ConfigError::new(at("timeout_ms"), "must be 1 to 60000"));

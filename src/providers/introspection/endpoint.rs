@@ -6,7 +6,6 @@
 use crate::json;
 use crate::providers::jwt::remote::split_uri;
 use crate::providers::jwt::token::Claims;
-use base64::Engine as _;
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 
@@ -17,24 +16,8 @@ pub const MAX_ANSWER: usize = 16 * 1024;
 /// `Retry-After` those replies carry (seconds).
 pub const BACKOFF_SECONDS: u64 = 2;
 
-/// How authgate authenticates to the token service (RFC 6749 §2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// `Authorization: Basic` with the form-encoded id and secret.
-    Basic,
-    /// `client_id` and `client_secret` in the form body.
-    Post,
-}
-
-/// A secret whose `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(..)")
-    }
-}
+use crate::providers::client_secret::ClientCredentials;
+pub use crate::providers::client_secret::{AuthMethod, Secret};
 
 /// Where the endpoint is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,13 +99,8 @@ pub struct Introspector {
     source: String,
     /// The Envoy cluster the call goes through.
     pub cluster: String,
-    /// The client id.
-    pub client_id: String,
-    /// How the client authenticates.
-    pub method: AuthMethod,
-    secret: Secret,
-    /// `Basic …` for [`AuthMethod::Basic`], built once.
-    authorization: Option<Secret>,
+    /// The client and how it authenticates.
+    pub client: ClientCredentials,
     /// How long a call may take, and a request wait for it (ms).
     pub timeout_ms: u64,
     /// Longest an active answer is kept (seconds).
@@ -166,13 +144,6 @@ impl Introspector {
         timeout_ms: u64,
         (cache_max, negative_cache): (u64, u64),
     ) -> Self {
-        let authorization = (method == AuthMethod::Basic).then(|| {
-            let pair = format!("{}:{}", form_encode(client_id), form_encode(&secret));
-            Secret(format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(pair)
-            ))
-        });
         // Providers that ask the same service as the same client share answers; a discovered
         // endpoint is named by its issuer, which does not change when the endpoint does.
         let at = match (&endpoint, &discovery) {
@@ -185,10 +156,7 @@ impl Introspector {
             endpoint: RefCell::new(endpoint),
             discovery,
             cluster: cluster.to_string(),
-            client_id: client_id.to_string(),
-            method,
-            secret: Secret(secret),
-            authorization,
+            client: ClientCredentials::new(client_id, secret, method),
             timeout_ms,
             cache_max,
             negative_cache,
@@ -238,8 +206,8 @@ impl Introspector {
             ("content-type", "application/x-www-form-urlencoded"),
             ("accept", "application/json"),
         ];
-        if let Some(a) = &self.authorization {
-            h.push(("authorization", a.0.as_str()));
+        if let Some(a) = self.client.authorization() {
+            h.push(("authorization", a));
         }
         h
     }
@@ -247,12 +215,7 @@ impl Introspector {
     /// The form body that asks about `token` (RFC 7662 §2.1).
     pub fn body(&self, token: &str) -> Vec<u8> {
         let mut body = format!("token={}&token_type_hint=access_token", form_encode(token));
-        if self.method == AuthMethod::Post {
-            body.push_str("&client_id=");
-            body.push_str(&form_encode(&self.client_id));
-            body.push_str("&client_secret=");
-            body.push_str(&form_encode(&self.secret.0));
-        }
+        self.client.append_to_form(&mut body);
         body.into_bytes()
     }
 

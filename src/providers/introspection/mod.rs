@@ -227,6 +227,7 @@ impl Provider for IntrospectionProvider {
             edits,
             identity: v.subject.clone(),
             scopes: v.scopes.clone(),
+            token: Some(Credential::new(token)),
             claims: Some(v.claims.clone()),
             proof,
         })
@@ -249,6 +250,10 @@ impl Provider for IntrospectionProvider {
 
     fn has_scopes(&self) -> bool {
         true
+    }
+
+    fn forwards_token(&self) -> bool {
+        self.forward
     }
 
     fn audience_from_resources(&self) -> bool {

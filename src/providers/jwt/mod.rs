@@ -300,6 +300,7 @@ impl Provider for JwtProvider {
             edits,
             identity: verdict.subject.clone(),
             scopes: verdict.scopes.clone(),
+            token: Some(crate::providers::Credential::new(token)),
             claims: Some(verdict.claims.clone()),
             proof,
         })
@@ -327,6 +328,10 @@ impl Provider for JwtProvider {
 
     fn has_scopes(&self) -> bool {
         true
+    }
+
+    fn forwards_token(&self) -> bool {
+        self.forward
     }
 
     fn audience_from_resources(&self) -> bool {

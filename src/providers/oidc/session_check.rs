@@ -65,6 +65,7 @@ pub fn accept(
         scopes: Vec::new(),
         claims: Some(Rc::new(claims)),
         proof: None,
+        token: None,
     }
 }
 

@@ -84,7 +84,7 @@ impl Settings {
             ));
         }
         let secret = client_secret::resolve(
-            setup,
+            setup.env,
             &field,
             raw.client_secret.as_deref(),
             raw.client_secret_env.as_deref(),

@@ -197,6 +197,7 @@ fn a_request_held_too_long_is_refused_and_a_finished_one_forgotten() {
         .contains("the signing keys could not be fetched in time"));
 }
 
+mod exchange;
 mod introspection;
 mod mcp;
 mod sign_in;
