@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod assertion;
 pub mod audit;
 pub mod authorization;
 pub mod binding;

@@ -131,6 +131,8 @@ pub struct Rule {
     pub mcp: Option<crate::mcp::select::McpMatch>,
     /// `token_exchange`: the upstream gets a token issued for it instead of the caller's.
     pub exchange: Option<std::rc::Rc<crate::exchange::Exchange>>,
+    /// `assertion`: a pass carries a signed identity assertion.
+    pub assertion: bool,
 }
 
 impl Rule {
@@ -182,6 +184,7 @@ mod tests {
             challenges: vec![],
             mcp: None,
             exchange: None,
+            assertion: false,
         }
     }
 

@@ -156,6 +156,7 @@ fn compile_raw(
         identities: vec![],
         mcp: None,
         exchange: None,
+        assertion: false,
     });
 
     let mode = match raw.mode.as_deref() {
@@ -174,7 +175,36 @@ fn compile_raw(
             .as_deref()
             .unwrap_or("x-authgate-would-deny"),
     )?;
+    let assertion = match &raw.assertion {
+        Some(a) => Some(crate::assertion::Assertion::compile(
+            a,
+            env,
+            random.clone(),
+        )?),
+        None => None,
+    };
+    for (i, r) in rules.iter().enumerate().filter(|(_, r)| r.assertion) {
+        if assertion.is_none() {
+            return Err(ConfigError::new(
+                format!("rules[{i}].assertion"),
+                "needs the top-level `assertion`: how it is signed and by whom",
+            ));
+        }
+        if r.requires == Requirement::None {
+            return Err(ConfigError::new(
+                format!("rules[{i}].assertion"),
+                "a rule that requires `none` has no one to assert",
+            ));
+        }
+    }
     let mut identity_headers = identity_headers;
+    // The assertion's header is removed from every request, like identity headers: a client's
+    // own would otherwise reach an upstream that trusts it.
+    if let Some(a) = &assertion {
+        if !identity_headers.contains(&a.header) {
+            identity_headers.push(a.header.clone());
+        }
+    }
     // Stripped in every mode: an upstream that reads it must never see a client's forgery,
     // whichever mode an operator switches to.
     if !identity_headers.contains(&report_header) {
@@ -194,6 +224,7 @@ fn compile_raw(
     };
     let mcp_lists = mcp_lists(raw, &rules, mode)?;
     let reads_authority = !resources.is_empty()
+        || assertion.is_some()
         || rules.iter().any(|r| !r.hosts.is_empty())
         || providers
             .iter()
@@ -228,6 +259,7 @@ fn compile_raw(
         },
         reads_authority,
         reads_path,
+        assertion,
     })
 }
 

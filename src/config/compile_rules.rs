@@ -136,6 +136,7 @@ pub(super) fn compile_rule(
         challenges,
         mcp,
         exchange: None,
+        assertion: raw.assertion.unwrap_or(false),
     })
 }
 

@@ -51,6 +51,8 @@ pub struct Config {
     pub scope_hierarchy: crate::scopes::ScopeHierarchy,
     /// Brute-force throttling, when configured.
     pub throttle: Option<Throttle>,
+    /// The signed identity assertion, when configured.
+    pub assertion: Option<crate::assertion::Assertion>,
     /// Something decides by the request's authority (a host rule, a DPoP `htu`, where the
     /// resource is advertised), so a malformed one is refused before any rule decides.
     pub reads_authority: bool,

@@ -50,6 +50,8 @@ raw_struct! {
         pub mcp: Option<RawMcp>,
         /// Scopes that imply others, for every rule's `scopes`.
         pub scope_hierarchy: Option<RawScopeHierarchy>,
+        /// The signed identity assertion the upstream receives on rules with `assertion`.
+        pub assertion: Option<crate::assertion::RawAssertion>,
     }
 }
 
@@ -81,6 +83,8 @@ raw_struct! {
         pub identities: Option<Vec<String>>,
         /// Exchange the caller's token for one issued for the upstream (RFC 8693).
         pub token_exchange: Option<crate::exchange::RawTokenExchange>,
+        /// Give the upstream a signed identity assertion (the top-level `assertion`).
+        pub assertion: Option<bool>,
     }
 }
 

@@ -105,6 +105,9 @@ pub struct Allowed {
     /// The caller's token is still to be exchanged for one issued for the upstream: the pass
     /// is final only once it has been ([`Engine::exchange_failed`] when it cannot be).
     pub exchange: Option<ExchangeUse>,
+    /// Who acts for the caller upstream: the client of the token exchange that issued the
+    /// upstream's token (an assertion's `act`).
+    pub act: Option<String>,
 }
 
 /// A token exchange a pass waits for: which one, and the caller's token it sends.
@@ -241,6 +244,16 @@ impl Engine {
             .document_at(req.authority().as_deref(), path)
         {
             return Decision::Answer(Box::new(r.answer(&method)));
+        }
+        if let Some(a) = self
+            .config
+            .assertion
+            .as_ref()
+            .filter(|a| a.jwks_path == path)
+        {
+            // Keys rotate: caches may keep the set five minutes, no longer.
+            let answer = crate::reply::public_document(&a.jwks, &method, 300);
+            return Decision::Answer(Box::new(answer));
         }
         if let Some(d) = self.sign_in_path(&req, path, now, may_wait) {
             return d;

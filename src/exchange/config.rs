@@ -256,6 +256,11 @@ impl Exchange {
         })
     }
 
+    /// The client authgate exchanges tokens as.
+    pub fn client_id(&self) -> &str {
+        &self.client.client_id
+    }
+
     /// Names this exchange's records in shared data.
     pub fn source(&self) -> &str {
         &self.source

@@ -29,6 +29,50 @@ pub struct Reply {
     pub grpc: Option<GrpcReply>,
 }
 
+/// A public JSON document authgate serves itself (protected resource metadata, the assertion
+/// keys): the document for `GET` and `HEAD`, cacheable for `max_age` seconds, a CORS preflight
+/// answer for `OPTIONS` (browser-based clients read it cross-origin), 405 for anything else.
+pub fn public_document(document: &str, method: &str, max_age: u32) -> Reply {
+    let header = |k: &str, v: &str| (k.to_string(), v.to_string());
+    let allow = "GET, HEAD, OPTIONS";
+    match method {
+        "GET" | "HEAD" => Reply {
+            status: 200,
+            headers: vec![
+                header("content-type", "application/json"),
+                header("access-control-allow-origin", "*"),
+                header("cache-control", &format!("public, max-age={max_age}")),
+            ],
+            body: if method == "GET" {
+                document.to_string()
+            } else {
+                String::new()
+            },
+            grpc: None,
+        },
+        "OPTIONS" => Reply {
+            status: 204,
+            headers: vec![
+                header("access-control-allow-origin", "*"),
+                header("access-control-allow-methods", allow),
+                header("access-control-allow-headers", "*"),
+                header("access-control-max-age", "86400"),
+            ],
+            body: String::new(),
+            grpc: None,
+        },
+        _ => Reply {
+            status: 405,
+            headers: vec![
+                header("allow", allow),
+                header("content-type", "application/problem+json"),
+            ],
+            body: "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,\"detail\":\"This document is read with GET.\"}".into(),
+            grpc: None,
+        },
+    }
+}
+
 /// The answer when the filter cannot do its job (no configuration in force, a header that
 /// cannot be edited): 500 `internal_error`, or for a gRPC call INTERNAL. Never a pass.
 pub fn internal_error(grpc: bool) -> Reply {

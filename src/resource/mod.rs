@@ -243,48 +243,10 @@ impl Resource {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 
-    /// authgate's own answer at the metadata URL: the document for `GET` and `HEAD`, a CORS
-    /// preflight answer for `OPTIONS` (browser-based clients read it cross-origin), 405 for
-    /// anything else. No credentials are asked for: the document is public by design.
+    /// authgate's own answer at the metadata URL ([`crate::reply::public_document`]). No
+    /// credentials are asked for: the document is public by design.
     pub fn answer(&self, method: &str) -> Reply {
-        let header = |k: &str, v: &str| (k.to_string(), v.to_string());
-        let allow = "GET, HEAD, OPTIONS";
-        match method {
-            "GET" | "HEAD" => Reply {
-                status: 200,
-                headers: vec![
-                    header("content-type", "application/json"),
-                    header("access-control-allow-origin", "*"),
-                    header("cache-control", "public, max-age=3600"),
-                ],
-                body: if method == "GET" {
-                    self.document.clone()
-                } else {
-                    String::new()
-                },
-                grpc: None,
-            },
-            "OPTIONS" => Reply {
-                status: 204,
-                headers: vec![
-                    header("access-control-allow-origin", "*"),
-                    header("access-control-allow-methods", allow),
-                    header("access-control-allow-headers", "*"),
-                    header("access-control-max-age", "86400"),
-                ],
-                body: String::new(),
-                grpc: None,
-            },
-            _ => Reply {
-                status: 405,
-                headers: vec![
-                    header("allow", allow),
-                    header("content-type", "application/problem+json"),
-                ],
-                body: "{\"type\":\"about:blank\",\"title\":\"Method Not Allowed\",\"status\":405,\"detail\":\"The protected resource metadata is read with GET.\"}".into(),
-                grpc: None,
-            },
-        }
+        crate::reply::public_document(&self.document, method, 3600)
     }
 }
 

@@ -45,6 +45,7 @@ impl Worker {
                     .edits
                     .set
                     .push(("authorization".into(), format!("Bearer {token}")));
+                allowed.act = Some(wanted.exchange.client_id().to_string());
                 Decision::Allow(allowed)
             }
             Lookup::Refused(error) => {

@@ -5,6 +5,7 @@
 
 mod accounting;
 mod answers;
+mod assertion;
 mod exchange;
 mod mcp;
 mod sign_in;
@@ -323,7 +324,8 @@ impl Worker {
         let (engine, now) = (&c.engine, now_ms / 1000);
         if expired {
             let decision = engine.decide_now(view, now);
-            return self.exchanged(host, c, view, decision, true);
+            let decision = self.exchanged(host, c, view, decision, true);
+            return assertion::asserted(host, c, view, decision);
         }
         let mut decision = engine.decide(view, now);
         // Each round settles one provider's token; a rule has at most every provider.
@@ -347,7 +349,8 @@ impl Worker {
                 Lookup::Waiting => break,
             };
         }
-        self.exchanged(host, c, view, decision, false)
+        let decision = self.exchanged(host, c, view, decision, false);
+        assertion::asserted(host, c, view, decision)
     }
 
     /// For tools (`authgate explain`): what the decision on `view` at `now_ms` looks at.

@@ -425,3 +425,60 @@ fn configurations_that_could_leak_the_callers_token_or_have_none_are_refused() {
         "rules[0].token_exchange: cannot stand with provider idp's `forward: true`",
     );
 }
+
+#[test]
+fn an_assertion_on_an_exchanged_pass_names_the_gateway_as_actor() {
+    let mut cfg: serde_json::Value = serde_json::from_str(&config(exchange())).unwrap();
+    cfg["rules"][0]["assertion"] = json!(true);
+    cfg["assertion"] = json!({"issuer": "https://gw.test", "keys_env": "KEYS", "alg": "ES256", "claims": ["team"]});
+    let host = FakeHost::default();
+    host.now.set(T0);
+    let d = B64.encode([5u8; 32]);
+    host.env.borrow_mut().push((
+        "KEYS".into(),
+        json!({"keys": [{"kty": "EC", "crv": "P-256", "d": d, "kid": "k1"}]}).to_string(),
+    ));
+    let w = Worker::default();
+    assert!(
+        w.configure(&host, cfg.to_string().as_bytes()).is_some(),
+        "{:?}",
+        host.lines_with("")
+    );
+    let caller = mint_hs(
+        &KEY,
+        json!({"alg": "HS256"}),
+        json!({"iss": "https://idp.test", "sub": "alice", "team": "blue", "exp": T0 / 1000 + 60,
+               "act": {"sub": "ci-bot"}}),
+    );
+    let mut h = bearer(&caller);
+    h.0.push((":authority".into(), b"api.test".to_vec()));
+    h.0.push(("x-authgate-assertion".into(), b"forged".to_vec()));
+    assert!(matches!(w.on_request_headers(&host, 1, h), Step::Held));
+    let released = answer(&host, &w, 0, "200", &issued("for-orders", 300));
+    let Verdict::Allow(a) = &released[0].1 else {
+        panic!("{released:?}")
+    };
+    assert!(a.edits.remove.iter().any(|n| n == "x-authgate-assertion"));
+    let jwt = &a
+        .edits
+        .set
+        .iter()
+        .find(|(n, _)| n == "x-authgate-assertion")
+        .unwrap()
+        .1;
+    let payload: serde_json::Value =
+        serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(payload["sub"], "alice");
+    assert_eq!(payload["aud"], "api.test");
+    assert_eq!(payload["team"], "blue");
+    assert_eq!(payload["provider"], "idp");
+    // RFC 8693 §4.1: the gateway acts now, the earlier actor nested inside.
+    assert_eq!(
+        payload["act"],
+        json!({"sub": "gw", "act": {"sub": "ci-bot"}})
+    );
+    assert_eq!(
+        upstream_authorization(&released[0].1),
+        Ok(Some("Bearer for-orders".into()))
+    );
+}
