@@ -215,6 +215,43 @@ AG_JWT = authgate({"providers": {"idp": {"type": "jwt", "issuer": "https://idp.t
                                          "local_jwks": KEYS.jwks(["rsa", "p256", "p384", "ed"])}}})
 
 
+# What the upstream receives (docs/upstream.md): the same JWT rule with a signed identity
+# assertion (ES256, the wasm filter's), once reused for 5 s per caller as configured, once signed
+# for every request (a lifetime of 3 s leaves no reuse); and a token exchange whose issued token
+# is served from the cache, against oidc-provider with the grant (tests/e2e/exchange_as.mjs).
+ASSERTION_KEY = json.dumps({"keys": [{"kty": "EC", "crv": "P-256", "kid": "bench",
+                                      "d": "ya-p2EW6dRZrXCFXZ7HWk05Qw9s26JsSe4piKxIPZyE"}]})
+
+
+def ag_assertion(lifetime):
+    jwt_rule = {"providers": {"idp": {"type": "jwt", "issuer": "https://idp.test", "audiences": ["orders"],
+                                      "local_jwks": KEYS.jwks(["rsa", "p256", "p384", "ed"])}},
+                "rules": [{"match": {"prefix": "/"}, "requires": "idp", "assertion": True}],
+                "assertion": {"issuer": "https://gw.bench", "keys_env": "BENCH_ASSERTION_KEYS", "alg": "ES256",
+                              "lifetime_seconds": lifetime}}
+    return authgate(jwt_rule, env={"BENCH_ASSERTION_KEYS": ASSERTION_KEY})
+
+
+EXCHANGE = None
+
+
+def exchange_server():
+    global EXCHANGE
+    if EXCHANGE is None:
+        from test_token_exchange import ExchangeServer
+        EXCHANGE = ExchangeServer()
+    return EXCHANGE
+
+
+def ag_exchange():
+    s = exchange_server()
+    return authgate({"providers": {"idp": {"type": "jwt", "issuer": s.issuer, "audiences": ["https://gw.test/"],
+                                           "local_jwks": s.jwks}},
+                     "rules": [{"match": {"prefix": "/"}, "requires": "idp", "token_exchange": {
+                         "token_endpoint": f"{s.issuer}/token", "cluster": "as", "client_id": "gateway",
+                         "client_secret": "gateway-secret", "audience": "orders"}}]})
+
+
 # A person's session (provider oidc): the sealed cookie a signed-in browser sends, sealed by
 # libsodium and cryptography as authgate seals it (tests/e2e/session_seal.py). Its discovery
 # is never answered here: checking a session needs no call.
@@ -359,6 +396,12 @@ def configs():
                     (f"jwt_authn+cache {alg} reused token", f"jwt {alg}", native_jwt([fam], True), bearer(tok), 200)]
         out += [(f"authgate jwt {alg} reused token", f"jwt {alg}", AG_JWT, bearer(tok), 200)]
         if alg == "ES256":
+            out += [("authgate jwt ES256 reused token + identity assertion (reused 5 s)", "jwt ES256",
+                     ag_assertion(60), bearer(tok), 200),
+                    ("authgate jwt ES256 reused token + identity assertion signed each request", "jwt ES256",
+                     ag_assertion(3), bearer(tok), 200),
+                    ("authgate jwt ES256 reused token, exchanged (issued token from the cache)", "jwt ES256",
+                     ag_exchange(), bearer(exchange_server().caller_token()), 200)]
             out += [("authgate oidc session cookie (a signed-in page)", "jwt ES256", AG_SESSION,
                      [("cookie", session_cookie())], 200)]
         if alg != "EdDSA":
@@ -449,6 +492,8 @@ def bootstrap(filt, port, admin):
                {"match": {"prefix": "/"}, "direct_response": {"status": 200, "body": {"inline_string": "ok"}}}]}]},
            "http_filters": filters}
     clusters = [cluster("idp", idp().port)] if filt and "introspection" in json.dumps(filt) else []
+    if filt and "token_exchange" in json.dumps(filt):
+        clusters.append(cluster("as", exchange_server().port))
     return {**({PROCESS_ENV: env} if env else {}), "admin": {"address": {"socket_address": {"address": "127.0.0.1", "port_value": admin}}},
             "static_resources": {"clusters": clusters, "listeners": [{"name": "l", "address": {"socket_address": {
                 "address": "127.0.0.1", "port_value": port}}, "filter_chains": [{"filters": [{

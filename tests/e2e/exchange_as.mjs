@@ -59,7 +59,7 @@ const provider = new Provider(issuer, {
       defaultResource: () => CALLERS,
       useGrantedResource: () => true,
       getResourceServerInfo: () => ({
-        scope: 'orders:read', audience: CALLERS, accessTokenTTL: 300,
+        scope: 'orders:read', audience: CALLERS, accessTokenTTL: 86400,
         accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } },
       }),
     },
