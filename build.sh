@@ -110,7 +110,9 @@ ensure_venv() {
 # reader the configuration already uses, not a second one: -9.6 KB). EdDSA signing would add
 # 52 KB more (ed25519-compact's key derivation and signing with its fixed-base table): it is
 # built into the native module and the service only (feature eddsa-signing).
-WASM_SIZE_BUDGET=1127000
+# 1,127,992 bytes on 2026-12-07: token exchange's endpoint found from `issuer` (+4.3 KB), with
+# the issuer-metadata reading of introspection made one module both use.
+WASM_SIZE_BUDGET=1130000
 
 BINARYEN_VERSION=132.0.0
 

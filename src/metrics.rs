@@ -221,6 +221,7 @@ impl Catalog {
             E::Issued => 2,
             E::Refused => 3,
             E::Failed => 4,
+            E::Discovered(_) => return None,
         };
         Some(self.exchange? + n)
     }

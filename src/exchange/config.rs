@@ -5,9 +5,10 @@
 
 use crate::error::ConfigError;
 use crate::providers::client_secret::{self, ClientCredentials};
-use crate::providers::introspection::endpoint::{form_encode, Endpoint};
+use crate::providers::introspection::endpoint::{form_encode, Discovery, Endpoint};
 use crate::schema::decode::raw_struct;
 use crate::schema::fields;
+use std::cell::RefCell;
 
 /// `grant_type` of a token exchange (RFC 8693 §2.1).
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -22,7 +23,8 @@ raw_struct! {
     pub struct RawTokenExchange {
         /// The authorization server's token endpoint; its host is the call's `:authority`.
         pub token_endpoint: Option<String>,
-        /// The issuer whose metadata names the token endpoint (discovery).
+        /// The issuer whose metadata names the token endpoint (RFC 8414 discovery, read again
+        /// every 600 s), instead of `token_endpoint`.
         pub issuer: Option<String>,
         /// The Envoy cluster that reaches the token endpoint.
         pub cluster: String,
@@ -62,13 +64,18 @@ impl std::fmt::Debug for RawTokenExchange {
     }
 }
 
+/// How long a discovered token endpoint is used before the metadata is read again (seconds).
+const DISCOVERY_SECONDS: u64 = 600;
+
 /// A compiled `token_exchange`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Exchange {
     /// Where it was configured (`rules[2].token_exchange`), for logs.
     pub at: String,
-    /// The token endpoint.
-    pub endpoint: Endpoint,
+    /// The token endpoint: configured, or found by [`Exchange::discovery`].
+    endpoint: RefCell<Option<Endpoint>>,
+    /// With `issuer`: how the token endpoint is found.
+    pub discovery: Option<Discovery>,
     /// The Envoy cluster the call goes through.
     pub cluster: String,
     client: ClientCredentials,
@@ -112,34 +119,45 @@ impl Exchange {
         env: crate::capabilities::Env,
     ) -> Result<Self, ConfigError> {
         let field = |f: &str| format!("{at}.{f}");
-        let endpoint = match (&raw.token_endpoint, &raw.issuer) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    field("issuer"),
-                    "cannot stand beside `token_endpoint`: give one",
-                ))
-            }
-            (Some(url), None) => Endpoint::at(url)
-                .map_err(|why| ConfigError::new(field("token_endpoint"), why))?,
-            (None, Some(_)) => {
-                return Err(ConfigError::new(
-                    field("issuer"),
-                    "finding the token endpoint from the issuer's metadata is not supported yet: give `token_endpoint`",
-                ))
-            }
-            (None, None) => {
-                return Err(ConfigError::new(
-                    at,
-                    "needs `token_endpoint`: where the authorization server exchanges tokens",
-                ))
-            }
-        };
         if raw.cluster.is_empty() {
             return Err(ConfigError::new(
                 field("cluster"),
                 "must name an Envoy cluster",
             ));
         }
+        let timeout_ms = raw.timeout_ms.unwrap_or(1000);
+        if !(1..=60_000).contains(&timeout_ms) {
+            return Err(ConfigError::new(field("timeout_ms"), "must be 1 to 60000"));
+        }
+        let (endpoint, discovery) = match (&raw.token_endpoint, &raw.issuer) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    field("issuer"),
+                    "cannot stand beside `token_endpoint`: give one",
+                ))
+            }
+            (Some(url), None) => (
+                Some(
+                    Endpoint::at(url)
+                        .map_err(|why| ConfigError::new(field("token_endpoint"), why))?,
+                ),
+                None,
+            ),
+            (None, Some(issuer)) => {
+                let location = crate::providers::jwt::remote::metadata_location(at, issuer)?;
+                let timing = (timeout_ms, DISCOVERY_SECONDS);
+                (
+                    None,
+                    Some(Discovery::new(issuer, &raw.cluster, location, timing)),
+                )
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    at,
+                    "needs `token_endpoint`, or `issuer` to find it in the issuer's metadata",
+                ))
+            }
+        };
         if raw.client_id.is_empty() {
             return Err(ConfigError::new(field("client_id"), "must not be empty"));
         }
@@ -214,10 +232,6 @@ impl Exchange {
                 Some(list.join(" "))
             }
         };
-        let timeout_ms = raw.timeout_ms.unwrap_or(1000);
-        if !(1..=60_000).contains(&timeout_ms) {
-            return Err(ConfigError::new(field("timeout_ms"), "must be 1 to 60000"));
-        }
         let cache_max = raw.cache_max_seconds.unwrap_or(300);
         if cache_max > MAX_CACHE_SECONDS {
             return Err(ConfigError::new(
@@ -229,9 +243,16 @@ impl Exchange {
             .subject_token_type
             .clone()
             .unwrap_or_else(|| ACCESS_TOKEN.to_string());
+        // A discovered endpoint is named by its issuer, which does not change when the
+        // endpoint does.
+        let located = match (&endpoint, &raw.issuer) {
+            (Some(e), _) => e.url.clone(),
+            (None, Some(issuer)) => format!("discovered:{issuer}"),
+            (None, None) => String::new(),
+        };
         let source = [
             raw.cluster.as_str(),
-            endpoint.url.as_str(),
+            located.as_str(),
             raw.client_id.as_str(),
             raw.audience.as_deref().unwrap_or(""),
             resource.as_deref().unwrap_or(""),
@@ -242,7 +263,8 @@ impl Exchange {
         .join("|");
         Ok(Exchange {
             at: at.to_string(),
-            endpoint,
+            endpoint: RefCell::new(endpoint),
+            discovery,
             cluster: raw.cluster.clone(),
             client: ClientCredentials::new(&raw.client_id, secret, method),
             audience: raw.audience.clone(),
@@ -274,12 +296,41 @@ impl Exchange {
             .unwrap_or("the upstream")
     }
 
-    /// The request headers of a call.
-    pub fn headers(&self) -> Vec<(&str, &str)> {
+    /// The token endpoint, once known.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        self.endpoint.borrow().clone()
+    }
+
+    /// What logs call the endpoint: its URL, or the issuer's while it is being discovered.
+    pub fn label(&self) -> String {
+        match (self.endpoint(), &self.discovery) {
+            (Some(e), _) => e.url,
+            (None, Some(d)) => format!("the token_endpoint of {}", d.issuer),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Uses `url`, read from the issuer's metadata at `at`, from now on; `true` when it
+    /// changed.
+    pub fn set_discovered(&self, url: &str, at: u64) -> bool {
+        let Some(d) = &self.discovery else {
+            return false;
+        };
+        d.read_at(at);
+        let Ok(e) = Endpoint::at(url) else {
+            return false;
+        };
+        let changed = self.endpoint.borrow().as_ref() != Some(&e);
+        *self.endpoint.borrow_mut() = Some(e);
+        changed
+    }
+
+    /// The request headers of a call to `e`.
+    pub fn headers<'a>(&'a self, e: &'a Endpoint) -> Vec<(&'a str, &'a str)> {
         let mut h = vec![
             (":method", "POST"),
-            (":path", self.endpoint.path.as_str()),
-            (":authority", self.endpoint.authority.as_str()),
+            (":path", e.path.as_str()),
+            (":authority", e.authority.as_str()),
             ("content-type", "application/x-www-form-urlencoded"),
             ("accept", "application/json"),
         ];
@@ -314,6 +365,15 @@ impl Exchange {
         body.into_bytes()
     }
 
+    /// How long a request may wait for a token (ms): the call, and with discovery the
+    /// metadata first, with room for a retry.
+    pub fn wait_ms(&self) -> u64 {
+        match self.discovery {
+            Some(_) => 2 * self.timeout_ms + 1000,
+            None => self.timeout_ms,
+        }
+    }
+
     /// Until when (seconds) a token issued at `now` with `expires_in` may be used: a margin
     /// before it expires (a tenth of its life, at most 30 s) so the upstream never receives
     /// one that expires on the way, and never past `cache_max_seconds`. A token without
@@ -326,3 +386,10 @@ impl Exchange {
         }
     }
 }
+
+impl PartialEq for Exchange {
+    fn eq(&self, other: &Self) -> bool {
+        self.source == other.source && self.at == other.at
+    }
+}
+impl Eq for Exchange {}

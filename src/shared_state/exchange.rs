@@ -13,6 +13,8 @@ use crate::capabilities::{Callout, Host, LogLevel};
 use crate::engine::{Engine, ExchangeUse};
 use crate::exchange::answer::{self, Outcome};
 use crate::exchange::Exchange;
+use crate::providers::introspection::endpoint::Discovery;
+use crate::shared_state::discovery::{Discovered, MetadataCalls, Site};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -52,6 +54,8 @@ pub enum Event {
     Refused,
     /// A call failed: no answer, or none that can be used.
     Failed,
+    /// The issuer's metadata was read (`true`) or could not be.
+    Discovered(bool),
 }
 
 /// What is kept for a (token, exchange): until when, and the token or the refusal's code.
@@ -73,6 +77,8 @@ struct InFlight {
 pub struct Exchanges {
     /// Calls in flight, by call id (a few at a time: a list).
     calls: RefCell<Vec<(u32, InFlight)>>,
+    /// Metadata calls in flight, for token endpoints found from `issuer`.
+    metadata: MetadataCalls,
     /// Keyed by [`Engine::shared_hash`], not by the cache's own key.
     kept: RefCell<VerifiedCache<Rc<Kept>>>,
 }
@@ -81,6 +87,7 @@ impl Default for Exchanges {
     fn default() -> Self {
         Exchanges {
             calls: RefCell::default(),
+            metadata: MetadataCalls::default(),
             kept: RefCell::new(VerifiedCache::new([0; 32], KEPT)),
         }
     }
@@ -124,6 +131,7 @@ impl Exchanges {
     /// request can take one (as for introspection).
     pub fn configure(&self, host: &dyn Host, engine: &Engine) {
         self.calls.borrow_mut().clear();
+        self.metadata.clear();
         self.kept.borrow_mut().retain(|_| false);
         let config = engine.config();
         let any = config.rules.iter().any(|r| r.exchange.is_some())
@@ -183,6 +191,10 @@ impl Exchanges {
         if number(host, &down_key(exchange)) > now_ms {
             return (Lookup::Unavailable, None);
         }
+        let Some(endpoint) = exchange.endpoint() else {
+            // Discovery has not found the token endpoint yet: the tick reads the metadata.
+            return (Lookup::Waiting, None);
+        };
         let lease = key("lease", slot);
         let until_ms = now_ms + exchange.timeout_ms + 1000;
         if !super::take_lease(host, &lease, now_ms, until_ms) {
@@ -197,8 +209,8 @@ impl Exchanges {
         let body = exchange.body(wanted.subject.expose());
         let call = Callout {
             cluster: &exchange.cluster,
-            scheme: Callout::scheme_of(&exchange.endpoint.url),
-            headers: exchange.headers(),
+            scheme: Callout::scheme_of(&endpoint.url),
+            headers: exchange.headers(&endpoint),
             body: Some(&body),
             timeout_ms: exchange.timeout_ms,
         };
@@ -240,10 +252,17 @@ impl Exchanges {
     pub fn on_response(
         &self,
         host: &dyn Host,
+        engine: &Engine,
         id: u32,
         status: Option<&str>,
         body: &[u8],
     ) -> Option<Event> {
+        if let Some(read) = self
+            .metadata
+            .on_response(host, &sites(engine), id, status, body)
+        {
+            return read.map(|(_, ok)| Event::Discovered(ok));
+        }
         let call = {
             let mut calls = self.calls.borrow_mut();
             let i = calls.iter().position(|(c, _)| *c == id)?;
@@ -284,7 +303,7 @@ impl Exchanges {
                     LogLevel::Error,
                     &format!(
                         "authgate: {}: token exchange at {} (cluster {}) failed: {why}; new tokens are answered 503 for {BACKOFF_SECONDS} s",
-                        exchange.at, exchange.endpoint.url, exchange.cluster
+                        exchange.at, exchange.label(), exchange.cluster
                     ),
                 );
                 mark_down(host, exchange, now_ms);
@@ -311,6 +330,46 @@ impl Exchanges {
         // The lease goes only once the answer (or the back-off) is published.
         let _ = host.shared_set(&key("lease", call.slot), b"0", None);
         Some(event)
+    }
+}
+
+impl Discovered for Exchange {
+    fn discovery(&self) -> Option<&Discovery> {
+        self.discovery.as_ref()
+    }
+
+    fn set_discovered(&self, url: &str, at: u64) -> bool {
+        Exchange::set_discovered(self, url, at)
+    }
+}
+
+/// The exchanges of rules and resources whose token endpoint is found from `issuer`.
+fn sites(engine: &Engine) -> Vec<Site<'_>> {
+    let config = engine.config();
+    let rules = config.rules.iter().filter_map(|r| r.exchange.as_deref());
+    let resources = config
+        .resources
+        .iter()
+        .filter_map(|r| r.exchange.as_deref());
+    rules
+        .chain(resources)
+        .filter(|e| e.discovery.is_some())
+        .map(|e| Site {
+            label: e.at.clone(),
+            member: "token_endpoint",
+            target: e,
+        })
+        .collect()
+}
+
+impl Exchanges {
+    /// On the tick: uses the token endpoints other workers discovered, and reads the metadata
+    /// that is due and that no other worker has leased.
+    pub fn sync(&self, host: &dyn Host, engine: &Engine) {
+        let sites = sites(engine);
+        if !sites.is_empty() {
+            self.metadata.sync(host, &sites);
+        }
     }
 }
 

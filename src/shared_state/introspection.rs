@@ -63,8 +63,8 @@ struct InFlight {
 #[derive(Default)]
 pub struct Introspections {
     calls: RefCell<HashMap<u32, InFlight>>,
-    /// Metadata calls in flight: (provider, form), see [`discovery`].
-    metadata: RefCell<HashMap<u32, (usize, usize)>>,
+    /// Metadata calls in flight, see [`discovery`].
+    metadata: crate::shared_state::discovery::MetadataCalls,
 }
 
 fn slot_of(hash: &[u8; 32]) -> u32 {
@@ -98,7 +98,7 @@ impl Introspections {
     /// 6). Created here, before any request, a lease is only ever taken by compare-and-swap.
     pub fn configure(&self, host: &dyn Host, engine: &Engine) {
         self.calls.borrow_mut().clear();
-        self.metadata.borrow_mut().clear();
+        self.metadata.clear();
         for p in &engine.config().providers {
             let Some(service) = p.check.introspection() else {
                 continue;
@@ -231,8 +231,8 @@ impl Introspections {
         status: Option<&str>,
         body: &[u8],
     ) -> Option<Event> {
-        if self.metadata.borrow().contains_key(&id) {
-            return self.on_metadata(host, engine, id, status, body);
+        if let Some(read) = self.on_metadata(host, engine, id, status, body) {
+            return read;
         }
         let call = self.calls.borrow_mut().remove(&id)?;
         let i = call.provider;

@@ -6,6 +6,7 @@
 //! [`Host`], so concurrent workers never lose each other's writes; each has a race test.
 
 pub mod audit_key;
+pub mod discovery;
 pub mod exchange;
 pub mod introspection;
 pub mod jwks;

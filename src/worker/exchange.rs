@@ -62,7 +62,7 @@ impl Worker {
                     .unwrap_or(0);
                 Decision::Wait(Awaited {
                     provider,
-                    need: Need::Exchange(wanted.exchange.timeout_ms),
+                    need: Need::Exchange(wanted.exchange.wait_ms()),
                 })
             }
             Lookup::Unavailable | Lookup::Waiting => {

@@ -460,6 +460,7 @@ impl Worker {
         audit_key::sync(host, &c.engine);
         self.fetches.sync_and_fetch(host, &c.engine);
         self.introspections.sync(host, &c.engine);
+        self.exchanges.sync(host, &c.engine);
         let mut released = self.release(host, &c);
         released.extend(self.bodies_overdue(host, &c));
         c.counters.flush(host);
@@ -506,7 +507,10 @@ impl Worker {
                 .map(|h| (id, verdict(decision.clone(), &h.request.view())))
                 .collect();
         }
-        if let Some(event) = self.exchanges.on_response(host, token, status, body) {
+        if let Some(event) = self
+            .exchanges
+            .on_response(host, &c.engine, token, status, body)
+        {
             if let Some(i) = c.counters.catalog().for_exchange(event) {
                 c.counters.add(i, 1);
             }

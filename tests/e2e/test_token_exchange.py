@@ -240,3 +240,18 @@ def test_the_documented_configuration_runs(server):
         assert refused(g, "/orders", bearer(caller[:-4] + "AAAA")).status == 401
     finally:
         g.close()
+
+
+def test_the_token_endpoint_is_found_from_the_issuers_metadata(server):
+    cfg = plugin(server)
+    section = cfg["rules"][0]["token_exchange"]
+    del section["token_endpoint"]
+    section["issuer"] = server.issuer
+    g = Gw(server, concurrency=2, config=cfg)
+    try:
+        caller = server.caller_token()
+        token = issued(allowed(g, "/orders", bearer(caller)))
+        assert server.verify(token, "orders")["sub"]
+        assert "discovered token_endpoint " + server.issuer + "/token" in g.envoy.log()
+    finally:
+        g.close()

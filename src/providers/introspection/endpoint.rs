@@ -80,6 +80,11 @@ impl Discovery {
         }
     }
 
+    /// Records that the metadata was read at `at` (seconds).
+    pub fn read_at(&self, at: u64) {
+        self.read_at.set(Some(at));
+    }
+
     /// Whether the metadata should be read at `now`: never read, or older than the period.
     pub fn due(&self, now: u64) -> bool {
         self.read_at

@@ -482,3 +482,71 @@ fn an_assertion_on_an_exchanged_pass_names_the_gateway_as_actor() {
         Ok(Some("Bearer for-orders".into()))
     );
 }
+
+#[test]
+fn the_token_endpoint_is_found_from_the_issuer_once_for_every_worker() {
+    let section = json!({"issuer": "http://as.local", "cluster": "as", "client_id": "gw",
+                         "client_secret": "s3cret", "audience": "orders", "timeout_ms": 300});
+    let a = FakeHost::default();
+    a.now.set(T0);
+    let b = FakeHost::with_store(a.store.clone());
+    b.now.set(T0);
+    let (wa, wb) = (Worker::default(), Worker::default());
+    assert!(
+        wa.configure(&a, config(section.clone()).as_bytes())
+            .is_some(),
+        "{:?}",
+        a.lines_with("")
+    );
+    assert!(wb.configure(&b, config(section).as_bytes()).is_some());
+    let caller = token("alice");
+    assert!(matches!(
+        wa.on_request_headers(&a, 1, bearer(&caller)),
+        Step::Held
+    ));
+    assert!(
+        a.calls.borrow().is_empty(),
+        "no endpoint yet: the tick reads the metadata"
+    );
+    wa.on_tick(&a);
+    wb.on_tick(&b);
+    assert_eq!(
+        a.calls.borrow().len() + b.calls.borrow().len(),
+        1,
+        "one metadata read"
+    );
+    let path = |h: &FakeHost, n: usize| {
+        h.calls.borrow()[n]
+            .headers
+            .iter()
+            .find(|(k, _)| k == ":path")
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        path(&a, 0).as_deref(),
+        Some("/.well-known/openid-configuration")
+    );
+    let metadata =
+        br#"{"issuer": "http://as.local", "token_endpoint": "http://as.local/oauth/token"}"#;
+    assert!(
+        answer(&a, &wa, 0, "200", metadata).is_empty(),
+        "the exchange call goes out now"
+    );
+    assert_eq!(path(&a, 1).as_deref(), Some("/oauth/token"));
+    let released = answer(&a, &wa, 1, "200", &issued("found", 300));
+    assert_eq!(
+        upstream_authorization(&released[0].1),
+        Ok(Some("Bearer found".into()))
+    );
+    assert_eq!(
+        a.lines_with("discovered token_endpoint"),
+        ["authgate: rules[0].token_exchange: discovered token_endpoint http://as.local/oauth/token from http(s)://as.local/.well-known/openid-configuration"]
+    );
+    // The other worker takes the published endpoint on its tick and calls it, not the metadata.
+    wb.on_tick(&b);
+    assert!(matches!(
+        wb.on_request_headers(&b, 2, bearer(&token("bob"))),
+        Step::Held
+    ));
+    assert_eq!(path(&b, 0).as_deref(), Some("/oauth/token"));
+}
