@@ -305,7 +305,7 @@ impl Engine {
                 allowed.scopes = auth.accepted.scopes;
                 allowed.claims = auth.accepted.claims;
                 allowed.proof = auth.accepted.proof;
-                allowed.exchange = self.exchange_of(&req, rule, path, auth.accepted.token);
+                allowed.exchange = self.exchange_of(&req, rule, path, auth.provider);
                 allowed.provider = self
                     .config
                     .providers
@@ -488,14 +488,16 @@ impl Engine {
         self.refuse(&req, rule, failure, allowed)
     }
 
-    /// The token exchange a pass on `rule` for `path` needs: the rule's, else the one of the
-    /// resource the request is under; none without a token to send.
+    /// The token exchange a pass on `rule` for `path`, by provider `provider`, needs: the
+    /// rule's, else the one of the resource the request is under; none without a token to
+    /// send. The token is read again from the request here, only where an exchange applies,
+    /// rather than carried out of every check.
     fn exchange_of(
         &self,
         req: &Request,
         rule: &Rule,
         path: &str,
-        token: Option<crate::providers::Credential>,
+        provider: usize,
     ) -> Option<ExchangeUse> {
         let exchange = rule.exchange.clone().or_else(|| {
             self.config
@@ -503,9 +505,18 @@ impl Engine {
                 .under(req.authority().as_deref(), path)
                 .and_then(|r| r.exchange.clone())
         })?;
+        let p = self.config.providers.get(provider)?;
+        if !p.check.has_scopes() {
+            return None;
+        }
+        let auth_value = req.header("authorization");
+        let auth = crate::authorization::Authorization::parse(auth_value.as_deref());
+        let crate::providers::Found::One(token, _) = p.check.find(req, &auth) else {
+            return None;
+        };
         Some(ExchangeUse {
             exchange,
-            subject: token?,
+            subject: crate::providers::Credential::new(token),
         })
     }
 

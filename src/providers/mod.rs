@@ -51,9 +51,6 @@ pub struct Accepted {
     pub claims: Option<Rc<serde_json::Map<String, serde_json::Value>>>,
     /// A DPoP proof that checked out: the replay cache must not have seen it.
     pub proof: Option<crate::binding::dpop::ProofUse>,
-    /// The token itself (token providers only): what a token exchange sends as its
-    /// `subject_token`.
-    pub token: Option<Credential>,
 }
 
 /// Why a credential was not accepted (yet).

@@ -227,7 +227,6 @@ impl Provider for IntrospectionProvider {
             edits,
             identity: v.subject.clone(),
             scopes: v.scopes.clone(),
-            token: Some(Credential::new(token)),
             claims: Some(v.claims.clone()),
             proof,
         })

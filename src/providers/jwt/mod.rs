@@ -300,7 +300,6 @@ impl Provider for JwtProvider {
             edits,
             identity: verdict.subject.clone(),
             scopes: verdict.scopes.clone(),
-            token: Some(crate::providers::Credential::new(token)),
             claims: Some(verdict.claims.clone()),
             proof,
         })

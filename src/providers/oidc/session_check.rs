@@ -65,7 +65,6 @@ pub fn accept(
         scopes: Vec::new(),
         claims: Some(Rc::new(claims)),
         proof: None,
-        token: None,
     }
 }
 
