@@ -104,3 +104,35 @@ fn the_core_keeps_hmac_and_es256k() {
         assert!(!NativeSignatures.checks(alg), "{alg:?}");
     }
 }
+
+/// Signing (identity assertions): Ed25519 is deterministic, so ring's signature is RFC 8037
+/// §A.4's exactly; an ES256 signature by ring checks with ring's verifier and the key's SPKI.
+#[test]
+fn signers_meet_rfc_8037_and_verify() {
+    let seed = b64url("nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A").unwrap();
+    let public = b64url("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
+    let sign = NativeSignatures.signer(Alg::EdDsa, &seed, &public).unwrap();
+    let sig = sign(b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc").unwrap();
+    assert_eq!(
+        sig,
+        b64url("hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg").unwrap()
+    );
+    assert!(
+        NativeSignatures
+            .signer(Alg::EdDsa, &seed, &[0; 32])
+            .is_none(),
+        "a public key of another seed"
+    );
+    let d = [3u8; 32];
+    let point = p256::ecdsa::SigningKey::from_slice(&d)
+        .unwrap()
+        .verifying_key()
+        .to_encoded_point(false);
+    let sign = NativeSignatures
+        .signer(Alg::Es256, &d, point.as_bytes())
+        .unwrap();
+    let sig = sign(b"a.b").unwrap();
+    let spki = der::ec_spki(der::OID_P256, point.x().unwrap(), point.y().unwrap());
+    assert!(NativeSignatures.verify_jws(Alg::Es256, &spki, &sig, b"a.b"));
+    assert!(!NativeSignatures.verify_jws(Alg::Es256, &spki, &sig, b"a.c"));
+}

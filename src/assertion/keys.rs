@@ -39,6 +39,9 @@ pub struct Key {
     /// The public JWK, as published.
     pub public: Value,
     signer: Signer,
+    /// The host's signer for this key, when it has one (ring in the native module and the
+    /// service): used first.
+    host: Option<crate::crypto::Signer>,
 }
 
 impl std::fmt::Debug for Key {
@@ -66,12 +69,17 @@ fn member(jwk: &Map<String, Value>, name: &str) -> Result<Vec<u8>, String> {
 }
 
 impl Key {
-    /// The signing key in private JWK `jwk`, for `alg`; why not, in words that never quote it.
-    pub fn from_jwk(jwk: &Value, alg: Alg) -> Result<Key, String> {
+    /// The signing key in private JWK `jwk`, for `alg`, signed with by the host where it can;
+    /// why not, in words that never quote it.
+    pub fn from_jwk(
+        jwk: &Value,
+        alg: Alg,
+        host: Option<&dyn crate::crypto::HostSignatures>,
+    ) -> Result<Key, String> {
         let jwk = jwk.as_object().ok_or("is not a JSON object")?;
         let kty = jwk.get("kty").and_then(Value::as_str).unwrap_or("");
         let crv = jwk.get("crv").and_then(Value::as_str).unwrap_or("");
-        let (signer, public) = match (alg, kty, crv) {
+        let (signer, public, host) = match (alg, kty, crv) {
             (Alg::Es256, "EC", "P-256") => {
                 let d = member(jwk, "d")?;
                 let key = p256::ecdsa::SigningKey::from_slice(&d)
@@ -82,7 +90,9 @@ impl Key {
                 };
                 let public =
                     json!({"kty": "EC", "crv": "P-256", "x": B64.encode(x), "y": B64.encode(y)});
-                (Signer::Es256(key), public)
+                let host = host
+                    .and_then(|h| h.signer(crate::crypto::alg::Alg::Es256, &d, point.as_bytes()));
+                (Signer::Es256(key), public, host)
             }
             #[cfg(feature = "eddsa-signing")]
             (Alg::EdDsa(_), "OKP", "Ed25519") => {
@@ -92,7 +102,9 @@ impl Key {
                 let pair = ed25519_compact::KeyPair::from_seed(seed);
                 let public =
                     json!({"kty": "OKP", "crv": "Ed25519", "x": B64.encode(pair.pk.as_ref())});
-                (Signer::Ed25519(Box::new(pair)), public)
+                let host = host
+                    .and_then(|h| h.signer(crate::crypto::alg::Alg::EdDsa, &d, pair.pk.as_ref()));
+                (Signer::Ed25519(Box::new(pair)), public, host)
             }
             _ => {
                 return Err(format!(
@@ -127,11 +139,15 @@ impl Key {
             kid,
             public: published,
             signer,
+            host,
         })
     }
 
     /// The signature over `input` (the JWS signing input), 64 bytes for both algorithms.
     pub fn sign(&self, input: &[u8]) -> Vec<u8> {
+        if let Some(signature) = self.host.as_ref().and_then(|h| h(input)) {
+            return signature;
+        }
         match &self.signer {
             Signer::Es256(key) => {
                 use p256::ecdsa::signature::Signer as _;

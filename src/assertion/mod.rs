@@ -95,11 +95,13 @@ fn reuse_seconds(lifetime: u64) -> u64 {
 }
 
 impl Assertion {
-    /// Validates `raw`; the keys come from `env`, `jti` from `random`.
+    /// Validates `raw`; the keys come from `env`, `jti` from `random`; the host signs where
+    /// it can (`signatures`).
     pub fn compile(
         raw: &RawAssertion,
         env: crate::capabilities::Env,
         random: Option<crate::capabilities::Random>,
+        signatures: Option<&dyn crate::crypto::HostSignatures>,
     ) -> Result<Self, ConfigError> {
         let at = |f: &str| format!("assertion.{f}");
         let header = crate::schema::fields::header_to_set(
@@ -169,7 +171,7 @@ impl Assertion {
             .ok_or_else(|| ConfigError::new(&keys_at, "has no `keys` (a non-empty list)"))?;
         let mut keys = Vec::with_capacity(list.len());
         for (i, jwk) in list.iter().enumerate() {
-            let key = Key::from_jwk(jwk, alg)
+            let key = Key::from_jwk(jwk, alg, signatures)
                 .map_err(|why| ConfigError::new(format!("{keys_at} keys[{i}]"), why))?;
             if keys.iter().any(|k: &Key| k.kid == key.kid) {
                 return Err(ConfigError::new(

@@ -25,6 +25,7 @@ fn rfc8037_ed25519_signature_and_thumbprint() {
     let key = Key::from_jwk(
         &json!({"kty": "OKP", "crv": "Ed25519", "d": RFC8037_D, "x": RFC8037_X}),
         Alg::EdDsa("EdDSA"),
+        None,
     )
     .unwrap();
     let sig = key.sign(b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc");
@@ -50,6 +51,7 @@ fn rfc6979_p256_sha256_sample() {
     let key = Key::from_jwk(
         &json!({"kty": "EC", "crv": "P-256", "d": d, "kid": "a"}),
         Alg::Es256,
+        None,
     )
     .unwrap();
     assert_eq!(
@@ -97,7 +99,7 @@ fn ec_keys() -> Value {
 
 #[test]
 fn the_first_key_signs_and_every_key_is_published() {
-    let a = Assertion::compile(&section(json!({})), &env_with(ec_keys()), None).unwrap();
+    let a = Assertion::compile(&section(json!({})), &env_with(ec_keys()), None, None).unwrap();
     assert_eq!(a.signing_kid(), "new");
     let set: Value = serde_json::from_str(&a.jwks).unwrap();
     let kids: Vec<&str> = set["keys"]
@@ -119,7 +121,7 @@ fn the_first_key_signs_and_every_key_is_published() {
 
 #[test]
 fn a_signed_assertion_is_reused_a_few_seconds_then_signed_anew() {
-    let a = Assertion::compile(&section(json!({})), &env_with(ec_keys()), None).unwrap();
+    let a = Assertion::compile(&section(json!({})), &env_with(ec_keys()), None, None).unwrap();
     let claims = |sub: &str| {
         let mut m = Map::new();
         m.insert("sub".into(), Value::String(sub.into()));
@@ -208,7 +210,7 @@ fn refusals_name_the_field_and_never_show_a_key() {
         ),
     ];
     for (case, over, keys, says) in cases {
-        let e = Assertion::compile(&section(over), &env_with(keys), None)
+        let e = Assertion::compile(&section(over), &env_with(keys), None, None)
             .unwrap_err()
             .to_string();
         assert!(e.contains(says), "{case}: {e}");
@@ -223,6 +225,7 @@ fn eddsa_is_refused_where_it_is_not_built_in() {
     let e = Assertion::compile(
         &section(json!({"alg": "EdDSA"})),
         &env_with(ec_keys()),
+        None,
         None,
     )
     .unwrap_err();

@@ -180,6 +180,7 @@ fn compile_raw(
             a,
             env,
             random.clone(),
+            signatures.as_deref(),
         )?),
         None => None,
     };

@@ -10,6 +10,9 @@ pub mod host_call;
 
 use alg::Alg;
 
+/// A host's signing function for one key ([`HostSignatures::signer`]).
+pub type Signer = Box<dyn Fn(&[u8]) -> Option<Vec<u8>>>;
+
 /// A host that verifies signatures itself. `verify` is `true` only for a good signature; any
 /// error of the host is `false` (fail closed).
 pub trait HostSignatures {
@@ -31,6 +34,14 @@ pub trait HostSignatures {
                 .is_some_and(|sig| self.verify(hash, spki, &sig, message)),
             None => false,
         }
+    }
+
+    /// A signer for `alg` (`Es256`, `EdDsa`) with private key `private` (the P-256 scalar, the
+    /// Ed25519 seed) and its public half (`public`: the uncompressed SEC 1 point, the Ed25519
+    /// key), made once and used for every signature: JWS form (`r || s` for ECDSA), `None`
+    /// when a signature fails. `None` when the host does not sign (then the core does).
+    fn signer(&self, _alg: Alg, _private: &[u8], _public: &[u8]) -> Option<Signer> {
+        None
     }
 
     /// The start-up line's words for where signatures are verified.
