@@ -202,9 +202,15 @@ fn compile_raw(
     // The assertion's header is removed from every request, like identity headers: a client's
     // own would otherwise reach an upstream that trusts it.
     if let Some(a) = &assertion {
-        if !identity_headers.contains(&a.header) {
-            identity_headers.push(a.header.clone());
+        // A provider's identity header or the report header of that name would put an
+        // unsigned value where the upstream expects a signed one.
+        if identity_headers.contains(&a.header) || a.header == report_header {
+            return Err(ConfigError::new(
+                "assertion.header",
+                format!("`{}` is a header authgate already sets upstream (a provider's, or `report_header`)", a.header),
+            ));
         }
+        identity_headers.push(a.header.clone());
     }
     // Stripped in every mode: an upstream that reads it must never see a client's forgery,
     // whichever mode an operator switches to.

@@ -505,15 +505,22 @@ impl Engine {
                 .under(req.authority().as_deref(), path)
                 .and_then(|r| r.exchange.clone())
         })?;
-        let p = self.config.providers.get(provider)?;
-        if !p.check.has_scopes() {
-            return None;
-        }
+        // The provider that authenticated, else (with `all`) the rule's first token provider
+        // that found one: with `{"all": ["keys", "idp"]}` the token is idp's.
+        let others = match &rule.requires {
+            crate::rules::Requirement::All(l) => l.as_slice(),
+            _ => &[],
+        };
         let auth_value = req.header("authorization");
         let auth = crate::authorization::Authorization::parse(auth_value.as_deref());
-        let crate::providers::Found::One(token, _) = p.check.find(req, &auth) else {
-            return None;
-        };
+        let token = std::iter::once(&provider)
+            .chain(others)
+            .filter_map(|&i| self.config.providers.get(i))
+            .filter(|p| p.check.has_scopes())
+            .find_map(|p| match p.check.find(req, &auth) {
+                crate::providers::Found::One(token, _) => Some(token),
+                _ => None,
+            })?;
         Some(ExchangeUse {
             exchange,
             subject: crate::providers::Credential::new(token),
@@ -530,13 +537,11 @@ impl Engine {
     ) -> Decision {
         let req = Request::new(view);
         let rule = self.rule_for(&req);
-        // In report mode this passes: without the caller's token still (what the pass
-        // removed), and without an identity the upstream could take for a checked one.
+        // In report mode this passes, still without the caller's token: the pass's edits are
+        // kept whole (the token hidden from a header, a query parameter or a cookie; the
+        // identity, which was checked), only no token goes in its place.
         let mut base = Allowed {
-            edits: crate::providers::HeaderEdits {
-                remove: allowed.edits.remove.clone(),
-                set: Vec::new(),
-            },
+            edits: allowed.edits.clone(),
             ..Allowed::default()
         };
         if let Some(r) = rule {

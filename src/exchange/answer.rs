@@ -42,14 +42,18 @@ pub enum Outcome {
     Unavailable(String),
 }
 
-/// The errors that say the caller may not have a token for this audience: the others
-/// (`invalid_client`, `invalid_request`, `unsupported_grant_type`, …) are the gateway's
-/// configuration or the server's failure, which the caller cannot mend.
-const REFUSALS: [&str; 4] = [
+/// The errors that say this caller may not have a token for this audience: the contract's
+/// four, `invalid_request` (RFC 8693 §2.2.2: the answer to a subject token that is invalid or
+/// unacceptable) and `access_denied` (Keycloak's answer to a policy refusal). The others
+/// (`invalid_client`, `unsupported_grant_type`, …) are the gateway's configuration or the
+/// server's failure, which the caller cannot mend.
+const REFUSALS: [&str; 6] = [
     "invalid_grant",
     "invalid_target",
     "invalid_scope",
     "unauthorized_client",
+    "invalid_request",
+    "access_denied",
 ];
 
 /// Reads the answer (`status` `None`: there was none).
@@ -86,9 +90,19 @@ fn issued(doc: &Map<String, Value>) -> Result<Issued, &'static str> {
     if !text("token_type").is_some_and(|t| t.eq_ignore_ascii_case("bearer")) {
         return Err("the token_type is not Bearer");
     }
+    // A number of seconds (RFC 6749 §5.1); some servers send it as a string ("3599": Azure
+    // AD v1) or with a fraction, which say the same.
     let expires_in = match doc.get("expires_in") {
         None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_u64().ok_or("expires_in is not a number of seconds")?),
+        Some(Value::String(s)) => Some(
+            s.parse()
+                .map_err(|_| "expires_in is not a number of seconds")?,
+        ),
+        Some(v) => match (v.as_u64(), v.as_f64()) {
+            (Some(n), _) => Some(n),
+            (None, Some(f)) if f.is_finite() && f >= 0.0 => Some(f as u64),
+            _ => return Err("expires_in is not a number of seconds"),
+        },
     };
     Ok(Issued {
         token: token.to_string(),

@@ -250,7 +250,9 @@ impl Exchange {
             (None, Some(issuer)) => format!("discovered:{issuer}"),
             (None, None) => String::new(),
         };
-        let source = [
+        // Each part length-prefixed: no two configurations name the same records, whatever
+        // characters their values hold.
+        let source: String = [
             raw.cluster.as_str(),
             located.as_str(),
             raw.client_id.as_str(),
@@ -260,7 +262,9 @@ impl Exchange {
             subject_token_type.as_str(),
             raw.requested_token_type.as_deref().unwrap_or(""),
         ]
-        .join("|");
+        .iter()
+        .map(|part| format!("{}:{part}|", part.len()))
+        .collect();
         Ok(Exchange {
             at: at.to_string(),
             endpoint: RefCell::new(endpoint),

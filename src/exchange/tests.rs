@@ -102,9 +102,21 @@ fn answers_and_what_they_mean() {
             Box::new(unavailable),
         ),
         (
-            "expires_in as a string",
+            "expires_in as a string (Azure AD v1)",
             Some(200),
             ok(json!({"expires_in": "60"})),
+            Box::new(|o| matches!(o, Outcome::Issued(i) if i.expires_in == Some(60))),
+        ),
+        (
+            "expires_in with a fraction",
+            Some(200),
+            ok(json!({"expires_in": 59.9})),
+            Box::new(|o| matches!(o, Outcome::Issued(i) if i.expires_in == Some(59))),
+        ),
+        (
+            "expires_in as a word",
+            Some(200),
+            ok(json!({"expires_in": "soon"})),
             Box::new(unavailable),
         ),
         (
@@ -158,10 +170,24 @@ fn answers_and_what_they_mean() {
             json!({"error": "invalid_client"}).to_string(),
             Box::new(unavailable),
         ),
+        // RFC 8693 §2.2.2: a subject token the server will not exchange is invalid_request;
+        // it concerns this caller, not the server's health.
         (
             "invalid_request",
             Some(400),
             json!({"error": "invalid_request"}).to_string(),
+            Box::new(|o| matches!(o, Outcome::Refused { .. })),
+        ),
+        (
+            "access_denied (Keycloak's policy refusal)",
+            Some(403),
+            json!({"error": "access_denied"}).to_string(),
+            Box::new(|o| matches!(o, Outcome::Refused { .. })),
+        ),
+        (
+            "unsupported_grant_type",
+            Some(400),
+            json!({"error": "unsupported_grant_type"}).to_string(),
             Box::new(unavailable),
         ),
         (

@@ -232,6 +232,12 @@ impl Provider for OidcProvider {
         false
     }
 
+    /// `forward_access_token` sends the session's access token upstream: where a token
+    /// exchange applies, that is the caller's token going upstream.
+    fn forwards_token(&self) -> bool {
+        self.settings.forward_access_token
+    }
+
     fn verify(
         &self,
         value: &str,

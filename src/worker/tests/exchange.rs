@@ -550,3 +550,105 @@ fn the_token_endpoint_is_found_from_the_issuer_once_for_every_worker() {
     ));
     assert_eq!(path(&b, 0).as_deref(), Some("/oauth/token"));
 }
+
+#[test]
+fn a_report_mode_pass_without_an_exchange_still_hides_a_token_sent_in_the_query() {
+    let mut cfg: serde_json::Value = serde_json::from_str(&config(exchange())).unwrap();
+    cfg["mode"] = json!("report");
+    cfg["providers"]["idp"]["from_params"] = json!(["access_token"]);
+    let host = FakeHost::default();
+    host.now.set(T0);
+    let w = Worker::default();
+    assert!(
+        w.configure(&host, cfg.to_string().as_bytes()).is_some(),
+        "{:?}",
+        host.lines_with("")
+    );
+    let caller = token("alice");
+    let path = format!("/api/orders?access_token={caller}&page=2");
+    assert!(matches!(
+        w.on_request_headers(&host, 1, headers(&path, &[])),
+        Step::Held
+    ));
+    let released = answer(&host, &w, 0, "502", b"");
+    let Verdict::Allow(a) = &released[0].1 else {
+        panic!("{released:?}")
+    };
+    assert!(a.would_deny.is_some(), "report mode: would have been a 503");
+    let rewritten = a
+        .edits
+        .set
+        .iter()
+        .find(|(n, _)| n == ":path")
+        .map(|(_, v)| v.as_str());
+    assert_eq!(
+        rewritten,
+        Some("/api/orders?page=2"),
+        "the caller's token is not forwarded"
+    );
+    assert!(!a.edits.set.iter().any(|(n, _)| n == "authorization"));
+}
+
+#[test]
+fn with_all_the_token_is_the_token_providers_whichever_comes_first() {
+    let mut cfg: serde_json::Value = serde_json::from_str(&config(exchange())).unwrap();
+    cfg["rules"][0]["requires"] = json!({"all": ["keys", "idp"]});
+    cfg["rules"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("token_exchange");
+    cfg["resources"] = json!([{"id": "https://gw.test/api", "authorization_servers": ["https://idp.test"],
+        "token_exchange": {"token_endpoint": "http://as.local/token", "cluster": "as",
+                           "client_id": "gw", "client_secret": "s3cret"}}]);
+    cfg["providers"]["idp"]["audiences"] = json!(["https://gw.test/api"]);
+    let host = FakeHost::default();
+    host.now.set(T0);
+    let w = Worker::default();
+    assert!(
+        w.configure(&host, cfg.to_string().as_bytes()).is_some(),
+        "{:?}",
+        host.lines_with("")
+    );
+    let caller = mint_hs(
+        &KEY,
+        json!({"alg": "HS256"}),
+        json!({"iss": "https://idp.test", "sub": "a", "aud": "https://gw.test/api", "exp": T0 / 1000 + 60}),
+    );
+    let h = headers(
+        "/api/orders",
+        &[
+            ("authorization", &format!("Bearer {caller}")),
+            ("x-api-key", "k-1"),
+            (":authority", "gw.test"),
+        ],
+    );
+    assert!(
+        matches!(w.on_request_headers(&host, 1, h), Step::Held),
+        "{:?}",
+        host.lines_with("")
+    );
+    let body = String::from_utf8(host.calls.borrow()[0].body.clone().unwrap()).unwrap();
+    assert!(body.contains(&format!("subject_token={caller}")), "{body}");
+}
+
+#[test]
+fn the_assertion_header_cannot_be_one_a_provider_sets() {
+    let mut cfg: serde_json::Value = serde_json::from_str(&config(exchange())).unwrap();
+    cfg["providers"]["idp"]["claim_to_headers"] =
+        json!([{"claim_name": "sub", "header_name": "x-authgate-assertion"}]);
+    cfg["assertion"] = json!({"issuer": "https://gw.test", "keys_env": "KEYS", "alg": "ES256"});
+    let host = FakeHost::default();
+    host.env.borrow_mut().push((
+        "KEYS".into(),
+        json!({"keys": [{"kty": "EC", "crv": "P-256", "d": B64.encode([5u8; 32])}]}).to_string(),
+    ));
+    assert!(Worker::default()
+        .configure(&host, cfg.to_string().as_bytes())
+        .is_none());
+    let lines = host.lines_with("invalid configuration");
+    assert!(
+        lines[0]
+            .contains("assertion.header: `x-authgate-assertion` is a header authgate already sets"),
+        "{lines:?}"
+    );
+}
