@@ -5,10 +5,9 @@
 
 use crate::error::ConfigError;
 use crate::providers::client_secret::{self, ClientCredentials};
-use crate::providers::introspection::endpoint::{form_encode, Discovery, Endpoint};
+use crate::providers::introspection::endpoint::{form_encode, Discovery, Endpoint, Located};
 use crate::schema::decode::raw_struct;
 use crate::schema::fields;
-use std::cell::RefCell;
 
 /// `grant_type` of a token exchange (RFC 8693 §2.1).
 pub const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -72,10 +71,8 @@ const DISCOVERY_SECONDS: u64 = 600;
 pub struct Exchange {
     /// Where it was configured (`rules[2].token_exchange`), for logs.
     pub at: String,
-    /// The token endpoint: configured, or found by [`Exchange::discovery`].
-    endpoint: RefCell<Option<Endpoint>>,
-    /// With `issuer`: how the token endpoint is found.
-    pub discovery: Option<Discovery>,
+    /// The token endpoint: configured, or found from `issuer`.
+    pub located: Located,
     /// The Envoy cluster the call goes through.
     pub cluster: String,
     client: ClientCredentials,
@@ -243,18 +240,13 @@ impl Exchange {
             .subject_token_type
             .clone()
             .unwrap_or_else(|| ACCESS_TOKEN.to_string());
-        // A discovered endpoint is named by its issuer, which does not change when the
-        // endpoint does.
-        let located = match (&endpoint, &raw.issuer) {
-            (Some(e), _) => e.url.clone(),
-            (None, Some(issuer)) => format!("discovered:{issuer}"),
-            (None, None) => String::new(),
-        };
+        let located = Located::new(endpoint, discovery);
+        let name = located.name();
         // Each part length-prefixed: no two configurations name the same records, whatever
         // characters their values hold.
         let source: String = [
             raw.cluster.as_str(),
-            located.as_str(),
+            name.as_str(),
             raw.client_id.as_str(),
             raw.audience.as_deref().unwrap_or(""),
             resource.as_deref().unwrap_or(""),
@@ -267,8 +259,7 @@ impl Exchange {
         .collect();
         Ok(Exchange {
             at: at.to_string(),
-            endpoint: RefCell::new(endpoint),
-            discovery,
+            located,
             cluster: raw.cluster.clone(),
             client: ClientCredentials::new(&raw.client_id, secret, method),
             audience: raw.audience.clone(),
@@ -302,46 +293,17 @@ impl Exchange {
 
     /// The token endpoint, once known.
     pub fn endpoint(&self) -> Option<Endpoint> {
-        self.endpoint.borrow().clone()
+        self.located.endpoint()
     }
 
-    /// What logs call the endpoint: its URL, or the issuer's while it is being discovered.
+    /// What logs call the endpoint.
     pub fn label(&self) -> String {
-        match (self.endpoint(), &self.discovery) {
-            (Some(e), _) => e.url,
-            (None, Some(d)) => format!("the token_endpoint of {}", d.issuer),
-            (None, None) => String::new(),
-        }
-    }
-
-    /// Uses `url`, read from the issuer's metadata at `at`, from now on; `true` when it
-    /// changed.
-    pub fn set_discovered(&self, url: &str, at: u64) -> bool {
-        let Some(d) = &self.discovery else {
-            return false;
-        };
-        d.read_at(at);
-        let Ok(e) = Endpoint::at(url) else {
-            return false;
-        };
-        let changed = self.endpoint.borrow().as_ref() != Some(&e);
-        *self.endpoint.borrow_mut() = Some(e);
-        changed
+        self.located.label("token_endpoint")
     }
 
     /// The request headers of a call to `e`.
     pub fn headers<'a>(&'a self, e: &'a Endpoint) -> Vec<(&'a str, &'a str)> {
-        let mut h = vec![
-            (":method", "POST"),
-            (":path", e.path.as_str()),
-            (":authority", e.authority.as_str()),
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("accept", "application/json"),
-        ];
-        if let Some(a) = self.client.authorization() {
-            h.push(("authorization", a));
-        }
-        h
+        self.client.form_post(e)
     }
 
     /// The form body that exchanges `subject_token` (RFC 8693 §2.1).
@@ -372,7 +334,7 @@ impl Exchange {
     /// How long a request may wait for a token (ms): the call, and with discovery the
     /// metadata first, with room for a retry.
     pub fn wait_ms(&self) -> u64 {
-        match self.discovery {
+        match self.located.discovery {
             Some(_) => 2 * self.timeout_ms + 1000,
             None => self.timeout_ms,
         }

@@ -77,6 +77,25 @@ impl ClientCredentials {
         self.basic.as_ref().map(|b| b.0.as_str())
     }
 
+    /// The headers of a form POST to `e` by this client: the call of introspection and of
+    /// token exchange.
+    pub fn form_post<'a>(
+        &'a self,
+        e: &'a crate::providers::introspection::endpoint::Endpoint,
+    ) -> Vec<(&'a str, &'a str)> {
+        let mut h = vec![
+            (":method", "POST"),
+            (":path", e.path.as_str()),
+            (":authority", e.authority.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("accept", "application/json"),
+        ];
+        if let Some(a) = self.authorization() {
+            h.push(("authorization", a));
+        }
+        h
+    }
+
     /// Appends `&client_id=…&client_secret=…` to a form body, with [`AuthMethod::Post`].
     pub fn append_to_form(&self, body: &mut String) {
         if self.method == AuthMethod::Post {

@@ -5,17 +5,25 @@
 //! failed read keeps the last good endpoint and says so.
 
 use crate::capabilities::{Callout, Host, LogLevel};
-use crate::providers::introspection::endpoint::Discovery;
+use crate::providers::introspection::endpoint::{Discovery, Located};
 use crate::providers::jwt::remote::metadata_member;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-/// Something whose endpoint is discovered.
+/// Something whose endpoint may be discovered.
 pub trait Discovered {
-    /// How it is found.
-    fn discovery(&self) -> Option<&Discovery>;
+    /// Its endpoint.
+    fn located(&self) -> &Located;
+
+    /// How it is found, when it is.
+    fn discovery(&self) -> Option<&Discovery> {
+        self.located().discovery.as_ref()
+    }
+
     /// Uses `url`, read at `at` (seconds), from now on; `true` when it changed.
-    fn set_discovered(&self, url: &str, at: u64) -> bool;
+    fn set_discovered(&self, url: &str, at: u64) -> bool {
+        self.located().set_discovered(url, at)
+    }
 }
 
 /// One endpoint to discover: who wants it (for logs), the metadata member that names it.

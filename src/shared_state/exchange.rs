@@ -13,7 +13,7 @@ use crate::capabilities::{Callout, Host, LogLevel};
 use crate::engine::{Engine, ExchangeUse};
 use crate::exchange::answer::{self, Outcome};
 use crate::exchange::Exchange;
-use crate::providers::introspection::endpoint::Discovery;
+use crate::providers::introspection::endpoint::Located;
 use crate::shared_state::discovery::{Discovered, MetadataCalls, Site};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -334,12 +334,8 @@ impl Exchanges {
 }
 
 impl Discovered for Exchange {
-    fn discovery(&self) -> Option<&Discovery> {
-        self.discovery.as_ref()
-    }
-
-    fn set_discovered(&self, url: &str, at: u64) -> bool {
-        Exchange::set_discovered(self, url, at)
+    fn located(&self) -> &Located {
+        &self.located
     }
 }
 
@@ -353,7 +349,7 @@ fn sites(engine: &Engine) -> Vec<Site<'_>> {
         .filter_map(|r| r.exchange.as_deref());
     rules
         .chain(resources)
-        .filter(|e| e.discovery.is_some())
+        .filter(|e| e.located.discovery.is_some())
         .map(|e| Site {
             label: e.at.clone(),
             member: "token_endpoint",

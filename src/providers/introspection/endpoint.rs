@@ -80,11 +80,6 @@ impl Discovery {
         }
     }
 
-    /// Records that the metadata was read at `at` (seconds).
-    pub fn read_at(&self, at: u64) {
-        self.read_at.set(Some(at));
-    }
-
     /// Whether the metadata should be read at `now`: never read, or older than the period.
     pub fn due(&self, now: u64) -> bool {
         self.read_at
@@ -93,13 +88,70 @@ impl Discovery {
     }
 }
 
+/// An endpoint given in the configuration, or found in an issuer's metadata: introspection's
+/// and token exchange's.
+#[derive(Debug)]
+pub struct Located {
+    /// The endpoint: configured, or found by [`Located::discovery`].
+    endpoint: RefCell<Option<Endpoint>>,
+    /// With an issuer to read: how the endpoint is found.
+    pub discovery: Option<Discovery>,
+}
+
+impl Located {
+    /// The configured `endpoint`, or the one `discovery` will find.
+    pub fn new(endpoint: Option<Endpoint>, discovery: Option<Discovery>) -> Self {
+        Located {
+            endpoint: RefCell::new(endpoint),
+            discovery,
+        }
+    }
+
+    /// The endpoint, once known.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        self.endpoint.borrow().clone()
+    }
+
+    /// What names it in shared records: its URL, or for a discovered one its issuer, which
+    /// does not change when the endpoint does.
+    pub fn name(&self) -> String {
+        match (self.endpoint(), &self.discovery) {
+            (Some(e), _) => e.url,
+            (None, Some(d)) => format!("discovered:{}", d.issuer),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// What logs call it: its URL, or the issuer's `member` while it is being discovered.
+    pub fn label(&self, member: &str) -> String {
+        match (self.endpoint(), &self.discovery) {
+            (Some(e), _) => e.url,
+            (None, Some(d)) => format!("the {member} of {}", d.issuer),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Uses `url`, read from the issuer's metadata at `at`, from now on; `true` when it
+    /// changed.
+    pub fn set_discovered(&self, url: &str, at: u64) -> bool {
+        let Some(d) = &self.discovery else {
+            return false;
+        };
+        d.read_at.set(Some(at));
+        let Ok(e) = Endpoint::at(url) else {
+            return false;
+        };
+        let changed = self.endpoint.borrow().as_ref() != Some(&e);
+        *self.endpoint.borrow_mut() = Some(e);
+        changed
+    }
+}
+
 /// One introspection endpoint and the client authgate is there.
 #[derive(Debug)]
 pub struct Introspector {
-    /// The endpoint: configured, or found by [`Introspector::discovery`].
-    endpoint: RefCell<Option<Endpoint>>,
-    /// With `discovery`: how the endpoint is found.
-    pub discovery: Option<Discovery>,
+    /// The introspection endpoint.
+    pub located: Located,
     /// Names this service's answers in shared data.
     source: String,
     /// The Envoy cluster the call goes through.
@@ -149,17 +201,11 @@ impl Introspector {
         timeout_ms: u64,
         (cache_max, negative_cache): (u64, u64),
     ) -> Self {
-        // Providers that ask the same service as the same client share answers; a discovered
-        // endpoint is named by its issuer, which does not change when the endpoint does.
-        let at = match (&endpoint, &discovery) {
-            (Some(e), _) => e.url.clone(),
-            (None, Some(d)) => format!("discovered:{}", d.issuer),
-            (None, None) => String::new(),
-        };
+        // Providers that ask the same service as the same client share answers.
+        let located = Located::new(endpoint, discovery);
         Introspector {
-            source: format!("{cluster}|{at}|{client_id}"),
-            endpoint: RefCell::new(endpoint),
-            discovery,
+            source: format!("{cluster}|{}|{client_id}", located.name()),
+            located,
             cluster: cluster.to_string(),
             client: ClientCredentials::new(client_id, secret, method),
             timeout_ms,
@@ -175,46 +221,17 @@ impl Introspector {
 
     /// The endpoint, once known.
     pub fn endpoint(&self) -> Option<Endpoint> {
-        self.endpoint.borrow().clone()
+        self.located.endpoint()
     }
 
-    /// What logs call the endpoint: its URL, or the issuer's while it is being discovered.
+    /// What logs call the endpoint.
     pub fn label(&self) -> String {
-        match (self.endpoint(), &self.discovery) {
-            (Some(e), _) => e.url,
-            (None, Some(d)) => format!("the introspection_endpoint of {}", d.issuer),
-            (None, None) => String::new(),
-        }
-    }
-
-    /// Uses `url`, read from the issuer's metadata at `at`, from now on; `true` when it
-    /// changed.
-    pub fn set_discovered(&self, url: &str, at: u64) -> bool {
-        let Some(d) = &self.discovery else {
-            return false;
-        };
-        d.read_at.set(Some(at));
-        let Ok(e) = Endpoint::at(url) else {
-            return false;
-        };
-        let changed = self.endpoint.borrow().as_ref() != Some(&e);
-        *self.endpoint.borrow_mut() = Some(e);
-        changed
+        self.located.label("introspection_endpoint")
     }
 
     /// The request headers of a call to `e`.
     pub fn headers<'a>(&'a self, e: &'a Endpoint) -> Vec<(&'a str, &'a str)> {
-        let mut h = vec![
-            (":method", "POST"),
-            (":path", e.path.as_str()),
-            (":authority", e.authority.as_str()),
-            ("content-type", "application/x-www-form-urlencoded"),
-            ("accept", "application/json"),
-        ];
-        if let Some(a) = self.client.authorization() {
-            h.push(("authorization", a));
-        }
-        h
+        self.client.form_post(e)
     }
 
     /// The form body that asks about `token` (RFC 7662 §2.1).

@@ -4,17 +4,13 @@
 use super::{Event, Introspections};
 use crate::capabilities::Host;
 use crate::engine::Engine;
-use crate::providers::introspection::endpoint::Discovery;
+use crate::providers::introspection::endpoint::Located;
 use crate::providers::introspection::Introspector;
 use crate::shared_state::discovery::{Discovered, Site};
 
 impl Discovered for Introspector {
-    fn discovery(&self) -> Option<&Discovery> {
-        self.discovery.as_ref()
-    }
-
-    fn set_discovered(&self, url: &str, at: u64) -> bool {
-        Introspector::set_discovered(self, url, at)
+    fn located(&self) -> &Located {
+        &self.located
     }
 }
 
@@ -27,7 +23,7 @@ fn sites(engine: &Engine) -> (Vec<Site<'_>>, Vec<usize>) {
         .enumerate()
         .filter_map(|(i, p)| {
             let s = p.check.introspection()?;
-            s.discovery.as_ref()?;
+            s.located.discovery.as_ref()?;
             let site = Site {
                 label: format!("provider {}", p.name),
                 member: "introspection_endpoint",
