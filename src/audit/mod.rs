@@ -3,8 +3,12 @@
 //! credential itself, only its fingerprint.
 
 mod limiter;
+mod line;
 
 pub use limiter::AuditLimiter;
+pub use line::AuditFormat;
+use line::{Line, Value};
+use std::borrow::Cow;
 
 use crate::engine::{Allowed, Refusal};
 use crate::request::path_only;
@@ -33,92 +37,89 @@ impl<'a> Facts<'a> {
     }
 }
 
-/// Longest value written into a line.
-const MAX_VALUE: usize = 256;
-
-/// `"..."` with quotes, backslashes and control characters escaped, cut to a bounded length.
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(MAX_VALUE) + 2);
-    out.push('"');
-    for (n, c) in s.chars().enumerate() {
-        if n == MAX_VALUE {
-            out.push_str("...");
-            break;
-        }
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
+/// The fields every line ends with: the request's method, path (no query), client, request
+/// id, and the MCP call when a rule read one.
+fn common<'a>(line: &mut Line<'a>, f: &Facts<'a>) {
+    line.push("method", text(f.method));
+    line.push("path", text(path_only(f.path_and_query)));
+    line.push("client", text(f.client));
+    line.push("request_id", text(f.request_id));
+    if let Some(call) = f.call {
+        line.push("mcp_method", text(&call.method));
+        if let Some(name) = &call.name {
+            line.push("mcp_name", text(name));
         }
     }
-    out.push('"');
-    out
 }
 
-fn common(f: &Facts) -> String {
-    let mut line = format!(
-        "method={} path={} client={} request_id={}",
-        quoted(f.method),
-        quoted(path_only(f.path_and_query)),
-        quoted(f.client),
-        quoted(f.request_id)
-    );
-    if let Some(call) = f.call {
-        line.push_str(" mcp_method=");
-        line.push_str(&quoted(&call.method));
-        if let Some(name) = &call.name {
-            line.push_str(" mcp_name=");
-            line.push_str(&quoted(name));
-        }
-    }
-    line
+fn text(s: &str) -> Value<'_> {
+    Value::Text(Some(Cow::Borrowed(s)))
+}
+
+fn word(s: Option<&str>) -> Value<'_> {
+    Value::Word(s.map(Cow::Borrowed))
 }
 
 /// The line for a refusal; `reported` when report mode let it through.
-pub fn denied_line(d: &Refusal, f: &Facts, reported: bool) -> String {
-    format!(
-        "authgate: {} status={} error={} rule={} provider={} {} credential={} reason={}",
-        if reported {
-            "would deny (report mode)"
-        } else {
-            "denied"
-        },
-        d.reply.status,
-        d.denial.code(),
-        d.rule,
-        d.provider.as_deref().unwrap_or("-"),
-        common(f),
-        d.fingerprint.as_deref().unwrap_or("-"),
-        quoted(&d.denial.to_string())
-    )
+pub fn denied_line(d: &Refusal, f: &Facts, reported: bool, format: AuditFormat) -> String {
+    let mut line = if reported {
+        Line::new("would_deny", "would deny (report mode)")
+    } else {
+        Line::new("denied", "denied")
+    }
+    .with("status", Value::Num(u64::from(d.reply.status)))
+    .with("error", word(Some(d.denial.code())))
+    .with("rule", word(Some(&d.rule)))
+    .with("provider", word(d.provider.as_deref()));
+    common(&mut line, f);
+    line.with("credential", word(d.fingerprint.as_deref()))
+        .with("reason", Value::Text(Some(d.denial.to_string().into())))
+        .render(format)
 }
 
-/// The line for a pass.
 /// The end of a sign-in: who signed in, or why not (never a code, token or cookie).
-pub fn sign_in_line(provider: &str, outcome: &Result<String, String>, f: &Facts) -> String {
-    match outcome {
-        Ok(subject) => format!(
-            "authgate: signed in provider={provider} identity={} {}",
-            quoted(subject),
-            common(f)
+pub fn sign_in_line(
+    provider: &str,
+    outcome: &Result<String, String>,
+    f: &Facts,
+    format: AuditFormat,
+) -> String {
+    let mut line = match outcome {
+        Ok(subject) => Line::new("signed_in", "signed in")
+            .with("provider", word(Some(provider)))
+            .with("identity", text(subject)),
+        Err(why) => Line::new("sign_in_failed", "sign-in failed")
+            .with("provider", word(Some(provider)))
+            .with("reason", text(why)),
+    };
+    common(&mut line, f);
+    line.render(format)
+}
+
+/// The tick's summary of `n` lines the limit left out.
+pub fn suppressed_line(n: u64, per_second: u32, format: AuditFormat) -> String {
+    match format {
+        AuditFormat::Text => format!(
+            "authgate: {n} audit lines left out in the last second (audit_lines_per_second = {per_second})"
         ),
-        Err(why) => format!(
-            "authgate: sign-in failed provider={provider} reason={} {}",
-            quoted(why),
-            common(f)
-        ),
+        AuditFormat::Json => Line::new("suppressed", "")
+            .with("count", Value::Num(n))
+            .with("audit_lines_per_second", Value::Num(u64::from(per_second)))
+            .render(format),
     }
 }
 
-pub fn allowed_line(a: &Allowed, f: &Facts) -> String {
-    format!(
-        "authgate: allowed rule={} provider={} identity={} {}",
-        a.rule,
-        a.provider.as_deref().unwrap_or("-"),
-        quoted(a.identity.as_deref().unwrap_or("-")),
-        common(f)
-    )
+/// The line for a pass.
+pub fn allowed_line(a: &Allowed, f: &Facts, format: AuditFormat) -> String {
+    let mut line = Line::new("allowed", "allowed")
+        .with("rule", word(Some(&a.rule)))
+        .with("provider", word(a.provider.as_deref()))
+        .with(
+            "identity",
+            Value::Text(a.identity.as_deref().map(Cow::Borrowed)),
+        );
+    common(&mut line, f);
+    line.render(format)
 }
 
 #[cfg(test)]
@@ -127,8 +128,8 @@ mod tests {
     use crate::engine::{Decision, Engine};
     use crate::request::HeaderList;
 
-    #[test]
-    fn lines_never_hold_the_credential_or_query() {
+    /// An engine with one key provider, a request's facts, and the refusal of a wrong key.
+    fn refused() -> (Engine, Facts<'static>, Refusal) {
         let e = Engine::from_json(
             br#"{"providers": {"k": {"type": "api_key", "credentials": [{"client": "acme", "key": "k-1"}]}}, "log_allowed": true}"#,
             [1; 32],
@@ -147,7 +148,13 @@ mod tests {
         ) else {
             panic!()
         };
-        let line = denied_line(&d, &facts, false);
+        (e, facts, *d)
+    }
+
+    #[test]
+    fn lines_never_hold_the_credential_or_query() {
+        let (e, facts, d) = refused();
+        let line = denied_line(&d, &facts, false, AuditFormat::Text);
         assert!(
             line.starts_with(
                 "authgate: denied status=401 error=invalid_credentials rule=default provider=k "
@@ -177,7 +184,7 @@ mod tests {
         else {
             panic!()
         };
-        let line = allowed_line(&a, &facts);
+        let line = allowed_line(&a, &facts, AuditFormat::Text);
         assert!(
             line.starts_with(
                 "authgate: allowed rule=default provider=k identity=\"acme\" method=\"GET\""
@@ -195,10 +202,68 @@ mod tests {
                 call: Some(&call),
                 ..facts
             },
+            AuditFormat::Text,
         );
         assert!(
             line.ends_with(r#" mcp_method="tools/call" mcp_name="delete_repo\"""#),
             "the tool is named, quoted: {line}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&allowed_line(
+            &a,
+            &Facts {
+                call: Some(&call),
+                ..facts
+            },
+            AuditFormat::Json,
+        ))
+        .unwrap();
+        assert_eq!(json["mcp_name"], "delete_repo\"");
+    }
+
+    #[test]
+    fn json_lines_carry_the_same_fields_typed() {
+        let (e, facts, d) = refused();
+        let line = denied_line(&d, &facts, false, AuditFormat::Json);
+        assert!(!line.contains("sekrit") && !line.contains("leak"), "{line}");
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "authgate": "denied", "status": 401, "error": "invalid_credentials",
+                "rule": "default", "provider": "k", "method": "GET", "path": "/orders",
+                "client": "10.0.0.1:5555", "request_id": "r\"1\n",
+                "credential": d.fingerprint.as_deref().unwrap(),
+                "reason": "invalid credentials: unknown API key",
+            })
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&denied_line(&d, &facts, true, AuditFormat::Json)).unwrap();
+        assert_eq!(v["authgate"], "would_deny");
+        let Decision::Deny(d) = e.decide(&HeaderList::new("GET", "/", &[]), 0) else {
+            panic!()
+        };
+        let v: serde_json::Value =
+            serde_json::from_str(&denied_line(&d, &facts, false, AuditFormat::Json)).unwrap();
+        assert_eq!(
+            (&v["provider"], &v["credential"]),
+            (&serde_json::Value::Null, &serde_json::Value::Null)
+        );
+        let ok: Result<String, String> = Ok("dora".into());
+        let v: serde_json::Value =
+            serde_json::from_str(&sign_in_line("web", &ok, &facts, AuditFormat::Json)).unwrap();
+        assert_eq!(
+            (&v["authgate"], &v["identity"]),
+            (&"signed_in".into(), &"dora".into())
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&suppressed_line(7, 100, AuditFormat::Json)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"authgate": "suppressed", "count": 7, "audit_lines_per_second": 100})
+        );
+        assert_eq!(
+            suppressed_line(2, 1, AuditFormat::Text),
+            "authgate: 2 audit lines left out in the last second (audit_lines_per_second = 1)"
         );
     }
 }

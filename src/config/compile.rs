@@ -229,6 +229,16 @@ fn compile_raw(
             ))
         }
     };
+    let audit_format = match raw.audit_format.as_deref() {
+        None | Some("text") => crate::audit::AuditFormat::Text,
+        Some("json") => crate::audit::AuditFormat::Json,
+        Some(_) => {
+            return Err(ConfigError::new(
+                "audit_format",
+                "must be \"text\" or \"json\"",
+            ))
+        }
+    };
     let mcp_lists = mcp_lists(raw, &rules, mode)?;
     let reads_authority = !resources.is_empty()
         || assertion.is_some()
@@ -251,6 +261,7 @@ fn compile_raw(
         log_allowed: raw.log_allowed.unwrap_or(false),
         audit_level,
         audit_lines_per_second: raw.audit_lines_per_second.unwrap_or(100),
+        audit_format,
         response: ResponseSettings::compile(raw.response.as_ref())?,
         resources,
         mcp_lists,

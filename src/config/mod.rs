@@ -38,6 +38,8 @@ pub struct Config {
     pub audit_level: AuditLevel,
     /// Most audit lines per second per worker; 0 means no limit.
     pub audit_lines_per_second: u32,
+    /// How audit lines are written.
+    pub audit_format: crate::audit::AuditFormat,
     /// How replies read.
     pub response: ResponseSettings,
     /// The protected resources (RFC 9728): `resource` or `resources`.

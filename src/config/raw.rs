@@ -37,6 +37,8 @@ raw_struct! {
         /// Most audit lines per second per worker (default 100, 0 = no limit); the rest are
         /// counted and summarised.
         pub audit_lines_per_second: Option<u32>,
+        /// How audit lines are written: `text` (default) or `json`.
+        pub audit_format: Option<String>,
         /// How replies read.
         pub response: Option<RawResponse>,
         /// Brute-force throttling per client address.

@@ -128,10 +128,10 @@ impl Counters {
             call: Facts::call_of(view),
         };
         let line = match decision {
-            Decision::Deny(d) => audit::denied_line(d, &facts, false),
+            Decision::Deny(d) => audit::denied_line(d, &facts, false, config.audit_format),
             Decision::Allow(a) => match &a.would_deny {
-                Some(d) => audit::denied_line(d, &facts, true),
-                None => audit::allowed_line(a, &facts),
+                Some(d) => audit::denied_line(d, &facts, true, config.audit_format),
+                None => audit::allowed_line(a, &facts, config.audit_format),
             },
             Decision::Wait(_) | Decision::Answer(_) | Decision::ReadBody => return,
         };
@@ -175,7 +175,7 @@ impl Counters {
         };
         host.log(
             level,
-            &crate::audit::sign_in_line(provider, outcome, &facts),
+            &crate::audit::sign_in_line(provider, outcome, &facts, config.audit_format),
         );
     }
 }

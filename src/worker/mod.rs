@@ -454,8 +454,15 @@ impl Worker {
         let summary = self
             .audit
             .summary(config.audit_lines_per_second, host.now_ms());
-        if let Some(line) = summary {
-            host.log(LogLevel::Warn, &line);
+        if let Some(n) = summary {
+            host.log(
+                LogLevel::Warn,
+                &crate::audit::suppressed_line(
+                    n,
+                    config.audit_lines_per_second,
+                    config.audit_format,
+                ),
+            );
         }
         audit_key::sync(host, &c.engine);
         self.fetches.sync_and_fetch(host, &c.engine);

@@ -178,3 +178,62 @@ def test_audit_summary_comes_from_the_tick_after_a_burst_and_silence():
         assert tally() == (written, left_out, summaries), "each left-out line is summarised once"
     finally:
         close_stack(fresh_gw)
+
+
+def json_audit_lines(log):
+    """Every audit line of a log written with `audit_format: "json"`: the message after Envoy's
+    prefix (or the service's), parsed as one JSON object."""
+    import json
+    out = []
+    for l in log.splitlines():
+        at = l.find('{"authgate":')
+        if at >= 0:
+            out.append(json.loads(l[at:]))
+    return out
+
+
+def test_json_audit_lines_parse_from_envoys_log():
+    """`audit_format: "json"`: every audit line Envoy wrote is one JSON object with the text
+    line's fields, typed, and escaping holds for what a client controls."""
+    fresh_gw = make_stack(dict(CONFIG, audit_format="json", audit_lines_per_second=0))
+    try:
+        rid = 'rid "4\\2"\tend'
+        assert fresh_gw.get("/orders?api_key=leaky", [("x-api-key", "sekrit-1"), ("x-request-id", rid)]).status == 401
+        assert fresh_gw.get("/orders", [("x-api-key", "k-1"), ("x-request-id", "r-2")]).status == 200
+        assert fresh_gw.get("/x", [("x-request-id", "r-3")]).status == 401
+        assert fresh_gw.get("/x", [("x-api-key", "a"), ("x-api-key", "b"), ("x-request-id", "r-4")]).status == 400
+        import time
+        deadline = time.time() + 5
+        while len(json_audit_lines(fresh_gw.envoy.log())) < 4 and time.time() < deadline:
+            time.sleep(0.1)
+        log = fresh_gw.envoy.log()
+        lines = {l["request_id"]: l for l in json_audit_lines(log)}
+        assert "sekrit" not in log and "leaky" not in log
+        assert not any("authgate: denied" in l or "authgate: allowed" in l for l in log.splitlines())
+        first = lines[rid]
+        assert first["authgate"] == "denied" and first["status"] == 401, first
+        assert {k: first[k] for k in ("error", "rule", "provider", "method", "path", "reason")} == {
+            "error": "invalid_credentials", "rule": "default", "provider": "keys", "method": "GET",
+            "path": "/orders", "reason": "invalid credentials: unknown API key"}
+        assert re.fullmatch(r"[0-9a-f]{6}", first["credential"]) and first["client"].startswith("127.0.0.1:")
+        assert lines["r-2"]["authgate"] == "allowed" and lines["r-2"]["identity"] == "acme"
+        assert lines["r-3"]["provider"] is None and lines["r-3"]["credential"] is None
+        assert lines["r-3"]["error"] == "missing_credentials"
+        assert lines["r-4"]["status"] == 400 and lines["r-4"]["error"] == "invalid_request"
+    finally:
+        close_stack(fresh_gw)
+
+
+def test_a_json_audit_line_in_report_mode_says_would_deny():
+    fresh_gw = make_stack(dict(CONFIG, audit_format="json", mode="report", log_allowed=False))
+    try:
+        assert fresh_gw.get("/x", [("x-api-key", "nope"), ("x-request-id", "r-9")]).status == 200
+        import time
+        deadline = time.time() + 5
+        while not json_audit_lines(fresh_gw.envoy.log()) and time.time() < deadline:
+            time.sleep(0.1)
+        (line,) = json_audit_lines(fresh_gw.envoy.log())
+        assert (line["authgate"], line["status"], line["error"], line["request_id"]) == \
+            ("would_deny", 401, "invalid_credentials", "r-9")
+    finally:
+        close_stack(fresh_gw)
