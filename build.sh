@@ -240,6 +240,11 @@ run_tests() {
   # The Ruby example of docs/upstream.md (verifying an assertion) runs in the tests.
   ensure_apt ruby ruby
   ruby -e 'require "jwt"' 2>/dev/null || ensure_apt ruby-jwt-is-a-library ruby-jwt
+  # Prometheus (promtool for monitoring/'s rule tests; the server for tests/e2e/test_monitoring.py
+  # and, with Alertmanager, the compose demo's live view), Debian's packages.
+  ensure_apt promtool prometheus
+  ensure_apt prometheus-alertmanager prometheus-alertmanager
+  monitoring_tests
   log "module cycles among the core's top-level modules (tests/module_cycles.py)"
   python3 tests/module_cycles.py src
   log "unit tests of the core (no host), as the wasm filter builds it and with EdDSA signing"
@@ -278,6 +283,14 @@ run_tests() {
   AUTHGATE_ARTIFACT=native "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@" || [ $? -eq 5 ]
   log "integration tests against Envoy $ENVOY_VERSION (the ext_authz service: Envoy's ext_authz filter asking dist/authgate serve, AUTHGATE_ARTIFACT=service)"
   AUTHGATE_ARTIFACT=service "$VENV/bin/python" -m pytest -q -rs tests/e2e "$@" || [ $? -eq 5 ]
+}
+
+# monitoring/: the rules load, and each alert fires on a series made to fire it and stays quiet
+# on one that must not (promtool's unit tests, monitoring/tests).
+monitoring_tests() {
+  log "Prometheus rules (monitoring/): promtool check rules, promtool test rules"
+  (cd monitoring && promtool check rules authgate.rules.yml authgate.thresholds.yml \
+     && promtool test rules tests/*.yml)
 }
 
 demo() {
