@@ -296,6 +296,8 @@ monitoring_tests() {
 demo() {
   build
   ensure_venv
+  # The demo's OpenID Provider, for the page a person signs in to.
+  ensure_node_oidc_provider
   exec "$VENV/bin/python" tests/e2e/demo.py
 }
 

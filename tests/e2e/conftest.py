@@ -17,7 +17,7 @@ _live = []
 ONCE = {"test_docs.py", "test_standalone.py", "test_service.py", "test_compose.py", "test_compose_live.py",
         "test_envoy_configs.py", "test_readme.py", "test_native.py", "test_fail_closed.py",
         "test_envoy_gateway.py", "test_hot_reload.py", "test_service_mesh.py",
-        "test_service_deploy.py"}
+        "test_service_deploy.py", "test_demo_sign_in.py"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,5 +1,7 @@
-"""./build.sh demo: Envoy with envoy/demo.yaml, the demo upstream, the demo JWKS server and the
-demo introspection endpoint (RFC 7662, for opaque tokens), plus curl lines that show each reply. `--check` runs every example once on free ports, prints the
+"""./build.sh demo: Envoy with envoy/demo.yaml, the demo upstream, the demo JWKS server, the
+demo introspection endpoint (RFC 7662, for opaque tokens) and the demo's OpenID Provider (panva's
+oidc-provider from npm, with the people of demo/users.json), plus curl lines that show each reply
+and the page a person signs in to. `--check` runs every example once on free ports, prints the
 replies and exits (non-zero if one is not what it should be); the tests use it. `--token`
 prints a demo JWT (ES256, signed with demo/jwt-signing-key.pem)."""
 
@@ -9,7 +11,10 @@ import sys
 import tempfile
 import time
 
-from harness import ROOT, Envoy, JwksServer, Upstream, free_port, request
+from harness import ROOT, Envoy, JwksServer, NodeServer, Upstream, free_port, request
+
+OIDC_PROVIDER = os.path.join(ROOT, ".tools", "node_modules", "oidc-provider", "lib", "index.js")
+USERS = os.path.join(ROOT, "demo", "users.json")
 
 def demo_token(scope="orders:read", lifetime=3600):
     """A JWT the demo's `idp` provider accepts."""
@@ -59,6 +64,8 @@ EXAMPLES = [
     ("a revoked opaque token: 401 invalid_credentials", ["-H", "Authorization: Bearer demo-opaque-revoked", "/orders"], 401),
     ("/stock needs the stock-keepers group: olivia has it", ["-H", "Authorization: Bearer demo-opaque-olivia", "/stock"], 200),
     ("... pat does not: 403 access_denied, no challenge", ["-H", "Authorization: Bearer demo-opaque-pat", "/stock"], 403),
+    ("a page for people: a browser without a session is sent to sign in at the OpenID Provider",
+     ["-H", "Sec-Fetch-Mode: navigate", "/account"], 302),
 ]
 
 def introspection(port):
@@ -74,30 +81,54 @@ def curl_line(port, args):
     return "curl -si " + " ".join(f'"{a}"' if TOKEN in a else shlex.quote(a) for a in url_args)
 
 
-def load_config(port, admin, upstream, jwks, idp):
+def openid_provider(port, site_port):
+    """The demo's OpenID Provider on 127.0.0.1:`port`, for the site on `site_port`: only the
+    people of demo/users.json sign in, with their password."""
+    if not os.path.exists(OIDC_PROVIDER):
+        sys.exit(f"{OIDC_PROVIDER} is missing: ./build.sh demo installs oidc-provider (npm)")
+    with open(USERS) as f:
+        users = f.read()
+    return NodeServer("the demo's OpenID Provider", os.path.join(ROOT, "tests", "e2e", "oidc_provider.mjs"),
+                      OIDC_PROVIDER, port, site_port, env={"OP_DEMO_USERS": users})
+
+
+def people():
+    """[(login, password)] of demo/users.json."""
+    import json
+    with open(USERS) as f:
+        return [(login, u["password"]) for login, u in json.load(f).items()]
+
+
+def load_config(port, admin, upstream, jwks, idp, oidc):
     text = open(os.path.join(ROOT, "envoy", "demo.yaml")).read()
     text = text.replace("port_value: 8080", f"port_value: {port}")
     text = text.replace("port_value: 9901", f"port_value: {admin}")
     text = text.replace("port_value: 8081", f"port_value: {upstream}")
     text = text.replace("port_value: 8082", f"port_value: {jwks}")
     text = text.replace("port_value: 8083", f"port_value: {idp}")
+    text = text.replace("port_value: 8084", f"port_value: {oidc}")
+    text = text.replace("http://127.0.0.1:8084", f"http://127.0.0.1:{oidc}")
+    text = text.replace("http://localhost:8080/", f"http://localhost:{port}/")
     return text.replace("filename: dist/authgate.wasm", f"filename: {os.path.join(ROOT, 'dist', 'authgate.wasm')}")
 
 
-def run(port, admin, upstream_port, jwks_port, idp_port):
+def run(port, admin, upstream_port, jwks_port, idp_port, oidc_port):
+    """The demo's servers and Envoy: (upstream, envoy, OpenID Provider)."""
     upstream = Upstream(upstream_port)
+    op = openid_provider(oidc_port, port)
     import json
     jwks = JwksServer(json.load(open(os.path.join(ROOT, "demo", "jwks.json"))), port=jwks_port).start()
     idp = introspection(idp_port)
     d = tempfile.mkdtemp(prefix="authgate-demo-")
     cfg = os.path.join(d, "demo.yaml")
     with open(cfg, "w") as f:
-        f.write(load_config(port, admin, upstream.port, jwks.port, idp.port))
+        f.write(load_config(port, admin, upstream.port, jwks.port, idp.port, oidc_port))
     envoy = Envoy(cfg, admin_port=admin).start()
     if envoy.proc.poll() is not None:
         print(envoy.log())
+        op.stop()
         sys.exit(1)
-    return upstream, envoy
+    return upstream, envoy, op
 
 
 def send(port, args, token):
@@ -122,14 +153,14 @@ def main():
         print(demo_token())
         return
     check = "--check" in sys.argv
-    port, admin, up, jw, ip = (free_port(), free_port(), free_port(), free_port(), free_port()) if check \
-        else (8080, 9901, 8081, 8082, 8083)
-    upstream, envoy = run(port, admin, up, jw, ip)
+    port, admin, up, jw, ip, oi = (free_port(), free_port(), free_port(), free_port(), free_port(), free_port()) \
+        if check else (8080, 9901, 8081, 8082, 8083, 8084)
+    upstream, envoy, op = run(port, admin, up, jw, ip, oi)
     token = demo_token()
     failures = 0
     try:
         print(f"\nauthgate demo: Envoy on 127.0.0.1:{port} (admin :{admin}), upstream on :{upstream.port}, "
-              f"JWKS on :{jw}, introspection on :{ip}\n\nTOKEN=$(.venv/bin/python tests/e2e/demo.py --token)   # from the repository root\n")
+              f"JWKS on :{jw}, introspection on :{ip}, OpenID Provider on :{oi}\n\nTOKEN=$(.venv/bin/python tests/e2e/demo.py --token)   # from the repository root\n")
         for what, args, status in EXAMPLES:
             print(f"# {what}\n{curl_line(port, args)}")
             if check:
@@ -143,6 +174,11 @@ def main():
                 if r.status != 200:
                     print(f"     {r.body.decode()[:300]}")
             print()
+        login, password = people()[0]
+        print(f"# A person: open http://localhost:{port}/account in a browser (localhost, not 127.0.0.1: the\n"
+              f"# provider knows the site by that name), sign in at the demo's OpenID Provider as {login} /\n"
+              f"# {password}, and the page shows who you are (x-auth-name); http://localhost:{port}/oauth2/logout\n"
+              f"# signs out.\n")
         if check:
             print(f"{len(EXAMPLES) - failures} passed, {failures} failed")
             sys.exit(1 if failures else 0)
@@ -155,6 +191,7 @@ def main():
     finally:
         envoy.stop()
         upstream.close()
+        op.stop()
 
 
 if __name__ == "__main__":

@@ -137,9 +137,9 @@ class NodeServer:
     """A Node.js script serving on 127.0.0.1 (a service from npm, such as oidc-provider): it
     says READY when it listens; `log()` is everything it printed. Every wait is bounded."""
 
-    def __init__(self, what, script, *args):
+    def __init__(self, what, script, *args, env=None):
         self.log_path = os.path.join(tempfile.mkdtemp(prefix="authgate-node-"), "node.log")
-        self.proc = subprocess.Popen(["node", script, *map(str, args)],
+        self.proc = subprocess.Popen(["node", script, *map(str, args)], env={**os.environ, **(env or {})},
                                      stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while "READY" not in self.log():

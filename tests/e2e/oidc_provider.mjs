@@ -7,13 +7,20 @@
 // Issuer http://127.0.0.1:<port>; one client `web` / `web-secret` (client_secret_basic, PKCE
 // S256 required) whose redirect URI is http://localhost:<site port>/oauth2/callback.
 // Prints READY when it listens; one line per request it serves.
-import { generateKeyPairSync } from 'node:crypto'
+//
+// The demo (./build.sh demo and compose) sets OP_DEMO_USERS, a JSON object of
+// {"<login>": {"password": "...", "name": "..."}}: then only those people sign in, with their
+// password, and the demo site's consent is given (a first-party site asks no one). OP_HOST is the
+// address to listen on (a container's 0.0.0.0), OP_ISSUER the issuer when it is not the address
+// the process listens on (a container's port published on the host).
+import { generateKeyPairSync, timingSafeEqual, createHash } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
 
 const { default: Provider } = await import(pathToFileURL(process.argv[2]).href)
 const port = Number(process.argv[3])
 const site = `http://localhost:${Number(process.argv[4])}`
-const issuer = `http://127.0.0.1:${port}`
+const issuer = process.env.OP_ISSUER || `http://127.0.0.1:${port}`
+const users = process.env.OP_DEMO_USERS ? JSON.parse(process.env.OP_DEMO_USERS) : null
 
 const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' })
 Object.assign(jwk, { kid: `k-${Date.now()}`, alg: 'RS256', use: 'sig' })
@@ -34,13 +41,58 @@ const provider = new Provider(issuer, {
   // The scope's claims in the ID token too, not only at /userinfo.
   conformIdTokenClaims: false,
   async findAccount (ctx, id) {
-    return { accountId: id, async claims () { return { sub: id, email: `${id}@example.com`, email_verified: true, name: id } } }
+    if (users && !Object.hasOwn(users, id)) return undefined
+    const name = users ? users[id].name : id
+    return { accountId: id, async claims () { return { sub: id, email: `${id}@example.com`, email_verified: true, name } } }
   },
+  ...(users ? { loadExistingGrant } : {}),
   jwks: { keys: [jwk] },
   cookies: { keys: ['authgate-tests-op-cookie-key'] },
   features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
   ttl: { AccessToken: 600, AuthorizationCode: 60, IdToken: 600, Interaction: 600, Session: 3600, Grant: 3600 }
 })
+
+// The demo's site is the provider's own (first party): its grant is made without a consent page.
+async function loadExistingGrant (ctx) {
+  const { client, session } = ctx.oidc
+  const id = ctx.oidc.result?.consent?.grantId || session.grantIdFor(client.clientId)
+  if (id) return ctx.oidc.provider.Grant.find(id)
+  const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: session.accountId })
+  grant.addOIDCScope('openid email profile')
+  await grant.save()
+  return grant
+}
+
+const digest = (s) => createHash('sha256').update(String(s)).digest()
+
+// The development login form takes any login: in the demo, its answer is checked against the
+// users first (the form is parsed here and handed on, as oidc-provider allows).
+if (users) {
+  provider.use(async (ctx, next) => {
+    const m = ctx.method === 'POST' && /^\/interaction\/([^/]+)$/.exec(ctx.path)
+    if (m) {
+      const raw = await new Promise((resolve, reject) => {
+        let body = ''
+        ctx.req.setEncoding('utf8')
+        ctx.req.on('data', (c) => { body += c; if (body.length > 8192) reject(new Error('too large')) })
+        ctx.req.on('end', () => resolve(body))
+        ctx.req.on('error', reject)
+      })
+      const form = Object.fromEntries(new URLSearchParams(raw))
+      const user = Object.hasOwn(users, form.login ?? '') ? users[form.login] : null
+      const ok = timingSafeEqual(digest(form.password ?? ''), digest(user ? user.password : '\0'))
+      if (form.prompt === 'login' && (!user || !ok)) {
+        ctx.status = 401
+        ctx.type = 'html'
+        ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in</title><h1>Wrong login or password</h1><p><a href="/interaction/${encodeURIComponent(m[1])}">Try again</a></p>`
+        console.log(`[op] ${ctx.method} ${ctx.path} -> 401 wrong login or password`)
+        return
+      }
+      ctx.request.body = form
+    }
+    await next()
+  })
+}
 
 provider.use(async (ctx, next) => {
   await next()
@@ -49,5 +101,5 @@ provider.use(async (ctx, next) => {
 provider.on('server_error', (ctx, err) => console.error('[op] server_error', err))
 provider.on('grant.error', (ctx, err) => console.error('[op] grant.error', err.message, err.error_description ?? ''))
 
-const server = provider.listen(port, '127.0.0.1', () => console.log(`[op] READY ${issuer}`))
+const server = provider.listen(port, process.env.OP_HOST || '127.0.0.1', () => console.log(`[op] READY ${issuer}`))
 process.on('SIGTERM', () => server.close(() => process.exit(0)))

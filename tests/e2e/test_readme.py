@@ -94,10 +94,11 @@ def check_shown(shown, status, headers, body):
 @pytest.fixture(scope="module")
 def demo():
     port = free_port()
-    upstream, envoy = run(port, free_port(), free_port(), free_port(), free_port())
+    upstream, envoy, op = run(port, free_port(), free_port(), free_port(), free_port(), free_port())
     yield port, upstream
     envoy.stop()
     upstream.close()
+    op.stop()
 
 
 def run_examples(port, mark, seen_since):
