@@ -307,6 +307,8 @@ demo() {
 compose() {
   build
   ensure_venv
+  # The demo's OpenID Provider runs from .tools/node_modules, mounted into its container.
+  ensure_node_oidc_provider
   if docker compose version >/dev/null 2>&1; then
     exec docker compose up "$@"
   elif command -v docker-compose >/dev/null 2>&1; then

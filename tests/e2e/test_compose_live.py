@@ -20,6 +20,7 @@ import pytest
 import compose_standins
 from harness import ROOT, free_port, request
 from test_readme import run_examples
+from test_sign_in import browser  # noqa: F401 (the fixture)
 
 REQUIRED = os.environ.get("AUTHGATE_COMPOSE_TEST") == "required"
 
@@ -86,7 +87,10 @@ class Demo:
         self.project = f"authgate-test-{os.getpid()}" + ("-svc" if files else "")
         self.files = [a for f in files for a in ("-f", f)]
         self.port, self.admin = free_port(), free_port()
-        self.env = dict(os.environ, AUTHGATE_HTTP_PORT=str(self.port), AUTHGATE_ADMIN_PORT=str(self.admin))
+        self.prometheus, self.alertmanager = free_port(), free_port()
+        self.env = dict(os.environ, AUTHGATE_HTTP_PORT=str(self.port), AUTHGATE_ADMIN_PORT=str(self.admin),
+                        AUTHGATE_OIDC_PORT=str(free_port()), AUTHGATE_PROMETHEUS_PORT=str(self.prometheus),
+                        AUTHGATE_ALERTMANAGER_PORT=str(self.alertmanager))
         self.cwd = cwd
 
     def compose(self, *args, timeout=300, check=True):
@@ -164,6 +168,48 @@ def test_the_admin_port_is_published_on_127_0_0_1_only(demo):
     assert request(demo.admin, "GET", "/ready").status == 200
 
 
+def test_a_burst_of_wrong_keys_fires_the_brute_force_alert(demo, browser):
+    """The live view: wrong API keys at ~20 a second (the alert's threshold is 5) until
+    Alertmanager lists AuthgateBruteForce, which monitoring/'s rule fires after a minute over
+    it; then Prometheus's graph of refusals by error, in headless Chromium, kept as a screenshot."""
+    import urllib.parse
+    from test_sign_in import ARTIFACTS, until
+
+    def firing():
+        try:
+            alerts = request(demo.alertmanager, "GET", "/api/v2/alerts", timeout=5).json()
+        except (OSError, ValueError):
+            return []
+        return [a for a in alerts if a["labels"].get("alertname") == "AuthgateBruteForce"]
+
+    assert not firing()
+    deadline = time.time() + 240
+    sent = 0
+    while not firing():
+        assert time.time() < deadline, f"no AuthgateBruteForce after {sent} wrong keys\n" + \
+            demo.compose("logs", "--no-color", "--tail", "40", "prometheus", "alertmanager", check=False).stdout
+        for _ in range(10):
+            assert request(demo.port, "GET", "/orders", [("x-api-key", f"guess-{sent}")]).status == 401
+            sent += 1
+        time.sleep(0.5)
+    (alert,) = firing()
+    assert alert["labels"]["severity"] == "warning" and alert["labels"]["job"] == "envoy", alert
+    assert alert["annotations"]["runbook"], alert
+    print(f"AuthgateBruteForce fired in Alertmanager after {sent} wrong keys")
+
+    expr = urllib.parse.quote("authgate:denied:rate1m")
+    browser.set_window_size(1200, 1150)
+    browser.get(f"http://127.0.0.1:{demo.prometheus}/graph?g0.expr={expr}&g0.tab=0&g0.range_input=5m")
+    until(browser, "the graph", lambda d: "invalid_credentials" in d.page_source)
+    time.sleep(1)  # the lines are drawn after the legend
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    browser.save_screenshot(os.path.join(ARTIFACTS, "compose-prometheus-refusals.png"))
+    from selenium.webdriver.common.by import By
+    browser.find_element(By.LINK_TEXT, "Alerts").click()
+    until(browser, "the alerts page", lambda d: "AuthgateBruteForce" in d.page_source)
+    browser.save_screenshot(os.path.join(ARTIFACTS, "compose-prometheus-alerts.png"))
+
+
 def test_the_envoy_image_runs_envoy_as_uid_101_and_reads_the_module(demo):
     (envoy,) = demo.compose("ps", "-q", "envoy").stdout.split()
     pid = subprocess.run(["docker", "inspect", "-f", "{{.State.Pid}}", envoy], capture_output=True, text=True,
@@ -191,9 +237,12 @@ def test_compose_before_the_build_is_an_error_that_names_the_module(engine):
     where dist/authgate.wasm goes (Envoy could not load it, the next build could not replace it)."""
     with tempfile.TemporaryDirectory(prefix="authgate-nobuild-") as tmp:
         for f in ("docker-compose.yml", "envoy/compose.yaml", "demo/jwks.json", "demo/introspection.json",
-                  "tests/e2e/introspection_server.py"):
+                  "tests/e2e/introspection_server.py", "tests/e2e/oidc_provider.mjs", "demo/users.json",
+                  "monitoring/compose/prometheus.yml", "monitoring/compose/alertmanager.yml",
+                  "monitoring/authgate.rules.yml", "monitoring/authgate.thresholds.yml"):
             os.makedirs(os.path.dirname(os.path.join(tmp, f)), exist_ok=True)
             shutil.copy(os.path.join(ROOT, f), os.path.join(tmp, f))
+        os.symlink(os.path.join(ROOT, ".tools"), os.path.join(tmp, ".tools"))
         compose_standins.ensure(log=lambda m: None)
         d = Demo(cwd=tmp)
         try:
