@@ -10,7 +10,10 @@ pub fn push_str(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+            // Beyond RFC 8259's minimum: DEL and C1 controls, and the line and paragraph
+            // separators that some line splitters (and JavaScript before ES2019) take as a
+            // line end, so that one object is always one line.
+            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
                 out.push_str(&format!("\\u{:04x}", c as u32));
             }
             c => out.push(c),
@@ -28,7 +31,7 @@ mod tests {
             "q\"uote",
             "back\\slash",
             "nl\n\r\t",
-            "\u{1}\u{7f}",
+            "\u{1}\u{7f}\u{85}\u{9f}\u{2028}\u{2029}",
             "é ✓",
         ] {
             let mut out = String::new();

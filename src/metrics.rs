@@ -185,6 +185,13 @@ impl Catalog {
                 v
             }
             Decision::Wait(_) => vec![self.held],
+            // A sign-in that cannot go on because the identity provider cannot be reached (its
+            // metadata, keys or token endpoint) is a refusal for want of a dependency, as a
+            // 503 of a token provider is: the alert on such refusals must see it.
+            Decision::Answer(r) if r.status == 503 => vec![
+                self.denied,
+                self.denied_by + crate::error::Denial::TemporarilyUnavailable(0).code_index(),
+            ],
             Decision::Answer(_) => vec![self.metadata_served],
             Decision::ReadBody => vec![self.mcp_bodies_read],
         }
@@ -271,6 +278,19 @@ mod tests {
         assert_eq!(
             names(&missing),
             ["authgate.denied", "authgate.denied.missing_credentials"]
+        );
+        // An answer of the module's own (metadata, a sign-in's redirect) is counted as
+        // served; a 503 one (a sign-in whose identity provider cannot be reached) as a refusal.
+        let mut page = crate::reply::internal_error(false);
+        page.status = 503;
+        assert_eq!(
+            names(&Decision::Answer(Box::new(page.clone()))),
+            ["authgate.denied", "authgate.denied.temporarily_unavailable"]
+        );
+        page.status = 302;
+        assert_eq!(
+            names(&Decision::Answer(Box::new(page))),
+            ["authgate.metadata.served"]
         );
         let unique: std::collections::BTreeSet<_> = cat.names().iter().collect();
         assert_eq!(unique.len(), cat.names().len());

@@ -230,8 +230,8 @@ fn compile_raw(
         }
     };
     let audit_format = match raw.audit_format.as_deref() {
-        None | Some("text") => crate::audit::AuditFormat::Text,
-        Some("json") => crate::audit::AuditFormat::Json,
+        None | Some("text") => super::AuditFormat::Text,
+        Some("json") => super::AuditFormat::Json,
         Some(_) => {
             return Err(ConfigError::new(
                 "audit_format",

@@ -39,7 +39,7 @@ pub struct Config {
     /// Most audit lines per second per worker; 0 means no limit.
     pub audit_lines_per_second: u32,
     /// How audit lines are written.
-    pub audit_format: crate::audit::AuditFormat,
+    pub audit_format: AuditFormat,
     /// How replies read.
     pub response: ResponseSettings,
     /// The protected resources (RFC 9728): `resource` or `resources`.
@@ -70,6 +70,17 @@ pub enum Mode {
     Enforce,
     /// Refuse nothing; count, log and mark what would have been refused.
     Report,
+}
+
+/// How audit lines are written: `audit_format` ([`crate::audit`] writes them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AuditFormat {
+    /// `authgate: denied status=401 error=... reason="..."`.
+    #[default]
+    Text,
+    /// `{"authgate":"denied","status":401,"error":"...",...}`.
+    Json,
 }
 
 /// `audit_level`: the level audit lines are written at.

@@ -205,7 +205,7 @@ class JwksServer:
 
 def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, root_id="authgate",
               before=(), hcm_extra=None, as_struct=False, clusters=None, failure_policy=None, vm_env=None,
-              stop_iteration=False, native=None, module="authgate"):
+              stop_iteration=False, native=None, module="authgate", strip_stat_prefix=True):
     """An Envoy bootstrap with authgate as the first HTTP filter. `plugin_config` is a dict
     (sent as a JSON string, the usual way, or as a google.protobuf.Struct with `as_struct`)
     or a string sent as is. `native`: the dynamic module instead of the wasm filter (by
@@ -269,9 +269,11 @@ def bootstrap(plugin_config, listen_port, admin_port, upstream_port, wasm=WASM, 
     }
     hcm.update(hcm_extra or {})
     process_env = {PROCESS_ENV: dict(vm_env)} if native and vm_env else {}
-    # As docs/deploying.md advises: the wasm filter's Prometheus names for the module's counters.
+    # As docs/deploying.md advises: the wasm filter's Prometheus names for the module's counters
+    # (`strip_stat_prefix=False`: Envoy's own, envoy_dynamicmodulescustom_authgate_...).
     runtime = {"layered_runtime": {"layers": [{"name": "static", "static_layer": {
-        "envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": True}}]}} if native else {}
+        "envoy.reloadable_features.dynamic_modules_strip_custom_stat_prefix": True}}]}} \
+        if native and strip_stat_prefix else {}
     out = {
         **process_env,
         **runtime,

@@ -70,26 +70,39 @@ const digest = (s) => createHash('sha256').update(String(s)).digest()
 
 // The development login form takes any login: in the demo, its answer is checked against the
 // users first (the form is parsed here and handed on, as oidc-provider allows).
+// Every form POST is read here, whatever its path: oidc-provider's router also takes a path in
+// another case or with a trailing slash, so the login's answer is recognised by its `prompt`,
+// not by where it was sent.
 if (users) {
   provider.use(async (ctx, next) => {
-    const m = ctx.method === 'POST' && /^\/interaction\/([^/]+)$/.exec(ctx.path)
-    if (m) {
+    if (ctx.method === 'POST' && ctx.is('application/x-www-form-urlencoded')) {
       const raw = await new Promise((resolve, reject) => {
-        let body = ''
-        ctx.req.setEncoding('utf8')
-        ctx.req.on('data', (c) => { body += c; if (body.length > 8192) reject(new Error('too large')) })
-        ctx.req.on('end', () => resolve(body))
+        const chunks = []
+        let size = 0
+        ctx.req.on('data', (c) => {
+          size += c.length
+          if (size > 8192) {
+            ctx.req.destroy()
+            reject(new Error('form too large'))
+          } else {
+            chunks.push(c)
+          }
+        })
+        ctx.req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
         ctx.req.on('error', reject)
       })
       const form = Object.fromEntries(new URLSearchParams(raw))
-      const user = Object.hasOwn(users, form.login ?? '') ? users[form.login] : null
-      const ok = timingSafeEqual(digest(form.password ?? ''), digest(user ? user.password : '\0'))
-      if (form.prompt === 'login' && (!user || !ok)) {
-        ctx.status = 401
-        ctx.type = 'html'
-        ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in</title><h1>Wrong login or password</h1><p><a href="/interaction/${encodeURIComponent(m[1])}">Try again</a></p>`
-        console.log(`[op] ${ctx.method} ${ctx.path} -> 401 wrong login or password`)
-        return
+      if (form.prompt === 'login') {
+        const user = Object.hasOwn(users, form.login ?? '') ? users[form.login] : null
+        const ok = timingSafeEqual(digest(form.password ?? ''), digest(user ? user.password : '\0'))
+        if (!user || !ok) {
+          const uid = /^\/interaction\/([^/]+)/i.exec(ctx.path)?.[1] ?? ''
+          ctx.status = 401
+          ctx.type = 'html'
+          ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in</title><h1>Wrong login or password</h1><p><a href="/interaction/${encodeURIComponent(uid)}">Try again</a></p>`
+          console.log(`[op] ${ctx.method} ${ctx.path} -> 401 wrong login or password`)
+          return
+        }
       }
       ctx.request.body = form
     }

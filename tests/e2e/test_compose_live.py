@@ -267,6 +267,20 @@ def test_every_readme_demo_line_holds_through_the_ext_authz_service(engine):
                          lambda _, status, body: Echoed(body) if status == 200 else None)
         except AssertionError as e:
             raise AssertionError(f"{e}\n{d.logs()}") from e
+        # Prometheus reads the service's counters (its /metrics), where this variant keeps them.
+        import urllib.parse
+        deadline, got = time.time() + 60, None
+        while time.time() < deadline:
+            try:
+                got = request(d.prometheus, "GET", "/api/v1/query?" + urllib.parse.urlencode(
+                    {"query": 'up{job="authgate"}'}), timeout=5).json()["data"]["result"]
+            except (OSError, ValueError, KeyError):
+                got = None
+            if got and got[0]["value"][1] == "1":
+                break
+            time.sleep(1)
+        else:
+            raise AssertionError(f"Prometheus does not read the service: {got}\n{d.logs()}")
         # The answers were the service's: its own lines say so.
         said = d.compose("logs", "--no-color", "authgate", check=False).stdout
         assert "authgate: ext_authz service on 0.0.0.0:9191" in said and "authgate: denied status=401" in said, said[-3000:]

@@ -28,14 +28,23 @@ def test_a_person_signs_in_to_the_demo_and_out(browser):  # noqa: F811
         # A page of the API (tokens only), opened in a browser: the refusal as a page. (A route
         # that takes Basic would make the browser ask for a password in its own dialog.)
         browser.get(f"{site}/stock")
-        until(browser, "the refusal page", lambda d: "401" in d.page_source)
-        assert "stock" not in browser.current_url or browser.current_url == f"{site}/stock"
+        until(browser, "the refusal page", lambda d: "401 Unauthorized" in d.page_source)
+        assert browser.current_url == f"{site}/stock" and "How to authenticate" in browser.page_source
         shot(browser, "demo-1-refused.png")
 
         # The website: to the provider's login page.
         browser.get(f"{site}/account")
         until(browser, "the login page", lambda d: d.find_elements(By.CSS_SELECTOR, "input[name=login]"))
         assert browser.current_url.startswith("http://127.0.0.1:"), browser.current_url
+        # The password is checked wherever the form is sent: oidc-provider's router also takes
+        # the path with a trailing slash or in capitals.
+        for path in ("location.pathname + '/'", "location.pathname.toUpperCase()"):
+            status = browser.execute_async_script(
+                "const done = arguments[arguments.length - 1];"
+                f"fetch({path}, {{method: 'POST', redirect: 'manual', headers: {{'content-type':"
+                " 'application/x-www-form-urlencoded'}, body: 'prompt=login&login=" + login + "&password=guess'})"
+                ".then(r => done(r.status), e => done(String(e)));")
+            assert status == 401, (path, status)
         browser.find_element(By.CSS_SELECTOR, "input[name=login]").send_keys(login)
         browser.find_element(By.CSS_SELECTOR, "input[name=password]").send_keys("not " + password)
         browser.find_element(By.CSS_SELECTOR, "button[type=submit].login-submit").click()

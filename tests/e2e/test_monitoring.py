@@ -59,6 +59,14 @@ class Prometheus:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+# Recording rules whose counters every configuration has (Envoy lists a counter from its
+# definition on, at 0): each must give a series, or its regular expression misses the names.
+EVERY_CONFIGURATION = ["authgate:allowed:rate1m", "authgate:denied_all:rate1m", "authgate:requests:rate1m",
+                       "authgate:denied:rate1m", "authgate:provider_allowed:rate1m",
+                       "authgate:provider_denied:rate1m", "authgate:report_would_deny_all:rate1m",
+                       "authgate:report_would_deny:rate1m", "authgate:audit_suppressed:rate1m"]
+
+
 @pytest.fixture
 def stack():
     s = make_stack(CONFIG)
@@ -67,6 +75,24 @@ def stack():
 
 
 def test_the_rules_read_the_names_each_artifact_writes(stack):
+    read_by_the_rules(stack)
+
+
+def test_the_rules_read_the_native_modules_names_without_the_runtime_flag():
+    """Without `dynamic_modules_strip_custom_stat_prefix`, Envoy writes the native module's
+    counters as envoy_dynamicmodulescustom_authgate_*: the rules read those too."""
+    from harness import ARTIFACT
+    if ARTIFACT != "native":
+        pytest.skip("only the native module's names depend on the flag")
+    s = make_stack(CONFIG, extra={"strip_stat_prefix": False})
+    try:
+        assert "envoy_dynamicmodulescustom_authgate_allowed" in s.envoy.prometheus()
+        read_by_the_rules(s)
+    finally:
+        close_stack(s)
+
+
+def read_by_the_rules(stack):
     if not os.path.exists(PROMETHEUS):
         pytest.fail("prometheus is missing (apt-get install prometheus; ./build.sh test does it)")
     targets = [(f"127.0.0.1:{stack.envoy.admin_port}", "/stats/prometheus")]
@@ -96,6 +122,8 @@ def test_the_rules_read_the_names_each_artifact_writes(stack):
             time.sleep(0.5)
         else:
             raise AssertionError(f"the rules never saw the refusals: {got}\n{prom.logs()}")
+        for rule in EVERY_CONFIGURATION:
+            assert prom.api("query", query=rule)["result"], f"{rule} reads none of the names Envoy writes"
         # Every rule of both files evaluated without an error on the real series.
         groups = prom.api("rules")["groups"]
         rules = [r for g in groups for r in g["rules"]]

@@ -202,9 +202,11 @@ def test_json_audit_lines_parse_from_envoys_log():
         assert fresh_gw.get("/orders", [("x-api-key", "k-1"), ("x-request-id", "r-2")]).status == 200
         assert fresh_gw.get("/x", [("x-request-id", "r-3")]).status == 401
         assert fresh_gw.get("/x", [("x-api-key", "a"), ("x-api-key", "b"), ("x-request-id", "r-4")]).status == 400
+        long_path = "/" + "p" * 300
+        assert fresh_gw.get(long_path + "?api_key=leaky", [("x-request-id", "r-5")]).status == 401
         import time
         deadline = time.time() + 5
-        while len(json_audit_lines(fresh_gw.envoy.log())) < 4 and time.time() < deadline:
+        while len(json_audit_lines(fresh_gw.envoy.log())) < 5 and time.time() < deadline:
             time.sleep(0.1)
         log = fresh_gw.envoy.log()
         lines = {l["request_id"]: l for l in json_audit_lines(log)}
@@ -220,6 +222,7 @@ def test_json_audit_lines_parse_from_envoys_log():
         assert lines["r-3"]["provider"] is None and lines["r-3"]["credential"] is None
         assert lines["r-3"]["error"] == "missing_credentials"
         assert lines["r-4"]["status"] == 400 and lines["r-4"]["error"] == "invalid_request"
+        assert lines["r-5"]["path"] == "/" + "p" * 255 + "...", "cut at 256 characters, as the text form"
     finally:
         close_stack(fresh_gw)
 
