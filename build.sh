@@ -112,7 +112,7 @@ ensure_venv() {
 # built into the native module and the service only (feature eddsa-signing).
 # 1,127,992 bytes on 2026-12-07: token exchange's endpoint found from `issuer` (+4.3 KB), with
 # the issuer-metadata reading of introspection made one module both use.
-# 1,131,497 bytes on 2026-12-08: `audit_format: "json"` (issue 39) added 2.9 KB over 1,128,566 —
+# 1,131,503 bytes on 2026-12-08: `audit_format: "json"` (issue 39) added 2.9 KB over 1,128,566 —
 # an audit line is now a list of named, typed fields that one writer renders as text (byte for
 # byte the lines before it) and another as JSON (the replies' RFC 8259 escaping, the same cut).
 WASM_SIZE_BUDGET=1134000

@@ -869,4 +869,9 @@ def svg(rows, meta):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        # The exchange rows' authorization server (a Node.js process) ends with the run.
+        if EXCHANGE is not None:
+            EXCHANGE.stop()

@@ -17,14 +17,23 @@ fn engine() -> Engine {
         config["providers"]["idp"].as_object_mut().unwrap().remove("remote_jwks");
         config["providers"]["idp"]["local_jwks"] = serde_json::from_str(include_str!("../../demo/jwks.json")).unwrap();
         config["response"] = serde_json::json!({"docs_url": "https://docs.example", "extra": {"k": 1}});
-        // The demo reads the introspection client's secret from the environment; a fuzzer
-        // has none.
-        let opaque = config["providers"]["opaque"].as_object_mut().unwrap();
-        opaque.remove("client_secret_env");
-        opaque.insert("client_secret".into(), "fuzz".into());
         // bcrypt would make every input slow; {SHA} keeps the fuzzer fast.
         config["providers"]["staff"]["htpasswd"] = "bob:{SHA}9SMYoF5RilWWASry7TjeaKwmpGg=".into();
-        Engine::from_json(config.to_string().as_bytes(), [0; 32])
+        // The demo's secrets come from the VM's environment, and sign-in needs randomness:
+        // given here as the Envoy configurations give them.
+        let env = |name: &str| -> Option<String> {
+            match name {
+                "DEMO_IDP_SECRET" => Some("fuzz".into()),
+                "DEMO_WEB_SECRET" => Some("web-secret".into()),
+                "DEMO_COOKIE_KEYS" => Some("ZGVtby1vbmx5LWNvb2tpZS1rZXktMzItYnl0ZXMhISE=".into()),
+                _ => None,
+            }
+        };
+        let random: authgate::capabilities::Random = std::rc::Rc::new(|b: &mut [u8]| {
+            b.fill(7);
+            true
+        });
+        Engine::from_json_with(config.to_string().as_bytes(), [0; 32], None, &env, Some(random))
             .unwrap_or_else(|e| panic!("the fuzzed configuration does not load: {e}"))
     }
 }
@@ -38,8 +47,9 @@ fuzz_target!(|data: &[u8]| {
     let view = HeaderList::new(method, path, &headers);
     let d = ENGINE.with(|e| e.decide(&view, 1_700_000_000));
     if let authgate::Decision::Deny(denied) = d {
-        // Replies are always valid JSON or HTML with the status the policy says.
-        assert!(matches!(denied.reply.status, 400 | 401 | 403 | 429));
+        // Replies are always valid JSON or HTML with the status the policy says (302: a
+        // person without a session, sent to sign in).
+        assert!(matches!(denied.reply.status, 302 | 400 | 401 | 403 | 429));
         if denied.reply.headers[0].1 == "application/problem+json" {
             serde_json::from_str::<serde_json::Value>(&denied.reply.body).unwrap();
         }

@@ -7,7 +7,7 @@
 //! every request a call; a failed call marks the server down for a short back-off, during which
 //! new tokens are answered 503 at once.
 
-use super::{hex, number};
+use super::hex;
 use crate::cache::VerifiedCache;
 use crate::capabilities::{Callout, Host, LogLevel};
 use crate::engine::{Engine, ExchangeUse};
@@ -188,7 +188,7 @@ impl Exchanges {
         if self.calls.borrow().iter().any(|(_, c)| c.hash == hash) {
             return (Lookup::Waiting, None);
         }
-        if number(host, &down_key(exchange)) > now_ms {
+        if super::is_down(host, &down_key(exchange), now_ms) {
             return (Lookup::Unavailable, None);
         }
         let Some(endpoint) = exchange.endpoint() else {
@@ -235,7 +235,7 @@ impl Exchanges {
                         exchange.at, exchange.cluster
                     ),
                 );
-                mark_down(host, exchange, now_ms);
+                super::mark_down(host, &down_key(exchange), now_ms, BACKOFF_SECONDS);
                 let _ = host.shared_set(&lease, b"0", None);
                 (Lookup::Unavailable, Some(Event::Failed))
             }
@@ -306,7 +306,7 @@ impl Exchanges {
                         exchange.at, exchange.label(), exchange.cluster
                     ),
                 );
-                mark_down(host, exchange, now_ms);
+                super::mark_down(host, &down_key(exchange), now_ms, BACKOFF_SECONDS);
                 (None, Event::Failed)
             }
         };
@@ -367,9 +367,4 @@ impl Exchanges {
             self.metadata.sync(host, &sites);
         }
     }
-}
-
-fn mark_down(host: &dyn Host, exchange: &Exchange, now_ms: u64) {
-    let until = now_ms + BACKOFF_SECONDS * 1000;
-    let _ = host.shared_set(&down_key(exchange), until.to_string().as_bytes(), None);
 }

@@ -9,7 +9,7 @@
 //! back-off, during which new tokens are answered 503 at once instead of each waiting out a
 //! timeout; tokens with kept answers are unaffected.
 
-use super::{hex, number};
+use super::hex;
 use crate::capabilities::{Callout, Host, LogLevel};
 use crate::engine::Engine;
 use crate::providers::introspection::endpoint::BACKOFF_SECONDS;
@@ -163,7 +163,7 @@ impl Introspections {
         if self.calls.borrow().values().any(|c| c.hash == hash) {
             return (Lookup::Waiting, None);
         }
-        if number(host, &key("down", source, None)) > now_ms {
+        if super::is_down(host, &key("down", source, None), now_ms) {
             return (Lookup::Unavailable, None);
         }
         let Some(endpoint) = service.endpoint() else {
@@ -213,7 +213,7 @@ impl Introspections {
                         service.cluster
                     ),
                 );
-                mark_down(host, source, now_ms);
+                super::mark_down(host, &key("down", source, None), now_ms, BACKOFF_SECONDS);
                 let _ = host.shared_set(&lease, b"0", None);
                 (Lookup::Unavailable, Some(Event::Failed(i)))
             }
@@ -258,7 +258,7 @@ impl Introspections {
                         p.name, service.label(), service.cluster
                     ),
                 );
-                mark_down(host, source, now_ms);
+                super::mark_down(host, &key("down", source, None), now_ms, BACKOFF_SECONDS);
                 Some(Event::Failed(i))
             }
         };
@@ -267,15 +267,6 @@ impl Introspections {
         let _ = host.shared_set(&call.lease, b"0", None);
         event
     }
-}
-
-fn mark_down(host: &dyn Host, source: &str, now_ms: u64) {
-    let until = now_ms + BACKOFF_SECONDS * 1000;
-    let _ = host.shared_set(
-        &key("down", source, None),
-        until.to_string().as_bytes(),
-        None,
-    );
 }
 
 mod discovery;

@@ -52,6 +52,19 @@ pub fn number(host: &dyn Host, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Marks the service of `key` down for `seconds` from `now_ms`: until then every worker
+/// answers at once (a 503) instead of calling a service that has just failed. A mark that
+/// cannot be written leaves each worker to find out for itself, which is slower, never looser.
+pub fn mark_down(host: &dyn Host, key: &str, now_ms: u64, seconds: u64) {
+    let until = now_ms + seconds * 1000;
+    let _ = host.shared_set(key, until.to_string().as_bytes(), None);
+}
+
+/// Whether the service of `key` is marked down at `now_ms` ([`mark_down`]).
+pub fn is_down(host: &dyn Host, key: &str, now_ms: u64) -> bool {
+    number(host, key) > now_ms
+}
+
 /// Lower-case hex, as records name the hashes they hold.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
