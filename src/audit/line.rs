@@ -108,7 +108,7 @@ fn bounded(s: &str) -> (&str, bool) {
 }
 
 /// `"..."` with quotes, backslashes and control characters escaped, cut to a bounded length.
-pub fn quoted(out: &mut String, s: &str) {
+fn quoted(out: &mut String, s: &str) {
     let (s, cut) = bounded(s);
     out.push('"');
     for c in s.chars() {

@@ -192,6 +192,16 @@ def json_audit_lines(log):
     return out
 
 
+def json_audit_lines_of(fresh_gw, at_least):
+    """The JSON audit lines of `fresh_gw`'s log once it has `at_least` of them (the log is
+    written by another thread: a moment may pass), or those it has after 5 s."""
+    import time
+    deadline = time.time() + 5
+    while len(lines := json_audit_lines(fresh_gw.envoy.log())) < at_least and time.time() < deadline:
+        time.sleep(0.1)
+    return lines
+
+
 def test_json_audit_lines_parse_from_envoys_log():
     """`audit_format: "json"`: every audit line Envoy wrote is one JSON object with the text
     line's fields, typed, and escaping holds for what a client controls."""
@@ -204,12 +214,8 @@ def test_json_audit_lines_parse_from_envoys_log():
         assert fresh_gw.get("/x", [("x-api-key", "a"), ("x-api-key", "b"), ("x-request-id", "r-4")]).status == 400
         long_path = "/" + "p" * 300
         assert fresh_gw.get(long_path + "?api_key=leaky", [("x-request-id", "r-5")]).status == 401
-        import time
-        deadline = time.time() + 5
-        while len(json_audit_lines(fresh_gw.envoy.log())) < 5 and time.time() < deadline:
-            time.sleep(0.1)
+        lines = {l["request_id"]: l for l in json_audit_lines_of(fresh_gw, 5)}
         log = fresh_gw.envoy.log()
-        lines = {l["request_id"]: l for l in json_audit_lines(log)}
         assert "sekrit" not in log and "leaky" not in log
         assert not any("authgate: denied" in l or "authgate: allowed" in l for l in log.splitlines())
         first = lines[rid]
@@ -231,11 +237,7 @@ def test_a_json_audit_line_in_report_mode_says_would_deny():
     fresh_gw = make_stack(dict(CONFIG, audit_format="json", mode="report", log_allowed=False))
     try:
         assert fresh_gw.get("/x", [("x-api-key", "nope"), ("x-request-id", "r-9")]).status == 200
-        import time
-        deadline = time.time() + 5
-        while not json_audit_lines(fresh_gw.envoy.log()) and time.time() < deadline:
-            time.sleep(0.1)
-        (line,) = json_audit_lines(fresh_gw.envoy.log())
+        (line,) = json_audit_lines_of(fresh_gw, 1)
         assert (line["authgate"], line["status"], line["error"], line["request_id"]) == \
             ("would_deny", 401, "invalid_credentials", "r-9")
     finally:

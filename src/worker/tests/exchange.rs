@@ -31,6 +31,23 @@ fn exchange() -> serde_json::Value {
            "client_secret": "s3cret", "audience": "orders", "timeout_ms": 300})
 }
 
+/// A worker configured with `cfg` at `T0`, the VM's environment holding `env`; the
+/// configuration must load (the failure shows the host's lines).
+fn configured(cfg: &serde_json::Value, env: &[(&str, String)]) -> (FakeHost, Worker) {
+    let host = FakeHost::default();
+    host.now.set(T0);
+    host.env
+        .borrow_mut()
+        .extend(env.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
+    let w = Worker::default();
+    assert!(
+        w.configure(&host, cfg.to_string().as_bytes()).is_some(),
+        "{:?}",
+        host.lines_with("")
+    );
+    (host, w)
+}
+
 fn worker(store: Option<crate::capabilities::fake::Store>) -> (FakeHost, Worker) {
     let host = store.map_or_else(FakeHost::default, FakeHost::with_store);
     host.now.set(T0);
@@ -301,14 +318,7 @@ fn a_resource_exchanges_for_itself_by_default() {
             {"id": "https://gw.test/mcp/b", "authorization_servers": ["https://idp.test"]}
         ]
     });
-    let host = FakeHost::default();
-    host.now.set(T0);
-    let w = Worker::default();
-    assert!(
-        w.configure(&host, cfg.to_string().as_bytes()).is_some(),
-        "{:?}",
-        host.lines_with("")
-    );
+    let (host, w) = configured(&cfg, &[]);
     let caller = mint_hs(
         &KEY,
         json!({"alg": "HS256"}),
@@ -431,19 +441,9 @@ fn an_assertion_on_an_exchanged_pass_names_the_gateway_as_actor() {
     let mut cfg: serde_json::Value = serde_json::from_str(&config(exchange())).unwrap();
     cfg["rules"][0]["assertion"] = json!(true);
     cfg["assertion"] = json!({"issuer": "https://gw.test", "keys_env": "KEYS", "alg": "ES256", "claims": ["team"]});
-    let host = FakeHost::default();
-    host.now.set(T0);
     let d = B64.encode([5u8; 32]);
-    host.env.borrow_mut().push((
-        "KEYS".into(),
-        json!({"keys": [{"kty": "EC", "crv": "P-256", "d": d, "kid": "k1"}]}).to_string(),
-    ));
-    let w = Worker::default();
-    assert!(
-        w.configure(&host, cfg.to_string().as_bytes()).is_some(),
-        "{:?}",
-        host.lines_with("")
-    );
+    let keys = json!({"keys": [{"kty": "EC", "crv": "P-256", "d": d, "kid": "k1"}]});
+    let (host, w) = configured(&cfg, &[("KEYS", keys.to_string())]);
     let caller = mint_hs(
         &KEY,
         json!({"alg": "HS256"}),
@@ -556,14 +556,7 @@ fn a_report_mode_pass_without_an_exchange_still_hides_a_token_sent_in_the_query(
     let mut cfg: serde_json::Value = serde_json::from_str(&config(exchange())).unwrap();
     cfg["mode"] = json!("report");
     cfg["providers"]["idp"]["from_params"] = json!(["access_token"]);
-    let host = FakeHost::default();
-    host.now.set(T0);
-    let w = Worker::default();
-    assert!(
-        w.configure(&host, cfg.to_string().as_bytes()).is_some(),
-        "{:?}",
-        host.lines_with("")
-    );
+    let (host, w) = configured(&cfg, &[]);
     let caller = token("alice");
     let path = format!("/api/orders?access_token={caller}&page=2");
     assert!(matches!(
@@ -601,14 +594,7 @@ fn with_all_the_token_is_the_token_providers_whichever_comes_first() {
         "token_exchange": {"token_endpoint": "http://as.local/token", "cluster": "as",
                            "client_id": "gw", "client_secret": "s3cret"}}]);
     cfg["providers"]["idp"]["audiences"] = json!(["https://gw.test/api"]);
-    let host = FakeHost::default();
-    host.now.set(T0);
-    let w = Worker::default();
-    assert!(
-        w.configure(&host, cfg.to_string().as_bytes()).is_some(),
-        "{:?}",
-        host.lines_with("")
-    );
+    let (host, w) = configured(&cfg, &[]);
     let caller = mint_hs(
         &KEY,
         json!({"alg": "HS256"}),
